@@ -1,0 +1,548 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The strided core of pygrad, in Cython.
+
+A tensor is a flat *storage* (a 1-D buffer of elements) plus a *layout*: ``shape``, ``strides`` (in
+elements, not bytes) and ``offset`` (the storage index of element ``[0, 0, ...]``).  Element
+``[i0, i1, ...]`` lives at ``storage[offset + i0*strides[0] + i1*strides[1] + ...]``.
+
+Everything here is layout arithmetic or a tight loop over storage indices:
+
+* layout: contiguous strides, contiguity test, broadcasting, ``expand`` (stride 0), ``view`` stride
+  inference, ``-1`` size inference;
+* indexing: parse ``x[...]`` into a view (basic indexing) plus the storage offsets of the picked
+  elements (advanced indexing with integer arrays and boolean masks);
+* loops: strided copy, gather and scatter (with accumulation) over storage offsets.
+
+Every function checks its arguments before touching memory: a bad index raises ``IndexError`` and a
+bad shape ``RuntimeError``, never a crash.
+"""
+import numpy as np
+cimport numpy as cnp
+from libc.string cimport memcpy
+from libc.stdint cimport int64_t, uint8_t, int8_t, int16_t, int32_t, uint16_t
+
+cnp.import_array()
+
+DEF MAX_DIMS = 64
+
+
+# ----------------------------------------------------------------------------------------------
+# Storage
+# ----------------------------------------------------------------------------------------------
+cdef class Storage:
+    """A flat buffer of ``size`` elements of one dtype on one device.
+
+    ``data`` is a 1-D NumPy array on the CPU and an OpenCL buffer on an OpenCL device.  Views of a
+    tensor share one Storage, so ``version`` (bumped by every in-place write) is shared by them too:
+    autograd uses it to notice that a tensor saved for backward was modified.
+    """
+    cdef public object data
+    cdef public object device
+    cdef public object dtype
+    cdef public Py_ssize_t size
+    cdef public long version
+
+    def __init__(self, data, device, dtype, Py_ssize_t size):
+        self.data = data
+        self.device = device
+        self.dtype = dtype
+        self.size = size
+        self.version = 0
+
+    def __repr__(self):
+        return f"Storage(size={self.size}, dtype={self.dtype}, device={self.device})"
+
+
+# ----------------------------------------------------------------------------------------------
+# Layout arithmetic
+# ----------------------------------------------------------------------------------------------
+cpdef tuple contiguous_strides(tuple shape):
+    """Row-major strides: the last dimension moves fastest (``(2, 3, 4) -> (12, 4, 1)``)."""
+    cdef Py_ssize_t n = len(shape), i, acc = 1
+    cdef list out = [0] * n
+    for i in range(n - 1, -1, -1):
+        out[i] = acc
+        acc *= max(<Py_ssize_t>shape[i], 1)
+    return tuple(out)
+
+
+cpdef bint is_contiguous(tuple shape, tuple strides):
+    """True when the layout equals the row-major one (dimensions of size 1 may have any stride)."""
+    cdef Py_ssize_t i, expected = 1, size
+    for i in range(len(shape) - 1, -1, -1):
+        size = shape[i]
+        if size == 0:
+            return True
+        if size != 1:
+            if strides[i] != expected:
+                return False
+            expected *= size
+    return True
+
+
+cpdef Py_ssize_t numel(tuple shape):
+    """Number of elements of a shape (1 for the 0-d shape ``()``)."""
+    cdef Py_ssize_t n = 1, s
+    for s in shape:
+        n *= s
+    return n
+
+
+def broadcast_shapes(*shapes):
+    """The shape two or more shapes broadcast to (NumPy/PyTorch rules), or RuntimeError.
+
+    Shapes are aligned on their last dimension; a dimension of size 1 stretches to match the other.
+    """
+    cdef Py_ssize_t ndim = 0, i, j, size, cur
+    for s in shapes:
+        ndim = max(ndim, len(s))
+    out = [1] * ndim
+    for j, s in enumerate(shapes):
+        for i in range(len(s)):
+            size = s[len(s) - 1 - i]
+            cur = out[ndim - 1 - i]
+            if cur == 1 or cur == size:
+                out[ndim - 1 - i] = size
+            elif size != 1:
+                raise RuntimeError(
+                    f"The size of tensor a ({cur}) must match the size of tensor b ({size}) at "
+                    f"non-singleton dimension {len(s) - 1 - i}"
+                )
+    return tuple(out)
+
+
+cpdef tuple expand_strides(tuple shape, tuple strides, tuple target):
+    """Strides that make ``shape`` look like ``target`` without copying: stretched dims get stride 0.
+
+    ``-1`` in ``target`` keeps the existing size (as in ``Tensor.expand``).
+    """
+    cdef Py_ssize_t nd = len(target), lead = nd - len(shape), i, size, want
+    if lead < 0:
+        raise RuntimeError(
+            f"expand: the number of sizes provided ({nd}) must be greater or equal to the number of "
+            f"dimensions in the tensor ({len(shape)})"
+        )
+    out = [0] * nd
+    for i in range(nd):
+        want = target[i]
+        if i < lead:
+            if want < 0:
+                raise RuntimeError(
+                    f"The expanded size of the tensor (-1) isn't allowed in a leading, non-existing "
+                    f"dimension {i}"
+                )
+            out[i] = 0
+            continue
+        size = shape[i - lead]
+        if want == -1:
+            want = size
+        if size == want:
+            out[i] = strides[i - lead]
+        elif size == 1:
+            out[i] = 0
+        else:
+            raise RuntimeError(
+                f"The expanded size of the tensor ({want}) must match the existing size ({size}) at "
+                f"non-singleton dimension {i}.  Target sizes: {list(target)}.  Tensor sizes: {list(shape)}"
+            )
+    return tuple(out)
+
+
+cpdef tuple infer_shape(tuple spec, Py_ssize_t total):
+    """Resolve a requested shape that may hold one ``-1`` against ``total`` elements."""
+    cdef Py_ssize_t known = 1, infer_at = -1, i, s
+    for i in range(len(spec)):
+        s = spec[i]
+        if s == -1:
+            if infer_at >= 0:
+                raise RuntimeError("only one dimension can be inferred")
+            infer_at = i
+        elif s < 0:
+            raise RuntimeError(f"invalid shape dimension {s}")
+        else:
+            known *= s
+    if infer_at >= 0:
+        if known == 0 or total % known != 0:
+            raise RuntimeError(f"shape '{list(spec)}' is invalid for input of size {total}")
+        out = list(spec)
+        out[infer_at] = total // known
+        return tuple(out)
+    if known != total:
+        raise RuntimeError(f"shape '{list(spec)}' is invalid for input of size {total}")
+    return spec
+
+
+cpdef object view_strides(tuple shape, tuple strides, tuple newshape):
+    """Strides that show the same elements with ``newshape``, or None when no view can.
+
+    Walks the old dimensions in chunks that are contiguous *with each other* (each chunk's elements
+    are evenly spaced in storage); a view exists when every new dimension fits inside one chunk.
+    This is why ``x.t().view(-1)`` fails: the transposed dims are not one evenly spaced chunk.
+    """
+    cdef Py_ssize_t total = numel(shape)
+    cdef Py_ssize_t old_n = len(shape), new_n = len(newshape)
+    cdef Py_ssize_t view_d = new_n - 1, tensor_d, chunk_base_stride, tensor_numel = 1, view_numel = 1
+    if total == 0:
+        if shape == newshape:
+            return strides
+        return contiguous_strides(newshape)
+    out = [0] * new_n
+    if old_n == 0:
+        return tuple([1] * new_n)
+    chunk_base_stride = strides[old_n - 1]
+    for tensor_d in range(old_n - 1, -1, -1):
+        tensor_numel *= shape[tensor_d]
+        # A chunk ends where the next-outer old dim is not laid out right after this one.
+        if tensor_d == 0 or (shape[tensor_d - 1] != 1 and
+                             strides[tensor_d - 1] != tensor_numel * chunk_base_stride):
+            while view_d >= 0 and (view_numel < tensor_numel or newshape[view_d] == 1):
+                out[view_d] = view_numel * chunk_base_stride
+                view_numel *= newshape[view_d]
+                view_d -= 1
+            if view_numel != tensor_numel:
+                return None
+            if tensor_d > 0:
+                chunk_base_stride = strides[tensor_d - 1]
+                tensor_numel = 1
+                view_numel = 1
+    if view_d != -1:
+        return None
+    return tuple(out)
+
+
+cpdef tuple storage_extent(tuple shape, tuple strides, Py_ssize_t offset):
+    """(lowest, highest) storage index a layout touches; (offset, offset-1) when it has no element."""
+    cdef Py_ssize_t lo = offset, hi = offset, i, size, st
+    for i in range(len(shape)):
+        size = shape[i]
+        if size == 0:
+            return (offset, offset - 1)
+        st = strides[i]
+        if st > 0:
+            hi += (size - 1) * st
+        else:
+            lo += (size - 1) * st
+    return (lo, hi)
+
+
+def check_layout(tuple shape, tuple strides, Py_ssize_t offset, Py_ssize_t storage_size):
+    """Raise RuntimeError unless every element of the layout lies inside a storage of this size."""
+    lo, hi = storage_extent(shape, strides, offset)
+    if hi >= lo and (lo < 0 or hi >= storage_size):
+        raise RuntimeError(
+            f"layout (shape={list(shape)}, strides={list(strides)}, offset={offset}) reaches storage "
+            f"index {lo if lo < 0 else hi}, outside a storage of {storage_size} elements"
+        )
+
+
+def ndarray_view(cnp.ndarray data, tuple shape, tuple strides, Py_ssize_t offset):
+    """A zero-copy NumPy view of the layout over a 1-D storage array (checked against its size)."""
+    check_layout(shape, strides, offset, data.shape[0])
+    cdef Py_ssize_t item = data.itemsize
+    return np.ndarray(shape, data.dtype, data, offset * item, tuple([s * item for s in strides]))
+
+
+# ----------------------------------------------------------------------------------------------
+# Indexing
+# ----------------------------------------------------------------------------------------------
+cdef inline Py_ssize_t _wrap_index(Py_ssize_t i, Py_ssize_t size, Py_ssize_t dim) except? -1:
+    if i < -size or i >= size:
+        raise IndexError(f"index {i} is out of bounds for dimension {dim} with size {size}")
+    return i + size if i < 0 else i
+
+
+def parse_index(tuple shape, tuple strides, Py_ssize_t offset, tuple index):
+    """Apply ``x[index]`` to a layout.
+
+    ``index`` holds ints, slices, None, Ellipsis and NumPy arrays (integer or bool) only; the Python
+    layer converts lists and tensors to arrays first.  Basic items (int, slice, None, ...) become a
+    view: new ``shape, strides, offset``.  Array items (advanced indexing) are returned as
+    ``[(dim, int64 array), ...]`` naming the dimension *of that view* each array indexes; a k-dim
+    bool mask becomes k integer arrays (its ``nonzero()``), checked against the dims it covers.
+    """
+    cdef Py_ssize_t n_consume = 0, nd = len(shape), d = 0, i, size, start, stop, step, length
+    cdef list out_shape = [], out_strides = [], adv = []
+    for item in index:
+        if item is None:
+            continue
+        if item is Ellipsis:
+            continue
+        if isinstance(item, np.ndarray) and item.dtype == np.bool_:
+            n_consume += max(item.ndim, 0)
+        else:
+            n_consume += 1
+    if sum(1 for it in index if it is Ellipsis) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    if n_consume > nd:
+        raise IndexError(f"too many indices for tensor of dimension {nd}")
+    for item in index:
+        if item is None:
+            out_shape.append(1)
+            out_strides.append(0)
+        elif item is Ellipsis:
+            for i in range(nd - n_consume):
+                out_shape.append(shape[d])
+                out_strides.append(strides[d])
+                d += 1
+        elif isinstance(item, slice):
+            size = shape[d]
+            if item.step is not None and item.step <= 0:
+                raise ValueError("step must be greater than zero")
+            start, stop, step = item.indices(size)
+            length = max(0, (stop - start + step - 1) // step)
+            if length > 0:
+                offset += start * strides[d]
+            out_shape.append(length)
+            out_strides.append(strides[d] * step)
+            d += 1
+        elif isinstance(item, np.ndarray):
+            if item.dtype == np.bool_:
+                for i in range(item.ndim):
+                    if item.shape[i] != shape[d + i]:
+                        raise IndexError(
+                            f"The shape of the mask {list(item.shape)} at index {i} does not match "
+                            f"the shape of the indexed tensor {list(shape[d:d + item.ndim])} at index {i}"
+                        )
+                if item.ndim == 0:
+                    # x[True] adds a dim of size 1; x[False] a dim of size 0.
+                    out_shape.append(1)
+                    out_strides.append(0)
+                    adv.append((len(out_shape) - 1, np.zeros(1 if item else 0, dtype=np.int64)))
+                    continue
+                for arr in np.nonzero(item):
+                    out_shape.append(shape[d])
+                    out_strides.append(strides[d])
+                    adv.append((len(out_shape) - 1, arr.astype(np.int64, copy=False)))
+                    d += 1
+            else:
+                if item.dtype.kind not in "iu":
+                    raise IndexError(
+                        "tensors used as indices must be long, int, byte or bool tensors"
+                    )
+                out_shape.append(shape[d])
+                out_strides.append(strides[d])
+                adv.append((len(out_shape) - 1, item.astype(np.int64, copy=False)))
+                d += 1
+        else:
+            i = item  # an integer (Python int or anything with __index__)
+            size = shape[d]
+            i = _wrap_index(i, size, d)
+            offset += i * strides[d]
+            d += 1
+    for i in range(d, nd):
+        out_shape.append(shape[i])
+        out_strides.append(strides[i])
+    return tuple(out_shape), tuple(out_strides), offset, adv
+
+
+def advanced_offsets(tuple shape, tuple strides, Py_ssize_t offset, list adv):
+    """Storage offsets of the elements picked by advanced indexing, shaped like the result.
+
+    The index arrays broadcast together to a shape B.  If they index adjacent dims, B replaces
+    those dims in place; otherwise B goes first (NumPy's and PyTorch's rule).  Returns
+    ``(result_shape, offsets)`` where ``offsets`` is an int64 array of ``result_shape``.
+    """
+    cdef list dims = [a[0] for a in adv]
+    try:
+        arrays = np.broadcast_arrays(*[a[1] for a in adv])
+    except ValueError:
+        raise IndexError(
+            "shape mismatch: indexing tensors could not be broadcast together with shapes "
+            + ", ".join(str(list(a[1].shape)) for a in adv)
+        ) from None
+    bshape = arrays[0].shape if arrays else ()
+    # Offsets contributed by the advanced dims, checked and wrapped (negative indices) here.
+    cdef cnp.ndarray[int64_t, ndim=1] acc = np.zeros(numel(tuple(bshape)), dtype=np.int64)
+    cdef cnp.ndarray[int64_t, ndim=1] idx
+    cdef Py_ssize_t k, j, n = acc.shape[0], size, st, v
+    for k in range(len(dims)):
+        idx = np.ascontiguousarray(arrays[k], dtype=np.int64).reshape(-1)
+        size = shape[dims[k]]
+        st = strides[dims[k]]
+        for j in range(n):
+            v = idx[j]
+            if v < -size or v >= size:
+                raise IndexError(
+                    f"index {v} is out of bounds for dimension {dims[k]} with size {size}"
+                )
+            if v < 0:
+                v += size
+            acc[j] += v * st
+    adv_part = acc.reshape(bshape)
+    rest = [i for i in range(len(shape)) if i not in dims]
+    rest_shape = tuple(shape[i] for i in rest)
+    rest_off = np.zeros(rest_shape, dtype=np.int64) + offset
+    for pos, i in enumerate(rest):
+        ar = np.arange(shape[i], dtype=np.int64) * strides[i]
+        rest_off = rest_off + ar.reshape((-1,) + (1,) * (len(rest) - pos - 1))
+    adjacent = dims == list(range(dims[0], dims[0] + len(dims))) if dims else True
+    if adjacent and dims:
+        before = [i for i in rest if i < dims[0]]
+        nb = len(before)
+        # result dims: rest[:nb] + bshape + rest[nb:]
+        ro = rest_off.reshape(rest_shape[:nb] + (1,) * len(bshape) + rest_shape[nb:])
+        ap = adv_part.reshape((1,) * nb + tuple(bshape) + (1,) * (len(rest) - nb))
+    else:
+        ro = rest_off.reshape((1,) * len(bshape) + rest_shape)
+        ap = adv_part.reshape(tuple(bshape) + (1,) * len(rest))
+    offs = np.ascontiguousarray(ro + ap)
+    return offs.shape, offs
+
+
+# ----------------------------------------------------------------------------------------------
+# Loops over storage: strided copy, gather, scatter
+# ----------------------------------------------------------------------------------------------
+ctypedef fused elem_t:
+    uint8_t
+    int8_t
+    int16_t
+    int32_t
+    int64_t
+    float
+    double
+    uint16_t
+
+
+def strided_copy(cnp.ndarray dst, tuple dst_strides, Py_ssize_t dst_off,
+                 cnp.ndarray src, tuple src_strides, Py_ssize_t src_off, tuple shape):
+    """Copy elements ``dst[layout] = src[layout]`` between two 1-D storages of the same dtype.
+
+    Both layouts share ``shape``; a source stride of 0 repeats (broadcasts) an element.  The loop
+    walks the shape like an odometer, and copies the innermost dimension as one ``memcpy`` when
+    it is contiguous in both storages.
+    """
+    if dst.dtype != src.dtype:
+        raise RuntimeError(f"strided_copy: dtypes differ ({dst.dtype} vs {src.dtype})")
+    if not (dst.flags.c_contiguous and src.flags.c_contiguous) or dst.ndim != 1 or src.ndim != 1:
+        raise RuntimeError("strided_copy: storages must be contiguous 1-D arrays")
+    check_layout(shape, dst_strides, dst_off, dst.shape[0])
+    check_layout(shape, src_strides, src_off, src.shape[0])
+    cdef Py_ssize_t nd = len(shape), total = numel(shape), item = dst.itemsize
+    if total == 0:
+        return
+    if nd > MAX_DIMS:
+        raise RuntimeError(f"tensors may have at most {MAX_DIMS} dimensions")
+    cdef Py_ssize_t sh[MAX_DIMS]
+    cdef Py_ssize_t ds[MAX_DIMS]
+    cdef Py_ssize_t ss[MAX_DIMS]
+    cdef Py_ssize_t ctr[MAX_DIMS]
+    cdef Py_ssize_t i, k, inner, inner_ds, inner_ss, d_pos, s_pos, outer
+    for i in range(nd):
+        sh[i] = shape[i]
+        ds[i] = dst_strides[i]
+        ss[i] = src_strides[i]
+        ctr[i] = 0
+    if nd == 0:
+        memcpy(<char*>dst.data + dst_off * item, <char*>src.data + src_off * item, item)
+        return
+    inner = sh[nd - 1]
+    inner_ds = ds[nd - 1]
+    inner_ss = ss[nd - 1]
+    outer = total // inner
+    cdef char* dp = <char*>dst.data
+    cdef char* sp = <char*>src.data
+    cdef bint run = inner_ds == 1 and inner_ss == 1
+    with nogil:
+        for k in range(outer):
+            d_pos = dst_off
+            s_pos = src_off
+            for i in range(nd - 1):
+                d_pos += ctr[i] * ds[i]
+                s_pos += ctr[i] * ss[i]
+            if run:
+                memcpy(dp + d_pos * item, sp + s_pos * item, inner * item)
+            else:
+                for i in range(inner):
+                    memcpy(dp + (d_pos + i * inner_ds) * item, sp + (s_pos + i * inner_ss) * item, item)
+            # advance the odometer over the outer dims
+            i = nd - 2
+            while i >= 0:
+                ctr[i] += 1
+                if ctr[i] < sh[i]:
+                    break
+                ctr[i] = 0
+                i -= 1
+
+
+cdef void _gather(elem_t[::1] src, int64_t[::1] offs, elem_t[::1] out) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(offs.shape[0]):
+        out[j] = src[offs[j]]
+
+
+cdef void _scatter(elem_t[::1] dst, int64_t[::1] offs, elem_t[::1] vals, bint accumulate) noexcept nogil:
+    cdef Py_ssize_t j
+    if accumulate:
+        for j in range(offs.shape[0]):
+            dst[offs[j]] = dst[offs[j]] + vals[j]
+    else:
+        for j in range(offs.shape[0]):
+            dst[offs[j]] = vals[j]
+
+
+cdef _check_offsets(cnp.ndarray offs, Py_ssize_t size):
+    if offs.size and (offs.min() < 0 or offs.max() >= size):
+        raise IndexError(f"storage offset out of range for a storage of {size} elements")
+
+
+def _as_elems(cnp.ndarray a):
+    """Reinterpret bool storage as uint8 so one fused-type loop serves every dtype."""
+    return a.view(np.uint8) if a.dtype == np.bool_ else a
+
+
+def gather(cnp.ndarray src, cnp.ndarray offsets):
+    """``out[j] = src[offsets[j]]`` for a 1-D storage ``src``; returns a new array shaped like offsets."""
+    offs = np.ascontiguousarray(offsets, dtype=np.int64).reshape(-1)
+    _check_offsets(offs, src.shape[0])
+    out = np.empty(offs.shape[0], dtype=src.dtype)
+    _dispatch_gather(_as_elems(src), offs, _as_elems(out))
+    return out.reshape((<object>offsets).shape)
+
+
+def scatter(cnp.ndarray dst, cnp.ndarray offsets, cnp.ndarray values, bint accumulate=False):
+    """``dst[offsets[j]] = values[j]`` (or ``+=`` with accumulate, summing repeated offsets)."""
+    offs = np.ascontiguousarray(offsets, dtype=np.int64).reshape(-1)
+    vals = np.ascontiguousarray(values, dtype=dst.dtype).reshape(-1)
+    if vals.shape[0] != offs.shape[0]:
+        raise RuntimeError(f"scatter: {offs.shape[0]} offsets but {vals.shape[0]} values")
+    _check_offsets(offs, dst.shape[0])
+    if accumulate and dst.dtype == np.bool_:
+        # bool "sum" is logical or
+        cur = np.zeros(dst.shape[0], dtype=np.uint8)
+        _dispatch_scatter(cur, offs, vals.view(np.uint8), True)
+        np.logical_or(dst, cur.astype(np.bool_), out=dst)
+        return
+    _dispatch_scatter(_as_elems(dst), offs, _as_elems(vals), accumulate)
+
+
+def _dispatch_gather(src, int64_t[::1] offs, out):
+    t = src.dtype
+    if t == np.float32: _gather[float](src, offs, out)
+    elif t == np.float64: _gather[double](src, offs, out)
+    elif t == np.int64: _gather[int64_t](src, offs, out)
+    elif t == np.int32: _gather[int32_t](src, offs, out)
+    elif t == np.int16: _gather[int16_t](src, offs, out)
+    elif t == np.int8: _gather[int8_t](src, offs, out)
+    elif t == np.uint8: _gather[uint8_t](src, offs, out)
+    elif t == np.float16: _gather[uint16_t](src.view(np.uint16), offs, out.view(np.uint16))
+    else: raise TypeError(f"gather: unsupported dtype {t}")
+
+
+def _dispatch_scatter(dst, int64_t[::1] offs, vals, bint accumulate):
+    t = dst.dtype
+    if t == np.float32: _scatter[float](dst, offs, vals, accumulate)
+    elif t == np.float64: _scatter[double](dst, offs, vals, accumulate)
+    elif t == np.int64: _scatter[int64_t](dst, offs, vals, accumulate)
+    elif t == np.int32: _scatter[int32_t](dst, offs, vals, accumulate)
+    elif t == np.int16: _scatter[int16_t](dst, offs, vals, accumulate)
+    elif t == np.int8: _scatter[int8_t](dst, offs, vals, accumulate)
+    elif t == np.uint8: _scatter[uint8_t](dst, offs, vals, accumulate)
+    elif t == np.float16:
+        if accumulate:
+            # half has no C arithmetic: accumulate in float32, then store back
+            wide = dst.astype(np.float32)
+            _scatter[float](wide, offs, vals.astype(np.float32), True)
+            dst[:] = wide
+        else:
+            _scatter[uint16_t](dst.view(np.uint16), offs, vals.view(np.uint16), False)
+    else: raise TypeError(f"scatter: unsupported dtype {t}")

@@ -1,0 +1,37 @@
+"""The function forms of tensor methods: ``pygrad.add(x, y)`` is ``x.add(y)``, ``pygrad.sum(x)`` is ``x.sum()``."""
+from .tensor import Tensor
+
+_NAMES = """
+add sub subtract mul multiply div divide true_divide floor_divide remainder fmod pow maximum minimum atan2
+eq ne lt le gt ge greater less greater_equal less_equal not_equal bitwise_and bitwise_or bitwise_xor
+bitwise_not logical_and logical_or logical_xor logical_not clamp clip masked_fill
+neg negative abs absolute exp exp2 expm1 log log2 log10 log1p sqrt rsqrt sin cos tan tanh sigmoid relu
+floor ceil round trunc sign reciprocal square erf isnan isinf isfinite
+sum mean prod std var min max amin amax argmin argmax all any logsumexp cumsum cumprod norm softmax
+log_softmax sort argsort topk median count_nonzero
+reshape flatten unflatten squeeze unsqueeze transpose swapaxes swapdims t permute narrow select unbind
+chunk split flip tile movedim moveaxis roll gather index_select masked_select nonzero scatter scatter_add
+clone as_strided index_put
+""".split()
+
+
+def _make(name):
+    method = getattr(Tensor, name)
+
+    def fn(input, *args, out=None, **kwargs):
+        r = method(input, *args, **kwargs)
+        if out is not None:
+            out.resize_as_(r) if hasattr(out, "resize_as_") and out.shape != r.shape else None
+            out.copy_(r)
+            return out
+        return r
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Function form of ``Tensor.{name}``: ``pygrad.{name}(x, ...)`` is ``x.{name}(...)``."
+    return fn
+
+
+for _n in _NAMES:
+    globals()[_n] = _make(_n)
+
+__all__ = list(_NAMES)

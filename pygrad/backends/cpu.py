@@ -1,0 +1,147 @@
+"""The CPU backend: storage is a 1-D NumPy array; kernels are NumPy ufuncs on zero-copy strided views.
+
+A backend is a small, fixed set of primitives that ops call (see ``docs/internals.md``).  Ops never
+touch storage directly, so a second backend (OpenCL) only has to provide the same primitives.
+
+* ``empty`` / ``from_numpy`` / ``to_numpy``: allocate, wrap and read storage;
+* ``elementwise``: apply a NumPy function to broadcast inputs, writing a fresh contiguous output;
+* ``reduce``: a NumPy reduction over some dims;
+* ``copy_``: strided (and broadcasting, casting) copy into an existing tensor, via ``_core.strided_copy``;
+* ``gather`` / ``scatter``: read or write storage elements at int64 offsets, via ``_core``;
+* ``call``: the escape hatch for NumPy routines with no general kernel (``sort``, ``matmul``, ``cumsum``).
+"""
+import numpy as np
+
+from .. import _core
+from ..device import CPU
+
+name = "cpu"
+
+
+def empty(shape, dtype):
+    """A new uninitialised contiguous tensor."""
+    from ..tensor import Tensor
+
+    n = _core.numel(shape)
+    data = np.empty(n, dtype=dtype.np)
+    return Tensor._make(_core.Storage(data, CPU, dtype, n), shape, _core.contiguous_strides(shape), 0)
+
+
+def from_numpy(arr, dtype):
+    """Wrap a NumPy array as a tensor sharing its memory.
+
+    The storage is the 1-D window of the array's buffer that runs from element ``[0, 0, ...]`` to the
+    last element it can reach.  Arrays with negative or non-whole-element strides are copied first.
+    """
+    from ..tensor import Tensor
+
+    item = arr.itemsize
+    if any(s < 0 or s % item for s in arr.strides):
+        arr = np.ascontiguousarray(arr)
+    shape = tuple(arr.shape)
+    strides = tuple(s // item for s in arr.strides)
+    lo, hi = _core.storage_extent(shape, strides, 0)
+    if hi < lo:  # no elements
+        base = np.empty(0, dtype=arr.dtype)
+        return Tensor._make(_core.Storage(base, CPU, dtype, 0), shape, _core.contiguous_strides(shape), 0)
+    base = np.lib.stride_tricks.as_strided(arr, shape=(hi + 1,), strides=(item,),
+                                           writeable=arr.flags.writeable)
+    return Tensor._make(_core.Storage(base, CPU, dtype, hi + 1), shape, strides, 0)
+
+
+def to_numpy(t):
+    """A NumPy view of the tensor's elements (shares memory)."""
+    return _core.ndarray_view(t._storage.data, t._shape, t._strides, t._offset)
+
+
+def _arg(x, np_dtype):
+    """A NumPy operand: a view for tensors, a 0-d array of the compute dtype for Python numbers."""
+    if hasattr(x, "_storage"):
+        a = to_numpy(x)
+        return a if a.dtype == np_dtype else a.astype(np_dtype)
+    return np.asarray(x).astype(np_dtype)
+
+
+def elementwise(fn, inputs, shape, out_dtype, compute_dtype):
+    """``out = fn(*inputs)`` broadcast to ``shape``; inputs are cast to ``compute_dtype`` first
+    (one dtype for all inputs, or a tuple with one per input)."""
+    out = empty(shape, out_dtype)
+    if isinstance(compute_dtype, tuple):
+        args = [_arg(x, d.np) for x, d in zip(inputs, compute_dtype)]
+    else:
+        args = [_arg(x, compute_dtype.np) for x in inputs]
+    if out._storage.size:
+        with np.errstate(all="ignore"):
+            fn(*args, out=to_numpy(out))
+    return out
+
+
+def reduce(fn, x, dims, keepdim, out_dtype, compute_dtype):
+    """``fn(x, axis=dims, keepdims=keepdim)`` as a new tensor (fn is a NumPy reduction)."""
+    a = _arg(x, compute_dtype.np)
+    with np.errstate(all="ignore"):
+        r = fn(a, axis=dims, keepdims=keepdim)
+    return wrap(np.asarray(r), out_dtype)
+
+
+def call(fn, *tensors, out_dtype=None, **kwargs):
+    """Run a NumPy routine on tensor views and wrap its (new) array result(s)."""
+    arrs = [to_numpy(t) if hasattr(t, "_storage") else t for t in tensors]
+    with np.errstate(all="ignore"):
+        r = fn(*arrs, **kwargs)
+    if isinstance(r, tuple):
+        return tuple(wrap(np.asarray(a), out_dtype) for a in r)
+    return wrap(np.asarray(r), out_dtype)
+
+
+def wrap(arr, dtype=None):
+    """A tensor owning a contiguous copy of ``arr`` converted to ``dtype`` (no copy when it already is)."""
+    from ..dtypes import from_numpy_dtype
+
+    if dtype is None:
+        dtype = from_numpy_dtype(arr.dtype)
+    arr = np.ascontiguousarray(arr, dtype=dtype.np)
+    if not arr.flags.owndata and arr.base is not None and arr.size != getattr(arr.base, "size", -1):
+        arr = arr.copy()  # do not keep a large base array alive for a small result
+    return from_numpy(arr, dtype)
+
+
+def copy_(dst, src):
+    """Write ``src`` (broadcast to ``dst``'s shape, cast to its dtype) into ``dst``'s elements."""
+    shape = dst._shape
+    src_strides = _core.expand_strides(src._shape, src._strides, shape)
+    if src.dtype is not dst.dtype:
+        src = wrap(np.broadcast_to(to_numpy(src), shape).astype(dst.dtype.np))
+        src_strides = src._strides
+    elif src._storage is dst._storage:
+        src = wrap(np.array(to_numpy(src)))  # the regions may overlap: read everything first
+        src_strides = _core.expand_strides(src._shape, src._strides, shape)
+    _core.strided_copy(dst._storage.data, dst._strides, dst._offset,
+                       src._storage.data, src_strides, src._offset, shape)
+
+
+def gather(x, offsets):
+    """Elements of ``x``'s storage at ``offsets`` (an int64 array), shaped like ``offsets``."""
+    return wrap(_core.gather(x._storage.data, offsets), x.dtype)
+
+
+def scatter(dst, offsets, values, accumulate):
+    """``storage[offsets] = values`` (or ``+=``): ``values`` is a tensor broadcastable to offsets."""
+    vals = np.broadcast_to(_arg(values, dst.dtype.np), offsets.shape)
+    _core.scatter(dst._storage.data, offsets, vals, accumulate)
+
+
+def cast(x, dtype):
+    """A contiguous copy of ``x`` converted to ``dtype`` (C-style: floats truncate toward zero)."""
+    with np.errstate(all="ignore"):
+        return wrap(to_numpy(x).astype(dtype.np), dtype)
+
+
+def matmul(a, b):
+    """Batched matrix product of operands with >= 2 dims (NumPy hands 2-D blocks to BLAS)."""
+    return wrap(np.matmul(to_numpy(a), to_numpy(b)), a.dtype)
+
+
+def transfer(x, dev):
+    """Bring a tensor from another device to the CPU."""
+    return wrap(np.array(x._host()), x.dtype)

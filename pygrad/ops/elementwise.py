@@ -1,0 +1,372 @@
+"""Elementwise ops: one table row per op, holding its CPU kernel, OpenCL expression and derivative.
+
+Reading a row tells the whole story of an op::
+
+    "mul": (np.multiply, "a * b", lambda a, b, y, g: (g * b, g * a)),
+
+forward on the CPU is ``np.multiply`` on strided views of the broadcast inputs, on an OpenCL device
+it is the C expression ``a * b`` pasted into ``cl_kernels/elementwise.cl``, and backward turns the
+output gradient ``g`` into one gradient per input, written with tensor ops so it runs on any device
+(and can itself be differentiated).  Broadcasting is undone centrally by the autograd engine, which
+sums each gradient back to its input's shape.
+"""
+import numpy as np
+
+from .. import _core
+from .. import dtypes as D
+from ..autograd.function import Function
+from .dispatch import backend_of, check_same_device
+
+
+def _where_pos(x, g):
+    return g * (x > 0)
+
+
+# name: (NumPy function, OpenCL C expression of x, derivative (x, y, g) -> dx, result kind)
+# result kind: "float" ops turn integer inputs into the default float dtype; "same" keeps the dtype.
+UNARY = {
+    "neg": (np.negative, "-x", lambda x, y, g: -g, "same"),
+    "abs": (np.abs, "fabs(x)", lambda x, y, g: g * x.sign(), "same"),
+    "exp": (np.exp, "exp(x)", lambda x, y, g: g * y, "float"),
+    "exp2": (np.exp2, "exp2(x)", lambda x, y, g: g * y * 0.6931471805599453, "float"),
+    "expm1": (np.expm1, "expm1(x)", lambda x, y, g: g * (y + 1), "float"),
+    "log": (np.log, "log(x)", lambda x, y, g: g / x, "float"),
+    "log2": (np.log2, "log2(x)", lambda x, y, g: g / (x * 0.6931471805599453), "float"),
+    "log10": (np.log10, "log10(x)", lambda x, y, g: g / (x * 2.302585092994046), "float"),
+    "log1p": (np.log1p, "log1p(x)", lambda x, y, g: g / (x + 1), "float"),
+    "sqrt": (np.sqrt, "sqrt(x)", lambda x, y, g: g / (y * 2), "float"),
+    "rsqrt": (lambda x, out: np.divide(1, np.sqrt(x), out=out), "rsqrt(x)",
+              lambda x, y, g: g * y * y * y * -0.5, "float"),
+    "sin": (np.sin, "sin(x)", lambda x, y, g: g * x.cos(), "float"),
+    "cos": (np.cos, "cos(x)", lambda x, y, g: -g * x.sin(), "float"),
+    "tan": (np.tan, "tan(x)", lambda x, y, g: g * (y * y + 1), "float"),
+    "tanh": (np.tanh, "tanh(x)", lambda x, y, g: g * (1 - y * y), "float"),
+    "sigmoid": (lambda x, out: np.divide(1, 1 + np.exp(-x), out=out), "1 / (1 + exp(-x))",
+                lambda x, y, g: g * y * (1 - y), "float"),
+    "relu": (lambda x, out: np.maximum(x, 0, out=out), "x > 0 ? x : 0", _where_pos, "same"),
+    "floor": (np.floor, "floor(x)", lambda x, y, g: g * 0, "same"),
+    "ceil": (np.ceil, "ceil(x)", lambda x, y, g: g * 0, "same"),
+    "round": (np.round, "rint(x)", lambda x, y, g: g * 0, "same"),
+    "trunc": (np.trunc, "trunc(x)", lambda x, y, g: g * 0, "same"),
+    "sign": (np.sign, "sign(x)", lambda x, y, g: g * 0, "same"),
+    "reciprocal": (lambda x, out: np.divide(1, x, out=out), "1 / x", lambda x, y, g: -g * y * y, "float"),
+    "square": (np.square, "x * x", lambda x, y, g: g * x * 2, "same"),
+    "erf": (None, "erf(x)", lambda x, y, g: g * 1.1283791670955126 * (-(x * x)).exp(), "float"),
+    "bitwise_not": (lambda x, out: np.invert(x, out=out), "~x", None, "same"),
+    "logical_not": (np.logical_not, "!x", None, "bool"),
+    "isnan": (np.isnan, "isnan(x)", None, "bool"),
+    "isinf": (np.isinf, "isinf(x)", None, "bool"),
+    "isfinite": (np.isfinite, "isfinite(x)", None, "bool"),
+}
+
+
+def _erf(x, out):
+    """NumPy has no erf: evaluate it with array operations (see ``_erf_series``)."""
+    out[...] = _erf_series(x)
+    return out
+
+
+def _erf_series(x):
+    """erf by its Taylor series for |x| < 2.5 and erfc's continued fraction beyond (~1e-14 accurate)."""
+    x = np.asarray(x, dtype=np.float64)
+    ax = np.abs(x)
+    out = np.empty_like(ax)
+    small = ax < 2.5
+    xs = x[small]
+    # Taylor series erf(x) = 2/sqrt(pi) * sum_n (-1)^n x^(2n+1) / (n! (2n+1))
+    term = xs.copy()
+    acc = xs.copy()
+    x2 = xs * xs
+    for n in range(1, 60):
+        term = term * -x2 / n
+        acc = acc + term / (2 * n + 1)
+    out[small] = acc * 1.1283791670955126
+    # Continued fraction for erfc at larger |x|
+    xl = ax[~small]
+    frac = np.zeros_like(xl)
+    for k in range(60, 0, -1):
+        frac = (k / 2) / (xl + frac)
+    erfc = np.exp(-xl * xl) / (xl + frac) / np.sqrt(np.pi)
+    out[~small] = np.sign(x[~small]) * (1 - erfc)
+    return out
+
+
+UNARY["erf"] = (_erf, UNARY["erf"][1], UNARY["erf"][2], UNARY["erf"][3])
+
+
+def _pow_grads(a, b, y, g):
+    ga = None
+    if getattr(a, "requires_grad", False):
+        ga = g * b * a ** (b - 1) if not isinstance(b, (int, float)) or b != 0 else g * 0
+    gb = None
+    if getattr(b, "requires_grad", False):
+        gb = g * y * a.log() if hasattr(a, "log") else g * y * float(np.log(a))
+    return ga, gb
+
+
+def _div_trunc(a, b, out):
+    np.trunc(np.true_divide(a, b), out=out) if out.dtype.kind == "f" else np.copyto(
+        out, np.where((a % b != 0) & ((a < 0) != (b < 0)), a // b + 1, a // b), casting="unsafe")
+    return out
+
+
+def _zero2(a, b, y, g):
+    return g * 0, g * 0
+
+
+# name: (NumPy function, OpenCL C expression of a and b, derivative (a, b, y, g) -> (da, db), kind)
+# kind: "arith" result_type of the inputs; "float" at least the default float; "bool" comparisons;
+#       "int" integer/bool only (bitwise ops).
+BINARY = {
+    "add": (np.add, "a + b", lambda a, b, y, g: (g, g), "arith"),
+    "sub": (np.subtract, "a - b", lambda a, b, y, g: (g, -g), "arith"),
+    "mul": (np.multiply, "a * b", lambda a, b, y, g: (g * b, g * a), "arith"),
+    "div": (np.true_divide, "a / b", lambda a, b, y, g: (g / b, -g * a / (b * b)), "float"),
+    "div_floor": (np.floor_divide, "floor(a / b)", _zero2, "arith"),
+    "div_trunc": (_div_trunc, "trunc(a / b)", _zero2, "arith"),
+    "remainder": (np.remainder, "a - floor(a / b) * b", lambda a, b, y, g: (g, -g * (a / b).floor()), "arith"),
+    "fmod": (np.fmod, "fmod(a, b)", lambda a, b, y, g: (g, -g * (a / b).trunc()), "arith"),
+    "pow": (np.power, "pow(a, b)", _pow_grads, "arith"),
+    "maximum": (np.maximum, "max(a, b)",
+                lambda a, b, y, g: (g * ((a > b) + (a == b) * 0.5), g * ((b > a) + (a == b) * 0.5)), "arith"),
+    "minimum": (np.minimum, "min(a, b)",
+                lambda a, b, y, g: (g * ((a < b) + (a == b) * 0.5), g * ((b < a) + (a == b) * 0.5)), "arith"),
+    "atan2": (np.arctan2, "atan2(a, b)",
+              lambda a, b, y, g: (g * b / (a * a + b * b), -g * a / (a * a + b * b)), "float"),
+    "eq": (np.equal, "a == b", None, "bool"),
+    "ne": (np.not_equal, "a != b", None, "bool"),
+    "lt": (np.less, "a < b", None, "bool"),
+    "le": (np.less_equal, "a <= b", None, "bool"),
+    "gt": (np.greater, "a > b", None, "bool"),
+    "ge": (np.greater_equal, "a >= b", None, "bool"),
+    "bitwise_and": (np.bitwise_and, "a & b", None, "int"),
+    "bitwise_or": (np.bitwise_or, "a | b", None, "int"),
+    "bitwise_xor": (np.bitwise_xor, "a ^ b", None, "int"),
+    "logical_and": (np.logical_and, "a && b", None, "bool"),
+    "logical_or": (np.logical_or, "a || b", None, "bool"),
+    "logical_xor": (np.logical_xor, "!a != !b", None, "bool"),
+}
+
+
+def _is_tensor(x):
+    return hasattr(x, "_storage")
+
+
+def _check_number(x, opname):
+    if not _is_tensor(x) and not isinstance(x, (int, float, bool, np.number, np.bool_)):
+        raise TypeError(
+            f"{opname}(): argument 'other' must be Tensor or Number, not {type(x).__name__}"
+        )
+
+
+class _Unary(Function):
+    """Shared machinery of the generated unary op classes (one per UNARY row)."""
+
+    op = None
+
+    @classmethod
+    def forward(cls, ctx, x):
+        fn, _, _, kind = UNARY[cls.op]
+        if kind == "float":
+            out_dtype = compute = D.float_result(x.dtype)
+        elif kind == "bool":
+            out_dtype, compute = D.bool_, x.dtype
+        else:
+            out_dtype = compute = x.dtype
+        if cls.op in ("bitwise_not",) and x.dtype.is_floating_point:
+            raise TypeError(f"bitwise_not is only supported for integer and bool tensors, got {x.dtype}")
+        if cls.op == "neg" and x.dtype is D.bool_:
+            raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. "
+                               "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+        y = backend_of(x).elementwise(fn, (x,), x._shape, out_dtype, compute)
+        if ctx.needs_input_grad and ctx.needs_input_grad[0]:
+            ctx.save_for_backward(x, y)
+        return y
+
+    @classmethod
+    def backward(cls, ctx, g):
+        x, y = ctx.saved_tensors
+        return UNARY[cls.op][2](x, y, g)
+
+
+class _Binary(Function):
+    """Shared machinery of the generated binary op classes (one per BINARY row)."""
+
+    op = None
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        fn, _, grad, kind = BINARY[cls.op]
+        _check_number(b, cls.op)
+        _check_number(a, cls.op)
+        t = a if _is_tensor(a) else b
+        if _is_tensor(a) and _is_tensor(b):
+            check_same_device(a, b)
+            shape = _core.broadcast_shapes(a._shape, b._shape)
+        else:
+            shape = t._shape
+        compute = D.result_type(a, b)
+        if kind == "float":
+            out_dtype = compute = D.float_result(compute)
+        elif kind == "bool":
+            out_dtype = D.bool_
+        elif kind == "int":
+            if compute.is_floating_point:
+                raise RuntimeError(f'"{cls.op}_cpu" not implemented for \'{compute.name.capitalize()}\'')
+            out_dtype = compute
+        else:
+            if compute is D.bool_ and cls.op in ("sub",):
+                raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
+                                   "Use the `^` or `logical_xor()` operator instead.")
+            out_dtype = compute
+        if cls.op in ("div_floor", "div_trunc", "remainder", "fmod") and not compute.is_floating_point:
+            _check_int_division(b)
+        y = backend_of(t).elementwise(fn, (a, b), shape, out_dtype, compute)
+        if grad is not None and any(ctx.needs_input_grad):
+            ctx.save_for_backward(*(v if _is_tensor(v) else None for v in (a, b)), y)
+            ctx.scalars = (a, b)
+        return y
+
+    @classmethod
+    def backward(cls, ctx, g):
+        sa, sb, y = ctx.saved_tensors
+        a = sa if sa is not None else ctx.scalars[0]
+        b = sb if sb is not None else ctx.scalars[1]
+        return BINARY[cls.op][2](a, b, y, g)
+
+
+def _check_int_division(b):
+    zero = (b == 0).any().item() if _is_tensor(b) else b == 0
+    if zero:
+        raise RuntimeError("ZeroDivisionError")
+
+
+def _make(base, table):
+    classes = {}
+    for opname in table:
+        cname = "".join(p.capitalize() for p in opname.split("_"))
+        classes[opname] = type(cname, (base,), {"op": opname, "_builtin": True,
+                                               "__doc__": f"The elementwise op ``{opname}``."})
+    return classes
+
+
+UNARY_OPS = _make(_Unary, UNARY)
+BINARY_OPS = _make(_Binary, BINARY)
+
+
+def unary(opname, x):
+    """Apply the UNARY op ``opname`` to tensor ``x``."""
+    return UNARY_OPS[opname].apply(x)
+
+
+def binary(opname, a, b):
+    """Apply the BINARY op ``opname`` to two operands, at least one of them a tensor."""
+    return BINARY_OPS[opname].apply(a, b)
+
+
+# ----------------------------------------------------------------------------------------------
+# Elementwise ops with more than two operands or special arguments
+# ----------------------------------------------------------------------------------------------
+def _np_where(c, x, y, out):
+    return np.copyto(out, np.where(c, x, y))
+
+
+class Where(Function):
+    """``condition ? a : b`` with broadcasting; the gradient flows to the side that was picked."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        t = next(v for v in (a, b, cond) if _is_tensor(v))
+        if not _is_tensor(cond) or cond.dtype is not D.bool_:
+            raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
+                               f"{getattr(getattr(cond, 'dtype', None), 'name', type(cond).__name__).capitalize()}")
+        tensors = [v for v in (cond, a, b) if _is_tensor(v)]
+        check_same_device(*tensors)
+        shape = _core.broadcast_shapes(*(v._shape for v in tensors))
+        dtype = D.result_type(a, b)
+        ctx.save_for_backward(cond)
+        return backend_of(t).elementwise(_np_where, (cond, a, b), shape, dtype, (D.bool_, dtype, dtype))
+
+    @staticmethod
+    def backward(ctx, g):
+        (cond,) = ctx.saved_tensors
+        zero = g.new_zeros(())
+        return None, where(cond, g, zero), where(cond, zero, g)
+
+
+def where(condition, input=None, other=None):
+    if input is None and other is None:
+        from .indexing import nonzero
+
+        return nonzero(condition, as_tuple=True)
+    return Where.apply(condition, input, other)
+
+
+class Clamp(Function):
+    """Limit values to ``[min, max]``; gradient is 1 where the value was inside the range, else 0."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        if lo is None and hi is None:
+            raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+        dtype = D.result_type(*(v for v in (x, lo, hi) if v is not None))
+        ctx.save_for_backward(x, *(v if _is_tensor(v) else None for v in (lo, hi)))
+        ctx.bounds = (lo, hi)
+        ins = [x] + [v for v in (lo, hi) if v is not None]
+        shape = _core.broadcast_shapes(*(v._shape for v in ins if _is_tensor(v)))
+        if lo is None:
+            fn = np.minimum
+        elif hi is None:
+            fn = np.maximum
+        else:
+            def fn(a, lo_, hi_, out):
+                return np.minimum(np.maximum(a, lo_), hi_, out=out)
+        return backend_of(x).elementwise(fn, ins, shape, dtype, dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, tlo, thi = ctx.saved_tensors
+        lo, hi = ctx.bounds
+        keep = None
+        if lo is not None:
+            keep = x >= lo
+        if hi is not None:
+            keep = (x <= hi) if keep is None else keep & (x <= hi)
+        gx = g * keep
+        glo = g * (x < lo) if tlo is not None else None
+        ghi = g * (x > hi) if thi is not None else None
+        return gx, glo, ghi
+
+
+def clamp(x, min=None, max=None):
+    return Clamp.apply(x, min, max)
+
+
+def lerp(x, end, weight):
+    return x + (end - x) * weight
+
+
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    if a.dtype is not getattr(b, "dtype", a.dtype):
+        raise RuntimeError(f"{a.dtype} did not match {b.dtype}")
+    diff = (a - b).abs() if a.dtype is not D.bool_ else (a != b)
+    close = (a == b) | (diff <= atol + rtol * (b.abs() if hasattr(b, "abs") else abs(b)))
+    if equal_nan and a.dtype.is_floating_point:
+        close = close | (a.isnan() & (b.isnan() if _is_tensor(b) else False))
+    return close
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return bool(isclose(a, b, rtol, atol, equal_nan).all())
+
+
+def equal(a, b):
+    return a._shape == b._shape and bool((a == b).all())
+
+
+def masked_fill(x, mask, value):
+    return where(mask, value if _is_tensor(value) else x.new_full((), value), x)

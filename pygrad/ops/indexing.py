@@ -1,0 +1,303 @@
+"""Indexing: ``x[...]`` reads and writes, ``gather``/``scatter``, ``index_select``, ``nonzero``.
+
+Two kinds of indexing, as in NumPy and PyTorch:
+
+* *basic* (ints, slices, ``None``, ``...``): pure layout arithmetic in ``_core.parse_index``; the
+  result is a view sharing storage, and writing to it writes to ``x``;
+* *advanced* (integer lists/tensors, bool masks): ``_core.advanced_offsets`` turns the index arrays
+  into the storage offset of every picked element; reading *gathers* those elements into a new
+  tensor, writing *scatters* values to them (``index_put_(accumulate=True)`` sums repeats).
+"""
+import numpy as np
+
+from .. import _core
+from .. import dtypes as D
+from ..autograd.function import Function
+from .dispatch import backend_of
+from .movement import wrap_dim
+
+
+def _index_item(item):
+    """Convert one index item to what ``_core.parse_index`` accepts (ints, slices, None, ..., arrays)."""
+    if item is None or item is Ellipsis or isinstance(item, slice):
+        if isinstance(item, slice):
+            return slice(*(_as_int(v) for v in (item.start, item.stop, item.step)))
+        return item
+    if isinstance(item, (bool, np.bool_)):
+        return np.array(bool(item))
+    if isinstance(item, (int, np.integer)):
+        return int(item)
+    if hasattr(item, "_storage"):
+        if item.dtype is D.bool_ or item.dtype is D.uint8 and item.dim() > 0:
+            return np.asarray(item._host(), dtype=np.bool_)
+        if item.dtype.is_floating_point:
+            raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        if item.dim() == 0:
+            return int(item.item())
+        return np.asarray(item._host())
+    if isinstance(item, (list, tuple, np.ndarray)):
+        arr = np.asarray([_as_int(v) if not isinstance(v, (list, tuple)) else v for v in item]
+                         if isinstance(item, (list, tuple)) else item)
+        if arr.dtype.kind == "f":
+            raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        if arr.dtype.kind not in "iub" and arr.size:
+            raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or byte "
+                             f"Variables are valid indices (got {type(item).__name__})")
+        return arr.astype(np.int64) if arr.dtype.kind != "b" else arr
+    try:
+        return int(item.__index__())
+    except AttributeError:
+        raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are "
+                         f"valid indices (got {type(item).__name__})") from None
+
+
+def _as_int(v):
+    if v is None or isinstance(v, int):
+        return v
+    if hasattr(v, "_storage"):
+        return int(v.item())
+    return int(v.__index__())
+
+
+def _normalize(index):
+    if not isinstance(index, tuple):
+        index = (index,)
+    return tuple(_index_item(i) for i in index)
+
+
+def _resolve(x, index):
+    """Parse ``index`` against ``x``: returns (view layout, advanced list, normalized index)."""
+    items = _normalize(index)
+    shape, strides, offset, adv = _core.parse_index(x._shape, x._strides, x._offset, items)
+    return (shape, strides, offset), adv, items
+
+
+class IndexView(Function):
+    """Basic indexing: the result is a view; backward writes the gradient into zeros at the index."""
+
+    node_name = "SliceBackward0"
+
+    @staticmethod
+    def forward(ctx, x, layout, items):
+        ctx.in_shape, ctx.items = x._shape, items
+        return x._view(*layout)
+
+    @staticmethod
+    def backward(ctx, g):
+        z = g.new_zeros(ctx.in_shape)
+        z[ctx.items] = g
+        return z, None, None
+
+
+class Index(Function):
+    """Advanced indexing: gather the picked elements; backward scatter-adds (repeats accumulate)."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, x, layout, adv, items):
+        rshape, offsets = _core.advanced_offsets(*layout, adv)
+        ctx.in_shape, ctx.items = x._shape, items
+        return backend_of(x).gather(x, offsets)
+
+    @staticmethod
+    def backward(ctx, g):
+        z = g.new_zeros(ctx.in_shape)
+        return index_put_(z, ctx.items, g, accumulate=True, _raw=True), None, None, None
+
+
+def getitem(x, index):
+    layout, adv, items = _resolve(x, index)
+    if not adv:
+        return IndexView.apply(x, layout, items)
+    return Index.apply(x, layout, adv, items)
+
+
+def _bump(x):
+    x._storage.version += 1
+
+
+def _value_tensor(x, value):
+    if hasattr(value, "_storage"):
+        return value
+    if isinstance(value, (int, float, bool, np.number, np.bool_)):
+        return x.new_full((), value)
+    from ..creation import tensor
+
+    return tensor(value, dtype=x.dtype, device=x.device)
+
+
+def setitem(x, index, value):
+    from .inplace import record_setitem
+
+    value = _value_tensor(x, value)
+    if record_setitem(x, index, value):
+        return
+    _write(x, index, value, accumulate=False)
+
+
+def _write(x, index, value, accumulate):
+    """The data side of ``x[index] = value`` / ``index_put_``: copy into a view, or scatter."""
+    layout, adv, items = _resolve(x, index)
+    if value.device != x.device:
+        raise RuntimeError(f"expected value on device {x.device} but got {value.device}")
+    if not adv and not accumulate:
+        target = x._view(*layout)
+        try:
+            _core.expand_strides(value._shape, value._strides, target._shape)
+        except RuntimeError:
+            raise RuntimeError(f"shape mismatch: value tensor of shape {list(value._shape)} cannot be broadcast "
+                               f"to indexing result of shape {list(target._shape)}") from None
+        backend_of(x).copy_(target, value)
+    else:
+        rshape, offsets = _core.advanced_offsets(*layout, adv) if adv else (layout[0], _dense_offsets(layout))
+        try:
+            _core.expand_strides(value._shape, value._strides, rshape)
+        except RuntimeError:
+            raise RuntimeError(f"shape mismatch: value tensor of shape {list(value._shape)} cannot be broadcast "
+                               f"to indexing result of shape {list(rshape)}") from None
+        backend_of(x).scatter(x, offsets, value, accumulate)
+    _bump(x)
+
+
+def _dense_offsets(layout):
+    shape, strides, offset = layout
+    return _core.advanced_offsets(shape, strides, offset, [])[1]
+
+
+def index_put_(x, indices, values, accumulate=False, _raw=False):
+    values = _value_tensor(x, values)
+    if not _raw:
+        from .inplace import check_inplace
+
+        check_inplace(x)
+    _write(x, tuple(indices), values, accumulate)
+    return x
+
+
+def index_put(x, indices, values, accumulate=False):
+    return index_put_(x.clone(), indices, values, accumulate)
+
+
+def _gather_offsets(x, dim, index, name):
+    """Storage offsets for ``x.gather(dim, index)``: index picks along ``dim``, aranges elsewhere."""
+    if index.dtype is not D.int64:
+        raise RuntimeError(f"{name}(): Expected dtype int64 for index")
+    nd = max(x.dim(), 1)
+    if index.dim() != x.dim():
+        raise RuntimeError(f"Index tensor must have the same number of dimensions as input tensor")
+    d = wrap_dim(dim, nd)
+    if x.dim() == 0:
+        return _core.advanced_offsets((1,), (0,), x._offset, [(0, np.asarray(index._host()).reshape(1))])[1].reshape(())
+    for k in range(x.dim()):
+        if k != d and index._shape[k] > x._shape[k]:
+            raise RuntimeError(f"Size does not match at dimension {k} expected index {list(index._shape)} to be "
+                               f"smaller than self {list(x._shape)} apart from dimension {d}")
+    adv = []
+    for k in range(x.dim()):
+        if k == d:
+            adv.append((k, np.asarray(index._host())))
+        else:
+            shape = [1] * x.dim()
+            shape[k] = index._shape[k]
+            adv.append((k, np.arange(index._shape[k], dtype=np.int64).reshape(shape)))
+    return _core.advanced_offsets(x._shape, x._strides, x._offset, adv)[1]
+
+
+class Gather(Function):
+    """``out[i][j] = x[index[i][j]][j]`` (dim=0); backward scatter-adds the gradient back."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, x, dim, index):
+        ctx.dim, ctx.shape = dim, x._shape
+        ctx.save_for_backward(index)
+        return backend_of(x).gather(x, _gather_offsets(x, dim, index, "gather"))
+
+    @staticmethod
+    def backward(ctx, g):
+        (index,) = ctx.saved_tensors
+        return g.new_zeros(ctx.shape).scatter_add(ctx.dim, index, g), None, None
+
+
+def gather(x, dim, index, *, sparse_grad=False):
+    return Gather.apply(x, dim, index)
+
+
+class Scatter(Function):
+    """Out-of-place ``scatter``/``scatter_add``: a copy of ``x`` with ``src`` written at ``index``."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, x, dim, index, src, accumulate):
+        out = x.clone()
+        offs = _gather_offsets(out, dim, index, "scatter")
+        if hasattr(src, "_storage"):
+            src = src[tuple(slice(0, n) for n in index._shape)] if src._shape != index._shape else src
+        backend_of(x).scatter(out, offs, src, accumulate)
+        ctx.dim, ctx.accumulate = dim, accumulate
+        ctx.save_for_backward(index)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (index,) = ctx.saved_tensors
+        gx = g if ctx.accumulate else g.scatter(ctx.dim, index, 0)
+        return gx, None, None, g.gather(ctx.dim, index), None
+
+
+def scatter(x, dim, index, src=None, value=None, *, reduce=None):
+    if src is None:
+        src = value
+    if reduce is not None:
+        if reduce != "add":
+            raise NotImplementedError(f"scatter(reduce='{reduce}') is not supported; use scatter_add")
+        return Scatter.apply(x, dim, index, src, True)
+    return Scatter.apply(x, dim, index, src, False)
+
+
+def scatter_add(x, dim, index, src):
+    return Scatter.apply(x, dim, index, src, True)
+
+
+def index_select(x, dim, index):
+    if index.dim() > 1:
+        raise IndexError("index_select(): Index is supposed to be a vector")
+    d = wrap_dim(dim, x.dim())
+    return getitem(x, (slice(None),) * d + (index.reshape(-1),))
+
+
+def masked_select(x, mask):
+    from .movement import broadcast_tensors
+
+    xb, mb = broadcast_tensors(x, mask)
+    return getitem(xb, mb)
+
+
+def nonzero(x, *, as_tuple=False):
+    idx = np.nonzero(x._host()) if x.dim() else np.nonzero(x._host().reshape(1))
+    from ..backends import cpu
+
+    cols = [cpu.wrap(np.asarray(i, dtype=np.int64), D.int64).to(x.device) for i in idx]
+    if as_tuple:
+        return tuple(cols)
+    if not cols:
+        return cpu.wrap(np.zeros((int(bool(x.item())), 0), dtype=np.int64)).to(x.device)
+    from .movement import stack
+
+    return stack(cols, 1)
+
+
+def put_(x, index, source, accumulate=False):
+    flat = index.reshape(-1)
+    n = x.numel()
+    i = np.asarray(flat._host())
+    if i.size and (i.min() < -n or i.max() >= n):
+        raise IndexError(f"out of range: tried to access index {int(i.max()) if i.max() >= n else int(i.min())} "
+                         f"on a tensor of {n} elements.")
+    i = np.where(i < 0, i + n, i)
+    coords = np.unravel_index(i, x._shape) if x.dim() else (i * 0,)
+    index_put_(x, tuple(np.asarray(c) for c in coords) if x.dim() else (), source.reshape(-1), accumulate)
+    return x

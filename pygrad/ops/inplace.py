@@ -1,0 +1,193 @@
+"""In-place ops (``add_``, ``copy_``, ``x[i] = v``, ...): compute, write into ``x``'s storage, bump its version.
+
+Each in-place op is its out-of-place twin followed by a copy into ``x``.  When autograd is
+recording, the twin runs on ``x.clone()`` (so the values it saves for backward are not the ones
+being overwritten) and ``x`` takes over the twin's ``grad_fn``: its history is *rebased* on the new
+node, which is how ``y = x * 1; y.add_(1)`` stays differentiable.  Every write bumps the storage's
+version counter, which is how backward notices a saved tensor that was modified afterwards.
+"""
+from .. import dtypes as D
+from ..autograd import grad_mode
+from .dispatch import backend_of
+
+
+def check_inplace(x):
+    """PyTorch forbids in-place changes to a leaf that requires grad while grad mode is on."""
+    if x.requires_grad and x.grad_fn is None and grad_mode.is_grad_enabled():
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+
+
+def _recording(x, *others):
+    return grad_mode.is_grad_enabled() and (
+        x.requires_grad or any(getattr(o, "requires_grad", False) for o in others))
+
+
+def _check_view_of_graph(x):
+    if x._base is not None and x._base.requires_grad and grad_mode.is_grad_enabled():
+        raise NotImplementedError(
+            "in-place modification of a view of a tensor that requires grad is not supported by pygrad yet; "
+            "apply the operation out of place (y = y.op(...)) instead")
+
+
+def _assign(x, result):
+    """Write ``result`` into ``x``: check the dtype cast is allowed, copy, bump version, rebase history."""
+    if result.dtype is not x.dtype and not _can_cast(result.dtype, x.dtype):
+        raise RuntimeError(f"result type {_word(result.dtype)} can't be cast to the desired output type "
+                           f"{_word(x.dtype)}")
+    if result._shape != x._shape:
+        from .. import _core
+
+        try:
+            _core.expand_strides(result._shape, result._strides, x._shape)
+        except RuntimeError:
+            raise RuntimeError(f"output with shape {list(x._shape)} doesn't match the broadcast shape "
+                               f"{list(result._shape)}") from None
+    backend_of(x).copy_(x, result)
+    x._storage.version += 1
+    if result.grad_fn is not None:
+        x.grad_fn, x._output_nr, x.requires_grad = result.grad_fn, result._output_nr, True
+    return x
+
+
+def _can_cast(src, dst):
+    return src.category <= dst.category
+
+
+def _word(d):
+    from .reduce import _torch_type_word
+
+    return _torch_type_word(d)
+
+
+def _inplace(fn):
+    """Turn ``fn(x, *args)`` (out of place) into its in-place version."""
+
+    def method(x, *args, **kwargs):
+        check_inplace(x)
+        if _recording(x, *args):
+            _check_view_of_graph(x)
+            return _assign(x, fn(x.clone(), *args, **kwargs))
+        return _assign(x, fn(x, *args, **kwargs))
+
+    method.__name__ = getattr(fn, "__name__", "op") + "_"
+    return method
+
+
+add_ = _inplace(lambda x, other, alpha=1: x.add(other, alpha=alpha))
+sub_ = _inplace(lambda x, other, alpha=1: x.sub(other, alpha=alpha))
+mul_ = _inplace(lambda x, other: x * other)
+div_ = _inplace(lambda x, other, rounding_mode=None: x.div(other, rounding_mode=rounding_mode))
+pow_ = _inplace(lambda x, e: x ** e)
+neg_ = _inplace(lambda x: -x)
+abs_ = _inplace(lambda x: x.abs())
+exp_ = _inplace(lambda x: x.exp())
+sqrt_ = _inplace(lambda x: x.sqrt())
+relu_ = _inplace(lambda x: x.relu())
+sigmoid_ = _inplace(lambda x: x.sigmoid())
+tanh_ = _inplace(lambda x: x.tanh())
+floor_ = _inplace(lambda x: x.floor())
+round_ = _inplace(lambda x: x.round())
+fmod_ = _inplace(lambda x, o: x.fmod(o))
+remainder_ = _inplace(lambda x, o: x.remainder(o))
+clamp_ = _inplace(lambda x, min=None, max=None: x.clamp(min, max))
+masked_fill_ = _inplace(lambda x, mask, value: x.masked_fill(mask, value))
+
+
+def copy_(x, src, non_blocking=False):
+    """Copy ``src`` (broadcast, cast to ``x``'s dtype, from any device) into ``x``."""
+    check_inplace(x)
+    if not hasattr(src, "_storage"):
+        raise TypeError(f"copy_(): argument 'src' must be Tensor, not {type(src).__name__}")
+    if src.device != x.device:
+        src = src.to(x.device)
+    if _recording(x, src):
+        _check_view_of_graph(x)
+        r = (src.to(x.dtype) + x.detach() * 0) if src._shape != x._shape else src.to(x.dtype).clone()
+        return _assign(x, r)
+    if src.dtype is not x.dtype:
+        src = src.to(x.dtype)
+    backend_of(x).copy_(x, src)
+    x._storage.version += 1
+    return x
+
+
+def zero_(x):
+    return fill_(x, 0)
+
+
+def fill_(x, value):
+    check_inplace(x)
+    v = value if hasattr(value, "_storage") else x.new_full((), value)
+    backend_of(x).copy_(x, v.to(x.dtype))
+    x._storage.version += 1
+    return x
+
+
+def t_(x):
+    t = x.t()
+    x._shape, x._strides = t._shape, t._strides
+    return x
+
+
+def _random_fill(name):
+    def method(x, *args, generator=None, **kwargs):
+        from .. import random as Rnd
+
+        check_inplace(x)
+        r = getattr(Rnd, name)(x._shape, x.dtype, *args, generator=generator, **kwargs)
+        backend_of(x).copy_(x, r.to(x.device))
+        x._storage.version += 1
+        return x
+
+    method.__name__ = name + "_"
+    return method
+
+
+uniform_ = _random_fill("uniform")
+normal_ = _random_fill("normal")
+random_ = _random_fill("random")
+bernoulli_ = _random_fill("bernoulli")
+exponential_ = _random_fill("exponential")
+
+
+def record_setitem(x, index, value):
+    """``x[index] = value`` under autograd: runs an out-of-place IndexPut and rebases ``x``.
+
+    Returns False when nothing needs recording, so the caller does the plain data write.
+    """
+    from .indexing import _write
+
+    if not _recording(x, value):
+        if x._base is None:
+            pass
+        return False
+    check_inplace(x)
+    _check_view_of_graph(x)
+    _assign(x, IndexPut.apply(x.clone(), index, value))
+    return True
+
+
+from ..autograd.function import Function  # noqa: E402
+
+
+class IndexPut(Function):
+    """``out = x`` with ``out[index] = value``; gradients: ``g`` with zeros at index, and ``g[index]``."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, x, index, value):
+        from .indexing import _write
+
+        ctx.index, ctx.vshape = index, value._shape
+        _write(x, index, value.to(x.dtype), accumulate=False)
+        return x
+
+    @staticmethod
+    def backward(ctx, g):
+        from .movement import sum_to_shape
+
+        gx = g.clone()
+        gx[ctx.index] = 0
+        gv = sum_to_shape(g[ctx.index], ctx.vshape) if ctx.needs_input_grad[2] else None
+        return gx, None, gv

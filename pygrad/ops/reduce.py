@@ -1,0 +1,391 @@
+"""Reductions (``sum``, ``mean``, ``max``, ``var``, ...), scans (``cumsum``), softmax and sorting.
+
+A reduction collapses the dims listed in ``dim`` (all dims when None).  Its backward *expands* the
+gradient back over those dims: ``sum`` copies it to every element, ``mean`` divides by the count,
+``max``/``min`` send it to the elements that won (shared evenly among ties, as PyTorch does).
+"""
+import builtins
+import collections
+
+import numpy as np
+
+from .. import dtypes as D
+from ..autograd.function import Function
+from .dispatch import backend_of
+from .movement import wrap_dim
+
+
+def _dims(x, dim):
+    """Normalise ``dim`` (None, int, or tuple/list) to a sorted tuple of non-negative dims."""
+    nd = x.dim()
+    if dim is None:
+        return tuple(range(nd))
+    if isinstance(dim, (tuple, list)):
+        dims = tuple(sorted(set(wrap_dim(d, nd) for d in dim)))
+        return dims if dims or nd else ()
+    return (wrap_dim(dim, nd),)
+
+
+def _expand_back(g, x_shape, dims, keepdim):
+    """Undo a reduction's shape change on a gradient: re-insert reduced dims, then broadcast."""
+    if not keepdim:
+        shape = list(x_shape)
+        for d in dims:
+            shape[d] = 1
+        g = g.reshape(tuple(shape))
+    return g.expand(x_shape)
+
+
+def _return_type(name):
+    base = collections.namedtuple(name, ["values", "indices"])
+
+    def __repr__(self):
+        return f"{D.REPR_NAMESPACE}.return_types.{name}(\nvalues={self.values!r},\nindices={self.indices!r})"
+
+    return type(name, (base,), {"__repr__": __repr__, "__slots__": ()})
+
+
+return_types = type("return_types", (), {n: _return_type(n) for n in
+                                          ("max", "min", "sort", "topk", "median", "mode", "kthvalue")})
+
+
+class _Reduce(Function):
+    """sum / prod / amax / amin / all / any over ``dims``: one NumPy call on the CPU backend."""
+
+    np_fn = None
+    saves = False  # whether backward needs the input and output
+
+    @classmethod
+    def forward(cls, ctx, x, dims, keepdim, dtype):
+        ctx.dims, ctx.keepdim, ctx.shape = dims, keepdim, x._shape
+        y = backend_of(x).reduce(cls.np_fn, x, dims, keepdim, dtype, dtype)
+        if cls.saves:
+            ctx.save_for_backward(x, y)
+        return y
+
+    @classmethod
+    def backward(cls, ctx, g):
+        return cls.grad(ctx, g), None, None, None
+
+
+class Sum(_Reduce):
+    _builtin = True
+    np_fn = staticmethod(np.sum)
+
+    @staticmethod
+    def grad(ctx, g):
+        return _expand_back(g, ctx.shape, ctx.dims, ctx.keepdim)
+
+
+class Prod(_Reduce):
+    _builtin = True
+    saves = True
+    np_fn = staticmethod(np.prod)
+
+    @staticmethod
+    def grad(ctx, g):
+        x, y = ctx.saved_tensors
+        return _expand_back(g * y, ctx.shape, ctx.dims, ctx.keepdim) / x
+
+
+class Amax(_Reduce):
+    _builtin = True
+    saves = True
+    np_fn = staticmethod(np.max)
+
+    @staticmethod
+    def grad(ctx, g):
+        x, y = ctx.saved_tensors
+        hit = x == _expand_back(y, ctx.shape, ctx.dims, ctx.keepdim)
+        count = hit.sum(dim=ctx.dims, keepdim=True)
+        return _expand_back(g, ctx.shape, ctx.dims, ctx.keepdim) * hit / count
+
+
+class Amin(Amax):
+    _builtin = True
+    np_fn = staticmethod(np.min)
+
+
+class All(_Reduce):
+    _builtin = True
+    np_fn = staticmethod(np.all)
+
+
+class Any(_Reduce):
+    _builtin = True
+    np_fn = staticmethod(np.any)
+
+
+def sum(x, dim=None, keepdim=False, *, dtype=None):
+    if dtype is None:
+        dtype = x.dtype if x.dtype.is_floating_point else D.int64
+    return Sum.apply(x, _dims(x, dim), keepdim, D.as_dtype(dtype))
+
+
+def prod(x, dim=None, keepdim=False, *, dtype=None):
+    if dtype is None:
+        dtype = x.dtype if x.dtype.is_floating_point else D.int64
+    return Prod.apply(x, _dims(x, dim), keepdim, D.as_dtype(dtype))
+
+
+def mean(x, dim=None, keepdim=False, *, dtype=None):
+    dtype = D.as_dtype(dtype) if dtype is not None else x.dtype
+    if not dtype.is_floating_point:
+        raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a floating point "
+                           f"or complex dtype. Got: {_torch_type_word(x.dtype)}")
+    dims = _dims(x, dim)
+    count = 1
+    for d in dims:
+        count *= x._shape[d]
+    return sum(x, dims, keepdim, dtype=dtype) / count if count else sum(x, dims, keepdim, dtype=dtype) * float("nan")
+
+
+def _torch_type_word(d):
+    return {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+            "bool": "Bool", "float16": "Half", "float32": "Float", "float64": "Double"}[d.name]
+
+
+def _check_nonempty(x, name, dims):
+    if x.numel() == 0 and (not dims or any(x._shape[d] == 0 for d in dims) or x.dim() == 0):
+        raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
+                           "Specify the reduction dim with the 'dim' argument.")
+
+
+def amax(x, dim=(), keepdim=False):
+    dims = _dims(x, None if dim == () else dim)
+    _check_nonempty(x, "amax", dims)
+    return Amax.apply(x, dims, keepdim, x.dtype)
+
+
+def amin(x, dim=(), keepdim=False):
+    dims = _dims(x, None if dim == () else dim)
+    _check_nonempty(x, "amin", dims)
+    return Amin.apply(x, dims, keepdim, x.dtype)
+
+
+def all(x, dim=None, keepdim=False):
+    return All.apply(x, _dims(x, dim), keepdim, D.bool_)
+
+
+def any(x, dim=None, keepdim=False):
+    return Any.apply(x, _dims(x, dim), keepdim, D.bool_)
+
+
+def count_nonzero(x, dim=None):
+    return sum(x != 0, dim)
+
+
+class _ArgReduce(Function):
+    """max/min along one dim: values (differentiable) and indices (not), like ``torch.max(x, dim)``."""
+
+    @classmethod
+    def forward(cls, ctx, x, dim, keepdim):
+        B = backend_of(x)
+        idx = B.call(cls.np_arg, x, axis=dim, keepdims=True, out_dtype=D.int64)
+        values = x.gather(dim, idx)
+        if not keepdim:
+            idx, values = idx.squeeze(dim), values.squeeze(dim)
+        ctx.mark_non_differentiable(idx)
+        ctx.dim, ctx.keepdim, ctx.shape = dim, keepdim, x._shape
+        ctx.save_for_backward(idx)
+        return values, idx
+
+    @staticmethod
+    def backward(ctx, g, g_idx):
+        (idx,) = ctx.saved_tensors
+        if not ctx.keepdim:
+            g, idx = g.unsqueeze(ctx.dim), idx.unsqueeze(ctx.dim)
+        return g.new_zeros(ctx.shape).scatter(ctx.dim, idx, g), None, None
+
+
+class MaxDim(_ArgReduce):
+    node_name = "MaxBackward0"
+    np_arg = staticmethod(np.argmax)
+
+
+class MinDim(_ArgReduce):
+    node_name = "MinBackward0"
+    np_arg = staticmethod(np.argmin)
+
+
+def _max_min(x, dim, keepdim, other, kind):
+    if dim is None and other is None:
+        if x.numel() == 0:
+            raise RuntimeError(f"{kind}(): Expected reduction dim to be specified for input.numel() == 0. "
+                               "Specify the reduction dim with the 'dim' argument.")
+        return (Amax if kind == "max" else Amin).apply(x, _dims(x, None), False, x.dtype)
+    if hasattr(dim, "_storage") or hasattr(other, "_storage"):
+        return x.maximum(dim if other is None else other) if kind == "max" else x.minimum(
+            dim if other is None else other)
+    d = wrap_dim(dim, x.dim())
+    if x.dim() and x._shape[d] == 0:
+        raise IndexError(f"{kind}(): Expected reduction dim {d} to have non-zero size.")
+    if x.dim() == 0:
+        return getattr(return_types, kind)(x.clone(), x.new_zeros((), dtype=D.int64))
+    cls = MaxDim if kind == "max" else MinDim
+    return getattr(return_types, kind)(*cls.apply(x, d, keepdim))
+
+
+def max(x, dim=None, keepdim=False, *, other=None):
+    return _max_min(x, dim, keepdim, other, "max")
+
+
+def min(x, dim=None, keepdim=False, *, other=None):
+    return _max_min(x, dim, keepdim, other, "min")
+
+
+def _arg(x, dim, keepdim, np_fn, name):
+    if x.numel() == 0:
+        raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
+    if dim is None:
+        r = backend_of(x).call(np_fn, x.reshape(-1), out_dtype=D.int64)
+        return r.reshape((1,) * x.dim()) if keepdim else r
+    d = wrap_dim(dim, x.dim())
+    if x.dim() == 0:
+        return x.new_zeros((), dtype=D.int64)
+    return backend_of(x).call(np_fn, x, axis=d, keepdims=keepdim, out_dtype=D.int64)
+
+
+def argmax(x, dim=None, keepdim=False):
+    return _arg(x, dim, keepdim, np.argmax, "argmax")
+
+
+def argmin(x, dim=None, keepdim=False):
+    return _arg(x, dim, keepdim, np.argmin, "argmin")
+
+
+def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    if isinstance(dim, bool) and unbiased is None:  # var(x, False) means unbiased=False
+        dim, unbiased = None, dim
+    if correction is None:
+        correction = 0 if unbiased is False else 1
+    if not x.dtype.is_floating_point:
+        raise RuntimeError(f"std and var only support floating point and complex dtypes")
+    dims = _dims(x, dim)
+    n = 1
+    for d in dims:
+        n *= x._shape[d]
+    centered = x - mean(x, dims, keepdim=True)
+    # n - correction <= 0 gives 0/0 = nan, as in PyTorch
+    return sum(centered * centered, dims, keepdim) / builtins.max(n - correction, 0)
+
+
+def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return var(x, dim, unbiased, keepdim, correction=correction).sqrt()
+
+
+def logsumexp(x, dim, keepdim=False):
+    dims = _dims(x, dim)
+    xf = x if x.dtype.is_floating_point else x.to(D.get_default_dtype())
+    m = amax(xf, dims, keepdim=True).detach()
+    m = m.masked_fill(m.isinf(), 0)
+    r = (xf - m).exp().sum(dims, keepdim=True).log() + m
+    return r if keepdim else r.squeeze(dims) if dims else r
+
+
+def softmax(x, dim=None, dtype=None, _stacklevel=3):
+    if dtype is not None:
+        x = x.to(dtype)
+    d = wrap_dim(-1 if dim is None else dim, x.dim())
+    xf = x if x.dtype.is_floating_point else x.to(D.get_default_dtype())
+    e = (xf - amax(xf, d, keepdim=True).detach()).exp()
+    return e / e.sum(d, keepdim=True)
+
+
+def log_softmax(x, dim=None, dtype=None, _stacklevel=3):
+    if dtype is not None:
+        x = x.to(dtype)
+    d = wrap_dim(-1 if dim is None else dim, x.dim())
+    return x - logsumexp(x, d, keepdim=True)
+
+
+class Cumsum(Function):
+    """Running sum along ``dim``; backward is the reversed running sum of the gradient."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, x, dim, dtype):
+        ctx.dim = dim
+        return backend_of(x).call(np.cumsum, x, axis=dim, out_dtype=dtype, dtype=dtype.np)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.flip(ctx.dim).cumsum(ctx.dim).flip(ctx.dim), None, None
+
+
+def cumsum(x, dim, *, dtype=None):
+    if dtype is None:
+        dtype = x.dtype if x.dtype.is_floating_point else D.int64
+    if x.dim() == 0:
+        return x.to(dtype).clone()
+    return Cumsum.apply(x, wrap_dim(dim, x.dim()), D.as_dtype(dtype))
+
+
+def cumprod(x, dim, *, dtype=None):
+    d = wrap_dim(dim, x.dim())
+    if dtype is None:
+        dtype = x.dtype if x.dtype.is_floating_point else D.int64
+    return backend_of(x).call(np.cumprod, x.detach(), axis=d, out_dtype=D.as_dtype(dtype))
+
+
+def norm(x, p="fro", dim=None, keepdim=False, dtype=None):
+    if not x.dtype.is_floating_point:
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got {_torch_type_word(x.dtype)}")
+    dims = _dims(x, dim)
+    if p in ("fro", 2, 2.0):
+        return (x * x).sum(dims, keepdim).sqrt()
+    if p in (float("inf"), "inf"):
+        return x.abs().amax(dims, keepdim)
+    if p in (float("-inf"),):
+        return x.abs().amin(dims, keepdim)
+    if p == 1:
+        return x.abs().sum(dims, keepdim)
+    if p == 0:
+        return (x != 0).to(x.dtype).sum(dims, keepdim)
+    return (x.abs() ** p).sum(dims, keepdim) ** (1.0 / p)
+
+
+def _sort_indices(a, axis, descending):
+    """Stable argsort; for descending order ties keep their original order, as PyTorch's stable sort."""
+    if not descending:
+        return np.argsort(a, axis=axis, kind="stable")
+    n = a.shape[axis]
+    rev = np.flip(np.argsort(np.flip(a, axis), axis=axis, kind="stable"), axis)
+    return n - 1 - rev
+
+
+def sort(x, dim=-1, descending=False, stable=False):
+    if x.dim() == 0:
+        return return_types.sort(x.clone(), x.new_zeros((), dtype=D.int64))
+    d = wrap_dim(dim, x.dim())
+    idx = backend_of(x).call(_sort_indices, x.detach(), axis=d, descending=descending, out_dtype=D.int64)
+    return return_types.sort(x.gather(d, idx), idx)
+
+
+def argsort(x, dim=-1, descending=False, stable=False):
+    return sort(x, dim, descending, stable).indices
+
+
+def topk(x, k, dim=-1, largest=True, sorted=True):
+    d = wrap_dim(dim, x.dim())
+    if k < 0 or k > (x._shape[d] if x.dim() else 1):
+        raise RuntimeError("selected index k out of range")
+    s = sort(x, d, descending=largest)
+    return return_types.topk(s.values.narrow(d, 0, k), s.indices.narrow(d, 0, k))
+
+
+def median(x, dim=None, keepdim=False):
+    if dim is None:
+        flat = x.reshape(-1)
+        n = flat.numel()
+        if n == 0:
+            return x.new_full((), float("nan"))
+        return sort(flat).values[(n - 1) // 2]
+    d = wrap_dim(dim, x.dim())
+    s = sort(x, d)
+    k = (x._shape[d] - 1) // 2
+    v, i = s.values.narrow(d, k, 1), s.indices.narrow(d, k, 1)
+    if not keepdim:
+        v, i = v.squeeze(d), i.squeeze(d)
+    return return_types.median(v, i)

@@ -1,0 +1,29 @@
+"""Build script: compiles the Cython strided core and ships the OpenCL kernels inside the package.
+
+`cl_kernels/` at the top of the repository is the source of truth for the kernels; it is installed
+as the resource package `pygrad.cl_kernels` so the code can find the `.cl` files after `pip install`.
+"""
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, find_packages, setup
+
+extensions = [
+    Extension(
+        "pygrad._core",
+        ["pygrad/_core.pyx"],
+        include_dirs=[np.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        extra_compile_args=["-O3"],
+    )
+]
+
+setup(
+    packages=find_packages(include=["pygrad", "pygrad.*"]) + ["pygrad.cl_kernels"],
+    package_dir={"pygrad.cl_kernels": "cl_kernels"},
+    package_data={"pygrad.cl_kernels": ["*.cl", "*.h"], "pygrad": ["*.pyx", "*.pyi"]},
+    ext_modules=cythonize(
+        extensions,
+        language_level=3,
+        compiler_directives={"boundscheck": False, "wraparound": False, "cdivision": True},
+    ),
+)
