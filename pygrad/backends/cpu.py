@@ -100,7 +100,7 @@ def wrap(arr, dtype=None):
 
     if dtype is None:
         dtype = from_numpy_dtype(arr.dtype)
-    arr = np.ascontiguousarray(arr, dtype=dtype.np)
+    arr = np.asarray(arr, dtype=dtype.np, order="C")
     if not arr.flags.owndata and arr.base is not None and arr.size != getattr(arr.base, "size", -1):
         arr = arr.copy()  # do not keep a large base array alive for a small result
     return from_numpy(arr, dtype)
