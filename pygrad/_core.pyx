@@ -546,3 +546,25 @@ def _dispatch_scatter(dst, int64_t[::1] offs, vals, bint accumulate):
         else:
             _scatter[uint16_t](dst.view(np.uint16), offs, vals.view(np.uint16), False)
     else: raise TypeError(f"scatter: unsupported dtype {t}")
+
+
+def dense_strides_like(inputs, tuple shape):
+    """Strides for an op's output that follow the memory order of its first full-shape input.
+
+    A transposed input gives a transposed (but dense) output, so elementwise loops walk both in
+    memory order, as PyTorch's TensorIterator does.  Returns None for plain row-major order.
+    """
+    cdef Py_ssize_t n = len(shape), i, acc
+    for t in inputs:
+        if getattr(t, "_shape", None) == shape and n > 1:
+            strides = t._strides
+            if is_contiguous(shape, strides):
+                return None
+            order = sorted(range(n), key=lambda d: (-abs(strides[d]), d))
+            out = [0] * n
+            acc = 1
+            for i in range(n - 1, -1, -1):
+                out[order[i]] = acc
+                acc *= max(<Py_ssize_t>shape[order[i]], 1)
+            return tuple(out)
+    return None

@@ -56,7 +56,7 @@ class Tensor:
     """
 
     __slots__ = ("_storage", "_shape", "_strides", "_offset", "dtype", "requires_grad", "_grad",
-                 "grad_fn", "_output_nr", "_base", "_hooks", "_retains_grad", "__dict__", "__weakref__")
+                 "grad_fn", "_output_nr", "_base", "_hooks", "_retains_grad", "_np", "__dict__", "__weakref__")
     __array_priority__ = 1000  # numpy_scalar * tensor calls our __rmul__
 
     def __init__(self, *args, size=None, device=None, dtype=None):
@@ -82,11 +82,12 @@ class Tensor:
         t._base = None
         t._hooks = None
         t._retains_grad = False
+        t._np = None  # cached NumPy view of a CPU tensor (the layout never changes after creation)
         return t
 
     def _init_from(self, t):
         for k in ("_storage", "_shape", "_strides", "_offset", "dtype", "requires_grad", "_grad",
-                  "grad_fn", "_output_nr", "_base", "_hooks", "_retains_grad"):
+                  "grad_fn", "_output_nr", "_base", "_hooks", "_retains_grad", "_np"):
             setattr(self, k, getattr(t, k))
 
     def _view(self, shape, strides, offset):
@@ -96,11 +97,10 @@ class Tensor:
         v._base = self if self._base is None else self._base
         return v
 
-    def _alias_with_grad_fn(self, node):
-        """This tensor's data as an output of ``node`` (used to unpack saved outputs in backward)."""
+    def _alias_with_grad_fn(self, node, output_nr):
+        """This tensor's data as output ``output_nr`` of ``node`` (to unpack saved outputs in backward)."""
         a = Tensor._make(self._storage, self._shape, self._strides, self._offset, self.dtype)
-        a.grad_fn = node
-        a.requires_grad = True
+        a.grad_fn, a._output_nr, a.requires_grad = node, output_nr, True
         return a
 
     # -- attributes and queries -----------------------------------------------------------------
@@ -184,7 +184,7 @@ class Tensor:
     @data.setter
     def data(self, value):
         self._storage, self._shape, self._strides = value._storage, value._shape, value._strides
-        self._offset, self.dtype = value._offset, value.dtype
+        self._offset, self.dtype, self._np = value._offset, value.dtype, None
 
     @property
     def T(self):
@@ -340,6 +340,26 @@ class Tensor:
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
         self.requires_grad = requires_grad
         return self
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate the gradient of this tensor with respect to every leaf into ``leaf.grad``."""
+        from .autograd.api import backward
+
+        backward(self, gradient, retain_graph, create_graph, inputs)
+
+    def register_hook(self, hook):
+        from .autograd.api import register_hook
+
+        return register_hook(self, hook)
+
+    def retain_grad(self):
+        from .autograd.api import retain_grad
+
+        retain_grad(self)
+
+    @property
+    def retains_grad(self):
+        return self._retains_grad
 
     # -- the rest of the API is attached from the op modules below --------------------------------
 

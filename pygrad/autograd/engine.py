@@ -1,12 +1,218 @@
-"""Placeholder for the backward engine (tracked by the autograd issue).
+"""The backward engine: from a result back to the leaves, one node at a time, in topological order.
 
-``attach`` is where ``Function.apply`` links a new node into the graph.  Until the engine lands, an
-op on a tensor that requires grad raises instead of silently returning an untracked result.
+The graph is made of ``Node`` objects (each ``tensor.grad_fn``).  An edge ``(node, nr)`` in
+``next_functions`` says "the input came from output ``nr`` of ``node``".  A leaf that requires grad
+is reached through an ``AccumulateGrad`` node, which adds what arrives into ``leaf.grad``.
+
+``run_backward`` does three passes, all iterative (no recursion, so deep graphs are fine):
+
+1. *count*: walk the graph from the roots and count, for every node, how many edges point at it;
+2. *run*: start with the roots; a node runs once every edge into it has delivered its gradient
+   (its count dropped to zero).  Its backward turns output gradients into input gradients, which
+   are summed into the buffers of the nodes they flow to (first reduced to the input's shape:
+   ``sum_to_shape`` undoes broadcasting centrally, so no op has to);
+3. *release*: unless ``retain_graph``, each node drops its saved tensors right after it ran.
 """
+import weakref
+
+from . import grad_mode
+from .function import Node
+
+_anomaly = {"enabled": False}
 
 
-def attach(ctx, args, out):
-    raise NotImplementedError(
-        "pygrad's autograd engine is not built yet (see the autograd issue): "
-        "operations on tensors with requires_grad=True cannot be recorded"
-    )
+class AccumulateGrad(Node):
+    """The node a leaf tensor is reached through: it adds incoming gradients into ``leaf.grad``."""
+
+    _name = "AccumulateGrad"
+
+    def __init__(self, variable):
+        super().__init__()
+        self.variable = variable
+
+
+def _edge(t):
+    """The graph edge for input tensor ``t`` (which requires grad)."""
+    if t.grad_fn is not None:
+        return (t.grad_fn, t._output_nr)
+    ref = t.__dict__.get("_accumulator")
+    node = ref() if ref is not None else None
+    if node is None:
+        node = AccumulateGrad(t)
+        t.__dict__["_accumulator"] = weakref.ref(node)
+    return (node, 0)
+
+
+def attach(node, args, out):
+    """Link a freshly run op into the graph: its inputs' edges, and itself as its outputs' grad_fn."""
+    node.next_functions = tuple(_edge(a) if need else (None, 0) for a, need in zip(args, node.needs_input_grad))
+    node._input_meta = tuple((a._shape, a.dtype) if hasattr(a, "_storage") else None for a in args)
+    outs = out if isinstance(out, tuple) else (out,)
+    node._n_outputs = len(outs)
+    node._output_meta = tuple((o._shape, o.dtype) if o is not None else None for o in outs)
+    positions = {}
+    for i, o in enumerate(outs):
+        if o is None or id(o) in node._non_differentiable or not o.dtype.is_floating_point:
+            continue
+        if o.grad_fn is not None or o.requires_grad:
+            # forward returned an input (or a view of one) unchanged: record a fresh alias instead
+            o = o.detach()
+            outs = outs[:i] + (o,) + outs[i + 1:]
+        o.grad_fn, o._output_nr, o.requires_grad = node, i, True
+        positions[id(o)] = i
+    if node._saved:
+        # A saved output would point back at this node (output -> node -> output): keep a detached
+        # alias and its output number instead, so no reference cycle is left behind.
+        node._saved = [(t.detach(), v, positions[id(t)]) if t is not None and id(t) in positions else (t, v, None)
+                       for t, v, _ in node._saved]
+    return outs if isinstance(out, tuple) else outs[0]
+
+
+def _collect(roots):
+    """Pass 1: every node reachable from the roots, with the number of edges pointing at it."""
+    deps = {}
+    seen = set()
+    stack = [n for n in roots if n is not None]
+    for n in stack:
+        deps.setdefault(n, 0)
+    seen.update(id(n) for n in stack)
+    while stack:
+        node = stack.pop()
+        for nxt, _ in node.next_functions:
+            if nxt is None:
+                continue
+            deps[nxt] = deps.get(nxt, 0) + 1
+            if id(nxt) not in seen:
+                seen.add(id(nxt))
+                stack.append(nxt)
+    return deps
+
+
+def _call_hooks(hooks, grad):
+    for hook in list(hooks):
+        r = hook(grad)
+        if r is not None:
+            grad = r
+    return grad
+
+
+def _check_grad(node, i, g, meta):
+    """Reduce a gradient to its input's shape and dtype; complain if it cannot fit."""
+    from ..ops.movement import sum_to_shape
+
+    shape, dtype = meta
+    if g._shape != shape:
+        try:
+            g = sum_to_shape(g, shape)
+        except RuntimeError:
+            g = None
+        if g is None or g._shape != shape:
+            raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index {i} - got "
+                               f"{list(g._shape) if g is not None else '?'} but expected shape compatible with "
+                               f"{list(shape)}")
+    if g.dtype is not dtype and dtype.is_floating_point:
+        g = g.to(dtype)
+    return g
+
+
+def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=None, capture=False):
+    """Backpropagate ``grads`` from the ``roots`` tensors.
+
+    ``inputs``: tensors to stop at.  With ``capture`` their gradients are returned (``autograd.grad``)
+    and nothing is accumulated into ``.grad``; otherwise only those leaves accumulate.
+    """
+    buffers = {}  # node -> [grad per output]
+    root_nodes = []
+    for t, g in zip(roots, grads):
+        edge = _edge(t)
+        root_nodes.append(edge[0])
+        _add(buffers, edge[0], edge[1], g)
+    deps = _collect(root_nodes)
+    targets = {}
+    if inputs is not None:
+        for k, t in enumerate(inputs):
+            targets.setdefault(_edge(t), []).append(k)
+    captured = [None] * (len(inputs) if inputs is not None else 0)
+    ready = [n for n in dict.fromkeys(root_nodes) if deps[n] == 0]
+    prev_mode = grad_mode._state["enabled"]
+    grad_mode._state["enabled"] = create_graph
+    try:
+        while ready:
+            node = ready.pop()
+            out_grads = buffers.pop(node, None) or [None]
+            if node._pre_hooks:
+                for nr, hooks in node._pre_hooks.items():
+                    if nr < len(out_grads) and out_grads[nr] is not None:
+                        out_grads[nr] = _call_hooks(hooks, out_grads[nr])
+            for nr, g in enumerate(out_grads):
+                for k in targets.get((node, nr), ()):
+                    captured[k] = g if captured[k] is None or g is None else captured[k] + g
+            if isinstance(node, AccumulateGrad):
+                if not capture and out_grads[0] is not None and (inputs is None or (node, 0) in targets):
+                    _accumulate(node.variable, out_grads[0], create_graph)
+                continue
+            in_grads = _apply(node, out_grads)
+            if not retain_graph:
+                node._release()
+            for i, ((nxt, nr), g) in enumerate(zip(node.next_functions, in_grads)):
+                if nxt is None:
+                    continue
+                if g is not None:
+                    g = _check_grad(node, i, g, node._input_meta[i])
+                    _add(buffers, nxt, nr, g)
+                deps[nxt] -= 1
+                if deps[nxt] == 0:
+                    ready.append(nxt)
+    finally:
+        grad_mode._state["enabled"] = prev_mode
+    return captured
+
+
+def _add(buffers, node, nr, g):
+    buf = buffers.get(node)
+    if buf is None:
+        buf = buffers[node] = [None] * max(node._n_outputs, nr + 1)
+    buf[nr] = g if buf[nr] is None else buf[nr] + g
+
+
+def _apply(node, out_grads):
+    """Run one node's backward; check and return one gradient per forward input."""
+    if node._freed:
+        node.saved_tensors  # raises the "backward through the graph a second time" error
+    if node._materialize_grads:
+        out_grads = [g if g is not None or meta is None else _zeros(meta)
+                     for g, meta in zip(out_grads + [None] * (node._n_outputs - len(out_grads)),
+                                        node._output_meta)]
+    r = node._fn.backward(node, *out_grads)
+    if not isinstance(r, tuple):
+        r = (r,)
+    n_in = len(node.next_functions)
+    if len(r) > n_in and all(x is None for x in r[n_in:]):
+        r = r[:n_in]
+    if len(r) != n_in:
+        raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients "
+                           f"(expected {n_in}, got {len(r)})")
+    if _anomaly["enabled"]:
+        for i, g in enumerate(r):
+            if g is not None and bool(g.isnan().any()):
+                raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th output.")
+    return r
+
+
+def _zeros(meta):
+    from ..creation import zeros
+
+    return zeros(meta[0], dtype=meta[1])
+
+
+def _accumulate(leaf, g, create_graph):
+    """``leaf.grad += g`` (after the leaf's own hooks); the first gradient is stored as a copy."""
+    if leaf._hooks:
+        g = _call_hooks(leaf._hooks, g)
+    if leaf._grad is None:
+        leaf._grad = g if create_graph else g.detach().clone()
+    elif create_graph:
+        leaf._grad = leaf._grad + g
+    else:
+        with grad_mode.no_grad():
+            leaf._grad.add_(g.detach())

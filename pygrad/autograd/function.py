@@ -38,6 +38,7 @@ class Node:
         self._non_differentiable = ()
         self._materialize_grads = True
         self._n_outputs = 1
+        self._output_meta = ()  # (shape, dtype) of each output, to make zero gradients when needed
 
     def name(self):
         return self._name
@@ -48,7 +49,7 @@ class Node:
     # -- the ctx API used inside forward/backward ------------------------------------------------
     def save_for_backward(self, *tensors):
         """Keep tensors for backward; their version is noted so in-place changes are caught."""
-        self._saved = [(t, None if t is None else t._storage.version, False) for t in tensors]
+        self._saved = [(t, None if t is None else t._storage.version, None) for t in tensors]
 
     @property
     def saved_tensors(self):
@@ -63,7 +64,7 @@ class Node:
         if self._saved is None:
             return ()
         out = []
-        for t, version, is_output in self._saved:
+        for t, version, output_nr in self._saved:
             if t is not None and t._storage.version != version:
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified by an "
@@ -72,8 +73,8 @@ class Node:
                     "instead. Hint: the operation that produced it must see the values it saved; "
                     "use .clone() before modifying the tensor in place."
                 )
-            if is_output:
-                t = t._alias_with_grad_fn(self)
+            if output_nr is not None:
+                t = t._alias_with_grad_fn(self, output_nr)
             out.append(t)
         return tuple(out)
 

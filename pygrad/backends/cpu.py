@@ -10,21 +10,29 @@ touch storage directly, so a second backend (OpenCL) only has to provide the sam
 * ``gather`` / ``scatter``: read or write storage elements at int64 offsets, via ``_core``;
 * ``call``: the escape hatch for NumPy routines with no general kernel (``sort``, ``matmul``, ``cumsum``).
 """
+import warnings
+
 import numpy as np
 
 from .. import _core
 from ..device import CPU
 
 name = "cpu"
+# PyTorch returns IEEE results (inf, nan) silently; NumPy would warn.  NumPy attributes its
+# floating-point RuntimeWarnings to the calling module, so silence them for this module only.
+warnings.filterwarnings("ignore", category=RuntimeWarning, module=__name__)
 
 
-def empty(shape, dtype):
-    """A new uninitialised contiguous tensor."""
+def empty(shape, dtype, strides=None):
+    """A new uninitialised tensor: contiguous, or dense with the given (permuted) strides."""
     from ..tensor import Tensor
 
     n = _core.numel(shape)
     data = np.empty(n, dtype=dtype.np)
-    return Tensor._make(_core.Storage(data, CPU, dtype, n), shape, _core.contiguous_strides(shape), 0)
+    t = Tensor._make(_core.Storage(data, CPU, dtype, n), shape, strides or _core.contiguous_strides(shape), 0)
+    if strides is None:
+        t._np = data.reshape(shape)
+    return t
 
 
 def from_numpy(arr, dtype):
@@ -50,8 +58,11 @@ def from_numpy(arr, dtype):
 
 
 def to_numpy(t):
-    """A NumPy view of the tensor's elements (shares memory)."""
-    return _core.ndarray_view(t._storage.data, t._shape, t._strides, t._offset)
+    """A NumPy view of the tensor's elements (shares memory); cached on the tensor."""
+    a = t._np
+    if a is None:
+        a = t._np = _core.ndarray_view(t._storage.data, t._shape, t._strides, t._offset)
+    return a
 
 
 def _arg(x, np_dtype):
@@ -65,30 +76,27 @@ def _arg(x, np_dtype):
 def elementwise(fn, inputs, shape, out_dtype, compute_dtype):
     """``out = fn(*inputs)`` broadcast to ``shape``; inputs are cast to ``compute_dtype`` first
     (one dtype for all inputs, or a tuple with one per input)."""
-    out = empty(shape, out_dtype)
+    out = empty(shape, out_dtype, _core.dense_strides_like(inputs, shape))
     if isinstance(compute_dtype, tuple):
         args = [_arg(x, d.np) for x, d in zip(inputs, compute_dtype)]
     else:
         args = [_arg(x, compute_dtype.np) for x in inputs]
     if out._storage.size:
-        with np.errstate(all="ignore"):
-            fn(*args, out=to_numpy(out))
+        fn(*args, out=to_numpy(out))
     return out
 
 
 def reduce(fn, x, dims, keepdim, out_dtype, compute_dtype):
     """``fn(x, axis=dims, keepdims=keepdim)`` as a new tensor (fn is a NumPy reduction)."""
     a = _arg(x, compute_dtype.np)
-    with np.errstate(all="ignore"):
-        r = fn(a, axis=dims, keepdims=keepdim)
+    r = fn(a, axis=dims, keepdims=keepdim)
     return wrap(np.asarray(r), out_dtype)
 
 
 def call(fn, *tensors, out_dtype=None, **kwargs):
     """Run a NumPy routine on tensor views and wrap its (new) array result(s)."""
     arrs = [to_numpy(t) if hasattr(t, "_storage") else t for t in tensors]
-    with np.errstate(all="ignore"):
-        r = fn(*arrs, **kwargs)
+    r = fn(*arrs, **kwargs)
     if isinstance(r, tuple):
         return tuple(wrap(np.asarray(a), out_dtype) for a in r)
     return wrap(np.asarray(r), out_dtype)
@@ -133,8 +141,7 @@ def scatter(dst, offsets, values, accumulate):
 
 def cast(x, dtype):
     """A contiguous copy of ``x`` converted to ``dtype`` (C-style: floats truncate toward zero)."""
-    with np.errstate(all="ignore"):
-        return wrap(to_numpy(x).astype(dtype.np), dtype)
+    return wrap(to_numpy(x).astype(dtype.np), dtype)
 
 
 def matmul(a, b):

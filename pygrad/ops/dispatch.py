@@ -17,7 +17,7 @@ def check_same_device(*tensors):
     first = tensors[0]._storage.device
     for t in tensors[1:]:
         d = t._storage.device
-        if d != first:
+        if d is not first and d != first:
             raise RuntimeError(
                 "Expected all tensors to be on the same device, but found at least two devices, "
                 f"{first} and {d}!"

@@ -224,7 +224,7 @@ class _Binary(Function):
         y = backend_of(t).elementwise(fn, (a, b), shape, out_dtype, compute)
         if grad is not None and any(ctx.needs_input_grad):
             ctx.save_for_backward(*(v if _is_tensor(v) else None for v in (a, b)), y)
-            ctx.scalars = (a, b)
+            ctx.scalars = tuple(None if _is_tensor(v) else v for v in (a, b))
         return y
 
     @classmethod

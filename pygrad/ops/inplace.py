@@ -125,7 +125,7 @@ def fill_(x, value):
 
 def t_(x):
     t = x.t()
-    x._shape, x._strides = t._shape, t._strides
+    x._shape, x._strides, x._np = t._shape, t._strides, None
     return x
 
 
