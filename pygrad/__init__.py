@@ -25,6 +25,9 @@ from .ops.reduce import return_types
 from .ops.linalg import matmul, mm, bmm, dot, mv, outer
 from ._functional import *  # noqa: F401,F403  (add, sum, exp, ... as functions)
 from . import autograd, cuda
+from . import nn
+from .ops.pool import max_pool2d, avg_pool2d, max_pool1d, adaptive_avg_pool2d
+from .ops.conv import conv2d, conv1d, conv_transpose2d
 
 half, float, double = float16, float32, float64
 short, int, long = int16, int32, int64

@@ -238,6 +238,8 @@ def check_layout(tuple shape, tuple strides, Py_ssize_t offset, Py_ssize_t stora
 def ndarray_view(cnp.ndarray data, tuple shape, tuple strides, Py_ssize_t offset):
     """A zero-copy NumPy view of the layout over a 1-D storage array (checked against its size)."""
     check_layout(shape, strides, offset, data.shape[0])
+    if numel(shape) == 0:
+        return data[:0].reshape(shape)  # no element to reach: the offset may lie past the end
     cdef Py_ssize_t item = data.itemsize
     return np.ndarray(shape, data.dtype, data, offset * item, tuple([s * item for s in strides]))
 
@@ -464,13 +466,13 @@ def strided_copy(cnp.ndarray dst, tuple dst_strides, Py_ssize_t dst_off,
                 i -= 1
 
 
-cdef void _gather(elem_t[::1] src, int64_t[::1] offs, elem_t[::1] out) noexcept nogil:
+cdef void _gather(const elem_t[::1] src, const int64_t[::1] offs, elem_t[::1] out) noexcept nogil:
     cdef Py_ssize_t j
     for j in range(offs.shape[0]):
         out[j] = src[offs[j]]
 
 
-cdef void _scatter(elem_t[::1] dst, int64_t[::1] offs, elem_t[::1] vals, bint accumulate) noexcept nogil:
+cdef void _scatter(elem_t[::1] dst, const int64_t[::1] offs, const elem_t[::1] vals, bint accumulate) noexcept nogil:
     cdef Py_ssize_t j
     if accumulate:
         for j in range(offs.shape[0]):
@@ -515,7 +517,7 @@ def scatter(cnp.ndarray dst, cnp.ndarray offsets, cnp.ndarray values, bint accum
     _dispatch_scatter(_as_elems(dst), offs, _as_elems(vals), accumulate)
 
 
-def _dispatch_gather(src, int64_t[::1] offs, out):
+def _dispatch_gather(src, const int64_t[::1] offs, out):
     t = src.dtype
     if t == np.float32: _gather[float](src, offs, out)
     elif t == np.float64: _gather[double](src, offs, out)
@@ -528,7 +530,7 @@ def _dispatch_gather(src, int64_t[::1] offs, out):
     else: raise TypeError(f"gather: unsupported dtype {t}")
 
 
-def _dispatch_scatter(dst, int64_t[::1] offs, vals, bint accumulate):
+def _dispatch_scatter(dst, const int64_t[::1] offs, vals, bint accumulate):
     t = dst.dtype
     if t == np.float32: _scatter[float](dst, offs, vals, accumulate)
     elif t == np.float64: _scatter[double](dst, offs, vals, accumulate)

@@ -114,17 +114,17 @@ def _dtype_or_default(dtype):
     return D.as_dtype(dtype) if dtype is not None else D.get_default_dtype()
 
 
-def empty(*size, out=None, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False,
+def empty(*args, size=None, out=None, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False,
           memory_format=None):
-    return _factory(size, _dtype_or_default(dtype), device, requires_grad, None)
+    return _factory(args if size is None else size, _dtype_or_default(dtype), device, requires_grad, None)
 
 
-def zeros(*size, out=None, dtype=None, device=None, requires_grad=False, layout=None):
-    return _factory(size, _dtype_or_default(dtype), device, requires_grad, 0)
+def zeros(*args, size=None, out=None, dtype=None, device=None, requires_grad=False, layout=None):
+    return _factory(args if size is None else size, _dtype_or_default(dtype), device, requires_grad, 0)
 
 
-def ones(*size, out=None, dtype=None, device=None, requires_grad=False, layout=None):
-    return _factory(size, _dtype_or_default(dtype), device, requires_grad, 1)
+def ones(*args, size=None, out=None, dtype=None, device=None, requires_grad=False, layout=None):
+    return _factory(args if size is None else size, _dtype_or_default(dtype), device, requires_grad, 1)
 
 
 def full(size, fill_value, *, out=None, dtype=None, device=None, requires_grad=False, layout=None):
@@ -220,6 +220,9 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_
 def eye(n, m=None, *, out=None, dtype=None, device=None, requires_grad=False, layout=None):
     dtype = _dtype_or_default(dtype)
     m = n if m is None else m
+    for name, v in (("n", n), ("m", m)):
+        if v < 0:
+            raise RuntimeError(f"{name} must be greater or equal to 0, got {v}")
     return _finish(cpu.wrap(np.eye(n, m, dtype=dtype.np), dtype), device, requires_grad)
 
 
@@ -245,8 +248,8 @@ class _TypedMeta(type):
 
 
 def _typed(name, dt):
-    def __new__(cls, *args, size=None, device=None):
-        return legacy_new(args, size, dt, device)
+    def __new__(cls, *args, data=None, size=None, device=None):
+        return legacy_new(args if data is None else (data,), size, dt, device)
 
     return _TypedMeta(name, (), {"__new__": __new__, "_dtype": dt,
                                  "__doc__": f"Legacy constructor for {dt!r} tensors: data or sizes."})
@@ -305,6 +308,8 @@ def to_impl(x, args, dtype, device, copy):
             dtype = D.as_dtype(a)
     dtype = x.dtype if dtype is None else D.as_dtype(dtype)
     dev = x.device if device is None else as_device(device)
+    if dev.type == "cuda":
+        raise AssertionError("Torch not compiled with CUDA enabled (pygrad runs on CPU and OpenCL devices)")
     if dev.type == "opencl" and dev.index is None and x.device.type == "opencl":
         dev = x.device
     if dtype is x.dtype and dev == x.device and not copy:

@@ -97,11 +97,14 @@ def from_numpy_dtype(npd):
 
 
 def as_dtype(d):
-    """Accept a pygrad dtype, a NumPy dtype/type, or a Python type (float, int, bool)."""
+    """Accept a pygrad dtype, a typed constructor (``FloatTensor``), a NumPy dtype/type, or a Python
+    type (float, int, bool)."""
     if isinstance(d, dtype):
         return d
+    if isinstance(getattr(d, "_dtype", None), dtype):  # a typed constructor such as FloatTensor
+        return d._dtype
     if d is float:
-        return get_default_dtype()
+        return float64  # PyTorch maps the Python type float to torch.float64
     if d is int:
         return int64
     if d is bool:

@@ -80,7 +80,9 @@ def set_rng_state(state):
 def _float_dtype(dtype):
     dtype = D.as_dtype(dtype) if dtype is not None else D.get_default_dtype()
     if not dtype.is_floating_point:
-        raise RuntimeError(f'"check_uniform_bounds" not implemented for \'{dtype.name}\'')
+        from .ops.reduce import _torch_type_word
+
+        raise NotImplementedError(f'"check_uniform_bounds" not implemented for \'{_torch_type_word(dtype)}\'')
     return dtype
 
 
@@ -121,18 +123,24 @@ def _place(t, device, requires_grad):
     return _finish(t, device, requires_grad)
 
 
-def rand(*size, generator=None, out=None, dtype=None, device=None, requires_grad=False, layout=None):
+def rand(*args, size=None, generator=None, out=None, dtype=None, device=None, requires_grad=False, layout=None):
     """Uniform samples in [0, 1)."""
-    return _place(uniform(_sizes(size), dtype, generator=generator), device, requires_grad)
+    shape = _sizes(args if size is None else size)
+    return _place(uniform(shape, dtype, generator=generator), device, requires_grad)
 
 
-def randn(*size, generator=None, out=None, dtype=None, device=None, requires_grad=False, layout=None):
+def randn(*args, size=None, generator=None, out=None, dtype=None, device=None, requires_grad=False, layout=None):
     """Standard normal samples (mean 0, variance 1)."""
-    return _place(normal(_sizes(size), dtype, generator=generator), device, requires_grad)
+    shape = _sizes(args if size is None else size)
+    return _place(normal(shape, dtype, generator=generator), device, requires_grad)
 
 
-def randint(*args, size=None, generator=None, dtype=None, device=None, requires_grad=False, layout=None):
+def randint(*args, low=None, high=None, size=None, generator=None, dtype=None, device=None, requires_grad=False,
+            layout=None):
     """``randint(high, size)`` or ``randint(low, high, size)``: integers in [low, high), int64 by default."""
+    args = args + tuple(v for v in (low, high) if v is not None)
+    if low is None and high is not None and len(args) == 1:
+        args = (0,) + args  # randint(high=10, size=...)
     if size is None:
         if not args or not isinstance(args[-1], (tuple, list)) and not hasattr(args[-1], "__len__"):
             raise TypeError("randint() missing required argument 'size'")

@@ -59,10 +59,10 @@ class Tensor:
                  "grad_fn", "_output_nr", "_base", "_hooks", "_retains_grad", "_np", "__dict__", "__weakref__")
     __array_priority__ = 1000  # numpy_scalar * tensor calls our __rmul__
 
-    def __init__(self, *args, size=None, device=None, dtype=None):
+    def __init__(self, *args, data=None, size=None, device=None, dtype=None):
         from .creation import legacy_new
 
-        t = legacy_new(args, size, dtype or D.get_default_dtype(), device)
+        t = legacy_new(args if data is None else (data,), size, dtype or D.get_default_dtype(), device)
         self._init_from(t)
 
     # -- construction -------------------------------------------------------------------------

@@ -31,11 +31,18 @@ def _unary(name):
     return method
 
 
+def _check_alpha(self, alpha):
+    if isinstance(alpha, float) and not self.dtype.is_floating_point:
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
+
+
 def add(self, other, *, alpha=1):
+    _check_alpha(self, alpha)
     return E.binary("add", self, other if alpha == 1 else other * alpha)
 
 
 def sub(self, other, *, alpha=1):
+    _check_alpha(self, alpha)
     return E.binary("sub", self, other if alpha == 1 else other * alpha)
 
 
@@ -61,6 +68,16 @@ def clamp(self, min=None, max=None):
     return E.clamp(self, min, max)
 
 
+def addcmul(self, tensor1, tensor2, *, value=1):
+    """``self + value * tensor1 * tensor2`` (optimizers keep running averages of squares with it)."""
+    return self + value * tensor1 * tensor2
+
+
+def addcdiv(self, tensor1, tensor2, *, value=1):
+    """``self + value * tensor1 / tensor2`` (Adam-style updates divide by a running RMS with it)."""
+    return self + value * tensor1 / tensor2
+
+
 def where(self, condition, other):
     return E.where(condition, self, other)
 
@@ -74,6 +91,8 @@ def rmatmul(self, other):
 
 
 def invert(self):
+    if self.dtype.is_floating_point:
+        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
     if self.dtype is D.bool_:
         return E.unary("logical_not", self)
     return E.unary("bitwise_not", self)
@@ -145,6 +164,7 @@ METHODS = {
     "sigmoid_": P.sigmoid_, "tanh_": P.tanh_, "floor_": P.floor_, "round_": P.round_,
     "uniform_": P.uniform_, "normal_": P.normal_, "random_": P.random_, "bernoulli_": P.bernoulli_,
     "exponential_": P.exponential_, "fmod_": P.fmod_, "remainder_": P.remainder_,
+    "addcmul": addcmul, "addcdiv": addcdiv, "addcmul_": P.addcmul_, "addcdiv_": P.addcdiv_, "lerp_": P.lerp_,
     "__iadd__": P.add_, "__isub__": P.sub_, "__imul__": P.mul_, "__itruediv__": P.div_,
     # new tensors like this one
     "new_ones": None, "new_zeros": None, "new_full": None, "new_tensor": None, "new_empty": None,

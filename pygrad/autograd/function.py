@@ -94,9 +94,13 @@ class Node:
         return _RemovableHandle(self._pre_hooks[output_nr], hook)
 
     def _release(self):
-        """Drop saved tensors after backward (unless retain_graph): frees memory, breaks nothing."""
-        self._saved = None
-        self._freed = True
+        """Drop saved tensors after backward (unless retain_graph): frees memory, breaks nothing.
+
+        A node that saved nothing stays usable, so its part of the graph can be run again (as in PyTorch).
+        """
+        if self._saved is not None:
+            self._saved = None
+            self._freed = True
 
 
 class _RemovableHandle:

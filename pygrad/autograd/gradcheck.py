@@ -7,7 +7,7 @@ backward once per output element with a one-hot output gradient.
 import numpy as np
 
 from . import api
-from .grad_mode import no_grad
+from .grad_mode import enable_grad, no_grad
 
 
 def _outputs(fn, inputs):
@@ -98,8 +98,9 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
 
     def first_grads(*args):
         ins, gos = args[:len(inputs)], args[len(inputs):]
-        outs = [o for o in _outputs(func, ins) if o.dtype.is_floating_point]
-        gs = api.grad(outs, [ins[i] for i in diff_idx], gos, create_graph=True, allow_unused=True)
+        with enable_grad():  # the finite differences call this under no_grad; the inner backward needs a graph
+            outs = [o for o in _outputs(func, ins) if o.dtype.is_floating_point]
+            gs = api.grad(outs, [ins[i] for i in diff_idx], gos, create_graph=True, allow_unused=True)
         return tuple(g if g is not None else zeros_like(ins[i]) for g, i in zip(gs, diff_idx))
 
     return gradcheck(first_grads, tuple(inputs) + tuple(grad_outputs), eps=eps, atol=atol, rtol=rtol,

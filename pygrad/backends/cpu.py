@@ -135,7 +135,9 @@ def gather(x, offsets):
 
 def scatter(dst, offsets, values, accumulate):
     """``storage[offsets] = values`` (or ``+=``): ``values`` is a tensor broadcastable to offsets."""
-    vals = np.broadcast_to(_arg(values, dst.dtype.np), offsets.shape)
+    # a writeable contiguous copy: broadcast_to returns a read-only view, which _core's typed
+    # memoryviews refuse even when its layout is already contiguous
+    vals = np.array(np.broadcast_to(_arg(values, dst.dtype.np), offsets.shape), order="C")
     _core.scatter(dst._storage.data, offsets, vals, accumulate)
 
 
@@ -152,3 +154,38 @@ def matmul(a, b):
 def transfer(x, dev):
     """Bring a tensor from another device to the CPU."""
     return wrap(np.array(x._host()), x.dtype)
+
+
+def unfold(x, kernel, dilation, padding, stride, pad_value=0.0):
+    """im2col: every sliding window of a (N, C, H, W) tensor, as (N, C, kh, kw, oh, ow).
+
+    The padded input is viewed with ``as_strided`` so the windows overlap in memory without a
+    copy; one ``ascontiguousarray`` then lays them out for the matrix product of a convolution.
+    """
+    a = to_numpy(x)
+    (kh, kw), (dh, dw), (ph, pw), (sh, sw) = kernel, dilation, padding, stride
+    if ph or pw:
+        a = np.pad(a, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=pad_value)
+    n, c, h, w = a.shape
+    oh = (h - dh * (kh - 1) - 1) // sh + 1
+    ow = (w - dw * (kw - 1) - 1) // sw + 1
+    s = a.strides
+    win = np.lib.stride_tricks.as_strided(
+        a, (n, c, kh, kw, oh, ow), (s[0], s[1], s[2] * dh, s[3] * dw, s[2] * sh, s[3] * sw), writeable=False)
+    return wrap(np.ascontiguousarray(win), x.dtype)
+
+
+def fold(cols, out_hw, kernel, dilation, padding, stride):
+    """col2im, the adjoint of ``unfold``: sums each window column back into a (N, C, H, W) image.
+
+    Loops over the kh*kw kernel offsets (not over elements): each adds one strided slab.
+    """
+    c = to_numpy(cols)
+    n, ch, kh, kw, oh, ow = c.shape
+    (dh, dw), (ph, pw), (sh, sw) = dilation, padding, stride
+    H, W = out_hw[0] + 2 * ph, out_hw[1] + 2 * pw
+    out = np.zeros((n, ch, H, W), dtype=c.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            out[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh, j * dw: j * dw + sw * (ow - 1) + 1: sw] += c[:, :, i, j]
+    return wrap(out[:, :, ph: ph + out_hw[0], pw: pw + out_hw[1]], cols.dtype)

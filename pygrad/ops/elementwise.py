@@ -18,8 +18,8 @@ from ..autograd.function import Function
 from .dispatch import backend_of, check_same_device
 
 
-def _where_pos(x, g):
-    return g * (x > 0)
+def _where_pos(x, y, g):
+    return g * (y > 0)
 
 
 # name: (NumPy function, OpenCL C expression of x, derivative (x, y, g) -> dx, result kind)
@@ -97,16 +97,42 @@ UNARY["erf"] = (_erf, UNARY["erf"][1], UNARY["erf"][2], UNARY["erf"][3])
 def _pow_grads(a, b, y, g):
     ga = None
     if getattr(a, "requires_grad", False):
-        ga = g * b * a ** (b - 1) if not isinstance(b, (int, float)) or b != 0 else g * 0
+        if not _is_tensor(b):
+            ga = g * b * a ** (b - 1) if b != 0 else g * 0
+        else:  # an exponent of 0 has derivative 0, also at a = 0 where a ** -1 is inf (PyTorch's convention)
+            ga = where(b == 0, 0.0, g * b * a ** (b - 1))
     gb = None
     if getattr(b, "requires_grad", False):
-        gb = g * y * a.log() if hasattr(a, "log") else g * y * float(np.log(a))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_a = a.log() if _is_tensor(a) else float(np.log(a))
+        # d(0 ** b)/db is taken as 0 for b >= 0 (PyTorch's convention), not 0 * -inf = nan
+        gb = where((b >= 0) & (a == 0), 0.0, g * a ** b * log_a)
     return ga, gb
 
 
 def _div_trunc(a, b, out):
     np.trunc(np.true_divide(a, b), out=out) if out.dtype.kind == "f" else np.copyto(
         out, np.where((a % b != 0) & ((a < 0) != (b < 0)), a // b + 1, a // b), casting="unsafe")
+    return out
+
+
+def _power(a, b, out):
+    """``a ** b``; for integers a negative exponent gives 1 / a**|b| truncated (0 unless a is 1 or -1)."""
+    if out.dtype == np.bool_:  # x ** False is True, x ** True is x
+        return np.logical_or(a, np.logical_not(b), out=out)
+    if out.dtype.kind in "iu" and np.any(b < 0):
+        inverse = np.where(a == 1, 1, np.where(a == -1, 1 - 2 * (b % 2), 0))
+        np.copyto(out, np.where(b < 0, inverse, np.power(a, np.abs(b))), casting="unsafe")
+        return out
+    return np.power(a, b, out=out)
+
+
+def _remainder(a, b, out):
+    """Python's ``a % b`` (the sign of b) computed as PyTorch does, so ``-7. % 1.`` is ``-0.``."""
+    if out.dtype.kind != "f":
+        return np.remainder(a, b, out=out)
+    m = np.fmod(a, b)
+    np.copyto(out, np.where((m != 0) & ((b < 0) != (m < 0)), m + b, m))
     return out
 
 
@@ -124,9 +150,9 @@ BINARY = {
     "div": (np.true_divide, "a / b", lambda a, b, y, g: (g / b, -g * a / (b * b)), "float"),
     "div_floor": (np.floor_divide, "floor(a / b)", _zero2, "arith"),
     "div_trunc": (_div_trunc, "trunc(a / b)", _zero2, "arith"),
-    "remainder": (np.remainder, "a - floor(a / b) * b", lambda a, b, y, g: (g, -g * (a / b).floor()), "arith"),
+    "remainder": (_remainder, "a - floor(a / b) * b", lambda a, b, y, g: (g, -g * (a / b).floor()), "arith"),
     "fmod": (np.fmod, "fmod(a, b)", lambda a, b, y, g: (g, -g * (a / b).trunc()), "arith"),
-    "pow": (np.power, "pow(a, b)", _pow_grads, "arith"),
+    "pow": (_power, "pow(a, b)", _pow_grads, "arith"),
     "maximum": (np.maximum, "max(a, b)",
                 lambda a, b, y, g: (g * ((a > b) + (a == b) * 0.5), g * ((b > a) + (a == b) * 0.5)), "arith"),
     "minimum": (np.minimum, "min(a, b)",
@@ -159,6 +185,16 @@ def _check_number(x, opname):
         )
 
 
+# What each derivative reads besides ``g``; only that is saved for backward, as in PyTorch, so changing
+# anything else in place afterwards is allowed.  UNARY ops not listed read ``x``; BINARY ops, ``a`` and ``b``.
+_READS = {
+    "neg": "", "floor": "", "ceil": "", "round": "", "trunc": "", "sign": "",
+    "exp": "y", "exp2": "y", "expm1": "y", "sqrt": "y", "rsqrt": "y", "tan": "y", "tanh": "y",
+    "sigmoid": "y", "relu": "y", "reciprocal": "y",
+    "add": "", "sub": "", "div_floor": "", "div_trunc": "",
+}
+
+
 class _Unary(Function):
     """Shared machinery of the generated unary op classes (one per UNARY row)."""
 
@@ -174,19 +210,41 @@ class _Unary(Function):
         else:
             out_dtype = compute = x.dtype
         if cls.op in ("bitwise_not",) and x.dtype.is_floating_point:
-            raise TypeError(f"bitwise_not is only supported for integer and bool tensors, got {x.dtype}")
-        if cls.op == "neg" and x.dtype is D.bool_:
-            raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. "
-                               "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+            raise NotImplementedError(f'"bitwise_not_cpu" not implemented for \'{_type_word(x.dtype)}\'')
+        if x.dtype is D.bool_:
+            fn, out_dtype, compute = _bool_unary(cls.op, fn, out_dtype, compute)
         y = backend_of(x).elementwise(fn, (x,), x._shape, out_dtype, compute)
         if ctx.needs_input_grad and ctx.needs_input_grad[0]:
-            ctx.save_for_backward(x, y)
+            reads = _READS.get(cls.op, "x")
+            ctx.save_for_backward(x if "x" in reads else None, y if "y" in reads else None)
         return y
 
     @classmethod
     def backward(cls, ctx, g):
         x, y = ctx.saved_tensors
         return UNARY[cls.op][2](x, y, g)
+
+
+def _type_word(d):
+    from .reduce import _torch_type_word
+
+    return _torch_type_word(d)
+
+
+def _bool_unary(op, fn, out_dtype, compute):
+    """PyTorch's rules for ops on a bool tensor: some refuse it, ``square`` gives int64, ``sign`` bool."""
+    if op == "neg":
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+    if op == "relu":
+        raise RuntimeError("Boolean inputs not supported for relu")
+    if op in ("abs", "floor", "ceil", "round", "trunc"):
+        raise NotImplementedError(f'"{op}_cpu" not implemented for \'Bool\'')
+    if op == "square":
+        return fn, D.int64, D.int64
+    if op == "sign":
+        return (lambda x, out: np.copyto(out, x)), out_dtype, compute
+    return fn, out_dtype, compute
 
 
 class _Binary(Function):
@@ -212,7 +270,7 @@ class _Binary(Function):
             out_dtype = D.bool_
         elif kind == "int":
             if compute.is_floating_point:
-                raise RuntimeError(f'"{cls.op}_cpu" not implemented for \'{compute.name.capitalize()}\'')
+                raise NotImplementedError(f'"{cls.op}_cpu" not implemented for \'{_type_word(compute)}\'')
             out_dtype = compute
         else:
             if compute is D.bool_ and cls.op in ("sub",):
@@ -221,18 +279,21 @@ class _Binary(Function):
             out_dtype = compute
         if cls.op in ("div_floor", "div_trunc", "remainder", "fmod") and not compute.is_floating_point:
             _check_int_division(b)
+        if cls.op == "pow" and not compute.is_floating_point and not _is_tensor(b) and b < 0:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
         y = backend_of(t).elementwise(fn, (a, b), shape, out_dtype, compute)
         if grad is not None and any(ctx.needs_input_grad):
-            ctx.save_for_backward(*(v if _is_tensor(v) else None for v in (a, b)), y)
+            reads = _READS.get(cls.op, "ab")
+            ctx.save_for_backward(*(v if _is_tensor(v) and k in reads else None for v, k in ((a, "a"), (b, "b"))))
             ctx.scalars = tuple(None if _is_tensor(v) else v for v in (a, b))
         return y
 
     @classmethod
     def backward(cls, ctx, g):
-        sa, sb, y = ctx.saved_tensors
+        sa, sb = ctx.saved_tensors
         a = sa if sa is not None else ctx.scalars[0]
         b = sb if sb is not None else ctx.scalars[1]
-        return BINARY[cls.op][2](a, b, y, g)
+        return BINARY[cls.op][2](a, b, None, g)  # no BINARY derivative reads the result y
 
 
 def _check_int_division(b):

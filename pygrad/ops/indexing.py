@@ -38,6 +38,8 @@ def _index_item(item):
     if isinstance(item, (list, tuple, np.ndarray)):
         arr = np.asarray([_as_int(v) if not isinstance(v, (list, tuple)) else v for v in item]
                          if isinstance(item, (list, tuple)) else item)
+        if arr.size == 0 and arr.dtype.kind != "b":
+            arr = arr.astype(np.int64)  # [] is an empty integer index, not a float one
         if arr.dtype.kind == "f":
             raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
         if arr.dtype.kind not in "iub" and arr.size:
@@ -181,8 +183,15 @@ def index_put(x, indices, values, accumulate=False):
 
 def _gather_offsets(x, dim, index, name):
     """Storage offsets for ``x.gather(dim, index)``: index picks along ``dim``, aranges elsewhere."""
-    if index.dtype is not D.int64:
-        raise RuntimeError(f"{name}(): Expected dtype int64 for index")
+    if index.dtype not in (D.int64, D.int32):
+        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
+    try:
+        return _gather_offsets_checked(x, dim, index)
+    except IndexError as e:  # an index value out of range is a RuntimeError here, as in PyTorch
+        raise RuntimeError(str(e)) from None
+
+
+def _gather_offsets_checked(x, dim, index):
     nd = max(x.dim(), 1)
     if index.dim() != x.dim():
         raise RuntimeError(f"Index tensor must have the same number of dimensions as input tensor")
@@ -266,7 +275,10 @@ def index_select(x, dim, index):
     if index.dim() > 1:
         raise IndexError("index_select(): Index is supposed to be a vector")
     d = wrap_dim(dim, x.dim())
-    return getitem(x, (slice(None),) * d + (index.reshape(-1),))
+    try:
+        return getitem(x, (slice(None),) * d + (index.reshape(-1),))
+    except IndexError as e:  # PyTorch reports a bad index value as a RuntimeError here
+        raise RuntimeError(f"index_select(): {e}") from None
 
 
 def masked_select(x, mask):
@@ -283,7 +295,7 @@ def nonzero(x, *, as_tuple=False):
     cols = [cpu.wrap(np.asarray(i, dtype=np.int64), D.int64).to(x.device) for i in idx]
     if as_tuple:
         return tuple(cols)
-    if not cols:
+    if x.dim() == 0:  # one row per nonzero element (0 or 1), no columns
         return cpu.wrap(np.zeros((int(bool(x.item())), 0), dtype=np.int64)).to(x.device)
     from .movement import stack
 

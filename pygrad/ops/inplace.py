@@ -91,6 +91,9 @@ fmod_ = _inplace(lambda x, o: x.fmod(o))
 remainder_ = _inplace(lambda x, o: x.remainder(o))
 clamp_ = _inplace(lambda x, min=None, max=None: x.clamp(min, max))
 masked_fill_ = _inplace(lambda x, mask, value: x.masked_fill(mask, value))
+addcmul_ = _inplace(lambda x, t1, t2, value=1: x.addcmul(t1, t2, value=value))
+addcdiv_ = _inplace(lambda x, t1, t2, value=1: x.addcdiv(t1, t2, value=value))
+lerp_ = _inplace(lambda x, end, weight: x.lerp(end, weight))
 
 
 def copy_(x, src, non_blocking=False):

@@ -18,7 +18,7 @@ def _check_dtypes(a, b, name):
                            if name in ("mm", "matmul") else
                            f"expected scalar type {a.dtype.name} but found {b.dtype.name} in {name}")
     if a.dtype.name == "bool":
-        raise RuntimeError(f'"{name}" not implemented for \'Bool\'')
+        raise NotImplementedError(f'"{name}" not implemented for \'Bool\'')
 
 
 class Mm(Function):
@@ -57,7 +57,8 @@ def _core_shape(a, b):
     return batch + (a._shape[-2], b._shape[-1])
 
 
-def matmul(a, b):
+def matmul(input, other):
+    a, b = input, other
     if not hasattr(b, "_storage") or not hasattr(a, "_storage"):
         raise TypeError(f"matmul(): argument 'other' must be Tensor, not {type(b).__name__}")
     check_same_device(a, b)
@@ -82,7 +83,8 @@ def matmul(a, b):
     return r
 
 
-def mm(a, b):
+def mm(input, mat2):
+    a, b = input, mat2
     if a.dim() != 2 or b.dim() != 2:
         raise RuntimeError(f"{'self' if a.dim() != 2 else 'mat2'} must be a matrix")
     _check_dtypes(a, b, "mm")
@@ -90,7 +92,8 @@ def mm(a, b):
     return Mm.apply(a, b)
 
 
-def bmm(a, b):
+def bmm(input, mat2):
+    a, b = input, mat2
     if a.dim() != 3 or b.dim() != 3:
         raise RuntimeError(f"batch1 must be a 3D tensor" if a.dim() != 3 else "batch2 must be a 3D tensor")
     _check_dtypes(a, b, "bmm")
@@ -100,7 +103,8 @@ def bmm(a, b):
     return Bmm.apply(a, b)
 
 
-def dot(a, b):
+def dot(input, tensor):
+    a, b = input, tensor
     if a.dim() != 1 or b.dim() != 1:
         raise RuntimeError(f"1D tensors expected, but got {a.dim()}D and {b.dim()}D tensors")
     _check_dtypes(a, b, "dot")
@@ -111,13 +115,15 @@ def dot(a, b):
     return Mm.apply(a.unsqueeze(0), b.unsqueeze(-1)).reshape(())
 
 
-def mv(a, v):
+def mv(input, vec):
+    a, v = input, vec
     if a.dim() != 2 or v.dim() != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got {a.dim()}, {v.dim()}")
     return matmul(a, v)
 
 
-def outer(a, b):
+def outer(input, vec2):
+    a, b = input, vec2
     if a.dim() != 1 or b.dim() != 1:
         raise RuntimeError(f"outer: expected 1D tensors, got {a.dim()}D and {b.dim()}D")
     return a.unsqueeze(1) * b.unsqueeze(0)

@@ -14,7 +14,9 @@ def wrap_dim(dim, ndim):
     """A dim in ``[-ndim, ndim)`` as a non-negative index, or IndexError naming the valid range."""
     n = max(ndim, 1)
     if not isinstance(dim, int):
-        dim = int(dim)
+        if not hasattr(dim, "__index__"):
+            raise TypeError(f"dim must be an int, not {type(dim).__name__}")
+        dim = dim.__index__()
     if dim < -n or dim >= n:
         raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
     return dim + n if dim < 0 else dim
@@ -350,9 +352,12 @@ class Cat(Function):
 
 
 def cat(tensors, dim=0, *, out=None):
+    if not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"cat(): argument 'tensors' (position 1) must be tuple of Tensors, not "
+                        f"{type(tensors).__name__}")
     tensors = list(tensors)
     if not tensors:
-        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     for i, t in enumerate(tensors):
         if not hasattr(t, "_storage"):
             raise TypeError(f"expected Tensor as element {i} in argument 0, but got {type(t).__name__}")
@@ -431,6 +436,8 @@ def roll(x, shifts, dims=None):
         return roll(flatten(x), shifts, 0).view(x._shape)
     shifts = shifts if isinstance(shifts, (tuple, list)) else (shifts,)
     dims = dims if isinstance(dims, (tuple, list)) else (dims,)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
     for s, d in zip(shifts, dims):
         d = wrap_dim(d, x.dim())
         n = x._shape[d]

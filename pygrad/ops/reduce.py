@@ -21,9 +21,14 @@ def _dims(x, dim):
     if dim is None:
         return tuple(range(nd))
     if isinstance(dim, (tuple, list)):
-        dims = tuple(sorted(set(wrap_dim(d, nd) for d in dim)))
-        return dims if dims or nd else ()
-    return (wrap_dim(dim, nd),)
+        wrapped = [wrap_dim(d, nd) for d in dim]
+        if len(set(wrapped)) != len(wrapped):
+            d = next(d for d in wrapped if wrapped.count(d) > 1)
+            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+        # an empty list of dims reduces over all of them, as in PyTorch
+        return tuple(sorted(wrapped)) if wrapped else tuple(range(nd))
+    d = wrap_dim(dim, nd)
+    return (d,) if nd else ()  # a 0-d tensor accepts dim 0 / -1 and has nothing to reduce
 
 
 def _expand_back(g, x_shape, dims, keepdim):
@@ -84,8 +89,16 @@ class Prod(_Reduce):
 
     @staticmethod
     def grad(ctx, g):
-        x, y = ctx.saved_tensors
-        return _expand_back(g * y, ctx.shape, ctx.dims, ctx.keepdim) / x
+        # d(prod)/dx_i is the product of the other elements: y / x_i when no element is 0; with one 0,
+        # the product of the nonzero ones at that 0 and 0 elsewhere; with two or more 0s, 0 everywhere.
+        x, _ = ctx.saved_tensors
+        zero = x == 0
+        x_nz = x.masked_fill(zero, 1)
+        others = _expand_back(x_nz.prod(ctx.dims, keepdim=True), ctx.shape, ctx.dims, True)
+        n_zeros = _expand_back(zero.sum(ctx.dims, keepdim=True), ctx.shape, ctx.dims, True)
+        only_zero = zero & (n_zeros == 1)
+        d = (others / x_nz).where(n_zeros == 0, others * only_zero)
+        return _expand_back(g, ctx.shape, ctx.dims, ctx.keepdim) * d
 
 
 class Amax(_Reduce):
@@ -104,6 +117,14 @@ class Amax(_Reduce):
 class Amin(Amax):
     _builtin = True
     np_fn = staticmethod(np.min)
+
+
+class MaxAll(Amax):
+    node_name = "MaxBackward1"  # x.max() without dim: the gradient is shared evenly among ties
+
+
+class MinAll(Amin):
+    node_name = "MinBackward1"
 
 
 class All(_Reduce):
@@ -128,16 +149,31 @@ def prod(x, dim=None, keepdim=False, *, dtype=None):
     return Prod.apply(x, _dims(x, dim), keepdim, D.as_dtype(dtype))
 
 
+class Mean(Function):
+    """``sum / count``; backward spreads ``g / count`` over the reduced elements."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim, dtype):
+        count = 1
+        for d in dims:
+            count *= x._shape[d]
+        ctx.dims, ctx.keepdim, ctx.shape, ctx.count = dims, keepdim, x._shape, count
+        s = Sum.apply(x, dims, keepdim, dtype)
+        return s / count if count else s * float("nan")
+
+    @staticmethod
+    def backward(ctx, g):
+        return _expand_back(g, ctx.shape, ctx.dims, ctx.keepdim) / ctx.count, None, None, None
+
+
 def mean(x, dim=None, keepdim=False, *, dtype=None):
     dtype = D.as_dtype(dtype) if dtype is not None else x.dtype
     if not dtype.is_floating_point:
         raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a floating point "
                            f"or complex dtype. Got: {_torch_type_word(x.dtype)}")
-    dims = _dims(x, dim)
-    count = 1
-    for d in dims:
-        count *= x._shape[d]
-    return sum(x, dims, keepdim, dtype=dtype) / count if count else sum(x, dims, keepdim, dtype=dtype) * float("nan")
+    return Mean.apply(x, _dims(x, dim), keepdim, dtype)
 
 
 def _torch_type_word(d):
@@ -145,21 +181,25 @@ def _torch_type_word(d):
             "bool": "Bool", "float16": "Half", "float32": "Float", "float64": "Double"}[d.name]
 
 
-def _check_nonempty(x, name, dims):
-    if x.numel() == 0 and (not dims or any(x._shape[d] == 0 for d in dims) or x.dim() == 0):
+def _check_nonempty(x, name, dims, dim_given=True):
+    """max-like reductions have no value for no elements: RuntimeError (all dims) or IndexError (that dim)."""
+    if x.numel() == 0 and (not dim_given or x.dim() == 0):
         raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
                            "Specify the reduction dim with the 'dim' argument.")
+    for d in dims:
+        if x._shape[d] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
 
 
 def amax(x, dim=(), keepdim=False):
     dims = _dims(x, None if dim == () else dim)
-    _check_nonempty(x, "amax", dims)
+    _check_nonempty(x, "amax", dims, dim_given=dim not in ((), None))
     return Amax.apply(x, dims, keepdim, x.dtype)
 
 
 def amin(x, dim=(), keepdim=False):
     dims = _dims(x, None if dim == () else dim)
-    _check_nonempty(x, "amin", dims)
+    _check_nonempty(x, "amin", dims, dim_given=dim not in ((), None))
     return Amin.apply(x, dims, keepdim, x.dtype)
 
 
@@ -213,7 +253,7 @@ def _max_min(x, dim, keepdim, other, kind):
         if x.numel() == 0:
             raise RuntimeError(f"{kind}(): Expected reduction dim to be specified for input.numel() == 0. "
                                "Specify the reduction dim with the 'dim' argument.")
-        return (Amax if kind == "max" else Amin).apply(x, _dims(x, None), False, x.dtype)
+        return (MaxAll if kind == "max" else MinAll).apply(x, _dims(x, None), False, x.dtype)
     if hasattr(dim, "_storage") or hasattr(other, "_storage"):
         return x.maximum(dim if other is None else other) if kind == "max" else x.minimum(
             dim if other is None else other)
@@ -235,14 +275,15 @@ def min(x, dim=None, keepdim=False, *, other=None):
 
 
 def _arg(x, dim, keepdim, np_fn, name):
-    if x.numel() == 0:
-        raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
+    if x.numel() == 0 and dim is None:
+        raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
     if dim is None:
         r = backend_of(x).call(np_fn, x.reshape(-1), out_dtype=D.int64)
         return r.reshape((1,) * x.dim()) if keepdim else r
     d = wrap_dim(dim, x.dim())
     if x.dim() == 0:
         return x.new_zeros((), dtype=D.int64)
+    _check_nonempty(x, name, (d,))
     return backend_of(x).call(np_fn, x, axis=d, keepdims=keepdim, out_dtype=D.int64)
 
 
@@ -254,7 +295,8 @@ def argmin(x, dim=None, keepdim=False):
     return _arg(x, dim, keepdim, np.argmin, "argmin")
 
 
-def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def _var_args(x, dim, unbiased, correction):
+    """The reduced dims and the divisor ``n - correction`` of ``var``/``std``."""
     if isinstance(dim, bool) and unbiased is None:  # var(x, False) means unbiased=False
         dim, unbiased = None, dim
     if correction is None:
@@ -265,18 +307,65 @@ def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     n = 1
     for d in dims:
         n *= x._shape[d]
-    centered = x - mean(x, dims, keepdim=True)
-    # n - correction <= 0 gives 0/0 = nan, as in PyTorch
-    return sum(centered * centered, dims, keepdim) / builtins.max(n - correction, 0)
+    return dims, builtins.max(n - correction, 0)  # a divisor of 0 gives 0/0 = nan, as in PyTorch
+
+
+def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return Var.apply(x, *_var_args(x, dim, unbiased, correction), keepdim)
 
 
 def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    return var(x, dim, unbiased, keepdim, correction=correction).sqrt()
+    return Std.apply(x, *_var_args(x, dim, unbiased, correction), keepdim)
+
+
+def _variance(x, dims, n_eff, keepdim):
+    centered = x - mean(x, dims, keepdim=True)
+    return sum(centered * centered, dims, keepdim) / n_eff
+
+
+class Var(Function):
+    """``sum((x - mean)**2) / n_eff`` over ``dims``; backward: ``g * 2 (x - mean) / n_eff``."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, x, dims, n_eff, keepdim):
+        ctx.dims, ctx.n_eff, ctx.keepdim, ctx.shape = dims, n_eff, keepdim, x._shape
+        ctx.save_for_backward(x)
+        return _variance(x, dims, n_eff, keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        centered = x - mean(x, ctx.dims, keepdim=True)
+        return _expand_back(g, ctx.shape, ctx.dims, ctx.keepdim) * centered * 2 / ctx.n_eff, None, None, None
+
+
+class Std(Function):
+    """``sqrt(var)``; backward: ``g (x - mean) / (n_eff std)``, and 0 where std is 0 (as in PyTorch)."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, x, dims, n_eff, keepdim):
+        ctx.dims, ctx.n_eff, ctx.keepdim, ctx.shape = dims, n_eff, keepdim, x._shape
+        y = _variance(x, dims, n_eff, keepdim).sqrt()
+        ctx.save_for_backward(x, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        centered = x - mean(x, ctx.dims, keepdim=True)
+        g_over_y = (g / y).masked_fill(y == 0, 0)
+        return _expand_back(g_over_y, ctx.shape, ctx.dims, ctx.keepdim) * centered / ctx.n_eff, None, None, None
 
 
 def logsumexp(x, dim, keepdim=False):
     dims = _dims(x, dim)
     xf = x if x.dtype.is_floating_point else x.to(D.get_default_dtype())
+    if xf.numel() == 0:  # log of an empty sum: -inf
+        return xf.exp().sum(dims, keepdim).log()
     m = amax(xf, dims, keepdim=True).detach()
     m = m.masked_fill(m.isinf(), 0)
     r = (xf - m).exp().sum(dims, keepdim=True).log() + m
@@ -287,16 +376,57 @@ def softmax(x, dim=None, dtype=None, _stacklevel=3):
     if dtype is not None:
         x = x.to(dtype)
     d = wrap_dim(-1 if dim is None else dim, x.dim())
-    xf = x if x.dtype.is_floating_point else x.to(D.get_default_dtype())
-    e = (xf - amax(xf, d, keepdim=True).detach()).exp()
-    return e / e.sum(d, keepdim=True)
+    if not x.dtype.is_floating_point:
+        raise NotImplementedError(f'"softmax" not implemented for \'{_torch_type_word(x.dtype)}\'')
+    if x.numel() == 0:
+        return x.clone()
+    return Softmax.apply(x, d)
+
+
+class Softmax(Function):
+    """``exp(x - max) / sum(exp(x - max))`` along ``dim``; backward: ``y * (g - sum(g * y))``."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        e = (x - amax(x, dim, keepdim=True)).exp()
+        y = e / e.sum(dim, keepdim=True)
+        ctx.dim = dim
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return y * (g - (g * y).sum(ctx.dim, keepdim=True)), None
 
 
 def log_softmax(x, dim=None, dtype=None, _stacklevel=3):
     if dtype is not None:
         x = x.to(dtype)
     d = wrap_dim(-1 if dim is None else dim, x.dim())
-    return x - logsumexp(x, d, keepdim=True)
+    if not x.dtype.is_floating_point:
+        raise NotImplementedError(f'"log_softmax" not implemented for \'{_torch_type_word(x.dtype)}\'')
+    return LogSoftmax.apply(x, d)
+
+
+class LogSoftmax(Function):
+    """``x - logsumexp(x)`` along ``dim``; backward: ``g - softmax(x) * sum(g)``."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        y = x - logsumexp(x, dim, keepdim=True)
+        ctx.dim = dim
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g - y.exp() * g.sum(ctx.dim, keepdim=True), None
 
 
 class Cumsum(Function):
@@ -326,7 +456,37 @@ def cumprod(x, dim, *, dtype=None):
     d = wrap_dim(dim, x.dim())
     if dtype is None:
         dtype = x.dtype if x.dtype.is_floating_point else D.int64
-    return backend_of(x).call(np.cumprod, x.detach(), axis=d, out_dtype=D.as_dtype(dtype))
+    return Cumprod.apply(x, d, D.as_dtype(dtype))
+
+
+class Cumprod(Function):
+    """Running product along ``dim``; the backward handles zeros without dividing by them."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, x, dim, dtype):
+        ctx.dim = dim
+        y = backend_of(x).call(np.cumprod, x, axis=dim, out_dtype=dtype)
+        ctx.save_for_backward(x, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        # dy_k/dx_i (k >= i) is the product of x_0..x_k without x_i: y_k / x_i when x_i != 0, so
+        # dx_i = sum_{k>=i} g_k y_k / x_i (a reversed cumsum).  That sum is 0 past the first 0 of the
+        # slice (every y_k there is 0); at the first 0 itself, use the running product that skips it.
+        x, y = ctx.saved_tensors
+        d = ctx.dim
+        zero = x == 0
+        first_zero = zero & (zero.cumsum(d) == 1)
+        y_skip = x.masked_fill(first_zero, 1).cumprod(d)
+
+        def rev_cumsum(t):
+            return t.flip(d).cumsum(d).flip(d)
+
+        dx = (rev_cumsum(g * y) / x.masked_fill(zero, 1)).where(~first_zero, rev_cumsum(g * y_skip))
+        return dx, None, None
 
 
 def norm(x, p="fro", dim=None, keepdim=False, dtype=None):
@@ -334,7 +494,7 @@ def norm(x, p="fro", dim=None, keepdim=False, dtype=None):
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got {_torch_type_word(x.dtype)}")
     dims = _dims(x, dim)
     if p in ("fro", 2, 2.0):
-        return (x * x).sum(dims, keepdim).sqrt()
+        return Norm.apply(x, 2, dims, keepdim)
     if p in (float("inf"), "inf"):
         return x.abs().amax(dims, keepdim)
     if p in (float("-inf"),):
@@ -343,7 +503,29 @@ def norm(x, p="fro", dim=None, keepdim=False, dtype=None):
         return x.abs().sum(dims, keepdim)
     if p == 0:
         return (x != 0).to(x.dtype).sum(dims, keepdim)
-    return (x.abs() ** p).sum(dims, keepdim) ** (1.0 / p)
+    return Norm.apply(x, p, dims, keepdim)
+
+
+class Norm(Function):
+    """The vector p-norm ``sum(|x|**p) ** (1/p)`` over ``dims``, whose gradient at 0 is 0 (as in PyTorch)."""
+
+    node_name = "LinalgVectorNormBackward0"
+
+    @staticmethod
+    def forward(ctx, x, p, dims, keepdim):
+        y = (x * x).sum(dims, keepdim).sqrt() if p == 2 else (x.abs() ** p).sum(dims, keepdim) ** (1.0 / p)
+        ctx.p, ctx.dims, ctx.keepdim, ctx.shape = p, dims, keepdim, x._shape
+        ctx.save_for_backward(x, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        # d|x|_p/dx_i = sign(x_i) |x_i|**(p-1) / |x|_p**(p-1)
+        x, y = ctx.saved_tensors
+        p = ctx.p
+        scale = (g / y ** (p - 1)).masked_fill(y == 0, 0)
+        dx = x if p == 2 else x.sign() * x.abs() ** (p - 1)
+        return _expand_back(scale, ctx.shape, ctx.dims, ctx.keepdim) * dx, None, None, None
 
 
 def _sort_indices(a, axis, descending):

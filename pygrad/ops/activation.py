@@ -1,0 +1,204 @@
+"""Activations and other pointwise layers of ``nn.functional``, written as compositions of tensor ops.
+
+They need no backward of their own: each is a short formula over ops that already have one.
+"""
+import math
+
+from .. import dtypes as D
+
+
+def relu(input, inplace=False):
+    return input.relu_() if inplace else input.relu()
+
+
+def relu6(input, inplace=False):
+    return hardtanh(input, 0.0, 6.0)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    out = input.where(input > 0, input * negative_slope)
+    return input.copy_(out) if inplace else out
+
+
+def elu(input, alpha=1.0, inplace=False):
+    out = input.where(input > 0, (input.clamp(max=0).exp() - 1) * alpha)
+    return input.copy_(out) if inplace else out
+
+
+def selu(input, inplace=False):
+    alpha, scale = 1.6732632423543772, 1.0507009873554805
+    return elu(input, alpha) * scale
+
+
+def gelu(input, approximate="none"):
+    """x * Φ(x); ``approximate='tanh'`` uses 0.5x(1 + tanh(√(2/π)(x + 0.044715x³)))."""
+    if approximate == "tanh":
+        inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
+        return input * 0.5 * (inner.tanh() + 1)
+    if approximate != "none":
+        raise RuntimeError(f"approximate argument must be either none or tanh, got {approximate}")
+    return input * 0.5 * ((input * (1.0 / math.sqrt(2.0))).erf() + 1)
+
+
+def silu(input, inplace=False):
+    return input * input.sigmoid()
+
+
+def mish(input, inplace=False):
+    return input * softplus(input).tanh()
+
+
+def sigmoid(input):
+    return input.sigmoid()
+
+
+def tanh(input):
+    return input.tanh()
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    return input.clamp(min_val, max_val)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + exp(βx)) / β, linear above ``threshold`` for numerical stability."""
+    scaled = input * beta
+    soft = (scaled.clamp(max=threshold).exp()).log1p() / beta
+    return input.where(scaled > threshold, soft)
+
+
+def logsigmoid(input):
+    return -softplus(-input)
+
+
+def softsign(input):
+    return input / (input.abs() + 1)
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    return input.softmax(dim, dtype=dtype)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    return input.log_softmax(dim, dtype=dtype)
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    return (-input).softmax(dim, dtype=dtype)
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zero each element with probability p and scale the rest by 1/(1-p) (only in training)."""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0
+    from ..random import rand
+
+    keep = rand(input._shape, dtype=input.dtype, device=input.device) >= p
+    out = input * keep / (1 - p)
+    return input.copy_(out) if inplace else out
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Drop whole channels: one mask value per (N, C) feature map."""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    from ..random import rand
+
+    shape = input._shape[:-2] + (1, 1)
+    keep = rand(shape, dtype=input.dtype, device=input.device) >= p
+    out = input * keep / (1 - p)
+    return input.copy_(out) if inplace else out
+
+
+def linear(input, weight, bias=None):
+    """y = x Wᵀ + b, with W of shape (out_features, in_features)."""
+    if input._shape[-1] != weight._shape[-1]:
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({_rows(input)}x{input._shape[-1]} and "
+                           f"{weight._shape[-1]}x{weight._shape[0]})")
+    out = input @ weight.t()
+    return out + bias if bias is not None else out
+
+
+def _rows(x):
+    n = 1
+    for s in x._shape[:-1]:
+        n *= s
+    return n
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """y_k = x1ᵀ W_k x2 + b_k, with W of shape (out, in1, in2)."""
+    out = ((input1.unsqueeze(-2).unsqueeze(-2) @ weight) @ input2.unsqueeze(-2).unsqueeze(-1))
+    out = out.squeeze(-1).squeeze(-1)
+    return out + bias if bias is not None else out
+
+
+def one_hot(tensor, num_classes=-1):
+    """int64 one-hot encoding with a new last dim of size ``num_classes`` (max + 1 when -1)."""
+    from ..creation import arange
+
+    if tensor.dtype is not D.int64:
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    if num_classes == -1:
+        num_classes = int(tensor.max().item()) + 1 if tensor.numel() else 0
+    if tensor.numel() and (int(tensor.min().item()) < 0 or int(tensor.max().item()) >= num_classes):
+        raise RuntimeError("Class values must be smaller than num_classes." if tensor.numel() and
+                           int(tensor.min().item()) >= 0 else "Class values must be non-negative.")
+    return (tensor.unsqueeze(-1) == arange(num_classes, device=tensor.device)).long()
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
+    """Rows of ``weight`` picked by integer ``input``; the ``padding_idx`` row gets no gradient."""
+    if input.dtype.is_floating_point:
+        raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar types: "
+                           f"Long, Int; but got {input.dtype} instead (while checking arguments for embedding)")
+    out = weight[input]
+    if padding_idx is not None:
+        if padding_idx < 0:
+            padding_idx += weight._shape[0]
+        keep = (input != padding_idx).unsqueeze(-1)
+        out = out.where(keep, out.detach())
+    return out
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    return input / input.norm(p, dim, keepdim=True).clamp(min=eps).expand_as(input)
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    n1 = (x1 * x1).sum(dim).sqrt().clamp(min=eps)
+    n2 = (x2 * x2).sum(dim).sqrt().clamp(min=eps)
+    return (x1 * x2).sum(dim) / (n1 * n2)
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None):
+    """softmax(Q Kᵀ / √d + mask) V, with a boolean mask (True = attend) or an additive float mask."""
+    from ..creation import ones
+
+    d = query._shape[-1]
+    scores = (query @ key.mT) * (scale if scale is not None else 1.0 / math.sqrt(d))
+    if is_causal:
+        L, S = query._shape[-2], key._shape[-2]
+        causal = ones((L, S), dtype=D.bool_, device=query.device)
+        causal = _tril(causal)
+        scores = scores.masked_fill(~causal, float("-inf"))
+    if attn_mask is not None:
+        scores = scores.masked_fill(~attn_mask, float("-inf")) if attn_mask.dtype is D.bool_ else scores + attn_mask
+    attn = scores.softmax(-1)
+    if dropout_p > 0.0:
+        attn = dropout(attn, dropout_p)
+    return attn @ value
+
+
+def _tril(mask):
+    from ..creation import arange
+
+    L, S = mask._shape
+    return mask & (arange(S, device=mask.device).unsqueeze(0) <= arange(L, device=mask.device).unsqueeze(1))

@@ -1,0 +1,179 @@
+"""Convolution as im2col + matrix product, built from two primitives: ``unfold`` and ``fold``.
+
+``unfold`` (im2col) copies every kh x kw window of the (padded) input into a column; a convolution
+is then one matrix product of the weights (Cout, C*kh*kw) with those columns (C*kh*kw, positions).
+``fold`` (col2im) is unfold's adjoint: it sums columns back into an image.  Because unfold and fold
+are each other's backward, and matmul already has one, ``conv2d`` needs no backward of its own:
+autograd differentiates the composition.  ``conv_transpose2d`` is the same pieces in reverse order.
+"""
+import numpy as np
+
+from ..autograd.function import Function
+from .dispatch import backend_of
+
+_CHUNK_BYTES = 256 << 20  # cap on the im2col buffer of one batch chunk
+
+
+def pair(v, n=2):
+    """``3 -> (3, 3)``; tuples pass through (PyTorch's ``_pair``)."""
+    if isinstance(v, (tuple, list)):
+        if len(v) == 1:
+            return tuple(v) * n
+        return tuple(int(x) for x in v)
+    return (int(v),) * n
+
+
+def out_size(size, k, s, p, d):
+    return (size + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+class Unfold(Function):
+    """(N, C, H, W) -> (N, C, kh, kw, oh, ow) windows; backward folds the gradient back."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, x, kernel, dilation, padding, stride, pad_value=0.0):
+        ctx.args, ctx.hw = (kernel, dilation, padding, stride), x._shape[2:]
+        return backend_of(x).unfold(x, kernel, dilation, padding, stride, pad_value)
+
+    @staticmethod
+    def backward(ctx, g):
+        return Fold.apply(g, ctx.hw, *ctx.args), None, None, None, None, None
+
+
+class Fold(Function):
+    """(N, C, kh, kw, oh, ow) columns -> (N, C, H, W), summing overlaps; backward unfolds."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, cols, out_hw, kernel, dilation, padding, stride):
+        ctx.args = (kernel, dilation, padding, stride)
+        return backend_of(cols).fold(cols, out_hw, kernel, dilation, padding, stride)
+
+    @staticmethod
+    def backward(ctx, g):
+        return Unfold.apply(g, *ctx.args), None, None, None, None, None
+
+
+def _check_conv_input(x, weight, groups, name, nd=2):
+    if x.dim() not in (nd + 1, nd + 2):
+        raise RuntimeError(f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {name}, but got "
+                           f"input of size: {list(x._shape)}")
+    c = x._shape[-nd - 1]
+    if c != weight._shape[1] * groups:
+        raise RuntimeError(f"Given groups={groups}, weight of size {list(weight._shape)}, expected "
+                           f"input{list(x._shape)} to have {weight._shape[1] * groups} channels, but got {c} "
+                           "channels instead")
+
+
+def _same_padding(k, d):
+    total = [di * (ki - 1) for ki, di in zip(k, d)]
+    if any(t % 2 for t in total):
+        raise NotImplementedError("padding='same' with an even effective kernel size is not supported by pygrad")
+    return tuple(t // 2 for t in total)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation, like PyTorch) of (N, C, H, W) by (Cout, C/groups, kh, kw)."""
+    _check_conv_input(input, weight, groups, "conv2d")
+    unbatched = input.dim() == 3
+    x = input.unsqueeze(0) if unbatched else input
+    k, s, d = pair(weight._shape[2:]), pair(stride), pair(dilation)
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ValueError(f"Invalid padding string '{padding}', should be one of ['valid', 'same']")
+        if padding == "same" and s != (1, 1):
+            raise ValueError("padding='same' is not supported for strided convolutions")
+        p = _same_padding(k, d) if padding == "same" else (0, 0)
+    else:
+        p = pair(padding)
+    n, c, h, w = x._shape
+    oh, ow = out_size(h, k[0], s[0], p[0], d[0]), out_size(w, k[1], s[1], p[1], d[1])
+    if oh <= 0 or ow <= 0:
+        raise RuntimeError(f"Calculated padded input size per channel: ({h + 2 * p[0]} x {w + 2 * p[1]}). Kernel "
+                           f"size: ({d[0] * (k[0] - 1) + 1} x {d[1] * (k[1] - 1) + 1}). Kernel size can't be greater "
+                           "than actual input size")
+    cout = weight._shape[0]
+    wmat = weight.reshape(groups, cout // groups, -1)
+    per_sample = c * k[0] * k[1] * oh * ow * x.dtype.itemsize
+    step = max(1, _CHUNK_BYTES // max(per_sample, 1))
+    outs = []
+    for start in range(0, n, step):  # batch chunks bound the im2col buffer, not a loop over elements
+        xc = x[start:start + step] if step < n else x
+        cols = Unfold.apply(xc, k, d, p, s).reshape(xc._shape[0], groups, -1, oh * ow)
+        outs.append((wmat @ cols).reshape(xc._shape[0], cout, oh, ow))
+    out = outs[0] if len(outs) == 1 else _cat(outs)
+    if bias is not None:
+        out = out + bias.reshape(1, cout, 1, 1)
+    return out.squeeze(0) if unbatched else out
+
+
+def _cat(parts):
+    from .movement import cat
+
+    return cat(parts, 0)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution: a conv2d over a height-1 image."""
+    _check_conv_input(input, weight, groups, "conv1d", nd=1)
+    x = input.unsqueeze(-2)
+    pad = padding if isinstance(padding, str) else (0, pair(padding, 1)[0])
+    out = conv2d(x, weight.unsqueeze(-2), bias, (1, pair(stride, 1)[0]), pad, (1, pair(dilation, 1)[0]), groups)
+    return out.squeeze(-2)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed convolution (the gradient of conv2d w.r.t. its input): matmul, then fold."""
+    if input.dim() not in (3, 4):
+        raise RuntimeError(f"Expected 3D (unbatched) or 4D (batched) input to conv_transpose2d, but got input "
+                           f"of size: {list(input._shape)}")
+    unbatched = input.dim() == 3
+    x = input.unsqueeze(0) if unbatched else input
+    n, cin, h, w = x._shape
+    if cin != weight._shape[0]:
+        raise RuntimeError(f"Given transposed=1, weight of size {list(weight._shape)}, expected input"
+                           f"{list(x._shape)} to have {weight._shape[0]} channels, but got {cin} channels instead")
+    k, s, p, d, op = pair(weight._shape[2:]), pair(stride), pair(padding), pair(dilation), pair(output_padding)
+    cout = weight._shape[1] * groups
+    oh = (h - 1) * s[0] - 2 * p[0] + d[0] * (k[0] - 1) + op[0] + 1
+    ow = (w - 1) * s[1] - 2 * p[1] + d[1] * (k[1] - 1) + op[1] + 1
+    wmat = weight.reshape(groups, cin // groups, -1).mT           # (G, Cout/G*kh*kw, Cin/G)
+    cols = wmat @ x.reshape(n, groups, cin // groups, h * w)      # (N, G, Cout/G*kh*kw, H*W)
+    cols = cols.reshape(n, cout, k[0], k[1], h, w)
+    out = Fold.apply(cols, (oh, ow), k, d, p, s)
+    if bias is not None:
+        out = out + bias.reshape(1, cout, 1, 1)
+    return out.squeeze(0) if unbatched else out
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """``F.unfold``: (N, C, H, W) -> (N, C*kh*kw, L) sliding-window columns."""
+    k, d, p, s = pair(kernel_size), pair(dilation), pair(padding), pair(stride)
+    cols = Unfold.apply(input, k, d, p, s)
+    n, c = input._shape[:2]
+    return cols.reshape(n, c * k[0] * k[1], -1)
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """``F.fold``: (N, C*kh*kw, L) columns -> (N, C, H, W), summing overlapping values."""
+    k, d, p, s = pair(kernel_size), pair(dilation), pair(padding), pair(stride)
+    oh_, ow_ = pair(output_size)
+    oh, ow = out_size(oh_, k[0], s[0], p[0], d[0]), out_size(ow_, k[1], s[1], p[1], d[1])
+    n, ckk, L = input._shape
+    if L != oh * ow or ckk % (k[0] * k[1]):
+        raise RuntimeError(f"Given output_size={(oh_, ow_)}, kernel_size={k}, dilation={d}, padding={p}, "
+                           f"stride={s}, expected size of input's dimension 2 to match the calculated number of "
+                           f"sliding blocks {oh} * {ow} = {oh * ow}, but got input.size(2)={L}.")
+    cols = input.reshape(n, ckk // (k[0] * k[1]), k[0], k[1], oh, ow)
+    return Fold.apply(cols, (oh_, ow_), k, d, p, s)
+
+
+def adaptive_windows(in_size, out_size):
+    """PyTorch's adaptive pooling windows: output i covers [floor(i*in/out), ceil((i+1)*in/out))."""
+    i = np.arange(out_size)
+    start = (i * in_size) // out_size
+    end = -((-(i + 1) * in_size) // out_size)
+    return start, end

@@ -1,0 +1,170 @@
+"""Loss functions of ``nn.functional`` with PyTorch's ``reduction`` ('mean', 'sum', 'none')."""
+
+def _reduce(loss, reduction):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _check_same_shape(input, target, name):
+    if input._shape != target._shape:
+        import warnings
+
+        warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
+                      "This will likely lead to incorrect results due to broadcasting. Please ensure they have "
+                      "the same size.", stacklevel=3)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    _check_same_shape(input, target, "mse_loss")
+    d = input - target
+    return _reduce(d * d, reduction)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    _check_same_shape(input, target, "l1_loss")
+    return _reduce((input - target).abs(), reduction)
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    """Quadratic below ``beta``, linear above: 0.5 d²/β if |d| < β else |d| - 0.5β."""
+    d = (input - target).abs()
+    if beta == 0:
+        return _reduce(d, reduction)
+    return _reduce(d.where(d >= beta, d * d * (0.5 / beta)) - (d >= beta) * (0.5 * beta), reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    return smooth_l1_loss(input, target, reduction=reduction, beta=delta) * delta
+
+
+def _class_dim_first(input, target):
+    """Bring (N, C, d1, ...) / (C,) inputs to (M, C) rows and targets to (M,) or (M, C)."""
+    if input.dim() == 1:
+        return input.unsqueeze(0), target.unsqueeze(0)
+    if input.dim() > 2:
+        c = input._shape[1]
+        x = input.movedim(1, -1).reshape(-1, c)
+        t = target.movedim(1, -1).reshape(-1, c) if target.dtype.is_floating_point else target.reshape(-1)
+        return x, t
+    return input, target
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    """-logp[target] per sample (weighted); 'mean' divides by the total weight of non-ignored samples."""
+    out_shape = target._shape
+    if input.dim() >= 2 and target._shape[0] != input._shape[0]:
+        raise ValueError(f"Expected input batch_size ({input._shape[0]}) to match target batch_size "
+                         f"({target._shape[0]}).")
+    x, t = _class_dim_first(input, target)
+    if t.dtype.is_floating_point:
+        raise RuntimeError(f"expected scalar type Long but found {t.dtype.name}")
+    c = x._shape[1]
+    valid = t != ignore_index
+    safe_t = t.where(valid, t.new_zeros(()))
+    if t.numel() and (int(safe_t.min().item()) < 0 or int(safe_t.max().item()) >= c):
+        raise IndexError(f"Target {int(safe_t.max().item()) if int(safe_t.max().item()) >= c else int(safe_t.min().item())} "
+                         f"is out of bounds.")
+    picked = -x.gather(1, safe_t.unsqueeze(1)).squeeze(1)
+    w = weight[safe_t] if weight is not None else x.new_ones(t._shape)
+    w = w * valid
+    loss = picked * w
+    if reduction == "none":
+        return loss.reshape(out_shape) if input.dim() != 1 else loss.reshape(())
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "mean":
+        return loss.sum() / w.sum()
+    raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
+    """log_softmax + nll_loss for class-index targets; -Σ p·logq for probability targets."""
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    class_dim = 0 if input.dim() == 1 else 1
+    logp = input.log_softmax(class_dim)
+    c = input._shape[class_dim]
+    if target.dtype.is_floating_point:
+        if target._shape != input._shape:
+            raise RuntimeError(f"Expected target size {list(input._shape)}, got {list(target._shape)}")
+        tgt = target * (1 - label_smoothing) + label_smoothing / c if label_smoothing else target
+        wshape = (c,) + (1,) * (input.dim() - class_dim - 1)
+        per = logp * tgt if weight is None else logp * tgt * weight.reshape(wshape)
+        loss = -per.sum(class_dim)
+        if reduction == "mean":
+            return loss.sum() / (loss.numel() if loss.numel() else 1)
+        return _reduce(loss, reduction)
+    nll = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
+    if not label_smoothing:
+        return nll
+    x, t = _class_dim_first(logp, target)
+    valid = t != ignore_index
+    smooth = -(x if weight is None else x * weight).sum(1) * valid
+    if reduction == "none":
+        smooth = smooth.reshape(target._shape)
+    elif reduction == "sum":
+        smooth = smooth.sum()
+    else:
+        if weight is None:
+            smooth = smooth.sum() / valid.sum()
+        else:
+            smooth = smooth.sum() / (weight[t.where(valid, t.new_zeros(()))] * valid).sum()
+    return nll * (1 - label_smoothing) + smooth * (label_smoothing / c)
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """-(t log x + (1 - t) log(1 - x)), with each log clamped at -100 as PyTorch does."""
+    if input._shape != target._shape:
+        raise ValueError(f"Using a target size ({target.shape}) that is different to the input size "
+                         f"({input.shape}) is deprecated. Please ensure they have the same size.")
+    loss = -(target * input.log().clamp(min=-100) + (1 - target) * (1 - input).log().clamp(min=-100))
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction="mean", pos_weight=None):
+    """Sigmoid + BCE in one numerically stable formula: (1-t)x + (1+(pw-1)t)(log(1+e^-|x|) + max(-x, 0))."""
+    if input._shape != target._shape:
+        raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
+    log_term = (-input.abs()).exp().log1p() + (-input).clamp(min=0)
+    if pos_weight is not None:
+        coef = (pos_weight - 1) * target + 1
+        loss = (1 - target) * input + coef * log_term
+    else:
+        loss = (1 - target) * input + log_term
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """Σ target·(log target − input), with ``input`` given as log-probabilities."""
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        loss = (target * (target.where(target > 0, target.new_ones(())).log() - input)).where(
+            target > 0, target * 0)
+    if reduction == "batchmean":
+        return loss.sum() / (input._shape[0] if input.dim() else 1)
+    return _reduce(loss, reduction)
+
+
+def soft_margin_loss(input, target, reduction="mean"):
+    return _reduce((-target * input).exp().log1p(), reduction)
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean"):
+    from .activation import cosine_similarity
+
+    cos = cosine_similarity(input1, input2)
+    loss = (1 - cos).where(target == 1, (cos - margin).clamp(min=0))
+    return _reduce(loss, reduction)
+

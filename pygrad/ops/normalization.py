@@ -1,0 +1,127 @@
+"""Normalization layers' math: batch, layer and group norm, and interpolation.
+
+Each normalizes ``(x - mean) / sqrt(var + eps)`` over some dims, then applies an optional affine
+``weight * x̂ + bias``.  Written with tensor ops, so autograd derives the backward.
+"""
+import numpy as np
+
+from ..autograd.grad_mode import no_grad
+
+
+def _normalize(x, dims, eps):
+    mean = x.mean(dims, keepdim=True)
+    var = x.var(dims, keepdim=True, correction=0)
+    return (x - mean) / (var + eps).sqrt(), mean, var
+
+
+def _channel_shape(x):
+    return (1, x._shape[1]) + (1,) * (x.dim() - 2)
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Normalize each channel over the batch (and spatial dims); track running stats in training."""
+    if input.dim() < 2:
+        raise ValueError(f"expected 2D or more input (got {input.dim()}D input)")
+    dims = (0,) + tuple(range(2, input.dim()))
+    if training:
+        n = input.numel() // input._shape[1]
+        if n <= 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.shape}")
+        xhat, mean, var = _normalize(input, dims, eps)
+        if running_mean is not None:
+            with no_grad():
+                m = momentum if momentum is not None else 0.1
+                running_mean.mul_(1 - m).add_(mean.reshape(-1).detach() * m)
+                running_var.mul_(1 - m).add_(var.reshape(-1).detach() * (m * n / (n - 1)))
+    else:
+        shape = _channel_shape(input)
+        xhat = (input - running_mean.reshape(shape)) / (running_var.reshape(shape) + eps).sqrt()
+    if weight is not None:
+        xhat = xhat * weight.reshape(_channel_shape(input))
+    if bias is not None:
+        xhat = xhat + bias.reshape(_channel_shape(input))
+    return xhat
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalize over the last ``len(normalized_shape)`` dims of each sample."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(input._shape[-len(shape):]) != shape:
+        raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape [*, "
+                           f"{', '.join(map(str, shape))}], but got input of size{list(input._shape)}")
+    dims = tuple(range(input.dim() - len(shape), input.dim()))
+    xhat = _normalize(input, dims, eps)[0]
+    if weight is not None:
+        xhat = xhat * weight
+    if bias is not None:
+        xhat = xhat + bias
+    return xhat
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalize each group of channels of each sample over the group's channels and spatial dims."""
+    n, c = input._shape[:2]
+    if c % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input "
+                           f"of shape {list(input._shape)} and num_groups={num_groups}")
+    x = input.reshape(n, num_groups, -1)
+    xhat = _normalize(x, (2,), eps)[0].reshape(input._shape)
+    if weight is not None:
+        xhat = xhat * weight.reshape(_channel_shape(input))
+    if bias is not None:
+        xhat = xhat + bias.reshape(_channel_shape(input))
+    return xhat
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    return group_norm(input, input._shape[1], weight, bias, eps)
+
+
+def _source_index(out_n, in_n, scale, align_corners, mode):
+    """Source coordinates of each output position along one dim (PyTorch's conventions)."""
+    i = np.arange(out_n, dtype=np.float64)
+    if mode == "nearest":
+        s = (in_n / out_n) if scale is None else 1.0 / scale
+        return np.minimum(np.floor(i * s).astype(np.int64), in_n - 1)
+    if align_corners:
+        return i * ((in_n - 1) / (out_n - 1)) if out_n > 1 else np.zeros(out_n)
+    s = (in_n / out_n) if scale is None else 1.0 / scale
+    return np.maximum((i + 0.5) * s - 0.5, 0.0)
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None,
+                antialias=False):
+    """Resize the spatial dims: ``nearest`` picks, ``linear``/``bilinear`` blend the two nearest, per dim."""
+    from ..creation import tensor
+
+    nsp = input.dim() - 2
+    if nsp < 1:
+        raise ValueError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.dim()}D)")
+    if (size is None) == (scale_factor is None):
+        raise ValueError("only one of size or scale_factor should be defined")
+    if mode not in ("nearest", "linear", "bilinear", "trilinear"):
+        raise NotImplementedError(f"interpolate mode '{mode}' is not supported by pygrad")
+    in_sizes = input._shape[2:]
+    if size is not None:
+        sizes = (size,) * nsp if isinstance(size, int) else tuple(size)
+        scales = (None,) * nsp
+    else:
+        scales = (scale_factor,) * nsp if not isinstance(scale_factor, (tuple, list)) else tuple(scale_factor)
+        sizes = tuple(int(np.floor(n * s)) for n, s in zip(in_sizes, scales))
+        if recompute_scale_factor:
+            scales = (None,) * nsp
+    x = input
+    for k in range(nsp):
+        d = 2 + k
+        src = _source_index(sizes[k], in_sizes[k], scales[k], align_corners, mode)
+        if mode == "nearest":
+            x = x.index_select(d, tensor(src, device=x.device))
+            continue
+        lo = np.minimum(np.floor(src).astype(np.int64), in_sizes[k] - 1)
+        hi = np.minimum(lo + 1, in_sizes[k] - 1)
+        lam = tensor(src - lo, dtype=x.dtype, device=x.device).reshape((-1,) + (1,) * (nsp - 1 - k))
+        a = x.index_select(d, tensor(lo, device=x.device))
+        b = x.index_select(d, tensor(hi, device=x.device))
+        x = a + (b - a) * lam
+    return x
