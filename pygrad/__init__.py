@@ -24,7 +24,9 @@ from .ops.elementwise import where, isclose, allclose, equal, lerp
 from .ops.reduce import return_types
 from .ops.linalg import matmul, mm, bmm, dot, mv, outer
 from ._functional import *  # noqa: F401,F403  (add, sum, exp, ... as functions)
-from . import autograd, cuda
+from . import autograd, cuda, opencl
+from .serialization import save, load
+from . import optim, utils
 from . import nn
 from .ops.pool import max_pool2d, avg_pool2d, max_pool1d, adaptive_avg_pool2d
 from .ops.conv import conv2d, conv1d, conv_transpose2d

@@ -1,13 +1,22 @@
 """Backends: the primitives that run ops on one kind of device (``cpu``; ``opencl`` later)."""
 
 
+_opencl = {}
+
+
 def get_backend(dev):
-    """The backend module for a device; RuntimeError for devices pygrad cannot use yet."""
+    """The backend for a device: the ``cpu`` module, or one ``OpenCLBackend`` per OpenCL device."""
     if dev.type == "cpu":
         from . import cpu
 
         return cpu
-    raise RuntimeError(
-        f"device '{dev}' is not supported by this build of pygrad: only the CPU backend exists so far "
-        "(the OpenCL backend is being written)"
-    )
+    if dev.type == "opencl":
+        index = dev.index or 0
+        b = _opencl.get(index)
+        if b is None:
+            from .opencl.backend import OpenCLBackend
+
+            b = _opencl[index] = OpenCLBackend(index)
+        return b
+    raise RuntimeError(f"device '{dev}' is not available: pygrad runs on 'cpu' and 'opencl' devices "
+                       "(CUDA is not supported; use an OpenCL driver for your GPU)")

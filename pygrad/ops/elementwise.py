@@ -153,9 +153,9 @@ BINARY = {
     "remainder": (_remainder, "a - floor(a / b) * b", lambda a, b, y, g: (g, -g * (a / b).floor()), "arith"),
     "fmod": (np.fmod, "fmod(a, b)", lambda a, b, y, g: (g, -g * (a / b).trunc()), "arith"),
     "pow": (_power, "pow(a, b)", _pow_grads, "arith"),
-    "maximum": (np.maximum, "max(a, b)",
+    "maximum": (np.maximum, "(a != a || b != b) ? a + b : max(a, b)",
                 lambda a, b, y, g: (g * ((a > b) + (a == b) * 0.5), g * ((b > a) + (a == b) * 0.5)), "arith"),
-    "minimum": (np.minimum, "min(a, b)",
+    "minimum": (np.minimum, "(a != a || b != b) ? a + b : min(a, b)",
                 lambda a, b, y, g: (g * ((a < b) + (a == b) * 0.5), g * ((b < a) + (a == b) * 0.5)), "arith"),
     "atan2": (np.arctan2, "atan2(a, b)",
               lambda a, b, y, g: (g * b / (a * a + b * b), -g * a / (a * a + b * b)), "float"),
@@ -185,13 +185,17 @@ def _check_number(x, opname):
         )
 
 
-# What each derivative reads besides ``g``; only that is saved for backward, as in PyTorch, so changing
-# anything else in place afterwards is allowed.  UNARY ops not listed read ``x``; BINARY ops, ``a`` and ``b``.
-_READS = {
+# What each derivative reads besides ``g``.  Only that is saved for backward, as in PyTorch, so changing
+# anything else in place afterwards is allowed.  UNARY ops not listed read ``x``.
+_UNARY_READS = {
     "neg": "", "floor": "", "ceil": "", "round": "", "trunc": "", "sign": "",
     "exp": "y", "exp2": "y", "expm1": "y", "sqrt": "y", "rsqrt": "y", "tan": "y", "tanh": "y",
     "sigmoid": "y", "relu": "y", "reciprocal": "y",
-    "add": "", "sub": "", "div_floor": "", "div_trunc": "",
+}
+# BINARY ops: (what da reads, what db reads); ops not listed read both a and b for both.
+_BINARY_READS = {
+    "add": ("", ""), "sub": ("", ""), "div_floor": ("", ""), "div_trunc": ("", ""),
+    "mul": ("b", "a"), "div": ("b", "ab"), "remainder": ("", "ab"), "fmod": ("", "ab"),
 }
 
 
@@ -215,7 +219,7 @@ class _Unary(Function):
             fn, out_dtype, compute = _bool_unary(cls.op, fn, out_dtype, compute)
         y = backend_of(x).elementwise(fn, (x,), x._shape, out_dtype, compute)
         if ctx.needs_input_grad and ctx.needs_input_grad[0]:
-            reads = _READS.get(cls.op, "x")
+            reads = _UNARY_READS.get(cls.op, "x")
             ctx.save_for_backward(x if "x" in reads else None, y if "y" in reads else None)
         return y
 
@@ -283,17 +287,20 @@ class _Binary(Function):
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         y = backend_of(t).elementwise(fn, (a, b), shape, out_dtype, compute)
         if grad is not None and any(ctx.needs_input_grad):
-            reads = _READS.get(cls.op, "ab")
+            da_reads, db_reads = _BINARY_READS.get(cls.op, ("ab", "ab"))
+            reads = (da_reads if ctx.needs_input_grad[0] else "") + (db_reads if ctx.needs_input_grad[1] else "")
             ctx.save_for_backward(*(v if _is_tensor(v) and k in reads else None for v, k in ((a, "a"), (b, "b"))))
             ctx.scalars = tuple(None if _is_tensor(v) else v for v in (a, b))
         return y
 
     @classmethod
     def backward(cls, ctx, g):
-        sa, sb = ctx.saved_tensors
-        a = sa if sa is not None else ctx.scalars[0]
-        b = sb if sb is not None else ctx.scalars[1]
-        return BINARY[cls.op][2](a, b, None, g)  # no BINARY derivative reads the result y
+        saved = ctx.saved_tensors
+        # an operand that was not saved is not read by the gradients we need; the row computes both, so it
+        # gets a harmless stand-in (1), and the gradient of an input that needs none is dropped
+        a, b = (t if t is not None else s if s is not None else g.new_ones(()) for t, s in zip(saved, ctx.scalars))
+        ga, gb = BINARY[cls.op][2](a, b, None, g)  # no BINARY derivative reads the result y
+        return ga if ctx.needs_input_grad[0] else None, gb if ctx.needs_input_grad[1] else None
 
 
 def _check_int_division(b):
@@ -330,6 +337,17 @@ def binary(opname, a, b):
 # ----------------------------------------------------------------------------------------------
 def _np_where(c, x, y, out):
     return np.copyto(out, np.where(c, x, y))
+
+
+def _np_clamp(x, lo, hi, out):
+    return np.minimum(np.maximum(x, lo, out=out), hi, out=out)
+
+
+# Kernels of the three-operand ops above for the OpenCL backend: function -> (name, C expression, arity).
+EXTRA_CL = {
+    _np_where: ("where", "a ? b : c", 3),
+    _np_clamp: ("clamp", "(b != b || c != c || a != a) ? a + b + c : min(max(a, b), c)", 3),
+}
 
 
 class Where(Function):
@@ -379,13 +397,7 @@ class Clamp(Function):
         ctx.bounds = (lo, hi)
         ins = [x] + [v for v in (lo, hi) if v is not None]
         shape = _core.broadcast_shapes(*(v._shape for v in ins if _is_tensor(v)))
-        if lo is None:
-            fn = np.minimum
-        elif hi is None:
-            fn = np.maximum
-        else:
-            def fn(a, lo_, hi_, out):
-                return np.minimum(np.maximum(a, lo_), hi_, out=out)
+        fn = np.minimum if lo is None else np.maximum if hi is None else _np_clamp
         return backend_of(x).elementwise(fn, ins, shape, dtype, dtype)
 
     @staticmethod

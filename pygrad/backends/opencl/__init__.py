@@ -1,0 +1,1 @@
+"""The OpenCL backend: runtime (devices, queues, memory), kernel building, and the primitives."""

@@ -1,0 +1,254 @@
+"""The OpenCL backend: the same primitives as ``backends/cpu.py``, run as kernels from ``cl_kernels/``.
+
+One ``OpenCLBackend`` object per device.  Storage is a buffer from the device's memory pool.
+Kernels are launched with a fixed local size of 64 (PoCL compiles one work-group function per
+local size) on a global size rounded up to it.  The queue is in-order and asynchronous: only
+``to_numpy`` (``item``, ``numpy``, ``tolist``, printing) waits for the device.
+"""
+import numpy as np
+
+from ... import _core
+from ... import dtypes as D
+from ...device import device as _device
+from . import kernels
+from .runtime import runtime
+
+LOCAL = 64
+# OpenCL C has no generic abs/floor/pow for integers: integer versions of those table rows.
+INT_EXPR = {
+    "abs": "((x) < 0 ? -(x) : (x))", "floor": "(x)", "ceil": "(x)", "round": "(x)", "trunc": "(x)",
+    "sign": "(((x) > 0) - ((x) < 0))", "isnan": "0", "isinf": "0", "isfinite": "1",
+    "div_floor": "pg_floordiv(a, b)", "div_trunc": "((a) / (b))", "remainder": "pg_mod(a, b)",
+    "fmod": "((a) % (b))", "pow": "pg_ipow(a, b)",
+}
+INT_HELPERS = """
+inline long pg_floordiv(long a, long b) { long q = a / b; return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q; }
+inline long pg_mod(long a, long b) { long r = a % b; return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r; }
+inline long pg_ipow(long a, long b) { long r = 1; if (b < 0) return a == 1 ? 1 : (a == -1 ? (b % 2 ? -1 : 1) : 0);
+    while (b) { if (b & 1) r *= a; a *= a; b >>= 1; } return r; }
+"""
+_LAYOUT = np.dtype([("shape", np.int64, 6), ("strides", np.int64, (4, 6)), ("offset", np.int64, 4),
+                    ("nd", np.int32), ("pad", np.int32)])
+
+
+def _ctype(d):
+    """The OpenCL C type used to *compute* with dtype d (half computes in float)."""
+    return "float" if d is D.float16 else d.cl
+
+
+def _io_defines(prefix, d, compute=None):
+    """Storage type, load and store macros for one operand of dtype ``d``."""
+    c = compute or _ctype(d)
+    if d is D.float16:
+        return [f"T{prefix}=half", f"LD_{prefix}(p,i)=(({c})vload_half((i),(p)))",
+                f"ST_{prefix}(p,i,v)=vstore_half((float)(v),(i),(p))"]
+    if d is D.bool_:
+        return [f"T{prefix}=uchar", f"LD_{prefix}(p,i)=(({c})(p)[i])", f"ST_{prefix}(p,i,v)=((p)[i]=(uchar)((v)!=0))"]
+    return [f"T{prefix}={d.cl}", f"LD_{prefix}(p,i)=(({c})(p)[i])", f"ST_{prefix}(p,i,v)=((p)[i]=({d.cl})(v))"]
+
+
+def _round_up(n):
+    return max(LOCAL, -(-n // LOCAL) * LOCAL)
+
+
+def collapse(shape, strides_list):
+    """Merge neighbouring dims that every operand walks contiguously, to keep kernels' loops short."""
+    dims = [i for i, s in enumerate(shape) if s != 1]
+    if not dims:
+        return (), [() for _ in strides_list]
+    out_shape = [shape[dims[0]]]
+    out_strides = [[st[dims[0]]] for st in strides_list]
+    for d in dims[1:]:
+        if all(st[-1] == s[d] * shape[d] for st, s in zip(out_strides, strides_list)):
+            out_shape[-1] *= shape[d]
+            for st, s in zip(out_strides, strides_list):
+                st[-1] = s[d]
+        else:
+            out_shape.append(shape[d])
+            for st, s in zip(out_strides, strides_list):
+                st.append(s[d])
+    return tuple(out_shape), [tuple(st) for st in out_strides]
+
+
+def make_layout(shape, strides_list, offsets):
+    """Pack a shape and up to four operands' strides/offsets into the kernels' ``Layout`` struct."""
+    L = np.zeros((), _LAYOUT)
+    if len(shape) > 6:
+        raise RuntimeError(f"OpenCL kernels support at most 6 non-mergeable dims, got shape {list(shape)}")
+    L["nd"] = len(shape)
+    L["shape"][:len(shape)] = shape
+    for k, (st, off) in enumerate(zip(strides_list, offsets)):
+        L["strides"][k][:len(st)] = st
+        L["offset"][k] = off
+    return L
+
+
+class OpenCLBackend:
+    """Backend primitives for device ``opencl:index`` (see ``backends/cpu.py`` for the contract)."""
+
+    name = "opencl"
+
+    def __init__(self, index):
+        self.rt = runtime(index)
+        self.device = _device("opencl", index)
+        self._scalars = {}
+        self._dummy = None
+        self._expr = None
+
+    # -- storage ----------------------------------------------------------------------------------
+    def _storage(self, n, dtype):
+        self._check_dtype(dtype)
+        return _core.Storage(self.rt.alloc(n * dtype.itemsize), self.device, dtype, n)
+
+    def _check_dtype(self, dtype):
+        if dtype is D.float64 and not self.rt.has_fp64:
+            raise RuntimeError(f"the OpenCL device {self.rt.device.name} does not support float64 (no cl_khr_fp64); "
+                               "use float32")
+
+    def empty(self, shape, dtype, strides=None):
+        from ...tensor import Tensor
+
+        n = _core.numel(shape)
+        return Tensor._make(self._storage(n, dtype), shape, strides or _core.contiguous_strides(shape), 0)
+
+    def wrap(self, arr, dtype=None):
+        """Upload a NumPy array as a new contiguous device tensor."""
+        import pyopencl as cl
+
+        dtype = dtype or D.from_numpy_dtype(arr.dtype)
+        arr = np.ascontiguousarray(arr, dtype=dtype.np)
+        t = self.empty(tuple(arr.shape), dtype)
+        if arr.size:
+            cl.enqueue_copy(self.rt.queue, t._storage.data, arr, is_blocking=True)
+        return t
+
+    def to_numpy(self, t):
+        """Download the tensor's elements (waits for the queue): a new host array."""
+        import pyopencl as cl
+
+        if not t.is_contiguous():
+            c = self.empty(t._shape, t.dtype)
+            self.copy_(c, t)
+            t = c
+        out = np.empty(t._shape, dtype=t.dtype.np)
+        if out.size:
+            cl.enqueue_copy(self.rt.queue, out, t._storage.data, src_offset=t._offset * t.dtype.itemsize,
+                            is_blocking=True)
+        return out
+
+    def transfer(self, x, dev):
+        return self.wrap(np.asarray(x._host()), x.dtype)
+
+    def synchronize(self):
+        self.rt.queue.finish()
+
+    # -- operands -----------------------------------------------------------------------------------
+    def _operand(self, x, dtype):
+        """A device tensor for an input: tensors as they are, Python numbers as cached 1-element buffers."""
+        if hasattr(x, "_storage"):
+            if x._storage.device != self.device:
+                raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
+                                   f"{self.device} and {x._storage.device}!")
+            return x
+        key = (repr(x), type(x), dtype.name)
+        t = self._scalars.get(key)
+        if t is None:
+            t = self._scalars[key] = self.wrap(np.asarray(x).astype(dtype.np).reshape(()), dtype)
+        return t
+
+    def _dummy_operand(self):
+        if self._dummy is None:
+            self._dummy = self.wrap(np.zeros((), np.uint8), D.uint8)
+        return self._dummy
+
+    def _expressions(self):
+        """numpy function -> (op name, OpenCL expression), from the op tables (one op, one place)."""
+        if self._expr is None:
+            from ...ops import elementwise as E
+
+            table = {}
+            for name, row in E.UNARY.items():
+                table[row[0]] = (name, f"OP1(x)=({row[1]})", 1)
+            for name, row in E.BINARY.items():
+                table[row[0]] = (name, f"OP2(a,b)=({row[1]})", 2)
+            for fn, (name, expr, n) in E.EXTRA_CL.items():
+                table[fn] = (name, f"OP{n}({'a,b,c'[:2 * n - 1]})=({expr})", n)
+            self._expr = table
+        return self._expr
+
+    # -- elementwise ---------------------------------------------------------------------------------
+    def elementwise(self, fn, inputs, shape, out_dtype, compute_dtype):
+        """``out = fn(*inputs)`` with fn's OpenCL expression from the op tables."""
+        try:
+            name, opdef, arity = self._expressions()[fn]
+        except KeyError:
+            raise NotImplementedError(f"no OpenCL kernel for elementwise function {fn!r}") from None
+        computes = compute_dtype if isinstance(compute_dtype, tuple) else (compute_dtype,) * len(inputs)
+        if not computes[-1].is_floating_point and not computes[0].is_floating_point and name in INT_EXPR:
+            args = "x" if arity == 1 else "a,b"
+            opdef = f"OP{arity}({args})=({INT_EXPR[name]})"
+        out = self.empty(shape, out_dtype, _core.dense_strides_like(inputs, shape))
+        ops = [self._operand(x, c) for x, c in zip(inputs, computes)]
+        self._launch_ew(out, ops, computes, opdef, arity)
+        return out
+
+    def _launch_ew(self, out, ops, computes, opdef, arity):
+        n = out.numel()
+        if n == 0:
+            return
+        ops = list(ops)
+        computes = list(computes)
+        while len(ops) < 3:
+            ops.append(self._dummy_operand())
+            computes.append(D.uint8)
+        call = {1: "OP1(a)", 2: "OP2(a,b)", 3: "OP3(a,b,c)"}[arity]
+        defines = _io_defines("O", out.dtype) + [f"EXPR={call}", opdef]
+        for k, (x, c) in enumerate(zip(ops, computes), 1):
+            defines += _io_defines(str(k), x.dtype, _ctype(c)) + [f"C{k}={_ctype(c)}"]
+        self._check_dtype(out.dtype)
+        prg = kernels.program(self.rt, "elementwise.cl", tuple(_fix(d) for d in defines), INT_HELPERS)
+        shape = out._shape
+        in_strides = [_core.expand_strides(x._shape, x._strides, shape) for x in ops]
+        q, gs = self.rt.queue, (_round_up(n),)
+        contiguous_out = out.is_contiguous()
+        steps = []
+        for x, st in zip(ops, in_strides):
+            if _core.is_contiguous(shape, st) and x._shape == shape:
+                steps.append(1)
+            elif all(s == 0 for s in st):
+                steps.append(0)
+            else:
+                steps.append(None)
+        if contiguous_out and None not in steps:
+            prg.ew_contig(q, gs, (LOCAL,), out._storage.data, *(x._storage.data for x in ops),
+                          *(np.int64(x._offset) for x in ops), *(np.int64(s) for s in steps), np.int64(n))
+            return
+        cshape, cstrides = collapse(shape, [out._strides] + in_strides)
+        L = make_layout(cshape, cstrides, [out._offset] + [x._offset for x in ops])
+        prg.ew_strided(q, gs, (LOCAL,), out._storage.data, *(x._storage.data for x in ops), L, np.int64(n))
+
+    def copy_(self, dst, src):
+        """Strided, broadcasting, casting copy: the elementwise identity with a strided output."""
+        if src._storage is dst._storage:
+            tmp = self.empty(src._shape, src.dtype)
+            self._launch_ew(tmp, [src], [src.dtype], "OP1(x)=(x)", 1)
+            src = tmp
+        self._launch_ew(dst, [src], [dst.dtype if dst.dtype is not D.bool_ else src.dtype], "OP1(x)=(x)", 1)
+
+    def cast(self, x, dtype):
+        out = self.empty(x._shape, dtype)
+        self.copy_(out, x)
+        return out
+
+    # -- reductions, indexing, matmul and convolution are added by backend_ops.install() ------------
+
+
+def _fix(d):
+    """``NAME=VALUE`` -> ``NAME VALUE`` text for a #define line; function-like macros keep their params."""
+    name, _, value = d.partition("=")
+    return f"{name} {value}"
+
+
+from .backend_ops import install  # noqa: E402
+
+install(OpenCLBackend)

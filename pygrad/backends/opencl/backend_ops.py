@@ -1,0 +1,274 @@
+"""OpenCL primitives beyond elementwise: reductions, scans, indexing, matmul, im2col/col2im.
+
+``install`` adds these functions as methods of ``OpenCLBackend`` (kept in a second module so each
+file stays short enough to read in one sitting).
+"""
+import numpy as np
+
+from ... import _core
+from ... import dtypes as D
+from . import kernels
+from .backend import LOCAL, _ctype, _fix, _io_defines, _round_up, collapse, make_layout
+
+# numpy reduction -> (identity, combine expression, accumulate as bool?)
+REDUCE = {
+    np.sum: ("0", "((acc) + (v))"), np.prod: ("1", "((acc) * (v))"),
+    np.max: ("-INFINITY", "(((v) != (v) || (acc) != (acc)) ? (acc) + (v) : max(acc, v))"),
+    np.min: ("INFINITY", "(((v) != (v) || (acc) != (acc)) ? (acc) + (v) : min(acc, v))"),
+    np.all: ("1", "((acc) && ((v) != 0))"), np.any: ("0", "((acc) || ((v) != 0))"),
+}
+INT_LIMITS = {np.max: "LONG_MIN", np.min: "LONG_MAX"}
+# Operations the device does not run yet: computed on the host (download, NumPy, upload).
+HOST_FALLBACK = ("sort/argsort", "cumprod", "scatter-accumulate for dtypes other than float32/int32")
+
+
+def _split_layout(x, dims):
+    """(kept layout, reduced layout) of ``x`` for a reduction over ``dims``."""
+    keep = [d for d in range(x.dim()) if d not in dims]
+    kshape = tuple(x._shape[d] for d in keep)
+    rshape = tuple(x._shape[d] for d in dims)
+    kout = _core.contiguous_strides(kshape)
+    kc, (ko, ki) = collapse(kshape, [kout, tuple(x._strides[d] for d in keep)]) if kshape else ((), [(), ()])
+    rc, (ri,) = collapse(rshape, [tuple(x._strides[d] for d in dims)]) if rshape else ((), [()])
+    Lk = make_layout(kc, [ko, ki], [0, x._offset])
+    Lr = make_layout(rc, [ri, ri], [0, 0])
+    return Lk, Lr, _core.numel(kshape), _core.numel(rshape), kshape
+
+
+def reduce(self, fn, x, dims, keepdim, out_dtype, compute_dtype):
+    """sum / prod / max / min / all / any over ``dims``, in one or two passes."""
+    if fn not in REDUCE:
+        raise NotImplementedError(f"no OpenCL reduction for {fn!r}")
+    init, combine = REDUCE[fn]
+    acc = _ctype(compute_dtype) if fn not in (np.all, np.any) else "uchar"
+    if not compute_dtype.is_floating_point and fn in INT_LIMITS:
+        init = INT_LIMITS[fn] if compute_dtype is D.int64 else ("INT_MIN" if fn is np.max else "INT_MAX")
+        combine = "max(acc, v)" if fn is np.max else "min(acc, v)"
+    dims = tuple(dims)
+    if not dims and x.dim():
+        dims = ()
+    Lk, Lr, nout, nred, kshape = _split_layout(x, dims)
+    out_shape = tuple(1 if d in dims else s for d, s in enumerate(x._shape)) if keepdim else kshape
+    out = self.empty(out_shape, out_dtype)
+    if nout == 0:
+        return out
+    nchunks = 1 if nout >= 64 or nred < 8192 else min(256, nred // 4096)
+    target = out if nchunks == 1 else self.empty((nout * nchunks,), compute_dtype if acc != "uchar" else D.bool_)
+    defines = [f"ACC={acc}", f"INIT=(({acc}){init})", f"COMBINE(acc,v)={combine}"]
+    defines += _io_defines("I", x.dtype, acc) + _io_defines("O", target.dtype)
+    prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(d) for d in defines))
+    prg.reduce_k(self.rt.queue, (_round_up(nout * nchunks),), (LOCAL,), target._storage.data, x._storage.data,
+                 Lk, Lr, np.int64(nout), np.int64(nred), np.int64(nchunks))
+    if nchunks > 1:
+        partial = target._view((nout, nchunks), (nchunks, 1), 0)
+        return reduce(self, fn, partial, (1,), False, out_dtype, compute_dtype).reshape(out_shape)
+    return out
+
+
+def _arg_reduce(self, x, axis, keepdims, better):
+    d = axis
+    Lk, _, nout, nred, kshape = _split_layout(x, (d,))
+    out = self.empty(kshape, D.int64)
+    if nout:
+        acc = _ctype(x.dtype) if x.dtype is not D.bool_ else "uchar"
+        defines = [f"ACC={acc}", f"BETTER(v,best)={better}"] + _io_defines("I", x.dtype, acc)
+        prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(s) for s in defines))
+        prg.argreduce_k(self.rt.queue, (_round_up(nout),), (LOCAL,), out._storage.data, x._storage.data, Lk,
+                        np.int64(nout), np.int64(nred), np.int64(x._strides[d]))
+    return out.unsqueeze(d) if keepdims else out
+
+
+def _scan(self, x, axis, out_dtype, combine, init):
+    out = self.empty(x._shape, out_dtype)
+    Lk, _, nout, nred, _ = _split_layout(x, (axis,))
+    keep = [d for d in range(x.dim()) if d != axis]
+    kshape = tuple(x._shape[d] for d in keep)
+    kc, (ko, ki) = collapse(kshape, [tuple(out._strides[d] for d in keep), tuple(x._strides[d] for d in keep)]) \
+        if kshape else ((), [(), ()])
+    Lk = make_layout(kc, [ko, ki], [0, x._offset])
+    acc = _ctype(out_dtype)
+    defines = [f"ACC={acc}", f"INIT=(({acc}){init})", f"COMBINE(acc,v)={combine}"]
+    defines += _io_defines("I", x.dtype, acc) + _io_defines("O", out_dtype)
+    prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(d) for d in defines))
+    if nout:
+        prg.scan_k(self.rt.queue, (_round_up(nout),), (LOCAL,), out._storage.data, x._storage.data, Lk,
+                   np.int64(nout), np.int64(nred), np.int64(x._strides[axis]), np.int64(out._strides[axis]))
+    return out
+
+
+def call(self, fn, *tensors, out_dtype=None, **kwargs):
+    """Named routines: argmax/argmin and cumsum run as kernels; the rest on the host (HOST_FALLBACK)."""
+    x = tensors[0]
+    if fn in (np.argmax, np.argmin):
+        axis = kwargs.get("axis")
+        if axis is None:
+            x, axis = x.reshape(-1), 0
+        better = "((v) > (best) || ((v) != (v) && (best) == (best)))" if fn is np.argmax else \
+            "((v) < (best) || ((v) != (v) && (best) == (best)))"
+        return _arg_reduce(self, x, axis, kwargs.get("keepdims", False), better)
+    if fn is np.cumsum and x.dim():
+        dt = out_dtype or x.dtype
+        return _scan(self, x, kwargs["axis"], dt, "((acc) + (v))", "0")
+    arrs = [np.asarray(t._host()) if hasattr(t, "_storage") else t for t in tensors]
+    r = fn(*arrs, **kwargs)
+    if isinstance(r, tuple):
+        return tuple(self.wrap(np.asarray(a), out_dtype) for a in r)
+    return self.wrap(np.asarray(r), out_dtype)
+
+
+def gather(self, x, offsets):
+    offs = self.wrap(np.ascontiguousarray(offsets, dtype=np.int64))
+    src = x
+    out = self.empty(tuple(offsets.shape), x.dtype)
+    n = out.numel()
+    if n:
+        _core_check(offsets, x._storage.size)
+        prg = kernels.program(self.rt, "index.cl", (f"T {_raw(x.dtype)}", "ACC float"))
+        prg.gather_k(self.rt.queue, (_round_up(n),), (LOCAL,), out._storage.data, src._storage.data,
+                     offs._storage.data, np.int64(n))
+    return out
+
+
+def _core_check(offsets, size):
+    if offsets.size and (offsets.min() < 0 or offsets.max() >= size):
+        raise IndexError(f"storage offset out of range for a storage of {size} elements")
+
+
+def _raw(dtype):
+    """An OpenCL type of the same size, to move elements as bits."""
+    return {1: "uchar", 2: "ushort", 4: "uint", 8: "ulong"}[dtype.itemsize]
+
+
+def scatter(self, dst, offsets, values, accumulate):
+    """``storage[offsets] = values`` (``+=`` with accumulate: atomics for float32/int32, else host)."""
+    from ...ops.movement import expand
+
+    n = int(np.prod(offsets.shape))
+    if n == 0:
+        return
+    _core_check(offsets, dst._storage.size)
+    vals = self._operand(values, dst.dtype)
+    if vals.dtype is not dst.dtype:
+        vals = self.cast(vals, dst.dtype)
+    vals = expand(vals, tuple(offsets.shape)).contiguous()
+    offs = self.wrap(np.ascontiguousarray(offsets, dtype=np.int64))
+    if not accumulate:
+        prg = kernels.program(self.rt, "index.cl", (f"T {_raw(dst.dtype)}", "ACC float"))
+        prg.scatter_k(self.rt.queue, (_round_up(n),), (LOCAL,), dst._storage.data, offs._storage.data,
+                      vals._storage.data, np.int64(n))
+        return
+    if dst.dtype in (D.float32, D.int32):
+        add = ("ATOMIC_ADD(p,v) atomic_add((volatile __global int*)(p), (v))" if dst.dtype is D.int32 else
+               "ATOMIC_ADD(p,v) { volatile __global uint* q = (volatile __global uint*)(p); uint o, nw; "
+               "do { o = *q; nw = as_uint(as_float(o) + (v)); } while (atomic_cmpxchg(q, o, nw) != o); }")
+        prg = kernels.program(self.rt, "index.cl", (f"T {dst.dtype.cl}", "ACC float", add))
+        prg.scatter_add_k(self.rt.queue, (_round_up(n),), (LOCAL,), dst._storage.data, offs._storage.data,
+                          vals._storage.data, np.int64(n))
+        return
+    # host fallback: read the storage, np.add.at, write it back
+    host = self.to_numpy(dst._view((dst._storage.size,), (1,), 0))
+    np.add.at(host, np.asarray(offsets).reshape(-1), np.asarray(vals._host()).reshape(-1))
+    import pyopencl as cl
+
+    cl.enqueue_copy(self.rt.queue, dst._storage.data, host, is_blocking=True)
+
+
+def matmul(self, a, b):
+    """Batched product of >= 2-D operands; picks the kernel for the device kind."""
+    from ...ops.movement import expand
+
+    batch = _core.broadcast_shapes(a._shape[:-2], b._shape[:-2])
+    M, K, N = a._shape[-2], a._shape[-1], b._shape[-1]
+    if a.dtype is D.float16:
+        r = matmul(self, self.cast(a, D.float32), self.cast(b, D.float32))
+        return self.cast(r, D.float16)
+    out = self.empty(batch + (M, N), a.dtype)
+    if out.numel() == 0:
+        return out
+    if K == 0:
+        self.copy_(out, self._operand(0, a.dtype))
+        return out
+    a = expand(a, batch + (M, K))
+    b = expand(b, batch + (K, N))
+    if len(batch) > 2:  # fold extra batch dims into two
+        a, b = a.contiguous().reshape(-1, M, K), b.contiguous().reshape(-1, K, N)
+        outv = out.reshape(-1, M, N)
+    else:
+        outv = out
+    nb = outv._shape[:-2]
+    bdims = (1,) * (2 - len(nb)) + nb
+
+    def bstrides(t):
+        st = t._strides[:-2]
+        return (0,) * (2 - len(st)) + st
+
+    (sam, sak), (sbk, sbn), (scm, scn) = a._strides[-2:], b._strides[-2:], outv._strides[-2:]
+    ab, bb, cb = bstrides(a), bstrides(b), bstrides(outv)
+    A, B, C, oa, ob, oc = a, b, outv, a._offset, b._offset, outv._offset
+    use_cpu = self.rt.is_cpu and a.dtype is D.float32
+    if use_cpu and sbn != 1 and sam == 1:
+        # C = A B  <=>  Cᵀ = Bᵀ Aᵀ: swap roles so the vectorised operand has unit stride
+        A, B, oa, ob = b, a, ob, oa
+        M, N = N, M
+        sam, sak, sbk, sbn = sbn, sbk, sak, sam
+        scm, scn = scn, scm
+        ab, bb = bb, ab
+    if use_cpu and sbn != 1:
+        B = B.contiguous()
+        sbk, sbn, ob = B._strides[-2], 1, B._offset
+        bb = bstrides(B)
+    args = [A._storage.data, B._storage.data, C._storage.data, *map(np.int64, (
+        M, N, K, sam, sak, sbk, sbn, scm, scn, ab[0], ab[1], bb[0], bb[1], cb[0], cb[1], bdims[1], oa, ob, oc))]
+    acc = "double" if a.dtype is D.float64 else ("float" if a.dtype.is_floating_point else "long")
+    q, z = self.rt.queue, bdims[0] * bdims[1]
+    if use_cpu:
+        prg = kernels.program(self.rt, "gemm.cl", ("T float", "ACC float", "CPU_GEMM 1"))
+        tiles = (-(-N // 16), -(-M // 6), z)
+        ls = (4, 1, 1)
+        prg.gemm_cpu(q, (-(-tiles[0] // 4) * 4, tiles[1], z), ls, *args)
+    elif not self.rt.is_cpu and a.dtype.is_floating_point:
+        prg = kernels.program(self.rt, "gemm.cl", (f"T {a.dtype.cl}", f"ACC {acc}"))
+        prg.gemm_tiled(q, (-(-N // 16) * 16, -(-M // 16) * 16, z), (16, 16, 1), *args)
+    else:
+        prg = kernels.program(self.rt, "gemm.cl", (f"T {a.dtype.cl if a.dtype is not D.bool_ else 'uchar'}",
+                                                   f"ACC {acc}"))
+        prg.gemm_naive(q, (-(-N // 8) * 8, -(-M // 8) * 8, z), (8, 8, 1), *args)
+    return out
+
+
+def unfold(self, x, kernel, dilation, padding, stride, pad_value=0.0):
+    x = x.contiguous()
+    n, c, h, w = x._shape
+    (kh, kw), (dh, dw), (ph, pw), (sh, sw) = kernel, dilation, padding, stride
+    oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    out = self.empty((n, c, kh, kw, oh, ow), x.dtype)
+    total = out.numel()
+    if total:
+        prg = kernels.program(self.rt, "index.cl", (f"T {x.dtype.cl}", "ACC float"))
+        pad = np.asarray(pad_value).astype(x.dtype.np)
+        prg.unfold_k(self.rt.queue, (_round_up(total),), (LOCAL,), out._storage.data, x._storage.data,
+                     *map(np.int64, (n, c, h, w)), *map(np.int32, (kh, kw, dh, dw, ph, pw, sh, sw)),
+                     *map(np.int64, (oh, ow)), pad)
+    return out
+
+
+def fold(self, cols, out_hw, kernel, dilation, padding, stride):
+    cols = cols.contiguous()
+    n, c, kh, kw, oh, ow = cols._shape
+    (dh, dw), (ph, pw), (sh, sw) = dilation, padding, stride
+    H, W = out_hw
+    out = self.empty((n, c, H, W), cols.dtype)
+    total = out.numel()
+    if total:
+        acc = "double" if cols.dtype is D.float64 else "float"
+        prg = kernels.program(self.rt, "index.cl", (f"T {cols.dtype.cl}", f"ACC {acc}"))
+        prg.fold_k(self.rt.queue, (_round_up(total),), (LOCAL,), out._storage.data, cols._storage.data,
+                   *map(np.int64, (n, c, H, W)), *map(np.int32, (kh, kw, dh, dw, ph, pw, sh, sw)),
+                   *map(np.int64, (oh, ow)))
+    return out
+
+
+def install(cls):
+    for fn in (reduce, call, gather, scatter, matmul, unfold, fold):
+        setattr(cls, fn.__name__, fn)

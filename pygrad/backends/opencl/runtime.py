@@ -1,0 +1,107 @@
+"""OpenCL runtime: finding devices, one context + queue + memory pool per device.
+
+Devices are numbered GPUs first, then every other device (CPUs through PoCL, accelerators), across
+all platforms, so ``opencl:0`` is the best device a machine has.  Nothing here runs at import time:
+the first call that needs OpenCL enumerates the platforms.
+"""
+import os
+
+_state = {"devices": None, "runtimes": {}}
+
+INSTALL_HINT = ("install an OpenCL runtime: `pip install pyopencl pocl-binary-distribution` gives a CPU device "
+                "(PoCL); a GPU vendor's driver (AMD ROCm/Adrenalin, Intel compute-runtime, NVIDIA, Apple) gives a GPU")
+
+
+def _cl():
+    try:
+        import pyopencl as cl
+    except ImportError:
+        raise RuntimeError("pyopencl is not installed: " + INSTALL_HINT) from None
+    return cl
+
+
+def devices():
+    """All OpenCL devices, GPUs first; [] when there is no usable platform."""
+    if _state["devices"] is None:
+        found = []
+        try:
+            cl = _cl()
+            for platform in cl.get_platforms():
+                try:
+                    found.extend(platform.get_devices())
+                except Exception:  # a platform with no devices raises on some ICDs
+                    continue
+            gpu = cl.device_type.GPU
+            found.sort(key=lambda d: 0 if d.type & gpu else 1)
+        except Exception:
+            found = []
+        if os.environ.get("PYGRAD_CL_DEVICE_FILTER"):
+            needle = os.environ["PYGRAD_CL_DEVICE_FILTER"].lower()
+            found = [d for d in found if needle in d.name.lower() or needle in d.platform.name.lower()]
+        _state["devices"] = found
+    return _state["devices"]
+
+
+def is_available():
+    return bool(devices())
+
+
+def device_count():
+    return len(devices())
+
+
+class Runtime:
+    """The context, in-order queue and caching allocator of one device."""
+
+    def __init__(self, index):
+        cl = _cl()
+        import pyopencl.tools as cl_tools
+
+        devs = devices()
+        if not devs:
+            raise RuntimeError("no OpenCL device found: " + INSTALL_HINT)
+        if index >= len(devs):
+            raise RuntimeError(f"OpenCL device index {index} is out of range: this machine has {len(devs)} "
+                               f"OpenCL device(s) (opencl:0..opencl:{len(devs) - 1})")
+        self.index = index
+        self.device = devs[index]
+        self.context = cl.Context([self.device])
+        self.queue = cl.CommandQueue(self.context)
+        # A memory pool keeps freed buffers for reuse: a training loop stops allocating after step 1.
+        self.pool = cl_tools.MemoryPool(cl_tools.ImmediateAllocator(self.queue))
+        self.is_cpu = bool(self.device.type & cl.device_type.CPU)
+        self.has_fp64 = bool(self.device.double_fp_config)
+        self.has_fp16 = "cl_khr_fp16" in self.device.extensions
+        self.allocated = 0
+
+    def alloc(self, nbytes):
+        """A buffer of at least ``nbytes`` from the pool; device OOM becomes a RuntimeError."""
+        cl = _cl()
+        try:
+            return self.pool.allocate(max(int(nbytes), 1))
+        except (cl.MemoryError, cl.RuntimeError, MemoryError) as e:
+            raise RuntimeError(
+                f"OpenCL out of memory on {self.device.name}: tried to allocate {nbytes / 2**20:.2f} MiB with "
+                f"{self.pool.active_bytes / 2**20:.2f} MiB in use (device total "
+                f"{self.device.global_mem_size / 2**20:.0f} MiB): {e}") from None
+
+
+def runtime(index):
+    """The (lazily created) runtime of device ``opencl:index``."""
+    rt = _state["runtimes"].get(index)
+    if rt is None:
+        rt = _state["runtimes"][index] = Runtime(index)
+    return rt
+
+
+def properties(index):
+    """What ``pygrad.opencl.get_device_properties`` reports."""
+    d = devices()[index]
+    return {
+        "name": d.name.strip(), "platform": d.platform.name.strip(), "vendor": d.vendor.strip(),
+        "type": "GPU" if d.type & _cl().device_type.GPU else "CPU" if d.type & _cl().device_type.CPU else "other",
+        "compute_units": d.max_compute_units, "global_mem_bytes": d.global_mem_size,
+        "local_mem_bytes": d.local_mem_size, "max_work_group_size": d.max_work_group_size,
+        "fp64": bool(d.double_fp_config), "fp16": "cl_khr_fp16" in d.extensions,
+        "driver_version": d.driver_version, "opencl_version": d.version,
+    }
