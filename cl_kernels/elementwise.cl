@@ -22,12 +22,12 @@ __kernel void ew_strided(__global TO* out, __global const T1* p1, __global const
 /* Every input is either contiguous with the output's shape (step 1) or one broadcast element (step 0):
  * no index arithmetic at all, so PoCL can vectorise across work-items. */
 __kernel void ew_contig(__global TO* out, __global const T1* p1, __global const T2* p2, __global const T3* p3,
-                        const long off1, const long off2, const long off3,
+                        const long off0, const long off1, const long off2, const long off3,
                         const long s1, const long s2, const long s3, const long n) {
     long i = get_global_id(0);
     if (i >= n) return;
     C1 a = LD_1(p1, off1 + i * s1);
     C2 b = LD_2(p2, off2 + i * s2);
     C3 c = LD_3(p3, off3 + i * s3);
-    ST_O(out, i, EXPR);
+    ST_O(out, off0 + i, EXPR);
 }

@@ -116,7 +116,7 @@ class OpenCLBackend:
         import pyopencl as cl
 
         dtype = dtype or D.from_numpy_dtype(arr.dtype)
-        arr = np.ascontiguousarray(arr, dtype=dtype.np)
+        arr = np.asarray(arr, dtype=dtype.np, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
         t = self.empty(tuple(arr.shape), dtype)
         if arr.size:
             cl.enqueue_copy(self.rt.queue, t._storage.data, arr, is_blocking=True)
@@ -221,7 +221,7 @@ class OpenCLBackend:
                 steps.append(None)
         if contiguous_out and None not in steps:
             prg.ew_contig(q, gs, (LOCAL,), out._storage.data, *(x._storage.data for x in ops),
-                          *(np.int64(x._offset) for x in ops), *(np.int64(s) for s in steps), np.int64(n))
+                          np.int64(out._offset), *(np.int64(x._offset) for x in ops), *(np.int64(s) for s in steps), np.int64(n))
             return
         cshape, cstrides = collapse(shape, [out._strides] + in_strides)
         L = make_layout(cshape, cstrides, [out._offset] + [x._offset for x in ops])
