@@ -2,9 +2,9 @@
  *
  * Three kernels, chosen per device by pygrad/backends/opencl/backend.py:
  *   gemm_naive  one work-item per element of C: the textbook triple loop, any dtype (the baseline);
- *   gemm_cpu    for CPU devices (PoCL): each work-item computes an RM x 16 block of C in float16
- *               vector registers, reading B rows with vload16 and broadcasting A scalars, no local
- *               memory (a CPU's caches do that job); needs B's rows contiguous (sbn == 1);
+ *   gemm_cpu    for CPU devices (PoCL): A and B are first packed into panels (pack_a, pack_b), then
+ *               each work-item computes an RM x 16 block of C in float16 vector registers, streaming
+ *               its two panels; no local memory (a CPU's caches do that job);
  *   gemm_tiled  for GPUs: a work-group stages TS x TS tiles of A and B in local memory so each
  *               value loaded from global memory is reused TS times.
  * Batch: up to two batch dims (b0, b1), each operand with its own batch strides (0 = broadcast).
@@ -33,46 +33,77 @@ __kernel void gemm_naive(GEMM_ARGS) {
 }
 
 #ifdef CPU_GEMM
+/* CPU path, step 1: pack operands into panels that the block kernel reads front to back.
+ *   Ap[batch][m/RM][k][RM]  (RM rows of A side by side, zero-padded past M)
+ *   Bp[batch][n/16][k][16]  (16 columns of B side by side, zero-padded past N)
+ * Reading panels sequentially lets the hardware prefetcher stream them, instead of touching a new
+ * page per k as a row-major B would. */
 #define RM 6
-__kernel void gemm_cpu(GEMM_ARGS) {
-    BATCH_OFFSETS
-    long m0 = get_global_id(1) * RM, n0 = get_global_id(0) * 16;
-    if (m0 >= M || n0 >= N) return;
-    if (m0 + RM <= M && n0 + 16 <= N) {
-        float16 c0 = 0, c1 = 0, c2 = 0, c3 = 0, c4 = 0, c5 = 0;
-        __global const float* a = A + m0 * sam;
-        __global const float* b = B + n0;
-        for (long k = 0; k < K; ++k) {
-            float16 bv = vload16(0, b + k * sbk);
-            long ak = k * sak;
-            c0 = mad((float16)a[ak], bv, c0);
-            c1 = mad((float16)a[sam + ak], bv, c1);
-            c2 = mad((float16)a[2 * sam + ak], bv, c2);
-            c3 = mad((float16)a[3 * sam + ak], bv, c3);
-            c4 = mad((float16)a[4 * sam + ak], bv, c4);
-            c5 = mad((float16)a[5 * sam + ak], bv, c5);
-        }
-        __global float* c = C + m0 * scm + n0 * scn;
-        if (scn == 1) {
-            vstore16(c0, 0, c); vstore16(c1, 0, c + scm); vstore16(c2, 0, c + 2 * scm);
-            vstore16(c3, 0, c + 3 * scm); vstore16(c4, 0, c + 4 * scm); vstore16(c5, 0, c + 5 * scm);
-        } else {
-            float16 rows[RM] = {c0, c1, c2, c3, c4, c5};
-            for (int r = 0; r < RM; ++r) {
-                float vals[16];
-                vstore16(rows[r], 0, vals);
-                for (int j = 0; j < 16; ++j) c[r * scm + j * scn] = vals[j];
-            }
-        }
+__kernel void pack_a(__global float* Ap, __global const float* A, const long M, const long K, const long sam,
+                     const long sak, const long ab0, const long ab1, const long nb1, const long offA) {
+    long g = get_global_id(0), z = get_global_id(1);
+    long mt = (M + RM - 1) / RM;
+    if (g >= mt * K) return;
+    long b0 = z / nb1, b1 = z % nb1;
+    A += offA + b0 * ab0 + b1 * ab1;
+    long tile = g / K, k = g % K;
+    __global float* dst = Ap + (z * mt * K + g) * RM;
+    for (int r = 0; r < RM; ++r) {
+        long m = tile * RM + r;
+        dst[r] = m < M ? A[m * sam + k * sak] : 0.0f;
+    }
+}
+
+__kernel void pack_b(__global float* Bp, __global const float* B, const long N, const long K, const long sbk,
+                     const long sbn, const long bb0, const long bb1, const long nb1, const long offB) {
+    long g = get_global_id(0), z = get_global_id(1);
+    long nt = (N + 15) / 16;
+    if (g >= nt * K) return;
+    long b0 = z / nb1, b1 = z % nb1;
+    B += offB + b0 * bb0 + b1 * bb1;
+    long tile = g / K, k = g % K;
+    __global float* dst = Bp + (z * nt * K + g) * 16;
+    for (int j = 0; j < 16; ++j) {
+        long n = tile * 16 + j;
+        dst[j] = n < N ? B[k * sbk + n * sbn] : 0.0f;
+    }
+}
+
+/* CPU path, step 2: each work-item multiplies one A panel by one B panel into an RM x 16 block of
+ * C held in six float16 registers: per k, one 16-wide load of B, six broadcasts of A, six FMAs. */
+__kernel void gemm_cpu(__global const float* Ap, __global const float* Bp, __global float* C, const long M,
+                       const long N, const long K, const long scm, const long scn, const long cb0,
+                       const long cb1, const long nb1, const long offC) {
+    long nt = get_global_id(0), mt = get_global_id(1), z = get_global_id(2);
+    long n_tiles = (N + 15) / 16, m_tiles = (M + RM - 1) / RM;
+    if (nt >= n_tiles || mt >= m_tiles) return;
+    long b0 = z / nb1, b1 = z % nb1;
+    C += offC + b0 * cb0 + b1 * cb1;
+    __global const float* a = Ap + (z * m_tiles + mt) * K * RM;
+    __global const float* b = Bp + (z * n_tiles + nt) * K * 16;
+    float16 c0 = 0, c1 = 0, c2 = 0, c3 = 0, c4 = 0, c5 = 0;
+    for (int k = 0; k < K; ++k) {
+        float16 bv = vload16(k, b);
+        c0 = mad((float16)a[0], bv, c0);
+        c1 = mad((float16)a[1], bv, c1);
+        c2 = mad((float16)a[2], bv, c2);
+        c3 = mad((float16)a[3], bv, c3);
+        c4 = mad((float16)a[4], bv, c4);
+        c5 = mad((float16)a[5], bv, c5);
+        a += RM;
+    }
+    long m0 = mt * RM, n0 = nt * 16;
+    __global float* c = C + m0 * scm + n0 * scn;
+    if (m0 + RM <= M && n0 + 16 <= N && scn == 1) {
+        vstore16(c0, 0, c); vstore16(c1, 0, c + scm); vstore16(c2, 0, c + 2 * scm);
+        vstore16(c3, 0, c + 3 * scm); vstore16(c4, 0, c + 4 * scm); vstore16(c5, 0, c + 5 * scm);
         return;
     }
-    /* edge block: plain loops */
-    for (long m = m0; m < min(M, m0 + RM); ++m)
-        for (long n = n0; n < min(N, n0 + 16); ++n) {
-            float acc = 0;
-            for (long k = 0; k < K; ++k) acc = mad(A[m * sam + k * sak], B[k * sbk + n], acc);
-            C[m * scm + n * scn] = acc;
-        }
+    float rows[RM][16];
+    vstore16(c0, 0, rows[0]); vstore16(c1, 0, rows[1]); vstore16(c2, 0, rows[2]);
+    vstore16(c3, 0, rows[3]); vstore16(c4, 0, rows[4]); vstore16(c5, 0, rows[5]);
+    for (int r = 0; r < RM && m0 + r < M; ++r)
+        for (int j = 0; j < 16 && n0 + j < N; ++j) c[r * scm + j * scn] = rows[r][j];
 }
 #endif
 

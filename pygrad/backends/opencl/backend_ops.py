@@ -204,28 +204,13 @@ def matmul(self, a, b):
 
     (sam, sak), (sbk, sbn), (scm, scn) = a._strides[-2:], b._strides[-2:], outv._strides[-2:]
     ab, bb, cb = bstrides(a), bstrides(b), bstrides(outv)
-    A, B, C, oa, ob, oc = a, b, outv, a._offset, b._offset, outv._offset
-    use_cpu = self.rt.is_cpu and a.dtype is D.float32
-    if use_cpu and sbn != 1 and sam == 1:
-        # C = A B  <=>  Cᵀ = Bᵀ Aᵀ: swap roles so the vectorised operand has unit stride
-        A, B, oa, ob = b, a, ob, oa
-        M, N = N, M
-        sam, sak, sbk, sbn = sbn, sbk, sak, sam
-        scm, scn = scn, scm
-        ab, bb = bb, ab
-    if use_cpu and sbn != 1:
-        B = B.contiguous()
-        sbk, sbn, ob = B._strides[-2], 1, B._offset
-        bb = bstrides(B)
-    args = [A._storage.data, B._storage.data, C._storage.data, *map(np.int64, (
-        M, N, K, sam, sak, sbk, sbn, scm, scn, ab[0], ab[1], bb[0], bb[1], cb[0], cb[1], bdims[1], oa, ob, oc))]
+    args = [a._storage.data, b._storage.data, outv._storage.data, *map(np.int64, (
+        M, N, K, sam, sak, sbk, sbn, scm, scn, ab[0], ab[1], bb[0], bb[1], cb[0], cb[1], bdims[1],
+        a._offset, b._offset, outv._offset))]
     acc = "double" if a.dtype is D.float64 else ("float" if a.dtype.is_floating_point else "long")
     q, z = self.rt.queue, bdims[0] * bdims[1]
-    if use_cpu:
-        prg = kernels.program(self.rt, "gemm.cl", ("T float", "ACC float", "CPU_GEMM 1"))
-        tiles = (-(-N // 16), -(-M // 6), z)
-        ls = (4, 1, 1)
-        prg.gemm_cpu(q, (-(-tiles[0] // 4) * 4, tiles[1], z), ls, *args)
+    if self.rt.is_cpu and a.dtype is D.float32:
+        _gemm_cpu(self, a, b, outv, M, N, K, (sam, sak, sbk, sbn, scm, scn), (ab, bb, cb), bdims)
     elif not self.rt.is_cpu and a.dtype.is_floating_point:
         prg = kernels.program(self.rt, "gemm.cl", (f"T {a.dtype.cl}", f"ACC {acc}"))
         prg.gemm_tiled(q, (-(-N // 16) * 16, -(-M // 16) * 16, z), (16, 16, 1), *args)
@@ -234,6 +219,25 @@ def matmul(self, a, b):
                                                    f"ACC {acc}"))
         prg.gemm_naive(q, (-(-N // 8) * 8, -(-M // 8) * 8, z), (8, 8, 1), *args)
     return out
+
+
+def _gemm_cpu(self, a, b, c, M, N, K, strides, batch_strides, bdims):
+    """CPU devices: pack A into 6-row panels and B into 16-column panels, then the block kernel."""
+    sam, sak, sbk, sbn, scm, scn = strides
+    ab, bb, cb = batch_strides
+    z, i64 = bdims[0] * bdims[1], np.int64
+    mt, nt = -(-M // 6), -(-N // 16)
+    ap = self.rt.alloc(z * mt * K * 6 * 4)
+    bp = self.rt.alloc(z * nt * K * 16 * 4)
+    prg = kernels.program(self.rt, "gemm.cl", ("T float", "ACC float", "CPU_GEMM 1"))
+    q = self.rt.queue
+    prg.pack_a(q, (_round_up(mt * K), z), (LOCAL, 1), ap, a._storage.data,
+               *map(i64, (M, K, sam, sak, ab[0], ab[1], bdims[1], a._offset)))
+    prg.pack_b(q, (_round_up(nt * K), z), (LOCAL, 1), bp, b._storage.data,
+               *map(i64, (N, K, sbk, sbn, bb[0], bb[1], bdims[1], b._offset)))
+    ls = (8, 1, 1)
+    prg.gemm_cpu(q, (-(-nt // ls[0]) * ls[0], mt, z), ls, ap, bp, c._storage.data,
+                 *map(i64, (M, N, K, scm, scn, cb[0], cb[1], bdims[1], c._offset)))
 
 
 def unfold(self, x, kernel, dilation, padding, stride, pad_value=0.0):
