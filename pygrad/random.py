@@ -26,7 +26,15 @@ class Generator:
             seed += 1 << 64
         self._seed = seed
         self._np = np.random.Generator(np.random.Philox(seed))
+        self._counter = 0  # Philox counter position of the device kernels (cl_kernels/random.cl)
         return self
+
+    def _claim(self, words):
+        """Reserve ``words`` 32-bit random words of the device stream; returns (key, counter offset)."""
+        offset = self._counter
+        self._counter += -(-words // 4) + 1
+        key = np.array([self._seed & 0xFFFFFFFF, (self._seed >> 32) & 0xFFFFFFFF], dtype=np.uint32)
+        return key, offset
 
     def initial_seed(self):
         return self._seed
@@ -86,24 +94,45 @@ def _float_dtype(dtype):
     return dtype
 
 
-def uniform(shape, dtype, low=0.0, high=1.0, generator=None):
+def _on_device(kind, shape, dtype, a, b, generator, device):
+    """Sample on an OpenCL device with its Philox kernels; None for the CPU (NumPy's Philox)."""
+    from .device import as_device
+
+    dev = as_device(device)
+    if dev.type == "cpu":
+        return None
+    from .backends import get_backend
+
+    return get_backend(dev).random(kind, tuple(shape), dtype, a, b, generator or default_generator)
+
+
+def uniform(shape, dtype, low=0.0, high=1.0, generator=None, device="cpu"):
     dtype = _float_dtype(dtype)
+    t = _on_device("uniform", shape, dtype, low, high, generator, device)
+    if t is not None:
+        return t
     arr = _gen(generator).random(shape, dtype=np.float64 if dtype is D.float64 else np.float32)
     return cpu.wrap((arr * (high - low) + low).astype(dtype.np), dtype)
 
 
-def normal(shape, dtype, mean=0.0, std=1.0, generator=None):
+def normal(shape, dtype, mean=0.0, std=1.0, generator=None, device="cpu"):
     dtype = _float_dtype(dtype)
     if std < 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+    t = _on_device("normal", shape, dtype, mean, std, generator, device)
+    if t is not None:
+        return t
     arr = _gen(generator).standard_normal(shape, dtype=np.float64 if dtype is D.float64 else np.float32)
     return cpu.wrap((arr * std + mean).astype(dtype.np), dtype)
 
 
-def random(shape, dtype, low=0, high=None, generator=None):
+def random(shape, dtype, low=0, high=None, generator=None, device="cpu"):
     """Integers in [low, high) (``random_(from, to)``); one argument means [0, to)."""
     if high is None:
         low, high = 0, low if low else (2 ** (8 * min(dtype.itemsize, 4) - 1) if dtype.category else 2)
+    t = _on_device("randint", shape, dtype, low, high, generator, device)
+    if t is not None:
+        return t
     return cpu.wrap(_gen(generator).integers(low, high, shape).astype(dtype.np), dtype)
 
 
@@ -126,13 +155,13 @@ def _place(t, device, requires_grad):
 def rand(*args, size=None, generator=None, out=None, dtype=None, device=None, requires_grad=False, layout=None):
     """Uniform samples in [0, 1)."""
     shape = _sizes(args if size is None else size)
-    return _place(uniform(shape, dtype, generator=generator), device, requires_grad)
+    return _place(uniform(shape, dtype, generator=generator, device=device), device, requires_grad)
 
 
 def randn(*args, size=None, generator=None, out=None, dtype=None, device=None, requires_grad=False, layout=None):
     """Standard normal samples (mean 0, variance 1)."""
     shape = _sizes(args if size is None else size)
-    return _place(normal(shape, dtype, generator=generator), device, requires_grad)
+    return _place(normal(shape, dtype, generator=generator, device=device), device, requires_grad)
 
 
 def randint(*args, low=None, high=None, size=None, generator=None, dtype=None, device=None, requires_grad=False,
@@ -156,7 +185,7 @@ def randint(*args, low=None, high=None, size=None, generator=None, dtype=None, d
     if high <= low:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     dtype = D.as_dtype(dtype) if dtype is not None else D.int64
-    return _place(random(_sizes(size), dtype, low, high, generator), device, requires_grad)
+    return _place(random(_sizes(size), dtype, low, high, generator, device), device, requires_grad)
 
 
 def randint_like(x, low=0, high=None, *, dtype=None, device=None, requires_grad=False, generator=None):

@@ -12,21 +12,18 @@ from .dispatch import backend_of
 
 
 def check_inplace(x):
-    """PyTorch forbids in-place changes to a leaf that requires grad while grad mode is on."""
-    if x.requires_grad and x.grad_fn is None and grad_mode.is_grad_enabled():
+    """PyTorch forbids in-place changes to a leaf that requires grad (or a view of one) while grad mode is on."""
+    if not grad_mode.is_grad_enabled():
+        return
+    if x.requires_grad and x.grad_fn is None:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    if x._base is not None and x._base.requires_grad and x._base.grad_fn is None:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
 
 
 def _recording(x, *others):
     return grad_mode.is_grad_enabled() and (
         x.requires_grad or any(getattr(o, "requires_grad", False) for o in others))
-
-
-def _check_view_of_graph(x):
-    if x._base is not None and x._base.requires_grad and grad_mode.is_grad_enabled():
-        raise NotImplementedError(
-            "in-place modification of a view of a tensor that requires grad is not supported by pygrad yet; "
-            "apply the operation out of place (y = y.op(...)) instead")
 
 
 def _assign(x, result):
@@ -42,11 +39,46 @@ def _assign(x, result):
         except RuntimeError:
             raise RuntimeError(f"output with shape {list(x._shape)} doesn't match the broadcast shape "
                                f"{list(result._shape)}") from None
+    if any(stride == 0 and size > 1 for size, stride in zip(x._shape, x._strides)):
+        raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
+                           "single memory location. Please clone() the tensor before performing the operation.")
     backend_of(x).copy_(x, result)
     x._storage.version += 1
     if result.grad_fn is not None:
-        x.grad_fn, x._output_nr, x.requires_grad = result.grad_fn, result._output_nr, True
+        if x._base is not None:
+            _rebase_view(x, result)
+        else:
+            x.grad_fn, x._output_nr, x.requires_grad = result.grad_fn, result._output_nr, True
     return x
+
+
+def _rebase_view(x, result):
+    """``x``, a view of ``base``, now holds ``result``: that is a change of ``base``, so ``base``'s history
+    gets a CopySlices node (base with the view's elements replaced by ``result``) and ``x`` becomes a
+    view of that new history."""
+    from .movement import storage_positions
+
+    base = x._base
+    layout = (x._shape, x._strides, x._offset)
+    positions = storage_positions((base._shape, base._strides, base._offset), base._storage.size, layout)
+    new_base = CopySlices.apply(base, result, positions)
+    base.grad_fn, base._output_nr, base.requires_grad = new_base.grad_fn, new_base._output_nr, True
+    refresh_view(x)
+
+
+def refresh_view(x):
+    """Give view ``x`` a fresh history: an ``as_strided`` view of its base's current history.
+
+    The engine calls this for a view whose storage was written since its history was recorded (through
+    another view, or the base), so gradients see the values the view holds now, as in PyTorch.
+    """
+    from .movement import AsStrided
+
+    base = x._base
+    layout = (x._shape, x._strides, x._offset)
+    view = AsStrided.apply(base, layout, ((base._shape, base._strides, base._offset), base._storage.size, layout))
+    x.grad_fn, x._output_nr, x.requires_grad = view.grad_fn, view._output_nr, view.requires_grad
+    x.__dict__["_view_version"] = x._storage.version
 
 
 def _can_cast(src, dst):
@@ -65,7 +97,6 @@ def _inplace(fn):
     def method(x, *args, **kwargs):
         check_inplace(x)
         if _recording(x, *args):
-            _check_view_of_graph(x)
             return _assign(x, fn(x.clone(), *args, **kwargs))
         return _assign(x, fn(x, *args, **kwargs))
 
@@ -104,7 +135,6 @@ def copy_(x, src, non_blocking=False):
     if src.device != x.device:
         src = src.to(x.device)
     if _recording(x, src):
-        _check_view_of_graph(x)
         r = (src.to(x.dtype) + x.detach() * 0) if src._shape != x._shape else src.to(x.dtype).clone()
         return _assign(x, r)
     if src.dtype is not x.dtype:
@@ -121,14 +151,19 @@ def zero_(x):
 def fill_(x, value):
     check_inplace(x)
     v = value if hasattr(value, "_storage") else x.new_full((), value)
+    if record_setitem(x, Ellipsis, v):  # x is in a graph: its old values no longer matter
+        return x
     backend_of(x).copy_(x, v.to(x.dtype))
     x._storage.version += 1
     return x
 
 
 def t_(x):
+    check_inplace(x)
     t = x.t()
     x._shape, x._strides, x._np = t._shape, t._strides, None
+    if t.grad_fn is not None:  # x is now the transpose of what it was
+        x.grad_fn, x._output_nr = t.grad_fn, t._output_nr
     return x
 
 
@@ -137,10 +172,10 @@ def _random_fill(name):
         from .. import random as Rnd
 
         check_inplace(x)
+        if name in ("uniform", "normal", "random"):
+            kwargs["device"] = x.device  # sample where the tensor lives
         r = getattr(Rnd, name)(x._shape, x.dtype, *args, generator=generator, **kwargs)
-        backend_of(x).copy_(x, r.to(x.device))
-        x._storage.version += 1
-        return x
+        return fill_(x, r.to(x.device))
 
     method.__name__ = name + "_"
     return method
@@ -153,44 +188,39 @@ bernoulli_ = _random_fill("bernoulli")
 exponential_ = _random_fill("exponential")
 
 
-def record_setitem(x, index, value):
-    """``x[index] = value`` under autograd: runs an out-of-place IndexPut and rebases ``x``.
+def record_setitem(x, index, value, accumulate=False):
+    """``x[index] = value`` (or ``+=``) under autograd: runs an out-of-place IndexPut and rebases ``x``.
 
     Returns False when nothing needs recording, so the caller does the plain data write.
     """
-    from .indexing import _write
-
     if not _recording(x, value):
-        if x._base is None:
-            pass
         return False
     check_inplace(x)
-    _check_view_of_graph(x)
-    _assign(x, IndexPut.apply(x.clone(), index, value))
+    _assign(x, IndexPut.apply(x, index, value, accumulate))
     return True
 
 
 from ..autograd.function import Function  # noqa: E402
+from .indexing import IndexPut  # noqa: E402
 
 
-class IndexPut(Function):
-    """``out = x`` with ``out[index] = value``; gradients: ``g`` with zeros at index, and ``g[index]``."""
+class CopySlices(Function):
+    """The new history of a base tensor after an in-place change of one of its views.
 
-    _builtin = True
+    ``forward(base, result, positions)``: base with its elements at ``positions`` (row-major indices, shaped
+    like the view) replaced by ``result``; the data was already written through the view.  Gradients:
+    ``g`` with zeros at ``positions`` for the old base, ``g`` at ``positions`` for ``result``.
+    """
+
+    node_name = "CopySlices"
 
     @staticmethod
-    def forward(ctx, x, index, value):
-        from .indexing import _write
-
-        ctx.index, ctx.vshape = index, value._shape
-        _write(x, index, value.to(x.dtype), accumulate=False)
-        return x
+    def forward(ctx, base, result, positions):
+        ctx.positions, ctx.shape = positions, base._shape
+        return base.detach()
 
     @staticmethod
     def backward(ctx, g):
-        from .movement import sum_to_shape
-
-        gx = g.clone()
-        gx[ctx.index] = 0
-        gv = sum_to_shape(g[ctx.index], ctx.vshape) if ctx.needs_input_grad[2] else None
-        return gx, None, gv
+        flat = g.reshape(-1)
+        g_base = flat.index_put((ctx.positions,), g.new_zeros(())).reshape(ctx.shape)
+        return g_base, flat[ctx.positions], None

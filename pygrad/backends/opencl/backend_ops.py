@@ -273,6 +273,24 @@ def fold(self, cols, out_hw, kernel, dilation, padding, stride):
     return out
 
 
+def random(self, kind, shape, dtype, a, b, generator):
+    """Philox samples (``cl_kernels/random.cl``): uniform [a, b), normal (mean a, std b), randint [a, b)."""
+    out = self.empty(shape, dtype)
+    n = out.numel()
+    if n == 0:
+        return out
+    words = {"uniform": n, "normal": n + 1, "randint": 2 * n}[kind]
+    key, offset = generator._claim(words)
+    prg = kernels.program(self.rt, "random.cl", tuple(_fix(d) for d in _io_defines("O", dtype, "float")))
+    fn = {"uniform": prg.uniform_k, "normal": prg.normal_k, "randint": prg.randint_k}[kind]
+    conv = np.int64 if kind == "randint" else np.float32
+    key2 = np.zeros((), dtype=np.dtype([("x", np.uint32), ("y", np.uint32)]))
+    key2["x"], key2["y"] = key
+    fn(self.rt.queue, (_round_up(n),), (LOCAL,), out._storage.data, np.int64(n), np.uint64(offset), key2,
+       conv(a), conv(b))
+    return out
+
+
 def install(cls):
-    for fn in (reduce, call, gather, scatter, matmul, unfold, fold):
+    for fn in (reduce, call, gather, scatter, matmul, unfold, fold, random):
         setattr(cls, fn.__name__, fn)
