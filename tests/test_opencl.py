@@ -1,0 +1,219 @@
+"""The OpenCL backend against the CPU backend: every kernel family, odd sizes, layouts, errors.
+
+On CI the device is PoCL (a CPU OpenCL driver installed by pip), so these tests run there too.
+"""
+import numpy as np
+import pytest
+
+import pygrad as torch
+import pygrad.nn.functional as F
+from pygrad.ops.elementwise import BINARY, UNARY
+
+pytestmark = pytest.mark.skipif(not torch.opencl.is_available(), reason="no OpenCL device")
+DEV = "opencl"
+
+
+def same(cpu_result, dev_result, rtol=1e-4, atol=1e-5):
+    """Device results equal the CPU backend's: exactly for ints/bools, to float tolerance otherwise."""
+    cs = cpu_result if isinstance(cpu_result, (tuple, list)) else (cpu_result,)
+    ds = dev_result if isinstance(dev_result, (tuple, list)) else (dev_result,)
+    for c, d in zip(cs, ds):
+        assert str(d.device) == "opencl:0"
+        assert c.dtype == d.dtype and c.shape == d.shape
+        cn, dn = c.detach().numpy(), d.detach().cpu().numpy()
+        if c.dtype.is_floating_point:
+            np.testing.assert_allclose(dn, cn, rtol=rtol, atol=atol, equal_nan=True)
+        else:
+            np.testing.assert_array_equal(dn, cn)
+
+
+def both(fn, *args):
+    """Run ``fn`` on CPU tensors and on copies of them on the device; compare."""
+    dev_args = [a.to(DEV) if hasattr(a, "_storage") else a for a in args]
+    same(fn(*args), fn(*dev_args))
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def test_device_api():
+    assert torch.opencl.device_count() >= 1
+    props = torch.opencl.get_device_properties(0)
+    assert props["compute_units"] >= 1 and props["global_mem_bytes"] > 0 and "fp64" in props
+    assert isinstance(torch.opencl.get_device_name(0), str)
+    x = torch.ones(3, device="opencl")
+    assert str(x.device) == "opencl:0" and repr(x) == "tensor([1., 1., 1.], device='opencl:0')"
+    assert torch.opencl.memory_allocated() > 0
+    torch.opencl.synchronize()
+    assert torch.cuda.is_available() is False
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.int64, torch.int32,
+                                   torch.int16, torch.int8, torch.uint8, torch.bool])
+def test_round_trip(dtype):
+    a = (np.random.rand(3, 5) * 10).astype(dtype.np)
+    t = torch.from_numpy(a)
+    d = t.to(DEV)
+    assert d.dtype == dtype and d.device == torch.device("opencl:0")
+    np.testing.assert_array_equal(d.cpu().numpy(), a)
+    np.testing.assert_array_equal(d.t().cpu().numpy(), a.T)       # a strided view comes back right
+    np.testing.assert_array_equal(d[1:, ::2].cpu().numpy(), a[1:, ::2])
+
+
+def test_mixing_devices_is_an_error():
+    with pytest.raises(RuntimeError, match="opencl:0.*cpu|cpu.*opencl:0"):
+        torch.ones(3, device="opencl") + torch.ones(3)
+
+
+def test_numpy_needs_cpu():
+    with pytest.raises(TypeError, match="cpu"):
+        torch.ones(2, device="opencl").numpy()
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary(name):
+    x = torch.randn(7, 65)
+    if name in ("log", "log2", "log10", "sqrt", "rsqrt"):
+        x = x.abs() + 0.1
+    if name in ("bitwise_not",):
+        x = torch.randint(-9, 9, (7, 65))
+    if name == "logical_not":
+        x = x > 0
+    both(lambda a: getattr(a, name)(), x)
+    if name not in ("bitwise_not", "logical_not", "erf", "sigmoid") and UNARY[name][3] != "float":
+        both(lambda a: getattr(a, name)(), torch.randint(-9, 9, (5, 3)))
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary(name):
+    fn = {"div_floor": lambda a, b: a // b, "div_trunc": lambda a, b: a.div(b, rounding_mode="trunc")}.get(
+        name, lambda a, b: getattr(torch, name)(a, b))
+    if name.startswith(("bitwise", "logical")):
+        both(fn, torch.randint(-5, 5, (4, 5)), torch.randint(-5, 5, (5,)))
+        return
+    x, y = torch.randn(4, 5), torch.rand(5) + 0.5
+    both(fn, x, y)                     # broadcast
+    both(fn, x.t(), y.reshape(5, 1))   # strided + broadcast
+    both(lambda a: fn(a, 2.5), x)       # scalar operand
+    if name != "atan2":
+        both(fn, torch.randint(-9, 9, (4, 5)), torch.randint(1, 5, (5,)))
+
+
+@pytest.mark.parametrize("n", [1, 7, 65, 127, 1000, 70000])
+def test_odd_sizes(n):
+    x, y = torch.randn(n), torch.randn(n)
+    both(lambda a, b: a * b + 1, x, y)
+    both(lambda a: a.sum(), x)
+    both(lambda a: a.max(), x)
+    both(lambda a: a.cumsum(0), x)
+
+
+@pytest.mark.parametrize("dim", [None, 0, 1, 2, (0, 2), (1, 2)])
+@pytest.mark.parametrize("op", ["sum", "mean", "prod", "amax", "amin", "std", "var", "all", "any"])
+def test_reductions(op, dim):
+    x = torch.rand(3, 4, 5) + 0.5
+    if op in ("all", "any"):
+        x = x > 1.0
+    f = (lambda a: getattr(a, op)()) if dim is None else (lambda a: getattr(a, op)(dim))
+    both(f, x)
+    both(f, x.transpose(0, 2))
+
+
+def test_arg_reductions_and_scans():
+    x = torch.randn(4, 6)
+    for f in (lambda a: a.argmax(), lambda a: a.argmin(1), lambda a: a.max(1), lambda a: a.min(0, keepdim=True),
+              lambda a: a.cumsum(1), lambda a: a.softmax(1), lambda a: a.log_softmax(0),
+              lambda a: a.logsumexp(1), lambda a: a.sort(1), lambda a: a.topk(2)):
+        both(f, x)
+    both(lambda a: a.sum(1), torch.randint(0, 9, (3, 4)))
+
+
+def test_indexing_gather_scatter():
+    x = torch.randn(5, 6)
+    idx = torch.tensor([[0, 1], [1, 1], [2, 0], [4, 4], [3, 2]])
+    both(lambda a: a[1:, ::2], x)
+    both(lambda a: a[[0, 2, 2]], x)
+    both(lambda a: a[a > 0], x)
+    both(lambda a, i: a.gather(1, i), x, idx)
+    both(lambda a, i: a.scatter_add(1, i, a[:, :2]), x, idx)
+
+    def write(a):
+        a = a.clone()
+        a[a > 0] = 0
+        a[:, 1] = 5
+        a.index_put_((torch.tensor([0, 0, 1]).to(a.device),), torch.ones(3, 6).to(a.device), accumulate=True)
+        return a
+
+    both(write, x)
+
+
+def test_cat_stack_casts():
+    x, y = torch.randn(3, 4), torch.randn(2, 4)
+    both(lambda a, b: torch.cat([a, b]), x, y)
+    both(lambda a: torch.stack([a, a], 2), x)
+    for dt in (torch.int32, torch.int64, torch.uint8, torch.bool, torch.float16, torch.float64, torch.int8):
+        both(lambda a: (a * 3).to(dt), x)
+        both(lambda a: a.to(dt).to(torch.float32), x * 3)
+
+
+@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (7, 65, 127), (127, 3, 65), (64, 64, 64), (0, 3, 4), (3, 0, 4)])
+def test_matmul_shapes_and_layouts(m, k, n):
+    a, b = torch.randn(m, k), torch.randn(k, n)
+    both(lambda p, q: p @ q, a, b)
+    both(lambda p, q: p @ q, a.t().contiguous().t(), b)     # column-major A
+    both(lambda p, q: p @ q, a, b.t().contiguous().t())     # column-major B (a Linear layer's weight.t())
+
+
+def test_matmul_batched_and_ints():
+    both(lambda p, q: p @ q, torch.randn(2, 3, 5, 7), torch.randn(3, 7, 4))
+    both(lambda p, q: torch.bmm(p, q), torch.randn(4, 2, 3), torch.randn(4, 3, 5))
+    both(lambda p, q: p @ q, torch.randint(-3, 3, (4, 5)), torch.randint(-3, 3, (5, 2)))
+    both(lambda p, q: p @ q, torch.randn(5), torch.randn(5, 3))
+
+
+def test_conv_pool_losses():
+    img, w, b = torch.randn(2, 3, 9, 9), torch.randn(4, 3, 3, 3), torch.randn(4)
+    both(lambda i, w, b: F.conv2d(i, w, b, padding=1, stride=2), img, w, b)
+    both(lambda i, w: F.conv2d(i, w, groups=1, dilation=2), img, w)
+    both(lambda i: F.max_pool2d(i, 2), img)
+    both(lambda i: F.avg_pool2d(i, 3, 2, 1), img)
+    both(lambda i: F.adaptive_avg_pool2d(i, (4, 3)), img)
+    both(lambda i, w: F.conv_transpose2d(i, w, stride=2), img, torch.randn(3, 2, 3, 3))
+    both(lambda x: F.cross_entropy(x, torch.tensor([0, 1, 2, 4]).to(x.device)), torch.randn(4, 5))
+
+
+def test_autograd_on_device():
+    def grads(a, b, i, w):
+        a, b, i, w = (t.detach().requires_grad_() for t in (a, b, i, w))
+        loss = (a @ b).relu().sum() + (a * 2).exp().mean() + F.max_pool2d(F.conv2d(i, w, padding=1), 2).sum()
+        loss.backward()
+        return a.grad, b.grad, i.grad, w.grad
+
+    both(grads, torch.randn(3, 4), torch.randn(4, 2), torch.randn(2, 3, 6, 6), torch.randn(4, 3, 3, 3))
+
+
+def test_random_on_device_is_reproducible():
+    torch.manual_seed(7)
+    a = torch.rand(1000, device=DEV)
+    torch.manual_seed(7)
+    b = torch.rand(1000, device=DEV)
+    assert torch.equal(a.cpu(), b.cpu())
+    r = torch.randn(20000, device=DEV)
+    assert abs(r.mean().item()) < 0.05 and abs(r.std().item() - 1) < 0.05
+    k = torch.randint(3, 9, (5000,), device=DEV)
+    assert k.min().item() == 3 and k.max().item() == 8
+
+
+def test_zero_size():
+    both(lambda a: a + 1, torch.randn(0, 3))
+    both(lambda a: a.sum(0), torch.randn(0, 3))
+    both(lambda a, b: a @ b, torch.randn(0, 3), torch.randn(3, 2))
+
+
+def test_fp64_and_bad_device_index():
+    if torch.opencl.get_device_properties(0)["fp64"]:
+        both(lambda a: a * 2 + 1, torch.randn(3, dtype=torch.float64))
+    with pytest.raises(RuntimeError, match="out of range"):
+        torch.ones(2, device=f"opencl:{torch.opencl.device_count()}")
