@@ -11,7 +11,7 @@ sum mean prod std var min max amin amax argmin argmax all any logsumexp cumsum c
 log_softmax sort argsort topk median count_nonzero
 reshape flatten unflatten squeeze unsqueeze transpose swapaxes swapdims t permute narrow select unbind
 chunk split flip tile movedim moveaxis roll gather index_select masked_select nonzero scatter scatter_add
-clone as_strided index_put
+clone as_strided index_put tril triu
 """.split()
 
 

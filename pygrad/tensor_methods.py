@@ -7,6 +7,7 @@ from . import dtypes as D
 from .ops import elementwise as E
 from .ops import indexing as I
 from .ops import linalg as L
+from .ops import matrix as X
 from .ops import movement as M
 from .ops import reduce as R
 from .ops import inplace as P
@@ -126,6 +127,7 @@ METHODS = {
     "mm": L.mm, "bmm": L.bmm, "dot": L.dot, "mv": L.mv, "outer": L.outer, "inner": L.dot,
     "lerp": E.lerp, "allclose": E.allclose, "isclose": E.isclose, "equal": E.equal,
     "masked_fill": E.masked_fill,
+    "tril": X.tril, "triu": X.triu, "tril_": X.tril_, "triu_": X.triu_,
     # operators
     "__add__": add, "__radd__": _binary("add", True), "__sub__": sub, "__rsub__": _binary("sub", True),
     "__mul__": _binary("mul"), "__rmul__": _binary("mul", True), "__truediv__": _binary("div"),
