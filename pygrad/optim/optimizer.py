@@ -19,7 +19,7 @@ from ..tensor import Tensor
 
 
 class _RequiredParameter:
-    """Marks a hyperparameter with no default (a group must give it): ``SGD(params)`` needs ``lr``."""
+    """A default that says "no default": with ``defaults={"lr": required}`` every group must give an lr."""
 
     def __repr__(self):
         return "<required parameter>"
@@ -29,8 +29,9 @@ required = _RequiredParameter()
 
 
 def _typename(obj):
+    """``torch.typename``: ``torch.FloatTensor`` for tensors, ``module.Class`` for anything else."""
     if isinstance(obj, Tensor):
-        return f"torch.{type(obj).__name__}" if type(obj) is not Tensor else obj.type()
+        return obj.type()
     return type(obj).__module__ + "." + type(obj).__qualname__
 
 

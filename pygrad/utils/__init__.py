@@ -1,0 +1,4 @@
+"""Utilities, as in ``torch.utils``: ``pygrad.utils.data`` holds datasets, samplers and the DataLoader."""
+from . import data
+
+__all__ = ["data"]
