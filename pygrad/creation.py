@@ -138,24 +138,24 @@ def _like(x, dtype, device):
     return (D.as_dtype(dtype) if dtype is not None else x.dtype), (device if device is not None else x.device)
 
 
-def zeros_like(x, *, dtype=None, device=None, requires_grad=False, layout=None, memory_format=None):
-    d, dev = _like(x, dtype, device)
-    return _factory(x._shape, d, dev, requires_grad, 0)
+def zeros_like(input, *, dtype=None, device=None, requires_grad=False, layout=None, memory_format=None):
+    d, dev = _like(input, dtype, device)
+    return _factory(input._shape, d, dev, requires_grad, 0)
 
 
-def ones_like(x, *, dtype=None, device=None, requires_grad=False, layout=None, memory_format=None):
-    d, dev = _like(x, dtype, device)
-    return _factory(x._shape, d, dev, requires_grad, 1)
+def ones_like(input, *, dtype=None, device=None, requires_grad=False, layout=None, memory_format=None):
+    d, dev = _like(input, dtype, device)
+    return _factory(input._shape, d, dev, requires_grad, 1)
 
 
-def empty_like(x, *, dtype=None, device=None, requires_grad=False, layout=None, memory_format=None):
-    d, dev = _like(x, dtype, device)
-    return _factory(x._shape, d, dev, requires_grad, None)
+def empty_like(input, *, dtype=None, device=None, requires_grad=False, layout=None, memory_format=None):
+    d, dev = _like(input, dtype, device)
+    return _factory(input._shape, d, dev, requires_grad, None)
 
 
-def full_like(x, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None, memory_format=None):
-    d, dev = _like(x, dtype, device)
-    return _factory(x._shape, d, dev, requires_grad, fill_value)
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None, memory_format=None):
+    d, dev = _like(input, dtype, device)
+    return _factory(input._shape, d, dev, requires_grad, fill_value)
 
 
 def new_ones(x, *size, dtype=None, device=None, requires_grad=False):

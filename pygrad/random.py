@@ -188,20 +188,20 @@ def randint(*args, low=None, high=None, size=None, generator=None, dtype=None, d
     return _place(random(_sizes(size), dtype, low, high, generator, device), device, requires_grad)
 
 
-def randint_like(x, low=0, high=None, *, dtype=None, device=None, requires_grad=False, generator=None):
+def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad=False, generator=None):
     if high is None:
         low, high = 0, low
-    return randint(low, high, x._shape, dtype=dtype or x.dtype, device=device or x.device,
+    return randint(low, high, input._shape, dtype=dtype or input.dtype, device=device or input.device,
                    requires_grad=requires_grad, generator=generator)
 
 
-def rand_like(x, *, dtype=None, device=None, requires_grad=False, generator=None):
-    return rand(x._shape, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad,
+def rand_like(input, *, dtype=None, device=None, requires_grad=False, generator=None):
+    return rand(input._shape, dtype=dtype or input.dtype, device=device or input.device, requires_grad=requires_grad,
                 generator=generator)
 
 
-def randn_like(x, *, dtype=None, device=None, requires_grad=False, generator=None):
-    return randn(x._shape, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad,
+def randn_like(input, *, dtype=None, device=None, requires_grad=False, generator=None):
+    return randn(input._shape, dtype=dtype or input.dtype, device=device or input.device, requires_grad=requires_grad,
                  generator=generator)
 
 

@@ -142,6 +142,11 @@ class Tensor:
         return self.grad_fn is None
 
     @property
+    def _version(self):
+        """How many in-place writes the storage has seen (shared with views), as PyTorch's ``_version``."""
+        return self._storage.version
+
+    @property
     def grad(self):
         return self._grad
 
@@ -242,7 +247,7 @@ class Tensor:
         n = self.numel()
         if n != 1:
             raise RuntimeError(f"Boolean value of Tensor with {'no' if n == 0 else 'more than one'} "
-                               "value" + ("s" if n else "") + " is ambiguous")
+                               "value" + ("s" if n == 0 else "") + " is ambiguous")
         return bool(self.item())
 
     def __complex__(self):

@@ -33,6 +33,12 @@ class AccumulateGrad(Node):
 
 def _edge(t):
     """The graph edge for input tensor ``t`` (which requires grad)."""
+    if t._base is not None and t._base.requires_grad and t.__dict__.get("_view_version") != t._storage.version:
+        # a view whose storage was written in place (through the base or another view) after its history
+        # was recorded: its history is now "a view of the base's current history"
+        from ..ops.inplace import refresh_view
+
+        refresh_view(t)
     if t.grad_fn is not None:
         return (t.grad_fn, t._output_nr)
     ref = t.__dict__.get("_accumulator")
@@ -59,6 +65,8 @@ def attach(node, args, out):
             o = o.detach()
             outs = outs[:i] + (o,) + outs[i + 1:]
         o.grad_fn, o._output_nr, o.requires_grad = node, i, True
+        if o._base is not None:  # a view: remember which version of the storage its history describes
+            o.__dict__["_view_version"] = o._storage.version
         positions[id(o)] = i
     if node._saved:
         # A saved output would point back at this node (output -> node -> output): keep a detached
@@ -165,6 +173,11 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
                     ready.append(nxt)
     finally:
         grad_mode._state["enabled"] = prev_mode
+    if inputs is not None and not capture:
+        # backward(inputs=[t]) with a non-leaf t fills t.grad too (leaves got theirs from AccumulateGrad)
+        for t, g in zip(inputs, captured):
+            if t.grad_fn is not None and g is not None:
+                _accumulate(t, g, create_graph)
     return captured
 
 

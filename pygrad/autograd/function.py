@@ -98,7 +98,7 @@ class Node:
 
         A node that saved nothing stays usable, so its part of the graph can be run again (as in PyTorch).
         """
-        if self._saved is not None:
+        if self._saved is not None and any(t is not None for t, _, _ in self._saved):
             self._saved = None
             self._freed = True
 

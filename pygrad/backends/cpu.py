@@ -82,7 +82,8 @@ def elementwise(fn, inputs, shape, out_dtype, compute_dtype):
     else:
         args = [_arg(x, compute_dtype.np) for x in inputs]
     if out._storage.size:
-        fn(*args, out=to_numpy(out))
+        with np.errstate(all="ignore"):  # the filter above is lost when imported inside warnings.catch_warnings
+            fn(*args, out=to_numpy(out))
     return out
 
 

@@ -3,10 +3,10 @@
 The math lives in ``pygrad/ops/`` (``conv``, ``pool``, ``activation``, ``normalization``, ``loss``);
 this module only gathers the names PyTorch users know.
 """
-from ..ops.activation import (bilinear, cosine_similarity, dropout, dropout2d, elu, embedding, gelu, hardtanh,
-                               leaky_relu, linear, log_softmax, logsigmoid, mish, normalize, one_hot, relu, relu6,
-                               scaled_dot_product_attention, selu, sigmoid, silu, softmax, softmin, softplus,
-                               softsign, tanh)
+from ..ops.activation import (bilinear, cosine_similarity, dropout, dropout2d, elu, embedding, gelu, hardsigmoid,
+                               hardswish, hardtanh, leaky_relu, linear, log_softmax, logsigmoid, mish, normalize,
+                               one_hot, prelu, relu, relu6, scaled_dot_product_attention, selu, sigmoid, silu, softmax,
+                               softmin, softplus, softsign, tanh)
 from ..ops.conv import conv1d, conv2d, conv_transpose2d, fold, unfold
 from ..ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cosine_embedding_loss,
                         cross_entropy, huber_loss, kl_div, l1_loss, mse_loss, nll_loss, smooth_l1_loss,

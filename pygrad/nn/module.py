@@ -12,6 +12,11 @@ from ..tensor import Tensor
 from .parameter import Parameter
 
 
+def _typename(obj):
+    """``torch.typename``: 'torch.FloatTensor' for tensors, the class name otherwise."""
+    return obj.type() if isinstance(obj, Tensor) else type(obj).__name__
+
+
 class _Handle:
     """Returned by ``register_forward_hook`` etc.; ``remove()`` unregisters."""
 
@@ -76,32 +81,34 @@ class Module:
         params, modules, buffers = self.__dict__.get("_parameters"), self.__dict__.get("_modules"), \
             self.__dict__.get("_buffers")
         if isinstance(value, Parameter):
-            self._remove_from(name)
+            self._remove_from(name, keep=params)
             params[name] = value
         elif params is not None and name in params:
             if value is not None:
-                raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' "
+                raise TypeError(f"cannot assign '{_typename(value)}' as parameter '{name}' "
                                 "(torch.nn.Parameter or None expected)")
             params[name] = None
         elif isinstance(value, Module):
-            self._remove_from(name)
+            self._remove_from(name, keep=modules)
             modules[name] = value
         elif modules is not None and name in modules:
             if value is not None:
-                raise TypeError(f"cannot assign '{type(value).__name__}' as child module '{name}' "
+                raise TypeError(f"cannot assign '{_typename(value)}' as child module '{name}' "
                                 "(torch.nn.Module or None expected)")
             modules[name] = None
         elif buffers is not None and name in buffers:
             if value is not None and not isinstance(value, Tensor):
-                raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
+                raise TypeError(f"cannot assign '{_typename(value)}' as buffer '{name}' "
                                 "(torch.Tensor or None expected)")
             buffers[name] = value
         else:
             object.__setattr__(self, name, value)
 
-    def _remove_from(self, name):
+    def _remove_from(self, name, keep=None):
+        """Drop ``name`` from every store but ``keep`` (re-assigning there keeps its place in the order)."""
         for d in (self.__dict__, self._parameters, self._buffers, self._modules):
-            d.pop(name, None)
+            if d is not keep:
+                d.pop(name, None)
         self._non_persistent.discard(name)
 
     def __getattr__(self, name):
@@ -123,36 +130,44 @@ class Module:
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules))
 
     # -- registration -----------------------------------------------------------------------------
+    def _check_name(self, kind, name, store):
+        """PyTorch's checks (and messages) for a new parameter/buffer/module name."""
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name should be a string. Got {_typename(name)}")
+        if "." in name:
+            raise KeyError(f'{kind} name can\'t contain "."' + (f", got: {name}" if kind == "module" else ""))
+        if name == "":
+            raise KeyError(f'{kind} name can\'t be empty string ""')
+        if hasattr(self, name) and name not in store:
+            raise KeyError(f"attribute '{name}' already exists")
+
     def register_parameter(self, name, param):
         if "_parameters" not in self.__dict__:
             raise AttributeError("cannot assign parameter before Module.__init__() call")
-        if not isinstance(name, str) or "." in name or name == "":
-            raise KeyError(f'parameter name can\'t contain "." and must be a non-empty string, got {name!r}')
+        self._check_name("parameter", name, self._parameters)
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter '{name}' "
+            raise TypeError(f"cannot assign '{_typename(param)}' object to parameter '{name}' "
                             "(torch.nn.Parameter or None required)")
-        self._remove_from(name)
+        self._remove_from(name, keep=self._parameters)
         self._parameters[name] = param
 
     def register_buffer(self, name, tensor, persistent=True):
         if "_buffers" not in self.__dict__:
             raise AttributeError("cannot assign buffer before Module.__init__() call")
-        if not isinstance(name, str) or "." in name or name == "":
-            raise KeyError(f'buffer name can\'t contain "." and must be a non-empty string, got {name!r}')
+        self._check_name("buffer", name, self._buffers)
         if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
+            raise TypeError(f"cannot assign '{_typename(tensor)}' object to buffer '{name}' "
                             "(torch Tensor or None required)")
-        self._remove_from(name)
+        self._remove_from(name, keep=self._buffers)
         self._buffers[name] = tensor
         if not persistent:
             self._non_persistent.add(name)
 
     def add_module(self, name, module):
         if module is not None and not isinstance(module, Module):
-            raise TypeError(f"{type(module).__name__} is not a Module subclass")
-        if not isinstance(name, str) or "." in name or name == "":
-            raise KeyError(f'module name can\'t contain "." and must be a non-empty string, got {name!r}')
-        self._remove_from(name)
+            raise TypeError(f"{_typename(module)} is not a Module subclass")
+        self._check_name("module", name, self._modules)
+        self._remove_from(name, keep=self._modules)
         self._modules[name] = module
 
     register_module = add_module
@@ -343,10 +358,10 @@ class Module:
         unexpected = [k for k in state_dict if k not in own]
         errors = []
         if strict and (missing or unexpected):
-            if unexpected:
-                errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ". ")
             if missing:
                 errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". ")
+            if unexpected:
+                errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ". ")
         for k, v in state_dict.items():
             if k in own and v._shape != own[k]._shape:
                 errors.append(f"size mismatch for {k}: copying a param with shape {v.shape} from checkpoint, "

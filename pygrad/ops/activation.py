@@ -12,7 +12,7 @@ def relu(input, inplace=False):
 
 
 def relu6(input, inplace=False):
-    return hardtanh(input, 0.0, 6.0)
+    return hardtanh(input, 0.0, 6.0, inplace)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
@@ -57,7 +57,25 @@ def tanh(input):
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
-    return input.clamp(min_val, max_val)
+    return input.clamp_(min_val, max_val) if inplace else input.clamp(min_val, max_val)
+
+
+def hardsigmoid(input, inplace=False):
+    """relu6(x + 3) / 6: 0 below -3, 1 above 3, linear between."""
+    out = (input + 3).clamp(0.0, 6.0) / 6
+    return input.copy_(out) if inplace else out
+
+
+def hardswish(input, inplace=False):
+    """x * hardsigmoid(x)."""
+    out = input * hardsigmoid(input)
+    return input.copy_(out) if inplace else out
+
+
+def prelu(input, weight):
+    """max(0, x) + weight * min(0, x), with one slope per channel (dim 1) or a single shared one."""
+    w = weight.reshape((-1,) + (1,) * (input.dim() - 2)) if input.dim() >= 2 and weight.numel() > 1 else weight
+    return input.where(input > 0, input * w)
 
 
 def softplus(input, beta=1.0, threshold=20.0):
@@ -159,6 +177,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     if input.dtype.is_floating_point:
         raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar types: "
                            f"Long, Int; but got {input.dtype} instead (while checking arguments for embedding)")
+    if max_norm is not None:
+        _embedding_renorm_(weight, input, max_norm, norm_type)
     out = weight[input]
     if padding_idx is not None:
         if padding_idx < 0:
@@ -166,6 +186,17 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         keep = (input != padding_idx).unsqueeze(-1)
         out = out.where(keep, out.detach())
     return out
+
+
+def _embedding_renorm_(weight, input, max_norm, norm_type):
+    """In place, without gradient: rescale the looked-up rows whose norm exceeds ``max_norm`` to it."""
+    from ..autograd.grad_mode import no_grad
+
+    with no_grad():
+        norms = weight.norm(norm_type, 1, keepdim=True)
+        used = weight.new_zeros((weight._shape[0], 1), dtype=D.bool_)
+        used[input.reshape(-1)] = True
+        weight.mul_((max_norm / (norms + 1e-7)).where(used & (norms > max_norm), weight.new_ones(())))
 
 
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):

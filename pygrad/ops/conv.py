@@ -69,10 +69,9 @@ def _check_conv_input(x, weight, groups, name, nd=2):
 
 
 def _same_padding(k, d):
+    """PyTorch's 'same' padding per dim as (before, after); an odd total puts the extra one after."""
     total = [di * (ki - 1) for ki, di in zip(k, d)]
-    if any(t % 2 for t in total):
-        raise NotImplementedError("padding='same' with an even effective kernel size is not supported by pygrad")
-    return tuple(t // 2 for t in total)
+    return [(t // 2, t - t // 2) for t in total]
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -86,7 +85,15 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             raise ValueError(f"Invalid padding string '{padding}', should be one of ['valid', 'same']")
         if padding == "same" and s != (1, 1):
             raise ValueError("padding='same' is not supported for strided convolutions")
-        p = _same_padding(k, d) if padding == "same" else (0, 0)
+        p = (0, 0)
+        if padding == "same":
+            (top, bottom), (left, right) = _same_padding(k, d)
+            if (top, left) != (bottom, right):  # uneven: pad explicitly, then convolve unpadded
+                from .pool import pad
+
+                x = pad(x, (left, right, top, bottom))
+            else:
+                p = (top, left)
     else:
         p = pair(padding)
     n, c, h, w = x._shape
@@ -151,6 +158,10 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """``F.unfold``: (N, C, H, W) -> (N, C*kh*kw, L) sliding-window columns."""
+    if input.dim() not in (3, 4):
+        raise RuntimeError(f"Input Error: Only 3D or 4D input Tensors are supported (got {input.dim()}D)")
+    if input.dim() == 3:  # unbatched (C, H, W)
+        return unfold(input.unsqueeze(0), kernel_size, dilation, padding, stride).squeeze(0)
     k, d, p, s = pair(kernel_size), pair(dilation), pair(padding), pair(stride)
     cols = Unfold.apply(input, k, d, p, s)
     n, c = input._shape[:2]
@@ -159,6 +170,11 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """``F.fold``: (N, C*kh*kw, L) columns -> (N, C, H, W), summing overlapping values."""
+    if input.dim() not in (2, 3):
+        raise RuntimeError(f"Input Error: Only unbatched (2D) or batched (3D) input Tensors are supported "
+                           f"(got {input.dim()}D)")
+    if input.dim() == 2:  # unbatched (C*kh*kw, L)
+        return fold(input.unsqueeze(0), output_size, kernel_size, dilation, padding, stride).squeeze(0)
     k, d, p, s = pair(kernel_size), pair(dilation), pair(padding), pair(stride)
     oh_, ow_ = pair(output_size)
     oh, ow = out_size(oh_, k[0], s[0], p[0], d[0]), out_size(ow_, k[1], s[1], p[1], d[1])

@@ -280,6 +280,9 @@ class _Binary(Function):
             if compute is D.bool_ and cls.op in ("sub",):
                 raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
                                    "Use the `^` or `logical_xor()` operator instead.")
+            if cls.op == "sub" and any(isinstance(v, bool) or getattr(v, "dtype", None) is D.bool_ for v in (a, b)):
+                raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+                                   "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
             out_dtype = compute
         if cls.op in ("div_floor", "div_trunc", "remainder", "fmod") and not compute.is_floating_point:
             _check_int_division(b)
@@ -295,10 +298,10 @@ class _Binary(Function):
 
     @classmethod
     def backward(cls, ctx, g):
-        saved = ctx.saved_tensors
-        # an operand that was not saved is not read by the gradients we need; the row computes both, so it
-        # gets a harmless stand-in (1), and the gradient of an input that needs none is dropped
-        a, b = (t if t is not None else s if s is not None else g.new_ones(()) for t, s in zip(saved, ctx.scalars))
+        # An operand that was not saved is not read by the gradients we need, but the row computes both:
+        # it gets a harmless stand-in (1), and the gradient of an input that needs none is dropped.
+        a, b = (saved if saved is not None else scalar if scalar is not None else g.new_ones(())
+                for saved, scalar in zip(ctx.saved_tensors, ctx.scalars))
         ga, gb = BINARY[cls.op][2](a, b, None, g)  # no BINARY derivative reads the result y
         return ga if ctx.needs_input_grad[0] else None, gb if ctx.needs_input_grad[1] else None
 
@@ -329,7 +332,17 @@ def unary(opname, x):
 
 def binary(opname, a, b):
     """Apply the BINARY op ``opname`` to two operands, at least one of them a tensor."""
+    a, b = (_from_ndarray(v, b if v is a else a) for v in (a, b))
     return BINARY_OPS[opname].apply(a, b)
+
+
+def _from_ndarray(v, like):
+    """A NumPy array operand becomes a tensor on the other operand's device (as in PyTorch)."""
+    if not isinstance(v, np.ndarray):
+        return v
+    from ..creation import tensor
+
+    return tensor(v, device=like.device)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -410,8 +423,12 @@ class Clamp(Function):
         if hi is not None:
             keep = (x <= hi) if keep is None else keep & (x <= hi)
         gx = g * keep
-        glo = g * (x < lo) if tlo is not None else None
-        ghi = g * (x > hi) if thi is not None else None
+        # where min > max every element is max, so the gradient goes to max there (as in PyTorch)
+        glo = ghi = None
+        if tlo is not None:
+            glo = g * ((x < lo) if hi is None else (x < lo) & (lo < hi))
+        if thi is not None:
+            ghi = g * ((x > hi) if lo is None else (x > hi) | (hi < lo))
         return gx, glo, ghi
 
 

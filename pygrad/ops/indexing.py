@@ -36,7 +36,7 @@ def _index_item(item):
             return int(item.item())
         return np.asarray(item._host())
     if isinstance(item, (list, tuple, np.ndarray)):
-        arr = np.asarray([_as_int(v) if not isinstance(v, (list, tuple)) else v for v in item]
+        arr = np.asarray([_as_int(v) if hasattr(v, "_storage") else v for v in item]
                          if isinstance(item, (list, tuple)) else item)
         if arr.size == 0 and arr.dtype.kind != "b":
             arr = arr.astype(np.int64)  # [] is an empty integer index, not a float one
@@ -58,6 +58,8 @@ def _as_int(v):
         return v
     if hasattr(v, "_storage"):
         return int(v.item())
+    if not hasattr(v, "__index__"):
+        raise TypeError("slice indices must be integers or None or have an __index__ method")
     return int(v.__index__())
 
 
@@ -91,6 +93,30 @@ class IndexView(Function):
         return z, None, None
 
 
+# PyTorch names a basic index's node after its last item that does something (a full ``:`` does not)
+class IndexSelect(IndexView):
+    node_name = "SelectBackward0"
+
+
+class IndexUnsqueeze(IndexView):
+    node_name = "UnsqueezeBackward0"
+
+
+class IndexAlias(IndexView):
+    node_name = "AliasBackward0"
+
+
+def _view_op(items):
+    for item in reversed(items):
+        if isinstance(item, int):
+            return IndexSelect
+        if item is None:
+            return IndexUnsqueeze
+        if isinstance(item, slice) and item != slice(None):
+            return IndexView
+    return IndexView if any(isinstance(item, slice) for item in items) else IndexAlias
+
+
 class Index(Function):
     """Advanced indexing: gather the picked elements; backward scatter-adds (repeats accumulate)."""
 
@@ -104,14 +130,38 @@ class Index(Function):
 
     @staticmethod
     def backward(ctx, g):
-        z = g.new_zeros(ctx.in_shape)
-        return index_put_(z, ctx.items, g, accumulate=True, _raw=True), None, None, None
+        return IndexPut.apply(g.new_zeros(ctx.in_shape), ctx.items, g, True), None, None, None
+
+
+class IndexPut(Function):
+    """A copy of ``x`` with ``out[index] = value`` (``+= value`` with accumulate: repeated places sum).
+
+    Gradients: ``g`` for ``x``, with zeros where it was overwritten (unless accumulating), and
+    ``g[index]`` for ``value`` (summed back to its shape when it was broadcast).
+    """
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, x, index, value, accumulate):
+        ctx.index, ctx.accumulate, ctx.vshape = index, accumulate, value._shape
+        out = x.clone()
+        _write(out, index, value.to(x.dtype), accumulate)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        from .movement import sum_to_shape
+
+        gx = g if ctx.accumulate else IndexPut.apply(g, ctx.index, g.new_zeros(()), False)
+        gv = sum_to_shape(g[ctx.index], ctx.vshape) if ctx.needs_input_grad[2] else None
+        return gx, None, gv, None
 
 
 def getitem(x, index):
     layout, adv, items = _resolve(x, index)
     if not adv:
-        return IndexView.apply(x, layout, items)
+        return _view_op(items).apply(x, layout, items)
     return Index.apply(x, layout, adv, items)
 
 
@@ -133,7 +183,7 @@ def setitem(x, index, value):
     from .inplace import record_setitem
 
     value = _value_tensor(x, value)
-    if record_setitem(x, index, value):
+    if record_setitem(x, index, value, accumulate=False):
         return
     _write(x, index, value, accumulate=False)
 
@@ -168,17 +218,19 @@ def _dense_offsets(layout):
 
 
 def index_put_(x, indices, values, accumulate=False, _raw=False):
+    from .inplace import check_inplace, record_setitem
+
     values = _value_tensor(x, values)
     if not _raw:
-        from .inplace import check_inplace
-
         check_inplace(x)
+        if record_setitem(x, tuple(indices), values, accumulate):
+            return x
     _write(x, tuple(indices), values, accumulate)
     return x
 
 
 def index_put(x, indices, values, accumulate=False):
-    return index_put_(x.clone(), indices, values, accumulate)
+    return IndexPut.apply(x, tuple(indices), _value_tensor(x, values), accumulate)
 
 
 def _gather_offsets(x, dim, index, name):
@@ -243,6 +295,7 @@ class Scatter(Function):
     def forward(ctx, x, dim, index, src, accumulate):
         out = x.clone()
         offs = _gather_offsets(out, dim, index, "scatter")
+        ctx.src_shape = src._shape if hasattr(src, "_storage") else None
         if hasattr(src, "_storage"):
             src = src[tuple(slice(0, n) for n in index._shape)] if src._shape != index._shape else src
         backend_of(x).scatter(out, offs, src, accumulate)
@@ -254,7 +307,10 @@ class Scatter(Function):
     def backward(ctx, g):
         (index,) = ctx.saved_tensors
         gx = g if ctx.accumulate else g.scatter(ctx.dim, index, 0)
-        return gx, None, None, g.gather(ctx.dim, index), None
+        gsrc = g.gather(ctx.dim, index)
+        if ctx.src_shape is not None and ctx.src_shape != gsrc._shape:  # src larger than index: only its corner was used
+            gsrc = index_put(gsrc.new_zeros(ctx.src_shape), tuple(slice(0, n) for n in index._shape), gsrc)
+        return gx, None, None, gsrc, None
 
 
 def scatter(x, dim, index, src=None, value=None, *, reduce=None):
@@ -284,6 +340,8 @@ def index_select(x, dim, index):
 def masked_select(x, mask):
     from .movement import broadcast_tensors
 
+    if mask.dtype is not D.bool_:
+        raise RuntimeError("masked_select: expected BoolTensor for mask")
     xb, mb = broadcast_tensors(x, mask)
     return getitem(xb, mb)
 

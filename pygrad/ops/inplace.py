@@ -5,6 +5,11 @@ recording, the twin runs on ``x.clone()`` (so the values it saves for backward a
 being overwritten) and ``x`` takes over the twin's ``grad_fn``: its history is *rebased* on the new
 node, which is how ``y = x * 1; y.add_(1)`` stays differentiable.  Every write bumps the storage's
 version counter, which is how backward notices a saved tensor that was modified afterwards.
+
+Writing into a *view* changes its base too (as PyTorch's CopySlices does): the base's history gets a
+``CopySlices`` node, "the old base with the view's elements replaced by the result", and the view
+becomes an ``as_strided`` view of that new history.  Another view of the same storage, written
+through some other alias, gets the same fresh history the next time it is used (``refresh_view``).
 """
 from .. import dtypes as D
 from ..autograd import grad_mode
@@ -76,7 +81,8 @@ def refresh_view(x):
 
     base = x._base
     layout = (x._shape, x._strides, x._offset)
-    view = AsStrided.apply(base, layout, ((base._shape, base._strides, base._offset), base._storage.size, layout))
+    with grad_mode.enable_grad():  # also when reached from a backward() called under no_grad
+        view = AsStrided.apply(base, layout, ((base._shape, base._strides, base._offset), base._storage.size, layout))
     x.grad_fn, x._output_nr, x.requires_grad = view.grad_fn, view._output_nr, view.requires_grad
     x.__dict__["_view_version"] = x._storage.version
 

@@ -5,6 +5,8 @@ with the functions of ``_core``, and its backward is the inverse layout change a
 gradient.  The few ops here that must copy (``cat``, ``flip``, ``repeat``, a ``reshape`` of a
 non-viewable layout) go through the backend's ``copy_``.
 """
+import numpy as np
+
 from .. import _core
 from ..autograd.function import Function
 from .dispatch import backend_of, check_same_device
@@ -68,7 +70,28 @@ Transpose = _view_op("Transpose", lambda g, s, info: g.transpose(*info))
 Expand = _view_op("Expand", lambda g, s, info: sum_to_shape(g, s))
 Slice = _view_op("Slice", _scatter_back)
 Select = _view_op("Select", _scatter_back)
-AsStrided = _view_op("AsStrided", None)
+
+
+def storage_positions(src_layout, storage_size, layout):
+    """For each element of ``layout``, the row-major index of the element of ``src_layout`` stored at the
+    same place (both lay out one storage of ``storage_size`` elements); an int64 array shaped like ``layout``."""
+    src_offsets = _core.advanced_offsets(*src_layout, [])[1].reshape(-1)
+    index_at = np.full(storage_size, -1, dtype=np.int64)
+    index_at[src_offsets] = np.arange(src_offsets.size, dtype=np.int64)
+    positions = index_at[_core.advanced_offsets(*layout, [])[1]]
+    if (positions < 0).any():
+        raise RuntimeError("as_strided: the result uses storage elements outside of its input, which cannot "
+                           "receive their gradient")
+    return positions
+
+
+def _as_strided_back(g, in_shape, info):
+    """Add each element of ``g`` into the input element it shares storage with (``info``: storage_positions' args)."""
+    flat = g.new_zeros(_core.numel(in_shape)).index_put((storage_positions(*info),), g, accumulate=True)
+    return flat.reshape(in_shape)
+
+
+AsStrided = _view_op("AsStrided", _as_strided_back)
 
 
 def sum_to_shape(g, shape):
@@ -214,7 +237,8 @@ def broadcast_tensors(*tensors):
 
 def as_strided(x, size, stride, storage_offset=None):
     off = x._offset if storage_offset is None else storage_offset
-    return AsStrided.apply(x, (tuple(size), tuple(stride), off), None)
+    layout = (tuple(size), tuple(stride), off)
+    return AsStrided.apply(x, layout, ((x._shape, x._strides, x._offset), x._storage.size, layout))
 
 
 def narrow(x, dim, start, length):
@@ -421,7 +445,7 @@ def repeat(x, *sizes):
     # Insert a broadcast dim before each dim, expand it to the repeat count, then copy: no Python loop.
     xe = reshape(x, [v for s in shape for v in (1, s)])
     xe = expand(xe, [v for r, s in zip(sizes, shape) for v in (r, s)])
-    return reshape(contiguous(xe), tuple(r * s for r, s in zip(sizes, shape)))
+    return reshape(clone(xe), tuple(r * s for r, s in zip(sizes, shape)))  # always a copy, as in PyTorch
 
 
 def tile(x, *dims):

@@ -75,24 +75,56 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
                   momentum=0.1, eps=1e-5):
-    return group_norm(input, input._shape[1], weight, bias, eps)
+    """Normalize each channel of each sample over its spatial dims (a batch norm of N*C channels).
+
+    Running statistics, when given, are updated with the average of the per-instance statistics
+    (``use_input_stats=True``) or used instead of them (``use_input_stats=False``).
+    """
+    n, c = input._shape[:2]
+    x = input.reshape((1, n * c) + tuple(input._shape[2:]))
+    rm = running_mean.repeat(n) if running_mean is not None else None
+    rv = running_var.repeat(n) if running_var is not None else None
+    out = batch_norm(x, rm, rv, None, None, use_input_stats, momentum, eps).reshape(input._shape)
+    if use_input_stats and running_mean is not None:
+        with no_grad():
+            running_mean.copy_(rm.reshape(n, c).mean(0))
+            running_var.copy_(rv.reshape(n, c).mean(0))
+    if weight is not None:
+        out = out * weight.reshape(_channel_shape(input))
+    if bias is not None:
+        out = out + bias.reshape(_channel_shape(input))
+    return out
 
 
 def _source_index(out_n, in_n, scale, align_corners, mode):
     """Source coordinates of each output position along one dim (PyTorch's conventions)."""
     i = np.arange(out_n, dtype=np.float64)
-    if mode == "nearest":
+    if mode in ("nearest", "nearest-exact"):
         s = (in_n / out_n) if scale is None else 1.0 / scale
-        return np.minimum(np.floor(i * s).astype(np.int64), in_n - 1)
+        offset = 0.5 if mode == "nearest-exact" else 0.0
+        return np.minimum(np.floor((i + offset) * s).astype(np.int64), in_n - 1)
     if align_corners:
         return i * ((in_n - 1) / (out_n - 1)) if out_n > 1 else np.zeros(out_n)
     s = (in_n / out_n) if scale is None else 1.0 / scale
-    return np.maximum((i + 0.5) * s - 0.5, 0.0)
+    src = (i + 0.5) * s - 0.5
+    return src if mode == "bicubic" else np.maximum(src, 0.0)  # bicubic does not clamp at 0
+
+
+def _cubic_weights(t, A=-0.75):
+    """Keys' cubic convolution weights of the 4 taps at floor(src) - 1 .. floor(src) + 2 (PyTorch's A)."""
+    def near(x):  # |x| <= 1
+        return ((A + 2) * x - (A + 3)) * x * x + 1
+
+    def far(x):  # 1 < |x| < 2
+        return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A
+
+    return [far(t + 1), near(t), near(1 - t), far(2 - t)]
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None,
                 antialias=False):
-    """Resize the spatial dims: ``nearest`` picks, ``linear``/``bilinear`` blend the two nearest, per dim."""
+    """Resize the spatial dims: ``nearest`` picks, ``linear``/``bilinear`` blend the two nearest and
+    ``bicubic`` the four nearest, one dim at a time; ``area`` is adaptive average pooling."""
     from ..creation import tensor
 
     nsp = input.dim() - 2
@@ -100,7 +132,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise ValueError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.dim()}D)")
     if (size is None) == (scale_factor is None):
         raise ValueError("only one of size or scale_factor should be defined")
-    if mode not in ("nearest", "linear", "bilinear", "trilinear"):
+    if mode not in ("nearest", "nearest-exact", "linear", "bilinear", "trilinear", "bicubic", "area"):
         raise NotImplementedError(f"interpolate mode '{mode}' is not supported by pygrad")
     in_sizes = input._shape[2:]
     if size is not None:
@@ -111,16 +143,30 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         sizes = tuple(int(np.floor(n * s)) for n, s in zip(in_sizes, scales))
         if recompute_scale_factor:
             scales = (None,) * nsp
+    if mode == "area":  # adaptive average pooling to the target size
+        from .pool import adaptive_avg_pool1d, adaptive_avg_pool2d
+
+        if nsp > 2:
+            raise NotImplementedError("interpolate mode 'area' supports 3D and 4D inputs in pygrad")
+        return adaptive_avg_pool1d(input, sizes[0]) if nsp == 1 else adaptive_avg_pool2d(input, sizes)
     x = input
     for k in range(nsp):
         d = 2 + k
         src = _source_index(sizes[k], in_sizes[k], scales[k], align_corners, mode)
-        if mode == "nearest":
+        if mode in ("nearest", "nearest-exact"):
             x = x.index_select(d, tensor(src, device=x.device))
+            continue
+        bshape = (-1,) + (1,) * (nsp - 1 - k)
+        if mode == "bicubic":  # weighted sum of 4 taps, indices clamped to the border
+            base = np.floor(src).astype(np.int64)
+            taps = [np.clip(base + j, 0, in_sizes[k] - 1) for j in (-1, 0, 1, 2)]
+            weights = _cubic_weights(src - base)
+            x = sum(x.index_select(d, tensor(idx, device=x.device)) *
+                    tensor(wt, dtype=x.dtype, device=x.device).reshape(bshape) for idx, wt in zip(taps, weights))
             continue
         lo = np.minimum(np.floor(src).astype(np.int64), in_sizes[k] - 1)
         hi = np.minimum(lo + 1, in_sizes[k] - 1)
-        lam = tensor(src - lo, dtype=x.dtype, device=x.device).reshape((-1,) + (1,) * (nsp - 1 - k))
+        lam = tensor(src - lo, dtype=x.dtype, device=x.device).reshape(bshape)
         a = x.index_select(d, tensor(lo, device=x.device))
         b = x.index_select(d, tensor(hi, device=x.device))
         x = a + (b - a) * lam

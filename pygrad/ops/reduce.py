@@ -94,10 +94,10 @@ class Prod(_Reduce):
         x, _ = ctx.saved_tensors
         zero = x == 0
         x_nz = x.masked_fill(zero, 1)
-        others = _expand_back(x_nz.prod(ctx.dims, keepdim=True), ctx.shape, ctx.dims, True)
+        nonzero_prod = _expand_back(x_nz.prod(ctx.dims, keepdim=True), ctx.shape, ctx.dims, True)
         n_zeros = _expand_back(zero.sum(ctx.dims, keepdim=True), ctx.shape, ctx.dims, True)
-        only_zero = zero & (n_zeros == 1)
-        d = (others / x_nz).where(n_zeros == 0, others * only_zero)
+        the_only_zero = zero & (n_zeros == 1)
+        d = (nonzero_prod / x_nz).where(n_zeros == 0, nonzero_prod * the_only_zero)
         return _expand_back(g, ctx.shape, ctx.dims, ctx.keepdim) * d
 
 
@@ -302,7 +302,7 @@ def _var_args(x, dim, unbiased, correction):
     if correction is None:
         correction = 0 if unbiased is False else 1
     if not x.dtype.is_floating_point:
-        raise RuntimeError(f"std and var only support floating point and complex dtypes")
+        raise RuntimeError("std and var only support floating point and complex dtypes")
     dims = _dims(x, dim)
     n = 1
     for d in dims:
@@ -563,7 +563,7 @@ def median(x, dim=None, keepdim=False):
         n = flat.numel()
         if n == 0:
             return x.new_full((), float("nan"))
-        return sort(flat).values[(n - 1) // 2]
+        return Median.apply(x)
     d = wrap_dim(dim, x.dim())
     s = sort(x, d)
     k = (x._shape[d] - 1) // 2
@@ -571,3 +571,22 @@ def median(x, dim=None, keepdim=False):
     if not keepdim:
         v, i = v.squeeze(d), i.squeeze(d)
     return return_types.median(v, i)
+
+
+class Median(Function):
+    """``median()`` without dim: the lower middle value; its gradient is shared evenly by the elements
+    equal to it (as for ``max()``, and as in PyTorch)."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, x):
+        y = sort(x.reshape(-1)).values[(x.numel() - 1) // 2].clone()
+        ctx.save_for_backward(x, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        hit = x == y
+        return g * hit / hit.sum()

@@ -36,12 +36,11 @@ class Sequential(Module):
         keys = list(self._modules.keys())
         for k in (keys[idx] if isinstance(idx, slice) else [keys[self._index(idx)]]):
             del self._modules[k]
-        # keep numeric keys contiguous, as PyTorch does
-        if all(k.isdigit() for k in self._modules):
-            items = list(self._modules.values())
-            self._modules.clear()
-            for i, m in enumerate(items):
-                self._modules[str(i)] = m
+        # renumber '0', '1', ... (named children too), as PyTorch does
+        items = list(self._modules.values())
+        self._modules.clear()
+        for i, m in enumerate(items):
+            self._modules[str(i)] = m
 
     def __len__(self):
         return len(self._modules)
@@ -51,6 +50,9 @@ class Sequential(Module):
 
     def __add__(self, other):
         return Sequential(*self, *other)
+
+    def __iadd__(self, other):
+        return self.extend(other)
 
     def append(self, module):
         self.add_module(str(len(self)), module)
@@ -69,6 +71,11 @@ class Sequential(Module):
             self._modules[str(i)] = m
         return self
 
+    def pop(self, key):
+        v = self[key]
+        del self[key]
+        return v
+
     def forward(self, input):
         for m in self._modules.values():
             input = m(input)
@@ -86,19 +93,52 @@ class ModuleList(Module):
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return self.__class__(list(self._modules.values())[idx])
-        n = len(self)
-        if not -n <= idx < n:
-            raise IndexError(f"index {idx} is out of range")
-        return self._modules[str(idx % n)]
+        return self._modules[str(self._index(idx))]
 
     def __setitem__(self, idx, module):
         self.add_module(str(idx % len(self)), module)
+
+    def __delitem__(self, idx):
+        n = len(self)
+        for k in (range(n)[idx] if isinstance(idx, slice) else [self._index(idx)]):
+            del self._modules[str(k)]
+        # renumber '0', '1', ... as PyTorch does
+        items = list(self._modules.values())
+        self._modules.clear()
+        for i, m in enumerate(items):
+            self._modules[str(i)] = m
+
+    def _index(self, idx):
+        n = len(self)
+        if not -n <= idx < n:
+            raise IndexError(f"index {idx} is out of range")
+        return idx % n
+
+    def pop(self, key=-1):
+        v = self[key]
+        del self[key]
+        return v
 
     def __len__(self):
         return len(self._modules)
 
     def __iter__(self):
         return iter(self._modules.values())
+
+    def __repr__(self):
+        """Like Module's, but runs of identical children print once: ``(0-2): 3 x Linear(...)``."""
+        reprs = [repr(m) for m in self]
+        if not reprs:
+            return type(self).__name__ + "()"
+        runs = []  # [start, end, text]
+        for i, r in enumerate(reprs):
+            if runs and runs[-1][2] == r:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, r])
+        lines = [(f"({a}): {r}" if a == b else f"({a}-{b}): {b - a + 1} x {r}").replace("\n", "\n  ")
+                 for a, b, r in runs]
+        return type(self).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
 
     def __iadd__(self, modules):
         return self.extend(modules)
@@ -194,7 +234,8 @@ class ParameterList(Module):
         return self
 
     def extra_repr(self):
-        return "\n".join(f"({k}): Parameter containing: [{p.dtype!r} of size {'x'.join(map(str, p.shape))}]"
+        # PyTorch indents these lines twice (its own quirk), so a single one prints as "ParameterList(  (0): ...)"
+        return "\n".join(f"  ({k}): Parameter containing: [{p.dtype!r} of size {'x'.join(map(str, p.shape))}]"
                          for k, p in self._parameters.items())
 
 
@@ -226,3 +267,7 @@ class ParameterDict(Module):
 
     def items(self):
         return self._parameters.items()
+
+    def extra_repr(self):
+        return "\n".join(f"  ({k}): Parameter containing: [{p.type()} of size {'x'.join(map(str, p.shape))}]"
+                         for k, p in self._parameters.items())

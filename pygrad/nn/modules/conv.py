@@ -2,7 +2,7 @@
 import math
 
 from ... import creation
-from ...ops.conv import pair
+from ...ops.conv import _same_padding, pair
 from .. import functional as F
 from .. import init
 from ..module import Module
@@ -52,17 +52,21 @@ class _ConvNd(Module):
 
     def _padded(self, input):
         """Apply a non-zero padding mode explicitly (then the conv itself pads nothing)."""
-        if self.padding_mode == "zeros" or isinstance(self.padding, str):
+        if self.padding_mode == "zeros" or self.padding == "valid":
             return input, self.padding
+        if self.padding == "same":
+            sides = _same_padding(self.kernel_size, self.dilation)
+        else:
+            sides = [(p, p) for p in self.padding]
         pads = []
-        for p in reversed(self.padding):
-            pads += [p, p]
+        for before, after in reversed(sides):
+            pads += [before, after]
         return F.pad(input, pads, mode=self.padding_mode), (0,) * self._nd
 
     def extra_repr(self):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         if self.padding != (0,) * self._nd:
-            s += f", padding={self.padding!r}" if isinstance(self.padding, str) else f", padding={self.padding}"
+            s += f", padding={self.padding}"  # strings print unquoted (padding=same), as in PyTorch
         if self.dilation != (1,) * self._nd:
             s += f", dilation={self.dilation}"
         if self.output_padding != (0,) * self._nd:
@@ -117,5 +121,18 @@ class ConvTranspose2d(_ConvNd):
                          padding_mode, device, dtype, output_padding)
 
     def forward(self, input, output_size=None):
-        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+        output_padding = self.output_padding if output_size is None else self._output_padding(input, output_size)
+        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding, output_padding,
                                   self.groups, self.dilation)
+
+    def _output_padding(self, input, output_size):
+        """The output_padding that makes the output ``output_size`` (PyTorch's ``_output_padding``)."""
+        size = tuple(output_size)[-2:]
+        in_hw = tuple(input.shape[-2:])
+        lo = tuple((n - 1) * s - 2 * p + d * (k - 1) + 1 for n, s, p, d, k in
+                   zip(in_hw, self.stride, self.padding, self.dilation, self.kernel_size))
+        hi = tuple(m + s - 1 for m, s in zip(lo, self.stride))
+        if any(not a <= o <= b for o, a, b in zip(size, lo, hi)):
+            raise ValueError(f"requested an output size of {list(size)}, but valid sizes range from {list(lo)} "
+                             f"to {list(hi)} (for an input of {list(in_hw)})")
+        return tuple(o - a for o, a in zip(size, lo))

@@ -66,6 +66,35 @@ class BatchNorm2d(_BatchNorm):
     _expected_dims = (4,)
 
 
+class _InstanceNorm(_BatchNorm):
+    """Normalizes each channel of each sample over its spatial dims; no affine, no running stats by default."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, device=None,
+                 dtype=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+
+    def forward(self, input):
+        batched = self._expected_dims[1]
+        if input.dim() not in self._expected_dims:
+            raise ValueError(f"expected {self._expected_dims[0]}D or {batched}D input (got {input.dim()}D input)")
+        x = input if input.dim() == batched else input.unsqueeze(0)
+        if self.affine and x._shape[1] != self.num_features:
+            raise ValueError(f"expected input's size at dim=1 to match num_features ({self.num_features}), but got: "
+                             f"{x._shape[1]}.")
+        out = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                              self.training or not self.track_running_stats,
+                              self.momentum if self.momentum is not None else 0.0, self.eps)
+        return out if input.dim() == batched else out.squeeze(0)
+
+
+class InstanceNorm1d(_InstanceNorm):
+    _expected_dims = (2, 3)
+
+
+class InstanceNorm2d(_InstanceNorm):
+    _expected_dims = (3, 4)
+
+
 class LayerNorm(Module):
     """Normalizes the last dims (``normalized_shape``) of each sample; affine by default."""
 
@@ -82,14 +111,13 @@ class LayerNorm(Module):
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
-        self._has_bias = bias
 
     def forward(self, input):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
-                f"bias={self._has_bias}")
+                f"bias={self.bias is not None}")
 
 
 class GroupNorm(Module):
