@@ -279,8 +279,9 @@ def parse_index(tuple shape, tuple strides, Py_ssize_t offset, tuple index):
         raise IndexError(f"too many indices for tensor of dimension {nd}")
     for item in index:
         if item is None:
+            # a new dim of size 1, with the stride ``unsqueeze`` gives it (that of the dim it precedes)
             out_shape.append(1)
-            out_strides.append(0)
+            out_strides.append(strides[d] * shape[d] if d < nd else 1)
         elif item is Ellipsis:
             for i in range(nd - n_consume):
                 out_shape.append(shape[d])

@@ -236,7 +236,7 @@ def _type_word(d):
 
 
 def _bool_unary(op, fn, out_dtype, compute):
-    """PyTorch's rules for ops on a bool tensor: some refuse it, ``square`` gives int64, ``sign`` bool."""
+    """PyTorch's rules for ops on a bool tensor: some refuse it, ``square`` gives int64."""
     if op == "neg":
         raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. "
                            "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
@@ -246,8 +246,6 @@ def _bool_unary(op, fn, out_dtype, compute):
         raise NotImplementedError(f'"{op}_cpu" not implemented for \'Bool\'')
     if op == "square":
         return fn, D.int64, D.int64
-    if op == "sign":
-        return (lambda x, out: np.copyto(out, x)), out_dtype, compute
     return fn, out_dtype, compute
 
 
@@ -327,6 +325,8 @@ BINARY_OPS = _make(_Binary, BINARY)
 
 def unary(opname, x):
     """Apply the UNARY op ``opname`` to tensor ``x``."""
+    if opname == "sign" and x.dtype is D.bool_:
+        return x.clone()  # the sign of True is True, of False is False
     return UNARY_OPS[opname].apply(x)
 
 
