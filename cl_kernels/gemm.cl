@@ -70,7 +70,9 @@ __kernel void pack_b(__global float* Bp, __global const float* B, const long N, 
 }
 
 /* CPU path, step 2: each work-item multiplies one A panel by one B panel into an RM x 16 block of
- * C held in six float16 registers: per k, one 16-wide load of B, six broadcasts of A, six FMAs. */
+ * C held in six float16 registers: per k, one 16-wide load of B, six broadcasts of A, six multiply-adds.
+ * Written as `c += a * b` (built with -cl-mad-enable, so it becomes FMA instructions): PoCL's vector
+ * mad()/fma() builtins are several times slower than that. */
 __kernel void gemm_cpu(__global const float* Ap, __global const float* Bp, __global float* C, const long M,
                        const long N, const long K, const long scm, const long scn, const long cb0,
                        const long cb1, const long nb1, const long offC) {
@@ -84,12 +86,12 @@ __kernel void gemm_cpu(__global const float* Ap, __global const float* Bp, __glo
     float16 c0 = 0, c1 = 0, c2 = 0, c3 = 0, c4 = 0, c5 = 0;
     for (int k = 0; k < K; ++k) {
         float16 bv = vload16(k, b);
-        c0 = mad((float16)a[0], bv, c0);
-        c1 = mad((float16)a[1], bv, c1);
-        c2 = mad((float16)a[2], bv, c2);
-        c3 = mad((float16)a[3], bv, c3);
-        c4 = mad((float16)a[4], bv, c4);
-        c5 = mad((float16)a[5], bv, c5);
+        c0 += a[0] * bv;
+        c1 += a[1] * bv;
+        c2 += a[2] * bv;
+        c3 += a[3] * bv;
+        c4 += a[4] * bv;
+        c5 += a[5] * bv;
         a += RM;
     }
     long m0 = mt * RM, n0 = nt * 16;

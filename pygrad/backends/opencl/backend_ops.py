@@ -235,8 +235,8 @@ def _gemm_cpu(self, a, b, c, M, N, K, strides, batch_strides, bdims):
                *map(i64, (M, K, sam, sak, ab[0], ab[1], bdims[1], a._offset)))
     prg.pack_b(q, (_round_up(nt * K), z), (LOCAL, 1), bp, b._storage.data,
                *map(i64, (N, K, sbk, sbn, bb[0], bb[1], bdims[1], b._offset)))
-    ls = (8, 1, 1)
-    prg.gemm_cpu(q, (-(-nt // ls[0]) * ls[0], mt, z), ls, ap, bp, c._storage.data,
+    # one work-item per work-group: PoCL then runs each block as plain vector code
+    prg.gemm_cpu(q, (nt, mt, z), (1, 1, 1), ap, bp, c._storage.data,
                  *map(i64, (M, N, K, scm, scn, cb[0], cb[1], bdims[1], c._offset)))
 
 

@@ -56,7 +56,7 @@ def program(rt, name, defines=(), extra=""):
             with warnings.catch_warnings():
                 if not os.environ.get("PYGRAD_DEBUG"):  # compiler chatter (e.g. unused macros) is not an error
                     warnings.simplefilter("ignore", cl.CompilerWarning)
-                built = cl.Program(rt.context, src).build()
+                built = cl.Program(rt.context, src).build(options=["-cl-mad-enable"])
         except cl.RuntimeError as e:
             raise RuntimeError(f"building OpenCL kernel file {name} with {list(defines)} failed on "
                                f"{rt.device.name}:\n{e}") from None
