@@ -28,3 +28,16 @@ inline void pg_offsets(const Layout* L, long i, long* o0, long* o1, long* o2, lo
     }
     *o0 = a; *o1 = b; *o2 = c; *o3 = e;
 }
+
+/* PG_FOR(i, n): the loop over elements 0..n-1 of a one-dimensional launch.
+ * On GPUs each work-item takes one element.  On CPU devices (PG_CPU) the host launches only a few
+ * work-items and each takes a contiguous chunk: PoCL's per-work-group cost then stops dominating, and
+ * each core streams through memory in order. */
+#ifdef PG_CPU
+#define PG_FOR(i, n) \
+    long pg_chunk_ = ((long)(n) + get_global_size(0) - 1) / get_global_size(0); \
+    long pg_end_ = min((long)(n), ((long)get_global_id(0) + 1) * pg_chunk_); \
+    for (long i = get_global_id(0) * pg_chunk_; i < pg_end_; ++i)
+#else
+#define PG_FOR(i, n) for (long i = get_global_id(0); i < (long)(n); i += get_global_size(0))
+#endif

@@ -71,8 +71,9 @@ __kernel void pack_b(__global float* Bp, __global const float* B, const long N, 
 
 /* CPU path, step 2: each work-item multiplies one A panel by one B panel into an RM x 16 block of
  * C held in six float16 registers: per k, one 16-wide load of B, six broadcasts of A, six multiply-adds.
- * Written as `c += a * b` (built with -cl-mad-enable, so it becomes FMA instructions): PoCL's vector
- * mad()/fma() builtins are several times slower than that. */
+ * Written as `c += a * b` (built with -cl-mad-enable, so it becomes FMA instructions) and with B read
+ * through a float16 pointer: PoCL compiles vload16() and vector mad()/fma() to out-of-line calls,
+ * which spill the accumulators to memory on every iteration and cost a factor of 3 to 6. */
 __kernel void gemm_cpu(__global const float* Ap, __global const float* Bp, __global float* C, const long M,
                        const long N, const long K, const long scm, const long scn, const long cb0,
                        const long cb1, const long nb1, const long offC) {
@@ -85,7 +86,7 @@ __kernel void gemm_cpu(__global const float* Ap, __global const float* Bp, __glo
     __global const float* b = Bp + (z * n_tiles + nt) * K * 16;
     float16 c0 = 0, c1 = 0, c2 = 0, c3 = 0, c4 = 0, c5 = 0;
     for (int k = 0; k < K; ++k) {
-        float16 bv = vload16(k, b);
+        float16 bv = ((__global const float16*)b)[k];  /* panels are 64-byte aligned */
         c0 += a[0] * bv;
         c1 += a[1] * bv;
         c2 += a[2] * bv;

@@ -2,23 +2,17 @@
  *   T: element storage type (moved as raw bits for gather/scatter).
  */
 __kernel void gather_k(__global T* out, __global const T* in, __global const long* offs, const long n) {
-    long i = get_global_id(0);
-    if (i >= n) return;
-    out[i] = in[offs[i]];
+    PG_FOR(i, n) out[i] = in[offs[i]];
 }
 
 __kernel void scatter_k(__global T* dst, __global const long* offs, __global const T* vals, const long n) {
-    long i = get_global_id(0);
-    if (i >= n) return;
-    dst[offs[i]] = vals[i];
+    PG_FOR(i, n) dst[offs[i]] = vals[i];
 }
 
 #ifdef ATOMIC_ADD
 /* dst[offs[i]] += vals[i] with repeated offsets summed: a compare-and-swap loop on the 32-bit pattern. */
 __kernel void scatter_add_k(__global T* dst, __global const long* offs, __global const T* vals, const long n) {
-    long i = get_global_id(0);
-    if (i >= n) return;
-    ATOMIC_ADD(dst + offs[i], vals[i]);
+    PG_FOR(i, n) ATOMIC_ADD(dst + offs[i], vals[i]);
 }
 #endif
 
@@ -26,38 +20,37 @@ __kernel void scatter_add_k(__global T* dst, __global const long* offs, __global
 __kernel void unfold_k(__global T* out, __global const T* in, const long N, const long C, const long H,
                        const long W, const int kh, const int kw, const int dh, const int dw, const int ph,
                        const int pw, const int sh, const int sw, const long OH, const long OW, const T pad) {
-    long g = get_global_id(0);
-    long total = N * C * kh * kw * OH * OW;
-    if (g >= total) return;
-    long x = g % OW, t = g / OW;
-    long y = t % OH; t /= OH;
-    long j = t % kw; t /= kw;
-    long i = t % kh; t /= kh;           /* t = n * C + c */
-    long h = y * sh - ph + i * dh, w = x * sw - pw + j * dw;
-    out[g] = (h >= 0 && h < H && w >= 0 && w < W) ? in[(t * H + h) * W + w] : pad;
+    PG_FOR(g, N * C * kh * kw * OH * OW) {
+        long x = g % OW, t = g / OW;
+        long y = t % OH; t /= OH;
+        long j = t % kw; t /= kw;
+        long i = t % kh; t /= kh;           /* t = n * C + c */
+        long h = y * sh - ph + i * dh, w = x * sw - pw + j * dw;
+        out[g] = (h >= 0 && h < H && w >= 0 && w < W) ? in[(t * H + h) * W + w] : pad;
+    }
 }
 
 /* col2im: each output pixel sums the window entries that read it (a gather, so no atomics). */
 __kernel void fold_k(__global T* out, __global const T* cols, const long N, const long C, const long H,
                      const long W, const int kh, const int kw, const int dh, const int dw, const int ph,
                      const int pw, const int sh, const int sw, const long OH, const long OW) {
-    long g = get_global_id(0);
-    if (g >= N * C * H * W) return;
-    long w = g % W, t = g / W;
-    long h = t % H; t /= H;             /* t = n * C + c */
-    ACC acc = 0;
-    for (int i = 0; i < kh; ++i) {
-        long yy = h + ph - i * dh;
-        if (yy < 0 || yy % sh) continue;
-        long y = yy / sh;
-        if (y >= OH) continue;
-        for (int j = 0; j < kw; ++j) {
-            long xx = w + pw - j * dw;
-            if (xx < 0 || xx % sw) continue;
-            long x = xx / sw;
-            if (x >= OW) continue;
-            acc += cols[(((t * kh + i) * kw + j) * OH + y) * OW + x];
+    PG_FOR(g, N * C * H * W) {
+        long w = g % W, t = g / W;
+        long h = t % H; t /= H;             /* t = n * C + c */
+        ACC acc = 0;
+        for (int i = 0; i < kh; ++i) {
+            long yy = h + ph - i * dh;
+            if (yy < 0 || yy % sh) continue;
+            long y = yy / sh;
+            if (y >= OH) continue;
+            for (int j = 0; j < kw; ++j) {
+                long xx = w + pw - j * dw;
+                if (xx < 0 || xx % sw) continue;
+                long x = xx / sw;
+                if (x >= OW) continue;
+                acc += cols[(((t * kh + i) * kw + j) * OH + y) * OW + x];
+            }
         }
+        out[g] = acc;
     }
-    out[g] = acc;
 }

@@ -28,29 +28,27 @@ inline uint pg_word(ulong i, ulong offset, uint2 key) {
 
 __kernel void uniform_k(__global TO* out, const long n, const ulong offset, const uint2 key, const float low,
                         const float high) {
-    long i = get_global_id(0);
-    if (i >= n) return;
-    ST_O(out, i, low + (high - low) * pg_u01(pg_word(i, offset, key)));
+    PG_FOR(i, n) ST_O(out, i, low + (high - low) * pg_u01(pg_word(i, offset, key)));
 }
 
 __kernel void normal_k(__global TO* out, const long n, const ulong offset, const uint2 key, const float mean,
                        const float std) {
-    long i = get_global_id(0);
-    if (i >= n) return;
-    long pair = i / 2;
-    float u1 = pg_u01(pg_word(2 * pair, offset, key)) + (0.5f / 16777216.0f);
-    float u2 = pg_u01(pg_word(2 * pair + 1, offset, key));
-    float r = sqrt(-2.0f * log(u1));
-    float z = (i % 2 == 0) ? r * cospi(2.0f * u2) : r * sinpi(2.0f * u2);
-    ST_O(out, i, mean + std * z);
+    PG_FOR(i, n) {
+        long pair = i / 2;
+        float u1 = pg_u01(pg_word(2 * pair, offset, key)) + (0.5f / 16777216.0f);
+        float u2 = pg_u01(pg_word(2 * pair + 1, offset, key));
+        float r = sqrt(-2.0f * log(u1));
+        float z = (i % 2 == 0) ? r * cospi(2.0f * u2) : r * sinpi(2.0f * u2);
+        ST_O(out, i, mean + std * z);
+    }
 }
 
 /* integers in [low, high): 64-bit multiply-shift of a 32-bit word (bias < 2^-32 * range) */
 __kernel void randint_k(__global TO* out, const long n, const ulong offset, const uint2 key, const long low,
                         const long high) {
-    long i = get_global_id(0);
-    if (i >= n) return;
     ulong range = (ulong)(high - low);
-    ulong w = ((ulong)pg_word(2 * i, offset, key) << 32) | pg_word(2 * i + 1, offset, key);
-    ST_O(out, i, low + (long)(w % range));
+    PG_FOR(i, n) {
+        ulong w = ((ulong)pg_word(2 * i, offset, key) << 32) | pg_word(2 * i + 1, offset, key);
+        ST_O(out, i, low + (long)(w % range));
+    }
 }

@@ -92,8 +92,15 @@ class OpenCLBackend:
         self.rt = runtime(index)
         self.device = _device("opencl", index)
         self._scalars = {}
+        self._ew_programs = {}  # (expression, dtypes) -> built elementwise program
+        # Work-items per 1-D launch (kernels loop with PG_FOR): a few chunks per core on CPUs.
+        self._max_items = LOCAL * 4 * self.rt.device.max_compute_units if self.rt.is_cpu else LOCAL * 16384
         self._dummy = None
         self._expr = None
+
+    def grid(self, n):
+        """Global size of a 1-D launch over n elements (a multiple of the local size 64)."""
+        return (min(_round_up(n), self._max_items),)
 
     # -- storage ----------------------------------------------------------------------------------
     def _storage(self, n, dtype):
@@ -201,15 +208,19 @@ class OpenCLBackend:
         while len(ops) < 3:
             ops.append(self._dummy_operand())
             computes.append(D.uint8)
-        call = {1: "OP1(a)", 2: "OP2(a,b)", 3: "OP3(a,b,c)"}[arity]
-        defines = _io_defines("O", out.dtype) + [f"EXPR={call}", opdef]
-        for k, (x, c) in enumerate(zip(ops, computes), 1):
-            defines += _io_defines(str(k), x.dtype, _ctype(c)) + [f"C{k}={_ctype(c)}"]
-        self._check_dtype(out.dtype)
-        prg = kernels.program(self.rt, "elementwise.cl", tuple(_fix(d) for d in defines), INT_HELPERS)
+        key = (opdef, arity, out.dtype, tuple(x.dtype for x in ops), tuple(computes))
+        prg = self._ew_programs.get(key)
+        if prg is None:
+            call = {1: "OP1(a)", 2: "OP2(a,b)", 3: "OP3(a,b,c)"}[arity]
+            defines = _io_defines("O", out.dtype) + [f"EXPR={call}", opdef]
+            for k, (x, c) in enumerate(zip(ops, computes), 1):
+                defines += _io_defines(str(k), x.dtype, _ctype(c)) + [f"C{k}={_ctype(c)}"]
+            self._check_dtype(out.dtype)
+            prg = self._ew_programs[key] = kernels.program(self.rt, "elementwise.cl", tuple(_fix(d) for d in defines),
+                                                           INT_HELPERS)
         shape = out._shape
         in_strides = [_core.expand_strides(x._shape, x._strides, shape) for x in ops]
-        q, gs = self.rt.queue, (_round_up(n),)
+        q, gs = self.rt.queue, self.grid(n)
         contiguous_out = out.is_contiguous()
         steps = []
         for x, st in zip(ops, in_strides):

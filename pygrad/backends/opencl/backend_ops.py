@@ -124,7 +124,7 @@ def gather(self, x, offsets):
     if n:
         _core_check(offsets, x._storage.size)
         prg = kernels.program(self.rt, "index.cl", (f"T {_raw(x.dtype)}", "ACC float"))
-        prg.gather_k(self.rt.queue, (_round_up(n),), (LOCAL,), out._storage.data, src._storage.data,
+        prg.gather_k(self.rt.queue, self.grid(n), (LOCAL,), out._storage.data, src._storage.data,
                      offs._storage.data, np.int64(n))
     return out
 
@@ -154,7 +154,7 @@ def scatter(self, dst, offsets, values, accumulate):
     offs = self.wrap(np.ascontiguousarray(offsets, dtype=np.int64))
     if not accumulate:
         prg = kernels.program(self.rt, "index.cl", (f"T {_raw(dst.dtype)}", "ACC float"))
-        prg.scatter_k(self.rt.queue, (_round_up(n),), (LOCAL,), dst._storage.data, offs._storage.data,
+        prg.scatter_k(self.rt.queue, self.grid(n), (LOCAL,), dst._storage.data, offs._storage.data,
                       vals._storage.data, np.int64(n))
         return
     if dst.dtype in (D.float32, D.int32):
@@ -162,7 +162,7 @@ def scatter(self, dst, offsets, values, accumulate):
                "ATOMIC_ADD(p,v) { volatile __global uint* q = (volatile __global uint*)(p); uint o, nw; "
                "do { o = *q; nw = as_uint(as_float(o) + (v)); } while (atomic_cmpxchg(q, o, nw) != o); }")
         prg = kernels.program(self.rt, "index.cl", (f"T {dst.dtype.cl}", "ACC float", add))
-        prg.scatter_add_k(self.rt.queue, (_round_up(n),), (LOCAL,), dst._storage.data, offs._storage.data,
+        prg.scatter_add_k(self.rt.queue, self.grid(n), (LOCAL,), dst._storage.data, offs._storage.data,
                           vals._storage.data, np.int64(n))
         return
     # host fallback: read the storage, np.add.at, write it back
@@ -251,7 +251,7 @@ def unfold(self, x, kernel, dilation, padding, stride, pad_value=0.0):
     if total:
         prg = kernels.program(self.rt, "index.cl", (f"T {x.dtype.cl}", "ACC float"))
         pad = np.asarray(pad_value).astype(x.dtype.np)
-        prg.unfold_k(self.rt.queue, (_round_up(total),), (LOCAL,), out._storage.data, x._storage.data,
+        prg.unfold_k(self.rt.queue, self.grid(total), (LOCAL,), out._storage.data, x._storage.data,
                      *map(np.int64, (n, c, h, w)), *map(np.int32, (kh, kw, dh, dw, ph, pw, sh, sw)),
                      *map(np.int64, (oh, ow)), pad)
     return out
@@ -267,7 +267,7 @@ def fold(self, cols, out_hw, kernel, dilation, padding, stride):
     if total:
         acc = "double" if cols.dtype is D.float64 else "float"
         prg = kernels.program(self.rt, "index.cl", (f"T {cols.dtype.cl}", f"ACC {acc}"))
-        prg.fold_k(self.rt.queue, (_round_up(total),), (LOCAL,), out._storage.data, cols._storage.data,
+        prg.fold_k(self.rt.queue, self.grid(total), (LOCAL,), out._storage.data, cols._storage.data,
                    *map(np.int64, (n, c, H, W)), *map(np.int32, (kh, kw, dh, dw, ph, pw, sh, sw)),
                    *map(np.int64, (oh, ow)))
     return out
@@ -286,7 +286,7 @@ def random(self, kind, shape, dtype, a, b, generator):
     conv = np.int64 if kind == "randint" else np.float32
     key2 = np.zeros((), dtype=np.dtype([("x", np.uint32), ("y", np.uint32)]))
     key2["x"], key2["y"] = key
-    fn(self.rt.queue, (_round_up(n),), (LOCAL,), out._storage.data, np.int64(n), np.uint64(offset), key2,
+    fn(self.rt.queue, self.grid(n), (LOCAL,), out._storage.data, np.int64(n), np.uint64(offset), key2,
        conv(a), conv(b))
     return out
 
