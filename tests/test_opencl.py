@@ -217,3 +217,26 @@ def test_fp64_and_bad_device_index():
         both(lambda a: a * 2 + 1, torch.randn(3, dtype=torch.float64))
     with pytest.raises(RuntimeError, match="out of range"):
         torch.ones(2, device=f"opencl:{torch.opencl.device_count()}")
+
+
+def test_nn_stack_on_device_matches_cpu():
+    """Embedding -> LSTM -> Transformer encoder -> BatchNorm, backward and SGD steps, on both devices."""
+    import pygrad.nn as nn
+
+    results = []
+    for dev in ("cpu", DEV):
+        torch.manual_seed(0)
+        emb, lstm = nn.Embedding(10, 4).to(dev), nn.LSTM(4, 8, 2, batch_first=True).to(dev)
+        enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True), 2).to(dev)
+        bn = nn.BatchNorm1d(8).to(dev)
+        params = [p for m in (emb, lstm, enc, bn) for p in m.parameters()]
+        opt = torch.optim.SGD(params, lr=0.1, momentum=0.9)  # (Adam would amplify rounding of tiny grads)
+        x = torch.tensor([[1, 2, 3, 4, 5], [5, 4, 3, 2, 1], [0, 9, 0, 9, 0]]).to(dev)
+        for _ in range(2):
+            opt.zero_grad()
+            out, _ = lstm(emb(x))
+            loss = bn(enc(out).reshape(-1, 8)).pow(2).mean()
+            loss.backward()
+            opt.step()
+        results.append((loss, lstm.weight_ih_l0, emb.weight, bn.running_mean))
+    same(results[0], results[1], rtol=1e-3, atol=1e-4)
