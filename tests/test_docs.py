@@ -1,4 +1,4 @@
-"""Every ```python block in docs/ runs, and every ``# ...`` comment right after code is its output.
+"""Every ```python block in docs/ and the README runs, and every ``# ...`` comment right after code is its output.
 
 Convention in the docs: code lines, then ``#`` lines with what they print.  A ``# SomeError: msg``
 line means the code above raises that exception with a message starting with ``msg`` (a message
@@ -31,7 +31,8 @@ def chunks(block):
 
 
 def doc_pages():
-    return [pytest.param(p, id=str(p.relative_to(DOCS))) for p in sorted(DOCS.rglob("*.md"))
+    pages = sorted(DOCS.rglob("*.md")) + [DOCS.parent / "README.md"]
+    return [pytest.param(p, id=str(p.relative_to(DOCS.parent))) for p in pages
             if BLOCK.search(p.read_text(encoding="utf-8"))]
 
 
@@ -39,7 +40,7 @@ def doc_pages():
 def test_doc_page(page):
     """The blocks of one page run in order in one namespace, as a reader would type them."""
     text = page.read_text(encoding="utf-8")
-    if 'device="opencl"' in text:
+    if '"opencl"' in text:
         import pygrad
 
         if not pygrad.opencl.is_available():
