@@ -64,8 +64,6 @@ def test_item_len_bool_conversions():
     assert [10, 20][torch.tensor(1)] == 20
 
 
-@pytest.mark.xfail(reason="Tensor.__int__/__float__ (pygrad/tensor.py) raise RuntimeError via item(); "
-                          "PyTorch raises ValueError for multi-element tensors", strict=True)
 def test_int_float_of_many_elements_is_value_error():
     raises(ValueError, lambda: int(torch.tensor([1, 2])), "only one element tensors")
     raises(ValueError, lambda: float(torch.tensor([1., 2])), "only one element tensors")
