@@ -257,15 +257,20 @@ class _Binary(Function):
     @classmethod
     def forward(cls, ctx, a, b):
         fn, _, grad, kind = BINARY[cls.op]
-        _check_number(b, cls.op)
-        _check_number(a, cls.op)
-        t = a if _is_tensor(a) else b
-        if _is_tensor(a) and _is_tensor(b):
-            check_same_device(a, b)
-            shape = _core.broadcast_shapes(a._shape, b._shape)
+        ta, tb = _is_tensor(a), _is_tensor(b)
+        if not tb:
+            _check_number(b, cls.op)
+        if not ta:
+            _check_number(a, cls.op)
+        t = a if ta else b
+        if ta and tb:
+            if a._storage.device is not b._storage.device:
+                check_same_device(a, b)
+            shape = a._shape if a._shape == b._shape else _core.broadcast_shapes(a._shape, b._shape)
+            compute = a.dtype if a.dtype is b.dtype else D.result_type(a, b)  # (the common case first)
         else:
             shape = t._shape
-        compute = D.result_type(a, b)
+            compute = D.result_type(a, b)
         if kind == "float":
             out_dtype = compute = D.float_result(compute)
         elif kind == "bool":
@@ -332,7 +337,8 @@ def unary(opname, x):
 
 def binary(opname, a, b):
     """Apply the BINARY op ``opname`` to two operands, at least one of them a tensor."""
-    a, b = (_from_ndarray(v, b if v is a else a) for v in (a, b))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = _from_ndarray(a, b), _from_ndarray(b, a)
     return BINARY_OPS[opname].apply(a, b)
 
 
