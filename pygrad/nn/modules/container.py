@@ -5,7 +5,36 @@ from ..module import Module
 from ..parameter import Parameter
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """What Sequential and ModuleList share: children named '0', '1', ... in order."""
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __iadd__(self, modules):
+        return self.extend(modules)
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules):
+        for m in modules:
+            self.append(m)
+        return self
+
+    def insert(self, index, module):
+        mods = list(self._modules.values())
+        mods.insert(index, module)
+        self._modules.clear()
+        for i, m in enumerate(mods):
+            self._modules[str(i)] = m
+
+
+class Sequential(_ModuleSequence):
     """Runs its children in order, feeding each one's output to the next."""
 
     def __init__(self, *args):
@@ -42,33 +71,11 @@ class Sequential(Module):
         for i, m in enumerate(items):
             self._modules[str(i)] = m
 
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
     def __add__(self, other):
         return Sequential(*self, *other)
 
-    def __iadd__(self, other):
-        return self.extend(other)
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules):
-        for m in modules:
-            self.append(m)
-        return self
-
     def insert(self, index, module):
-        mods = list(self._modules.values())
-        mods.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(mods):
-            self._modules[str(i)] = m
+        super().insert(index, module)
         return self
 
     def pop(self, key):
@@ -82,7 +89,7 @@ class Sequential(Module):
         return input
 
 
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of modules whose parameters are registered (a plain Python list would hide them)."""
 
     def __init__(self, modules=None):
@@ -119,12 +126,6 @@ class ModuleList(Module):
         del self[key]
         return v
 
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
     def __repr__(self):
         """Like Module's, but runs of identical children print once: ``(0-2): 3 x Linear(...)``."""
         reprs = [repr(m) for m in self]
@@ -139,25 +140,6 @@ class ModuleList(Module):
         lines = [(f"({a}): {r}" if a == b else f"({a}-{b}): {b - a + 1} x {r}").replace("\n", "\n  ")
                  for a, b, r in runs]
         return type(self).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
-
-    def __iadd__(self, modules):
-        return self.extend(modules)
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules):
-        for m in modules:
-            self.append(m)
-        return self
-
-    def insert(self, index, module):
-        mods = list(self._modules.values())
-        mods.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(mods):
-            self._modules[str(i)] = m
 
     def forward(self, *args):
         raise NotImplementedError("ModuleList is a container: call its modules in your own forward()")
