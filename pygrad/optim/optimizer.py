@@ -197,3 +197,11 @@ def _use_grad(step):
             return step(self, *args, **kwargs)
 
     return wrapper
+
+
+def check_non_negative(**hparams):
+    """Raise PyTorch's ValueError for a negative hyper-parameter (e.g. "Invalid learning rate: -1")."""
+    labels = {"lr": "learning rate", "eps": "epsilon value"}
+    for name, value in hparams.items():
+        if not 0.0 <= value:
+            raise ValueError(f"Invalid {labels.get(name, name + ' value')}: {value}")

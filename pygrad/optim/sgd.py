@@ -7,7 +7,7 @@ For each parameter ``p`` with gradient ``g`` (PyTorch's update, step by step)::
     g = g + momentum * buf  (nesterov)  or  g = buf
     p = p - lr * g
 """
-from .optimizer import Optimizer, _use_grad
+from .optimizer import Optimizer, _use_grad, check_non_negative
 
 
 class SGD(Optimizer):
@@ -15,12 +15,7 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
                  maximize=False, foreach=None, differentiable=False, fused=None):
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if momentum < 0.0:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        check_non_negative(lr=lr, momentum=momentum, weight_decay=weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
