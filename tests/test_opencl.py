@@ -240,3 +240,20 @@ def test_nn_stack_on_device_matches_cpu():
             opt.step()
         results.append((loss, lstm.weight_ih_l0, emb.weight, bn.running_mean))
     same(results[0], results[1], rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("kernel", ["tiled", "naive", "cpu"])
+def test_every_gemm_kernel(kernel):
+    """Each GEMM kernel of cl_kernels/gemm.cl, whichever this device would pick by itself."""
+    from pygrad.backends import get_backend
+
+    be = get_backend(torch.device(DEV))
+    old, be.gemm_kernel = be.gemm_kernel, kernel
+    try:
+        for m, k, n in [(1, 1, 1), (7, 65, 127), (33, 17, 16)]:
+            a, b = torch.randn(m, k), torch.randn(k, n)
+            both(lambda p, q: p @ q, a, b)
+            both(lambda p, q: p @ q, a.t().contiguous().t(), b.t().contiguous().t())
+        both(lambda p, q: p @ q, torch.randn(2, 3, 5, 7), torch.randn(3, 7, 4))
+    finally:
+        be.gemm_kernel = old

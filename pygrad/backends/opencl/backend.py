@@ -87,6 +87,7 @@ class OpenCLBackend:
     """Backend primitives for device ``opencl:index`` (see ``backends/cpu.py`` for the contract)."""
 
     name = "opencl"
+    gemm_kernel = None  # None picks per device kind; "cpu", "tiled" or "naive" forces one (tests, docs)
 
     def __init__(self, index):
         self.rt = runtime(index)

@@ -209,9 +209,12 @@ def matmul(self, a, b):
         a._offset, b._offset, outv._offset))]
     acc = "double" if a.dtype is D.float64 else ("float" if a.dtype.is_floating_point else "long")
     q, z = self.rt.queue, bdims[0] * bdims[1]
-    if self.rt.is_cpu and a.dtype is D.float32:
+    kind = self.gemm_kernel or ("cpu" if self.rt.is_cpu else "tiled")
+    if not a.dtype.is_floating_point or (kind == "cpu" and a.dtype is not D.float32):
+        kind = "naive"
+    if kind == "cpu":
         _gemm_cpu(self, a, b, outv, M, N, K, (sam, sak, sbk, sbn, scm, scn), (ab, bb, cb), bdims)
-    elif not self.rt.is_cpu and a.dtype.is_floating_point:
+    elif kind == "tiled":
         prg = kernels.program(self.rt, "gemm.cl", (f"T {a.dtype.cl}", f"ACC {acc}"))
         prg.gemm_tiled(q, (-(-N // 16) * 16, -(-M // 16) * 16, z), (16, 16, 1), *args)
     else:
