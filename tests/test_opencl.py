@@ -124,7 +124,7 @@ def test_reductions(op, dim):
 def test_arg_reductions_and_scans():
     x = torch.randn(4, 6)
     for f in (lambda a: a.argmax(), lambda a: a.argmin(1), lambda a: a.max(1), lambda a: a.min(0, keepdim=True),
-              lambda a: a.cumsum(1), lambda a: a.softmax(1), lambda a: a.log_softmax(0),
+              lambda a: a.cumsum(1), lambda a: a.cumprod(0), lambda a: a.softmax(1), lambda a: a.log_softmax(0),
               lambda a: a.logsumexp(1), lambda a: a.sort(1), lambda a: a.topk(2)):
         both(f, x)
     both(lambda a: a.sum(1), torch.randint(0, 9, (3, 4)))

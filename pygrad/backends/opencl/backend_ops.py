@@ -19,7 +19,7 @@ REDUCE = {
 }
 INT_LIMITS = {np.max: "LONG_MIN", np.min: "LONG_MAX"}
 # Operations the device does not run yet: computed on the host (download, NumPy, upload).
-HOST_FALLBACK = ("sort/argsort", "cumprod", "scatter-accumulate for dtypes other than float32/int32")
+HOST_FALLBACK = ("sort/argsort", "scatter-accumulate for dtypes other than float32/int32")
 
 
 def _split_layout(x, dims):
@@ -97,7 +97,7 @@ def _scan(self, x, axis, out_dtype, combine, init):
 
 
 def call(self, fn, *tensors, out_dtype=None, **kwargs):
-    """Named routines: argmax/argmin and cumsum run as kernels; the rest on the host (HOST_FALLBACK)."""
+    """Named routines: argmax/argmin, cumsum and cumprod run as kernels; the rest on the host (HOST_FALLBACK)."""
     x = tensors[0]
     if fn in (np.argmax, np.argmin):
         axis = kwargs.get("axis")
@@ -106,9 +106,11 @@ def call(self, fn, *tensors, out_dtype=None, **kwargs):
         better = "((v) > (best) || ((v) != (v) && (best) == (best)))" if fn is np.argmax else \
             "((v) < (best) || ((v) != (v) && (best) == (best)))"
         return _arg_reduce(self, x, axis, kwargs.get("keepdims", False), better)
-    if fn is np.cumsum and x.dim():
+    if fn in (np.cumsum, np.cumprod) and x.dim():
         dt = out_dtype or x.dtype
-        return _scan(self, x, kwargs["axis"], dt, "((acc) + (v))", "0")
+        if fn is np.cumsum:
+            return _scan(self, x, kwargs["axis"], dt, "((acc) + (v))", "0")
+        return _scan(self, x, kwargs["axis"], dt, "((acc) * (v))", "1")
     arrs = [np.asarray(t._host()) if hasattr(t, "_storage") else t for t in tensors]
     r = fn(*arrs, **kwargs)
     if isinstance(r, tuple):
