@@ -1,4 +1,5 @@
 """The function forms of tensor methods: ``pygrad.add(x, y)`` is ``x.add(y)``, ``pygrad.sum(x)`` is ``x.sum()``."""
+from .ops.movement import _into
 from .tensor import Tensor
 
 _NAMES = """
@@ -19,12 +20,7 @@ def _make(name):
     method = getattr(Tensor, name)
 
     def fn(input, *args, out=None, **kwargs):
-        r = method(input, *args, **kwargs)
-        if out is not None:
-            out.resize_as_(r) if hasattr(out, "resize_as_") and out.shape != r.shape else None
-            out.copy_(r)
-            return out
-        return r
+        return _into(out, method(input, *args, **kwargs))
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Function form of ``Tensor.{name}``: ``pygrad.{name}(x, ...)`` is ``x.{name}(...)``."

@@ -5,7 +5,6 @@ prepare data, build the model and optimizer, then per batch: forward, loss, zero
 backward, step, and report metrics.
 """
 import argparse
-import os
 import pathlib
 import sys
 import time

@@ -41,8 +41,8 @@ def memory_allocated(index=None):
 
 
 def memory_reserved(index=None):
-    rt = _rt.runtime(_check(index))
-    return rt.pool.active_bytes + rt.pool.held_blocks * 0
+    """Bytes the caching pool holds: live tensors plus freed blocks kept for reuse."""
+    return _rt.runtime(_check(index)).pool.managed_bytes
 
 
 def empty_cache(index=None):

@@ -8,17 +8,10 @@ This file holds the class and its small methods; each op lives in ``pygrad/ops/`
 here are one-line calls into it, so ``a + b`` can be followed from ``__add__`` to
 ``ops.elementwise`` (the kernel) and to its backward in the same table row.
 """
-import numpy as np
-
 from . import _core
 from . import dtypes as D
 from ._printing import tensor_repr
-from .autograd import grad_mode
-from .ops import elementwise as E
 from .ops import movement as M
-from .ops import reduce as R
-from .ops import indexing as I
-from .ops import linalg as L
 from .ops.dispatch import backend_of
 
 
@@ -211,12 +204,10 @@ class Tensor:
                     f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to copy "
                     "the tensor to host memory first.")
             return self.cpu().numpy()
-        return backend_of(self).to_numpy(self)
+        return self._host()
 
     def _host(self):
-        """A NumPy array of the values wherever they live (a copy for device tensors)."""
-        if self.device.type == "cpu":
-            return backend_of(self).to_numpy(self)
+        """A NumPy array of the values wherever they live (a view on the CPU, a copy from a device)."""
         return backend_of(self).to_numpy(self)
 
     def __array__(self, dtype=None, copy=None):

@@ -116,6 +116,15 @@ def eye_(tensor):
         return tensor.copy_(eye(*tensor.shape, dtype=tensor.dtype))
 
 
+def default_layer_init_(weight, bias, fan_in):
+    """PyTorch's default for Linear and conv layers: kaiming_uniform_(a=√5) on the weight, i.e.
+    U(-1/√fan_in, 1/√fan_in), and the same bound for the bias."""
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        uniform_(bias, -bound, bound)
+
+
 def xavier_uniform_(tensor, gain=1.0, generator=None):
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     bound = gain * math.sqrt(6.0 / float(fan_in + fan_out))

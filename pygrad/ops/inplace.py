@@ -11,7 +11,6 @@ Writing into a *view* changes its base too (as PyTorch's CopySlices does): the b
 becomes an ``as_strided`` view of that new history.  Another view of the same storage, written
 through some other alias, gets the same fresh history the next time it is used (``refresh_view``).
 """
-from .. import dtypes as D
 from ..autograd import grad_mode
 from .dispatch import backend_of
 

@@ -5,7 +5,6 @@ batch dims.  1-D operands are viewed as a row (left) or column (right) and the e
 from the result, which is exactly PyTorch's definition of ``matmul``.  The gradient of ``C = A @ B``
 is ``dA = dC @ Bᵀ`` and ``dB = Aᵀ @ dC`` (the engine sums broadcast batch dims back).
 """
-import numpy as np
 
 from .. import _core
 from ..autograd.function import Function

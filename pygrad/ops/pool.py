@@ -7,7 +7,6 @@
 """
 import numpy as np
 
-from .. import dtypes as D
 from .conv import Unfold, adaptive_windows, out_size, pair
 
 

@@ -45,8 +45,6 @@ def reduce(self, fn, x, dims, keepdim, out_dtype, compute_dtype):
         init = INT_LIMITS[fn] if compute_dtype is D.int64 else ("INT_MIN" if fn is np.max else "INT_MAX")
         combine = "max(acc, v)" if fn is np.max else "min(acc, v)"
     dims = tuple(dims)
-    if not dims and x.dim():
-        dims = ()
     Lk, Lr, nout, nred, kshape = _split_layout(x, dims)
     out_shape = tuple(1 if d in dims else s for d, s in enumerate(x._shape)) if keepdim else kshape
     out = self.empty(out_shape, out_dtype)

@@ -43,12 +43,7 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight.shape[1] * math.prod(self.kernel_size)
-            if fan_in:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+        init.default_layer_init_(self.weight, self.bias, self.weight.shape[1] * math.prod(self.kernel_size))
 
     def _padded(self, input):
         """Apply a non-zero padding mode explicitly (then the conv itself pads nothing)."""
@@ -90,7 +85,8 @@ class Conv2d(_ConvNd):
 
     def forward(self, input):
         x, p = self._padded(input)
-        return F.conv2d(x, self.weight, self.bias, self.stride, p, self.dilation, self.groups)
+        conv = F.conv1d if self._nd == 1 else F.conv2d
+        return conv(x, self.weight, self.bias, self.stride, p, self.dilation, self.groups)
 
 
 class Conv1d(_ConvNd):
@@ -103,9 +99,7 @@ class Conv1d(_ConvNd):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                          padding_mode, device, dtype)
 
-    def forward(self, input):
-        x, p = self._padded(input)
-        return F.conv1d(x, self.weight, self.bias, self.stride, p, self.dilation, self.groups)
+    forward = Conv2d.forward  # the same padding + call; _nd = 1 selects F.conv1d
 
 
 class ConvTranspose2d(_ConvNd):
