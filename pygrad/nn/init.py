@@ -3,6 +3,7 @@
 The fan-in/fan-out rules and gains follow PyTorch, so layers start from the same distributions.
 """
 import math
+import warnings
 
 import numpy as np
 
@@ -137,11 +138,17 @@ def xavier_normal_(tensor, gain=1.0, generator=None):
 
 
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+    if tensor.numel() == 0:  # as PyTorch: nothing to fill, and fan_in would divide by zero
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
+        return tensor
     bound = math.sqrt(3.0) * calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return uniform_(tensor, -bound, bound, generator)
 
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+    if tensor.numel() == 0:  # as PyTorch: nothing to fill, and fan_in would divide by zero
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
+        return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return normal_(tensor, 0.0, std, generator)
 
