@@ -9,10 +9,42 @@ __kernel void scatter_k(__global T* dst, __global const long* offs, __global con
     PG_FOR(i, n) dst[offs[i]] = vals[i];
 }
 
-#ifdef ATOMIC_ADD
-/* dst[offs[i]] += vals[i] with repeated offsets summed: a compare-and-swap loop on the 32-bit pattern. */
-__kernel void scatter_add_k(__global T* dst, __global const long* offs, __global const T* vals, const long n) {
-    PG_FOR(i, n) ATOMIC_ADD(dst + offs[i], vals[i]);
+#ifdef RAW_BYTES
+/* dst[offs[i]] += vals[i] with repeated offsets summed, for every dtype, by compare-and-swap:
+ * read the word that holds the element, add, and write it back only if nobody changed it meanwhile
+ * (else retry).  RAW is the element's bit pattern (uchar/ushort/uint/ulong); DECODE(bits) gives its
+ * value as ACC and ENCODE(value) the bits to store.  1- and 2-byte elements swap the aligned 32-bit
+ * word around them (buffers are allocated in multiples of 8 bytes, so that word exists). */
+#if RAW_BYTES == 8
+#pragma OPENCL EXTENSION cl_khr_int64_base_atomics : enable
+#endif
+inline float pg_h2f(ushort b) { return vload_half(0, (__private half*)&b); }
+inline ushort pg_f2h(float f) { ushort b; vstore_half(f, 0, (__private half*)&b); return b; }
+
+__kernel void scatter_add_k(__global RAW* dst, __global const long* offs, __global const RAW* vals, const long n) {
+    PG_FOR(i, n) {
+        ACC v = DECODE(vals[i]);
+#if RAW_BYTES == 8
+        volatile __global ulong* p = (volatile __global ulong*)(dst + offs[i]);
+        ulong o, nw;
+        do { o = *p; nw = ENCODE(DECODE(o) + v); } while (atom_cmpxchg(p, o, nw) != o);
+#elif RAW_BYTES == 4
+        volatile __global uint* p = (volatile __global uint*)(dst + offs[i]);
+        uint o, nw;
+        do { o = *p; nw = ENCODE(DECODE(o) + v); } while (atomic_cmpxchg(p, o, nw) != o);
+#else
+        ulong byte = (ulong)offs[i] * RAW_BYTES;
+        volatile __global uint* p = (volatile __global uint*)((__global uchar*)dst + (byte & ~3UL));
+        uint shift = (uint)(byte & 3UL) * 8u;
+        uint mask = (uint)((RAW)~(RAW)0) << shift;
+        uint o, nw;
+        do {
+            o = *p;
+            RAW cur = (RAW)((o & mask) >> shift);
+            nw = (o & ~mask) | ((uint)(RAW)ENCODE(DECODE(cur) + v) << shift);
+        } while (atomic_cmpxchg(p, o, nw) != o);
+#endif
+    }
 }
 #endif
 

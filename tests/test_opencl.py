@@ -149,6 +149,46 @@ def test_indexing_gather_scatter():
     both(write, x)
 
 
+SORT_DTYPES = [torch.float32, torch.float64, torch.float16, torch.int64, torch.int32, torch.int16, torch.int8,
+               torch.uint8, torch.bool]
+
+
+@pytest.mark.parametrize("dtype", SORT_DTYPES, ids=str)
+@pytest.mark.parametrize("n", [1, 7, 65, 127])
+def test_sort_runs_on_the_device(dtype, n):
+    """sort.cl: stable merge sort; ties (many: values in -3..3) keep their order in both directions."""
+    x = torch.randint(-3, 4, (3, n)).to(dtype)
+    for f in (lambda a: a.sort(1), lambda a: a.sort(0, descending=True), lambda a: a.t().sort(0),
+              lambda a: a[:, ::2].argsort(1, descending=True), lambda a: a.reshape(-1).sort()):
+        both(f, x)
+
+
+def test_sort_nan_topk_median_and_empty():
+    x = torch.randn(4, 130)
+    x[0, 3] = x[2, 0] = x[3, 129] = float("nan")
+    for f in (lambda a: a.sort(1), lambda a: a.sort(1, descending=True), lambda a: a.topk(5, 1),
+              lambda a: a.topk(3, 0, largest=False), lambda a: a[1:2].median(1)):
+        both(f, x)
+    both(lambda a: a.sort(1), torch.empty(0, 5))
+    both(lambda a: a.sort(0), torch.empty(3, 0))
+
+
+@pytest.mark.parametrize("dtype", SORT_DTYPES, ids=str)
+def test_scatter_accumulate_every_dtype(dtype):
+    """index_put_(accumulate=True) sums repeated indices on the device (compare-and-swap, any width)."""
+    n = 7
+    idx = torch.randint(0, n, (300,))
+    vals = torch.randint(0, 3, (300,)).to(dtype)
+
+    def acc(base, i, v):
+        return base.clone().index_put_((i,), v, accumulate=True)
+
+    both(acc, torch.zeros(n, dtype=dtype), idx, vals)
+    if dtype is not torch.bool:
+        both(lambda b, i, v: b.scatter_add(1, i, v), torch.zeros(3, n, dtype=dtype), torch.randint(0, n, (3, 50)),
+             torch.ones(3, 50, dtype=dtype))
+
+
 def test_cat_stack_casts():
     x, y = torch.randn(3, 4), torch.randn(2, 4)
     both(lambda a, b: torch.cat([a, b]), x, y)

@@ -103,6 +103,15 @@ def call(fn, *tensors, out_dtype=None, **kwargs):
     return wrap(np.asarray(r), out_dtype)
 
 
+def argsort(x, axis, descending):
+    """Stable sort order along ``axis`` (int64); descending keeps ties in their original order, as PyTorch."""
+    a = to_numpy(x)
+    if not descending:
+        return wrap(np.argsort(a, axis=axis, kind="stable"))
+    rev = np.flip(np.argsort(np.flip(a, axis), axis=axis, kind="stable"), axis)
+    return wrap(a.shape[axis] - 1 - rev)
+
+
 def wrap(arr, dtype=None):
     """A tensor owning a contiguous copy of ``arr`` converted to ``dtype`` (no copy when it already is)."""
     from ..dtypes import from_numpy_dtype

@@ -528,20 +528,11 @@ class Norm(Function):
         return _expand_back(scale, ctx.shape, ctx.dims, ctx.keepdim) * dx, None, None, None
 
 
-def _sort_indices(a, axis, descending):
-    """Stable argsort; for descending order ties keep their original order, as PyTorch's stable sort."""
-    if not descending:
-        return np.argsort(a, axis=axis, kind="stable")
-    n = a.shape[axis]
-    rev = np.flip(np.argsort(np.flip(a, axis), axis=axis, kind="stable"), axis)
-    return n - 1 - rev
-
-
 def sort(x, dim=-1, descending=False, stable=False):
     if x.dim() == 0:
         return return_types.sort(x.clone(), x.new_zeros((), dtype=D.int64))
     d = wrap_dim(dim, x.dim())
-    idx = backend_of(x).call(_sort_indices, x.detach(), axis=d, descending=descending, out_dtype=D.int64)
+    idx = backend_of(x).argsort(x.detach(), d, descending)  # stable: ties keep their order
     return return_types.sort(x.gather(d, idx), idx)
 
 

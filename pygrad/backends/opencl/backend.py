@@ -106,7 +106,8 @@ class OpenCLBackend:
     # -- storage ----------------------------------------------------------------------------------
     def _storage(self, n, dtype):
         self._check_dtype(dtype)
-        return _core.Storage(self.rt.alloc(n * dtype.itemsize), self.device, dtype, n)
+        # whole 8-byte words: scatter_add_k swaps the aligned word around a 1- or 2-byte element
+        return _core.Storage(self.rt.alloc(-(-n * dtype.itemsize // 8) * 8), self.device, dtype, n)
 
     def _check_dtype(self, dtype):
         if dtype is D.float64 and not self.rt.has_fp64:

@@ -19,7 +19,7 @@ REDUCE = {
 }
 INT_LIMITS = {np.max: "LONG_MIN", np.min: "LONG_MAX"}
 # Operations the device does not run yet: computed on the host (download, NumPy, upload).
-HOST_FALLBACK = ("sort/argsort", "scatter-accumulate for dtypes other than float32/int32")
+HOST_FALLBACK = ("scatter-accumulate for 64-bit dtypes on a device without 64-bit atomics",)
 
 
 def _split_layout(x, dims):
@@ -94,6 +94,39 @@ def _scan(self, x, axis, out_dtype, combine, init):
     return out
 
 
+def argsort(self, x, axis, descending):
+    """Stable sort order along ``axis`` (int64), by the merge passes of ``cl_kernels/sort.cl``."""
+    Lk, _, nrows, n, kshape = _split_layout(x, (axis,))
+    out_shape = x._shape
+    if nrows * n == 0:
+        return self.empty(out_shape, D.int64)
+    key = "uchar" if x.dtype is D.bool_ else _ctype(x.dtype)
+    defines = [f"K={key}", f"DESCENDING={int(bool(descending))}",
+               "KEY_NAN(x)=" + ("isnan(x)" if x.dtype.is_floating_point else "0")] + _io_defines("I", x.dtype, key)
+    prg = kernels.program(self.rt, "sort.cl", tuple(_fix(d) for d in defines))
+    ksize = D.float32.itemsize if x.dtype is D.float16 else x.dtype.itemsize
+    keys = [self.rt.alloc(nrows * n * ksize) for _ in range(2)]
+    idx = [self.empty((nrows * n,), D.int64) for _ in range(2)]
+    q, total, i64 = self.rt.queue, nrows * n, np.int64
+    prg.sort_init_k(q, self.grid(total), (LOCAL,), keys[0], idx[0]._storage.data, x._storage.data, Lk,
+                    i64(nrows), i64(n), i64(x._strides[axis]))
+    w, src = 1, 0
+    while w < n:
+        prg.merge_pass_k(q, self.grid(total), (LOCAL,), keys[1 - src], idx[1 - src]._storage.data, keys[src],
+                         idx[src]._storage.data, i64(nrows), i64(n), i64(w))
+        src, w = 1 - src, 2 * w
+    return _rows_to_dim(idx[src], out_shape, axis)
+
+
+def _rows_to_dim(flat, shape, axis):
+    """The (rows, n) result of a row-wise kernel seen as a tensor of ``shape`` with the rows along ``axis``."""
+    moved = tuple(s for d, s in enumerate(shape) if d != axis) + (shape[axis],)
+    st = _core.contiguous_strides(moved)
+    strides = list(st[:-1])
+    strides.insert(axis, st[-1])
+    return flat._view(tuple(shape), tuple(strides), flat._offset)
+
+
 def call(self, fn, *tensors, out_dtype=None, **kwargs):
     """Named routines: argmax/argmin, cumsum and cumprod run as kernels; the rest on the host (HOST_FALLBACK)."""
     x = tensors[0]
@@ -140,7 +173,7 @@ def _raw(dtype):
 
 
 def scatter(self, dst, offsets, values, accumulate):
-    """``storage[offsets] = values`` (``+=`` with accumulate: atomics for float32/int32, else host)."""
+    """``storage[offsets] = values``; with accumulate ``+=``, repeated offsets summed (``scatter_add_k``)."""
     from ...ops.movement import expand
 
     n = int(np.prod(offsets.shape))
@@ -157,20 +190,36 @@ def scatter(self, dst, offsets, values, accumulate):
         prg.scatter_k(self.rt.queue, self.grid(n), (LOCAL,), dst._storage.data, offs._storage.data,
                       vals._storage.data, np.int64(n))
         return
-    if dst.dtype in (D.float32, D.int32):
-        add = ("ATOMIC_ADD(p,v) atomic_add((volatile __global int*)(p), (v))" if dst.dtype is D.int32 else
-               "ATOMIC_ADD(p,v) { volatile __global uint* q = (volatile __global uint*)(p); uint o, nw; "
-               "do { o = *q; nw = as_uint(as_float(o) + (v)); } while (atomic_cmpxchg(q, o, nw) != o); }")
-        prg = kernels.program(self.rt, "index.cl", (f"T {dst.dtype.cl}", "ACC float", add))
-        prg.scatter_add_k(self.rt.queue, self.grid(n), (LOCAL,), dst._storage.data, offs._storage.data,
-                          vals._storage.data, np.int64(n))
-        return
-    # host fallback: read the storage, np.add.at, write it back
-    host = self.to_numpy(dst._view((dst._storage.size,), (1,), 0))
-    np.add.at(host, np.asarray(offsets).reshape(-1), np.asarray(vals._host()).reshape(-1))
-    import pyopencl as cl
+    if dst.dtype.itemsize == 8 and "cl_khr_int64_base_atomics" not in self.rt.device.extensions:
+        # host fallback (HOST_FALLBACK): read the storage, np.add.at, write it back
+        host = self.to_numpy(dst._view((dst._storage.size,), (1,), 0))
+        np.add.at(host, np.asarray(offsets).reshape(-1), np.asarray(vals._host()).reshape(-1))
+        import pyopencl as cl
 
-    cl.enqueue_copy(self.rt.queue, dst._storage.data, host, is_blocking=True)
+        cl.enqueue_copy(self.rt.queue, dst._storage.data, host, is_blocking=True)
+        return
+    prg = kernels.program(self.rt, "index.cl", tuple(_fix(d) for d in _ATOMIC[dst.dtype.name]))
+    prg.scatter_add_k(self.rt.queue, self.grid(n), (LOCAL,), dst._storage.data, offs._storage.data,
+                      vals._storage.data, np.int64(n))
+
+
+def _atomic_defines(raw, acc, decode, encode):
+    return (f"RAW_BYTES={ {'uchar': 1, 'ushort': 2, 'uint': 4, 'ulong': 8}[raw] }", f"RAW={raw}", f"T={raw}", f"ACC={acc}",
+            f"DECODE(b)=({decode})", f"ENCODE(a)=({encode})")
+
+
+# dtype name -> defines of scatter_add_k: how to read an element's bits as a value and back
+_ATOMIC = {
+    "float32": _atomic_defines("uint", "float", "as_float(b)", "as_uint(a)"),
+    "float64": _atomic_defines("ulong", "double", "as_double(b)", "as_ulong(a)"),
+    "float16": _atomic_defines("ushort", "float", "pg_h2f(b)", "pg_f2h(a)"),
+    "int64": _atomic_defines("ulong", "long", "(long)(b)", "(ulong)(a)"),
+    "int32": _atomic_defines("uint", "int", "(int)(b)", "(uint)(a)"),
+    "int16": _atomic_defines("ushort", "int", "(int)(short)(b)", "(ushort)(a)"),
+    "int8": _atomic_defines("uchar", "int", "(int)(char)(b)", "(uchar)(a)"),
+    "uint8": _atomic_defines("uchar", "int", "(int)(b)", "(uchar)(a)"),
+    "bool": _atomic_defines("uchar", "int", "(int)(b)", "(uchar)((a) != 0)"),
+}
 
 
 def matmul(self, a, b):
@@ -295,5 +344,5 @@ def random(self, kind, shape, dtype, a, b, generator):
 
 
 def install(cls):
-    for fn in (reduce, call, gather, scatter, matmul, unfold, fold, random):
+    for fn in (reduce, argsort, call, gather, scatter, matmul, unfold, fold, random):
         setattr(cls, fn.__name__, fn)

@@ -6,7 +6,8 @@ the first call that needs OpenCL enumerates the platforms.
 """
 import os
 
-_state = {"devices": None, "runtimes": {}}
+_state = {"devices": None, "runtimes": {}, "rejected": []}
+_PROBE = "__kernel void pg_probe(__global float* a) { a[get_global_id(0)] *= 2.0f; }"
 
 INSTALL_HINT = ("install an OpenCL runtime: `pip install pyopencl pocl-binary-distribution` gives a CPU device "
                 "(PoCL); a GPU vendor's driver (AMD ROCm/Adrenalin, Intel compute-runtime, NVIDIA, Apple) gives a GPU")
@@ -33,6 +34,7 @@ def devices():
                     continue
             gpu = cl.device_type.GPU
             found.sort(key=lambda d: 0 if d.type & gpu else 1)
+            found = [d for d in found if _can_build(cl, d)]
         except Exception:
             found = []
         if os.environ.get("PYGRAD_CL_DEVICE_FILTER"):
@@ -40,6 +42,36 @@ def devices():
             found = [d for d in found if needle in d.name.lower() or needle in d.platform.name.lower()]
         _state["devices"] = found
     return _state["devices"]
+
+
+def _can_build(cl, dev):
+    """Whether ``dev`` compiles a one-line kernel; a device whose compiler fails is left out, with a warning.
+
+    Seen here: the PoCL 3.0 of ``pocl-binary-distribution`` (LLVM 14) cannot compile for CPUs newer than
+    its LLVM (an AMD Zen 5 makes it say "unknown target CPU 'generic'"), while a newer PoCL on the
+    same machine (Debian's ``pocl-opencl-icd``) works.  Leaving such a device out keeps ``opencl:0``
+    a device that runs kernels.
+    """
+    try:
+        cl.Program(cl.Context([dev]), _PROBE).build()
+        return True
+    except Exception as e:  # build failure, or a context the driver cannot create
+        import warnings
+
+        why = str(e).strip().splitlines()
+        reason = next((ln for ln in why if "error" in ln.lower() and "clBuildProgram" not in ln), why[0] if why else "")
+        msg = (f"pygrad: OpenCL device {dev.name.strip()!r} ({dev.platform.version.strip()}) cannot compile "
+               f"kernels and is not used: {reason.strip()}. A newer OpenCL runtime for it (for CPUs: a newer PoCL, "
+               f"e.g. Debian/Ubuntu's pocl-opencl-icd) fixes this.")
+        _state["rejected"].append(msg)
+        warnings.warn(msg, RuntimeWarning, stacklevel=3)
+        return False
+
+
+def rejected():
+    """Why each OpenCL device that was found but cannot build kernels is left out (messages)."""
+    devices()
+    return list(_state["rejected"])
 
 
 def is_available():
@@ -59,7 +91,8 @@ class Runtime:
 
         devs = devices()
         if not devs:
-            raise RuntimeError("no OpenCL device found: " + INSTALL_HINT)
+            extra = ("; found but unusable: " + " ".join(_state["rejected"])) if _state["rejected"] else ""
+            raise RuntimeError("no OpenCL device found: " + INSTALL_HINT + extra)
         if index >= len(devs):
             raise RuntimeError(f"OpenCL device index {index} is out of range: this machine has {len(devs)} "
                                f"OpenCL device(s) (opencl:0..opencl:{len(devs) - 1})")
