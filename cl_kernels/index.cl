@@ -5,8 +5,9 @@ __kernel void gather_k(__global T* out, __global const T* in, __global const lon
     PG_FOR(i, n) out[i] = in[offs[i]];
 }
 
-__kernel void scatter_k(__global T* dst, __global const long* offs, __global const T* vals, const long n) {
-    PG_FOR(i, n) dst[offs[i]] = vals[i];
+__kernel void scatter_k(__global T* dst, __global const long* offs, __global const T* vals, const long n,
+                        const long voff) {
+    PG_FOR(i, n) dst[offs[i]] = vals[voff + i];
 }
 
 #ifdef RAW_BYTES
@@ -21,9 +22,10 @@ __kernel void scatter_k(__global T* dst, __global const long* offs, __global con
 inline float pg_h2f(ushort b) { return vload_half(0, (__private half*)&b); }
 inline ushort pg_f2h(float f) { ushort b; vstore_half(f, 0, (__private half*)&b); return b; }
 
-__kernel void scatter_add_k(__global RAW* dst, __global const long* offs, __global const RAW* vals, const long n) {
+__kernel void scatter_add_k(__global RAW* dst, __global const long* offs, __global const RAW* vals, const long n,
+                            const long voff) {
     PG_FOR(i, n) {
-        ACC v = DECODE(vals[i]);
+        ACC v = DECODE(vals[voff + i]);
 #if RAW_BYTES == 8
         volatile __global ulong* p = (volatile __global ulong*)(dst + offs[i]);
         ulong o, nw;
@@ -48,8 +50,9 @@ __kernel void scatter_add_k(__global RAW* dst, __global const long* offs, __glob
 }
 #endif
 
-/* im2col: out[n, c, i, j, y, x] = in[n, c, y*sh - ph + i*dh, x*sw - pw + j*dw] (or PAD outside). */
-__kernel void unfold_k(__global T* out, __global const T* in, const long N, const long C, const long H,
+/* im2col: out[n, c, i, j, y, x] = in[n, c, y*sh - ph + i*dh, x*sw - pw + j*dw] (or PAD outside);
+ * the input is contiguous from element ``off`` of its buffer. */
+__kernel void unfold_k(__global T* out, __global const T* in, const long off, const long N, const long C, const long H,
                        const long W, const int kh, const int kw, const int dh, const int dw, const int ph,
                        const int pw, const int sh, const int sw, const long OH, const long OW, const T pad) {
     PG_FOR(g, N * C * kh * kw * OH * OW) {
@@ -58,12 +61,12 @@ __kernel void unfold_k(__global T* out, __global const T* in, const long N, cons
         long j = t % kw; t /= kw;
         long i = t % kh; t /= kh;           /* t = n * C + c */
         long h = y * sh - ph + i * dh, w = x * sw - pw + j * dw;
-        out[g] = (h >= 0 && h < H && w >= 0 && w < W) ? in[(t * H + h) * W + w] : pad;
+        out[g] = (h >= 0 && h < H && w >= 0 && w < W) ? in[off + (t * H + h) * W + w] : pad;
     }
 }
 
 /* col2im: each output pixel sums the window entries that read it (a gather, so no atomics). */
-__kernel void fold_k(__global T* out, __global const T* cols, const long N, const long C, const long H,
+__kernel void fold_k(__global T* out, __global const T* cols, const long off, const long N, const long C, const long H,
                      const long W, const int kh, const int kw, const int dh, const int dw, const int ph,
                      const int pw, const int sh, const int sw, const long OH, const long OW) {
     PG_FOR(g, N * C * H * W) {
@@ -80,7 +83,7 @@ __kernel void fold_k(__global T* out, __global const T* cols, const long N, cons
                 if (xx < 0 || xx % sw) continue;
                 long x = xx / sw;
                 if (x >= OW) continue;
-                acc += cols[(((t * kh + i) * kw + j) * OH + y) * OW + x];
+                acc += cols[off + (((t * kh + i) * kw + j) * OH + y) * OW + x];
             }
         }
         out[g] = acc;

@@ -18,7 +18,7 @@ def T(a, **kw):
 
 def close(t, expected, atol=1e-10):
     """``t`` has ``expected``'s shape and values (float64 tolerances)."""
-    got = t.detach().numpy()
+    got = t.detach().cpu().numpy()
     assert got.shape == np.shape(expected), f"{got.shape} != {np.shape(expected)}"
     np.testing.assert_allclose(got, expected, rtol=1e-7, atol=atol)
 

@@ -34,9 +34,10 @@ def test_course_notes_example():
     assert x.grad.item() == -144.0
     assert y.grad.item() == 288.0
     assert seen == [-12.0]
-    assert repr(x) == "tensor([3.], requires_grad=True)"
-    assert repr(f) == "tensor([36.], grad_fn=<PowBackward0>)"
-    assert repr(x.grad) == "tensor([-144.])"
+    on = "" if x.device.type == "cpu" else f", device='{x.device}'"
+    assert repr(x) == f"tensor([3.]{on}, requires_grad=True)"
+    assert repr(f) == f"tensor([36.]{on}, grad_fn=<PowBackward0>)"
+    assert repr(x.grad) == f"tensor([-144.]{on})"
 
 
 def test_requires_grad_and_is_leaf():
@@ -90,14 +91,15 @@ def test_grad_fn_names_and_next_functions():
 
 def test_repr_suffixes():
     x = torch.tensor([3.0], requires_grad=True)
-    assert repr(x) == "tensor([3.], requires_grad=True)"
-    assert repr(x * 2) == "tensor([6.], grad_fn=<MulBackward0>)"
-    assert repr(x.sum()) == "tensor(3., grad_fn=<SumBackward0>)"
-    assert repr((x * 2).detach()) == "tensor([6.])"
+    on = "" if x.device.type == "cpu" else f", device='{x.device}'"
+    assert repr(x) == f"tensor([3.]{on}, requires_grad=True)"
+    assert repr(x * 2) == f"tensor([6.]{on}, grad_fn=<MulBackward0>)"
+    assert repr(x.sum()) == f"tensor(3.{on}, grad_fn=<SumBackward0>)"
+    assert repr((x * 2).detach()) == f"tensor([6.]{on})"
     assert repr(torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)) == \
-        "tensor([1., 2.], dtype=torch.float64, requires_grad=True)"
+        f"tensor([1., 2.]{on}, dtype=torch.float64, requires_grad=True)"
     with torch.no_grad():
-        assert repr(x * 2) == "tensor([6.])"
+        assert repr(x * 2) == f"tensor([6.]{on})"
 
 
 def test_retain_grad():

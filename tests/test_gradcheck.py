@@ -82,8 +82,8 @@ def binary_inputs(op, shape_a, shape_b, seed=0):
     if op == "pow":
         a = uniform(*shape_a, lo=0.5, hi=1.5, seed=seed)
     if op in ("remainder", "fmod"):  # a = b * (k + u): the quotient stays away from integers
-        q = off_integers(*np.broadcast_shapes(shape_a, shape_b), seed=seed).detach().numpy()
-        a = t(np.broadcast_to(b.detach().numpy(), q.shape) * q)
+        q = off_integers(*np.broadcast_shapes(shape_a, shape_b), seed=seed).detach().cpu().numpy()
+        a = t(np.broadcast_to(b.detach().cpu().numpy(), q.shape) * q)
     return a, b
 
 
@@ -118,7 +118,7 @@ SCALAR_FORMS = {
 @pytest.mark.parametrize("form", list(SCALAR_FORMS))
 def test_binary_with_scalar(form):
     if form in ("remainder", "fmod"):  # a / 0.45 off integers
-        x = t(0.45 * off_integers(3, 4).detach().numpy())
+        x = t(0.45 * off_integers(3, 4).detach().cpu().numpy())
     elif form == "rremainder":  # 1 / a in (1.1, 1.8) or its negative
         x = nonzero(3, 4, lo=0.55, hi=0.9)
     else:

@@ -44,6 +44,7 @@ ACTIVATIONS = [
 @pytest.mark.parametrize("layer, ref", ACTIVATIONS, ids=[repr(a) for a, _ in ACTIVATIONS])
 def test_activation(layer, ref):
     x = rng.standard_normal((4, 6)) * 4
+    layer.to(torch.get_default_device())  # built at import, on the CPU
     close(layer(T(x)), ref(x), atol=1e-9)
 
 
@@ -108,9 +109,9 @@ def test_interpolate_bicubic_and_nearest_exact_match_pytorch_numbers():
         [0.0, 0.5805955818, 1.7859893069, 3.5577067202, 5.1961522102],
         [22.6274166107, 25.5217781663, 29.2656837106, 33.211449936, 36.4828720093]]]], atol=1e-9)
     rows, cols = [0, 0, 1, 2, 2], [0, 2, 3]  # nearest-exact samples pixel centres: floor((i + 0.5) * in / out)
-    close(F.interpolate(x, size=(5, 3), mode="nearest-exact"), x.numpy()[:, :, rows][:, :, :, cols])
+    close(F.interpolate(x, size=(5, 3), mode="nearest-exact"), x.cpu().numpy()[:, :, rows][:, :, :, cols])
     rows, cols = [0, 0, 1, 1, 2], [0, 1, 2]  # nearest: floor(i * in / out)
-    close(F.interpolate(x, size=(5, 3), mode="nearest"), x.numpy()[:, :, rows][:, :, :, cols])
+    close(F.interpolate(x, size=(5, 3), mode="nearest"), x.cpu().numpy()[:, :, rows][:, :, :, cols])
 
 
 @pytest.mark.parametrize("mode, np_mode", [("constant", "constant"), ("reflect", "reflect"),
@@ -142,7 +143,7 @@ def test_upsample_fold_unfold_cosine_layers():
     cols = nn.Unfold(2, stride=2)(T(x[..., :4]))
     assert cols.shape == (2, 12, 4)
     close(nn.Fold((4, 4), 2, stride=2)(cols), x[..., :4])  # non-overlapping blocks: an exact round trip
-    close(nn.Unfold(2, stride=2)(T(x[0, :, :, :4])), cols.numpy()[0])  # unbatched (C, H, W)
+    close(nn.Unfold(2, stride=2)(T(x[0, :, :, :4])), cols.cpu().numpy()[0])  # unbatched (C, H, W)
     a, b = rng.standard_normal((4, 6)), rng.standard_normal((4, 6))
     cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
     close(nn.CosineSimilarity()(T(a), T(b)), cos)
@@ -162,7 +163,7 @@ def test_pad_constant_value_negative_and_errors():
 def test_one_hot():
     idx = np.array([[1, 0], [4, 2]])
     out = F.one_hot(T(idx), 5)
-    assert out.dtype is torch.int64 and np.array_equal(out.numpy(), np.eye(5, dtype=np.int64)[idx])
+    assert out.dtype is torch.int64 and np.array_equal(out.cpu().numpy(), np.eye(5, dtype=np.int64)[idx])
     assert F.one_hot(T([0, 2])).shape == (2, 3)
     with pytest.raises(RuntimeError, match="Class values must be smaller than num_classes"):
         F.one_hot(T([3]), 3)
@@ -177,5 +178,5 @@ def test_linear_bilinear_and_identity_layers():
     x1, x2, wb = rng.standard_normal((3, 2)), rng.standard_normal((3, 4)), rng.standard_normal((5, 2, 4))
     close(F.bilinear(T(x1), T(x2), T(wb), T(b)), np.einsum("ni,kij,nj->nk", x1, wb, x2) + b)
     layer = nn.Bilinear(2, 4, 5).double()
-    close(layer(T(x1), T(x2)), np.einsum("ni,kij,nj->nk", x1, layer.weight.detach().numpy(), x2)
-          + layer.bias.detach().numpy())
+    close(layer(T(x1), T(x2)), np.einsum("ni,kij,nj->nk", x1, layer.weight.detach().cpu().numpy(), x2)
+          + layer.bias.detach().cpu().numpy())

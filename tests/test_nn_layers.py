@@ -50,7 +50,7 @@ def test_conv2d_padding_modes(mode, np_mode):
     x = rng.standard_normal((1, 2, 5, 6))
     layer = nn.Conv2d(2, 3, 3, padding=(1, 2), padding_mode=mode, dtype=torch.float64)
     xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (2, 2)), mode=np_mode)
-    close(layer(T(x)), conv2d_ref(xp, layer.weight.detach().numpy(), layer.bias.detach().numpy()))
+    close(layer(T(x)), conv2d_ref(xp, layer.weight.detach().cpu().numpy(), layer.bias.detach().cpu().numpy()))
 
 
 def test_conv1d_matches_numpy():
@@ -59,7 +59,7 @@ def test_conv1d_matches_numpy():
     close(F.conv1d(T(x), T(w), T(b), stride=2, padding=1, dilation=2, groups=2), ref)
     layer = nn.Conv1d(4, 6, 3, padding="same", bias=False, dtype=torch.float64)
     xp = np.pad(x, ((0, 0), (0, 0), (1, 1)))
-    close(layer(T(x)), conv2d_ref(xp[:, :, None], layer.weight.detach().numpy()[:, :, None])[:, :, 0])
+    close(layer(T(x)), conv2d_ref(xp[:, :, None], layer.weight.detach().cpu().numpy()[:, :, None])[:, :, 0])
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=1, output_padding=1),
@@ -76,7 +76,7 @@ def test_conv_transpose2d_is_the_input_gradient_of_conv2d():
     x, w, g = rng.standard_normal((1, 3, 7, 7)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal((1, 4, 3, 3))
     xt = T(x, requires_grad=True)
     F.conv2d(xt, T(w), stride=2).backward(T(g))
-    close(F.conv_transpose2d(T(g), T(w), stride=2), xt.grad.numpy())
+    close(F.conv_transpose2d(T(g), T(w), stride=2), xt.grad.cpu().numpy())
 
 
 def test_conv_transpose2d_output_size():
@@ -105,7 +105,7 @@ def test_unfold_fold():
     back = F.fold(cols, (6, 5), (2, 3), dilation=(2, 1), padding=1, stride=(2, 1))
     count = F.fold(F.unfold(torch.ones(2, 3, 6, 5, dtype=torch.float64), (2, 3), dilation=(2, 1), padding=1,
                             stride=(2, 1)), (6, 5), (2, 3), dilation=(2, 1), padding=1, stride=(2, 1))
-    close(back, x * count.numpy())  # fold sums every copy of a pixel back
+    close(back, x * count.cpu().numpy())  # fold sums every copy of a pixel back
     blocks = F.unfold(T(x), 2, stride=2)[..., :6]  # non-overlapping blocks fold back exactly
     close(F.fold(blocks, (6, 4), 2, stride=2), x[:, :, :, :4])
 
@@ -119,7 +119,7 @@ def test_max_pool2d(k, s, p, d, ceil):
     values, idx = max_pool2d_ref(x, pair(k), pair(s), pair(p), pair(d), ceil)
     out, got_idx = F.max_pool2d(T(x), k, s, p, d, ceil_mode=ceil, return_indices=True)
     close(out, values)
-    assert got_idx.dtype is torch.int64 and np.array_equal(got_idx.numpy(), idx)
+    assert got_idx.dtype is torch.int64 and np.array_equal(got_idx.cpu().numpy(), idx)
     layer = nn.MaxPool2d(k, s, p, d, ceil_mode=ceil)
     close(layer(T(x)), values)
     close(layer(T(x[0])), values[0])
@@ -132,7 +132,7 @@ def test_max_pool2d_errors_and_1d():
     values, idx = max_pool2d_ref(x[:, :, None], (1, 3), (1, 2), (0, 1))
     out, got_idx = F.max_pool1d(T(x), 3, 2, 1, return_indices=True)
     close(out, values[:, :, 0])
-    assert np.array_equal(got_idx.numpy(), idx[:, :, 0])
+    assert np.array_equal(got_idx.cpu().numpy(), idx[:, :, 0])
     close(nn.MaxPool1d(3, 2, 1)(T(x)), values[:, :, 0])
 
 
@@ -165,8 +165,8 @@ def test_adaptive_pools(out):
     values, idx = F.adaptive_max_pool2d(T(x), out, return_indices=True)
     close(values, adaptive_ref(x, size, np.max))
     flat = x.reshape(2, 3, -1)
-    assert np.array_equal(np.take_along_axis(flat, idx.numpy().reshape(2, 3, -1), -1).reshape(values.shape),
-                          values.numpy())
+    assert np.array_equal(np.take_along_axis(flat, idx.cpu().numpy().reshape(2, 3, -1), -1).reshape(values.shape),
+                          values.cpu().numpy())
     close(nn.AdaptiveMaxPool2d(out)(T(x)), adaptive_ref(x, size, np.max))
     x1 = rng.standard_normal((2, 3, 7))
     close(F.adaptive_avg_pool1d(T(x1), 3), adaptive_ref(x1[:, :, None], (1, 3), np.mean)[:, :, 0])
@@ -189,7 +189,7 @@ def test_batch_norm_train_eval_and_running_stats():
     bn(T(x))
     close(bn.running_mean, 0.7 * 0.3 * mean + 0.3 * mean)
     bn.eval()
-    rm, rv = bn.running_mean.numpy().copy(), bn.running_var.numpy().copy()
+    rm, rv = bn.running_mean.cpu().numpy().copy(), bn.running_var.cpu().numpy().copy()
     expected = (x - rm[None, :, None, None]) / np.sqrt(rv[None, :, None, None] + 1e-5) * gamma + beta
     close(bn(T(x)), expected)
     close(bn.running_mean, rm)  # eval does not update
@@ -243,7 +243,7 @@ def test_instance_norm():
     close(layer.running_mean, 0.5 * seq.mean(2).mean(0))
     close(layer.running_var, 0.5 + 0.5 * (seq.var(2) * n / (n - 1)).mean(0))
     layer.eval()
-    rm, rv = layer.running_mean.numpy()[:, None], layer.running_var.numpy()[:, None]
+    rm, rv = layer.running_mean.cpu().numpy()[:, None], layer.running_var.cpu().numpy()[:, None]
     close(layer(T(seq)), (seq - rm) / np.sqrt(rv + 1e-5) * np.array([2.0, -1.0])[:, None])
     with pytest.raises(ValueError, match=r"expected 2D or 3D input \(got 4D input\)"):
         nn.InstanceNorm1d(2)(T(x))
@@ -255,9 +255,9 @@ def test_embedding_with_padding_idx():
     assert emb.weight[2].tolist() == [0.0, 0.0, 0.0]
     idx = T([[0, 2, 2], [5, 1, 0]])
     out = emb(idx)
-    close(out, emb.weight.detach().numpy()[idx.numpy()])
+    close(out, emb.weight.detach().cpu().numpy()[idx.cpu().numpy()])
     out.sum().backward()
-    counts = np.bincount(idx.numpy().ravel(), minlength=6).astype(float)
+    counts = np.bincount(idx.cpu().numpy().ravel(), minlength=6).astype(float)
     counts[2] = 0  # the padding row gets no gradient
     close(emb.weight.grad, np.repeat(counts[:, None], 3, 1))
     assert nn.Embedding(6, 3, padding_idx=-1).padding_idx == 5
@@ -267,22 +267,22 @@ def test_embedding_with_padding_idx():
     assert not pre.weight.requires_grad and pre(T([1])).tolist() == [[0.0, 1.0, 0.0]]
     w = rng.standard_normal((5, 2)) * 3
     capped = F.embedding(T([1, 3]), T(w), max_norm=1.0)  # rows used are renormalized in place
-    assert np.allclose(np.linalg.norm(capped.numpy(), axis=1), 1.0)
+    assert np.allclose(np.linalg.norm(capped.cpu().numpy(), axis=1), 1.0)
 
 
 def test_dropout():
     torch.manual_seed(0)
     x = torch.ones(200, 100, dtype=torch.float64)
     out = F.dropout(x, 0.25)
-    vals = np.unique(out.numpy())
-    assert set(vals) <= {0.0, 1 / 0.75} and abs((out.numpy() == 0).mean() - 0.25) < 0.02
+    vals = np.unique(out.cpu().numpy())
+    assert set(vals) <= {0.0, 1 / 0.75} and abs((out.cpu().numpy() == 0).mean() - 0.25) < 0.02
     assert F.dropout(x, 0.25, training=False) is x and F.dropout(x, 0.0) is x
     assert F.dropout(x, 1.0).abs().sum().item() == 0
     layer = nn.Dropout(0.5)
-    assert layer(x).numpy().min() == 0.0 and layer.eval()(x) is x
+    assert layer(x).cpu().numpy().min() == 0.0 and layer.eval()(x) is x
     with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1, but got 1.5"):
         nn.Dropout(1.5)
-    maps = F.dropout2d(torch.ones(50, 40, 3, 3, dtype=torch.float64), 0.5).numpy()
+    maps = F.dropout2d(torch.ones(50, 40, 3, 3, dtype=torch.float64), 0.5).cpu().numpy()
     assert (maps == maps[:, :, :1, :1]).all()  # whole channels are dropped or kept
     assert set(np.unique(maps)) == {0.0, 2.0}
     assert nn.Dropout2d(0.5).eval()(x) is x

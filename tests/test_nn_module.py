@@ -141,7 +141,7 @@ def test_state_dict_keys_and_values():
     assert list(sd) == ["0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var",
                         "1.num_batches_tracked", "4.weight", "4.bias"]
     assert sd["1.num_batches_tracked"].dtype is torch.int64 and sd["1.num_batches_tracked"].item() == 0
-    assert not sd["0.weight"].requires_grad and np.array_equal(sd["0.weight"].numpy(), m[0].weight.detach().numpy())
+    assert not sd["0.weight"].requires_grad and np.array_equal(sd["0.weight"].cpu().numpy(), m[0].weight.detach().cpu().numpy())
     assert m.state_dict(keep_vars=True)["0.weight"] is m[0].weight
     features = nn.Module()
     features.features = nn.Sequential(nn.Conv2d(3, 4, 3))
@@ -154,7 +154,7 @@ def test_load_state_dict_strict_and_errors():
     src[1].running_mean.fill_(0.5)
     r = dst.load_state_dict(src.state_dict())
     assert r.missing_keys == [] and r.unexpected_keys == [] and repr(r) == "<All keys matched successfully>"
-    assert np.array_equal(dst[0].weight.detach().numpy(), src[0].weight.detach().numpy())
+    assert np.array_equal(dst[0].weight.detach().cpu().numpy(), src[0].weight.detach().cpu().numpy())
     assert dst[1].running_mean.tolist() == [0.5] * 3
     bad = OrderedDict(src.state_dict())
     del bad["0.bias"]
@@ -182,12 +182,12 @@ def test_forward_hooks_and_pre_hooks_with_remove():
     pre = m.register_forward_pre_hook(lambda mod, args: (args[0] * 0,))
     post = m.register_forward_hook(lambda mod, args, out: calls.append(args[0].sum().item()) or out + 100)
     out = m(x)
-    assert calls == [0.0] and np.allclose(out.detach().numpy(), m.bias.detach().numpy() + 100)
+    assert calls == [0.0] and np.allclose(out.detach().cpu().numpy(), m.bias.detach().cpu().numpy() + 100)
     pre.remove()
     m(x)
     assert calls == [0.0, 2.0]
     post.remove()
-    assert np.allclose(m(x).detach().numpy(), F.linear(x, m.weight, m.bias).detach().numpy())
+    assert np.allclose(m(x).detach().cpu().numpy(), F.linear(x, m.weight, m.bias).detach().cpu().numpy())
 
 
 # -- containers -----------------------------------------------------------------------------------
@@ -337,12 +337,12 @@ def test_course_model_save_and_load(tmp_path):
     torch.manual_seed(1)
     mymodel = MyModel()
     x = torch.randn(1, 3, 24, 24)
-    expected = mymodel(x).detach().numpy()
+    expected = mymodel(x).detach().cpu().numpy()
     torch.save(mymodel.state_dict(), tmp_path / "mymodel.pth")  # (a) parameters only
     my_new_model = MyModel()
     my_new_model.load_state_dict(torch.load(tmp_path / "mymodel.pth"))
-    assert np.allclose(my_new_model(x).detach().numpy(), expected)
+    assert np.allclose(my_new_model(x).detach().cpu().numpy(), expected)
     torch.save(mymodel, tmp_path / "whole.pth")  # (b) the whole model
     loaded = torch.load(tmp_path / "whole.pth", weights_only=False)
     assert type(loaded) is MyModel and str(loaded) == str(mymodel)
-    assert np.allclose(loaded(x).detach().numpy(), expected)
+    assert np.allclose(loaded(x).detach().cpu().numpy(), expected)

@@ -107,12 +107,12 @@ def _run(cls, ref, kw, dtype=np.float64, steps=STEPS):
     ref_p, ref_st = [a.astype(np.float64) for a in init], [{}, {}]
     for step in range(steps):
         for p in params:
-            p.grad = torch.tensor(grad_of(p.detach().numpy().astype(np.float64), step).astype(dtype))
+            p.grad = torch.tensor(grad_of(p.detach().cpu().numpy().astype(np.float64), step).astype(dtype))
         opt.step()
         for i in range(2):
             g = grad_of(ref_p[i], step)
             ref_p[i] = ref(ref_p[i], g, ref_st[i], **_ref_kwargs(cls, kw))
-    return [p.detach().numpy() for p in params], ref_p
+    return [p.detach().cpu().numpy() for p in params], ref_p
 
 
 @pytest.mark.parametrize("cls,ref,kw", CASES + [
@@ -149,7 +149,7 @@ def test_training_with_backward_and_closure():
         loss = opt.step(closure)
         assert isinstance(loss, torch.Tensor) and not w.grad.requires_grad
         ref_w = ref_sgd(ref_w, 2 * ref_w, st, lr=0.1, momentum=0.9)
-    np.testing.assert_allclose(w.detach().numpy(), ref_w, rtol=1e-12)
+    np.testing.assert_allclose(w.detach().cpu().numpy(), ref_w, rtol=1e-12)
     assert w.requires_grad and w.is_leaf and w.grad_fn is None
 
 
@@ -162,8 +162,8 @@ def test_param_groups_with_different_lr():
     assert opt.param_groups[1]["params"][0] is b
     a.grad, b.grad = torch.ones(2, dtype=torch.float64), torch.ones(1, dtype=torch.float64)
     opt.step()
-    np.testing.assert_allclose(a.detach().numpy(), [0.9, 1.9])
-    np.testing.assert_allclose(b.detach().numpy(), [2.5])
+    np.testing.assert_allclose(a.detach().cpu().numpy(), [0.9, 1.9])
+    np.testing.assert_allclose(b.detach().cpu().numpy(), [2.5])
     c = torch.zeros(1, requires_grad=True)
     opt.add_param_group({"params": [c], "lr": 1.0})
     assert len(opt.param_groups) == 3 and opt.param_groups[2]["momentum"] == 0
@@ -219,7 +219,7 @@ def test_state_dict_round_trip_continues_identically(cls, kw):
     def run(ps, opt, start, n):
         for step in range(start, start + n):
             for p in ps:
-                p.grad = torch.tensor(grad_of(p.detach().numpy(), step))
+                p.grad = torch.tensor(grad_of(p.detach().cpu().numpy(), step))
             opt.step()
 
     ps, opt = make([[1.0, -2.0], [0.5, 0.25, 3.0]])

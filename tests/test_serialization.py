@@ -27,7 +27,7 @@ def roundtrip(obj, **load_kwargs):
 
 
 def same(a, b):
-    return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a.numpy(), b.numpy())
+    return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a.cpu().numpy(), b.cpu().numpy())
 
 
 def parameter_class():
@@ -83,8 +83,8 @@ def test_float_values_exact_and_requires_grad_kept():
     t = torch.tensor([np.pi, -0.0, np.inf, np.nan, 1e-40], dtype=torch.float64, requires_grad=True)
     back = roundtrip(t)
     assert back.requires_grad and back.is_leaf
-    np.testing.assert_array_equal(back.detach().numpy(), t.detach().numpy())
-    assert np.signbit(back.detach().numpy()[1])
+    np.testing.assert_array_equal(back.detach().cpu().numpy(), t.detach().cpu().numpy())
+    assert np.signbit(back.detach().cpu().numpy()[1])
 
 
 def test_views_share_storage_after_load():
@@ -206,7 +206,7 @@ def test_str_path_pathlike_and_file_objects(tmp_path):
 
 # -- map_location -------------------------------------------------------------------------------------
 def test_map_location_forms():
-    obj = {"a": torch.arange(4.0), "v": None}
+    obj = {"a": torch.arange(4.0, device="cpu"), "v": None}
     obj["v"] = obj["a"][1:]
     for loc in (None, "cpu", torch.device("cpu"), {"cpu": "cpu"}):
         back = roundtrip(obj, map_location=loc)

@@ -32,8 +32,8 @@ def test_linear_regression_by_sgd_recovers_the_weights():
         opt.zero_grad()
         loss.backward()
         opt.step()
-    np.testing.assert_allclose(model.weight.detach().numpy(), [[2.0, -3.4]], atol=0.01)
-    np.testing.assert_allclose(model.bias.detach().numpy(), [4.2], atol=0.01)
+    np.testing.assert_allclose(model.weight.detach().cpu().numpy(), [[2.0, -3.4]], atol=0.01)
+    np.testing.assert_allclose(model.bias.detach().cpu().numpy(), [4.2], atol=0.01)
     assert loss.item() < 2e-4  # the noise variance is 1e-4
 
 

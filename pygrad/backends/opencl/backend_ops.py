@@ -188,7 +188,7 @@ def scatter(self, dst, offsets, values, accumulate):
     if not accumulate:
         prg = kernels.program(self.rt, "index.cl", (f"T {_raw(dst.dtype)}", "ACC float"))
         prg.scatter_k(self.rt.queue, self.grid(n), (LOCAL,), dst._storage.data, offs._storage.data,
-                      vals._storage.data, np.int64(n))
+                      vals._storage.data, np.int64(n), np.int64(vals._offset))
         return
     if dst.dtype.itemsize == 8 and "cl_khr_int64_base_atomics" not in self.rt.device.extensions:
         # host fallback (HOST_FALLBACK): read the storage, np.add.at, write it back
@@ -200,7 +200,7 @@ def scatter(self, dst, offsets, values, accumulate):
         return
     prg = kernels.program(self.rt, "index.cl", tuple(_fix(d) for d in _ATOMIC[dst.dtype.name]))
     prg.scatter_add_k(self.rt.queue, self.grid(n), (LOCAL,), dst._storage.data, offs._storage.data,
-                      vals._storage.data, np.int64(n))
+                      vals._storage.data, np.int64(n), np.int64(vals._offset))
 
 
 def _atomic_defines(raw, acc, decode, encode):
@@ -304,7 +304,7 @@ def unfold(self, x, kernel, dilation, padding, stride, pad_value=0.0):
         prg = kernels.program(self.rt, "index.cl", (f"T {x.dtype.cl}", "ACC float"))
         pad = np.asarray(pad_value).astype(x.dtype.np)
         prg.unfold_k(self.rt.queue, self.grid(total), (LOCAL,), out._storage.data, x._storage.data,
-                     *map(np.int64, (n, c, h, w)), *map(np.int32, (kh, kw, dh, dw, ph, pw, sh, sw)),
+                     *map(np.int64, (x._offset, n, c, h, w)), *map(np.int32, (kh, kw, dh, dw, ph, pw, sh, sw)),
                      *map(np.int64, (oh, ow)), pad)
     return out
 
@@ -320,7 +320,7 @@ def fold(self, cols, out_hw, kernel, dilation, padding, stride):
         acc = "double" if cols.dtype is D.float64 else "float"
         prg = kernels.program(self.rt, "index.cl", (f"T {cols.dtype.cl}", f"ACC {acc}"))
         prg.fold_k(self.rt.queue, self.grid(total), (LOCAL,), out._storage.data, cols._storage.data,
-                   *map(np.int64, (n, c, H, W)), *map(np.int32, (kh, kw, dh, dw, ph, pw, sh, sw)),
+                   *map(np.int64, (cols._offset, n, c, H, W)), *map(np.int32, (kh, kw, dh, dw, ph, pw, sh, sw)),
                    *map(np.int64, (oh, ow)))
     return out
 
