@@ -73,29 +73,48 @@ __kernel void pack_b(__global float* Bp, __global const float* B, const long N, 
  * C held in six float16 registers: per k, one 16-wide load of B, six broadcasts of A, six multiply-adds.
  * Written as `c += a * b` (built with -cl-mad-enable, so it becomes FMA instructions) and with B read
  * through a float16 pointer: PoCL compiles vload16() and vector mad()/fma() to out-of-line calls,
- * which spill the accumulators to memory on every iteration and cost a factor of 3 to 6. */
-__kernel void gemm_cpu(__global const float* Ap, __global const float* Bp, __global float* C, const long M,
-                       const long N, const long K, const long scm, const long scn, const long cb0,
-                       const long cb1, const long nb1, const long offC) {
+ * which spill the accumulators to memory on every iteration and cost a factor of 3 to 6.
+ * Small products cannot afford the two packing launches, so either operand may be read in place:
+ *   DIRECT_A  A's rows through its strides (rows past M repeat row M-1; their results are dropped);
+ *   DIRECT_B  B's rows as float16 where the host checked that they are contiguous and 64-byte aligned. */
+__kernel void gemm_cpu(__global const float* A, __global const float* B, __global float* C, const long M,
+                       const long N, const long K, const long sam, const long sak, const long sbk,
+                       const long scm, const long scn, const long ab0, const long ab1, const long bb0,
+                       const long bb1, const long cb0, const long cb1, const long nb1, const long offA,
+                       const long offB, const long offC) {
     long nt = get_global_id(0), mt = get_global_id(1), z = get_global_id(2);
     long n_tiles = (N + 15) / 16, m_tiles = (M + RM - 1) / RM;
     if (nt >= n_tiles || mt >= m_tiles) return;
     long b0 = z / nb1, b1 = z % nb1;
+    long m0 = mt * RM, n0 = nt * 16;
     C += offC + b0 * cb0 + b1 * cb1;
-    __global const float* a = Ap + (z * m_tiles + mt) * K * RM;
-    __global const float* b = Bp + (z * n_tiles + nt) * K * 16;
+#if DIRECT_A
+    A += offA + b0 * ab0 + b1 * ab1;
+    __global const float *a0 = A + min(m0, M - 1) * sam, *a1 = A + min(m0 + 1, M - 1) * sam,
+                         *a2 = A + min(m0 + 2, M - 1) * sam, *a3 = A + min(m0 + 3, M - 1) * sam,
+                         *a4 = A + min(m0 + 4, M - 1) * sam, *a5 = A + min(m0 + 5, M - 1) * sam;
+#define A_AT(r, k) a##r[(k) * sak]
+#else
+    __global const float* a = A + (z * m_tiles + mt) * K * RM;
+#define A_AT(r, k) a[(k) * RM + r]
+#endif
+#if DIRECT_B
+    __global const float* b = B + offB + b0 * bb0 + b1 * bb1 + n0;
+#define B_ROW(k) (*(__global const float16*)(b + (k) * sbk))
+#else
+    __global const float* b = B + (z * n_tiles + nt) * K * 16;  /* panels are 64-byte aligned */
+#define B_ROW(k) (((__global const float16*)b)[k])
+#endif
     float16 c0 = 0, c1 = 0, c2 = 0, c3 = 0, c4 = 0, c5 = 0;
     for (int k = 0; k < K; ++k) {
-        float16 bv = ((__global const float16*)b)[k];  /* panels are 64-byte aligned */
-        c0 += a[0] * bv;
-        c1 += a[1] * bv;
-        c2 += a[2] * bv;
-        c3 += a[3] * bv;
-        c4 += a[4] * bv;
-        c5 += a[5] * bv;
-        a += RM;
+        float16 bv = B_ROW(k);
+        c0 += A_AT(0, k) * bv;
+        c1 += A_AT(1, k) * bv;
+        c2 += A_AT(2, k) * bv;
+        c3 += A_AT(3, k) * bv;
+        c4 += A_AT(4, k) * bv;
+        c5 += A_AT(5, k) * bv;
     }
-    long m0 = mt * RM, n0 = nt * 16;
     __global float* c = C + m0 * scm + n0 * scn;
     if (m0 + RM <= M && n0 + 16 <= N && scn == 1) {
         vstore16(c0, 0, c); vstore16(c1, 0, c + scm); vstore16(c2, 0, c + 2 * scm);

@@ -297,3 +297,26 @@ def test_every_gemm_kernel(kernel):
         both(lambda p, q: p @ q, torch.randn(2, 3, 5, 7), torch.randn(3, 7, 4))
     finally:
         be.gemm_kernel = old
+
+
+@pytest.mark.parametrize("direct_a", [False, True])
+@pytest.mark.parametrize("direct_b", [False, True])
+def test_gemm_cpu_in_place_and_packed_operands(direct_a, direct_b):
+    """gemm_cpu reads A and/or B in place or from packed panels; every mix gives the same product."""
+    from pygrad.backends import get_backend
+
+    be = get_backend(torch.device(DEV))
+    saved = be.gemm_kernel, be.gemm_direct_a, be.gemm_direct_b
+    be.gemm_kernel, be.gemm_direct_a, be.gemm_direct_b = "cpu", direct_a, direct_b
+    try:
+        for m, k, n in [(1, 1, 16), (7, 65, 32), (13, 5, 48), (6, 16, 17)]:
+            a, b = torch.randn(m, k), torch.randn(k, n)
+            both(lambda p, q: p @ q, a, b)
+            both(lambda p, q: p @ q, a.t().contiguous().t(), b)
+        big = torch.randn(40, 64)
+        both(lambda p, q: p @ q[16:32], torch.randn(5, 16), big)   # B at an aligned offset: read in place
+        both(lambda p, q: p @ q[3:19], torch.randn(5, 16), big)    # unaligned offset: packed
+        both(lambda p, q: p @ q, torch.randn(3, 7, 9), torch.randn(3, 9, 32))
+        both(lambda p, q: p @ q, torch.randn(2, 3, 7, 9), torch.randn(3, 9, 16))  # broadcast batch
+    finally:
+        be.gemm_kernel, be.gemm_direct_a, be.gemm_direct_b = saved
