@@ -51,41 +51,54 @@ __kernel void scatter_add_k(__global RAW* dst, __global const long* offs, __glob
 #endif
 
 /* im2col: out[n, c, i, j, y, x] = in[n, c, y*sh - ph + i*dh, x*sw - pw + j*dw] (or PAD outside);
- * the input is contiguous from element ``off`` of its buffer. */
-__kernel void unfold_k(__global T* out, __global const T* in, const long off, const long N, const long C, const long H,
-                       const long W, const int kh, const int kw, const int dh, const int dw, const int ph,
-                       const int pw, const int sh, const int sw, const long OH, const long OW, const T pad) {
-    PG_FOR(g, N * C * kh * kw * OH * OW) {
-        long x = g % OW, t = g / OW;
-        long y = t % OH; t /= OH;
-        long j = t % kw; t /= kw;
-        long i = t % kh; t /= kh;           /* t = n * C + c */
-        long h = y * sh - ph + i * dh, w = x * sw - pw + j * dw;
-        out[g] = (h >= 0 && h < H && w >= 0 && w < W) ? in[off + (t * H + h) * W + w] : pad;
+ * the input is contiguous from element ``off`` of its buffer.  One work-item writes one output row
+ * (all x): the divisions that find (n, c, i, j, y) are paid once per row, not once per element. */
+__kernel void unfold_k(__global T* out, __global const T* in, const long off, const long N, const long C,
+                       const long H, const long W, const int kh, const int kw, const int dh, const int dw,
+                       const int ph, const int pw, const int sh, const int sw, const long OH, const long OW,
+                       const T pad) {
+    PG_FOR(r, N * C * kh * kw * OH) {
+        long y = r % OH, t = r / OH;
+        int j = t % kw; t /= kw;
+        int i = t % kh; t /= kh;            /* t = n * C + c */
+        long h = y * sh - ph + i * dh, w0 = (long)j * dw - pw;
+        __global T* o = out + r * OW;
+        if (h < 0 || h >= H) {
+            for (long x = 0; x < OW; ++x) o[x] = pad;
+            continue;
+        }
+        __global const T* src = in + off + (t * H + h) * W;
+        for (long x = 0; x < OW; ++x) {
+            long w = w0 + x * sw;
+            o[x] = (w >= 0 && w < W) ? src[w] : pad;
+        }
     }
 }
 
-/* col2im: each output pixel sums the window entries that read it (a gather, so no atomics). */
-__kernel void fold_k(__global T* out, __global const T* cols, const long off, const long N, const long C, const long H,
-                     const long W, const int kh, const int kw, const int dh, const int dw, const int ph,
-                     const int pw, const int sh, const int sw, const long OH, const long OW) {
-    PG_FOR(g, N * C * H * W) {
-        long w = g % W, t = g / W;
-        long h = t % H; t /= H;             /* t = n * C + c */
-        ACC acc = 0;
-        for (int i = 0; i < kh; ++i) {
-            long yy = h + ph - i * dh;
-            if (yy < 0 || yy % sh) continue;
-            long y = yy / sh;
-            if (y >= OH) continue;
-            for (int j = 0; j < kw; ++j) {
-                long xx = w + pw - j * dw;
-                if (xx < 0 || xx % sw) continue;
-                long x = xx / sw;
-                if (x >= OW) continue;
-                acc += cols[off + (((t * kh + i) * kw + j) * OH + y) * OW + x];
+/* col2im: each output pixel sums the window entries that read it (a gather, so no atomics).
+ * One work-item per output row; divisions only where a stride is above 1. */
+__kernel void fold_k(__global T* out, __global const T* cols, const long off, const long N, const long C,
+                     const long H, const long W, const int kh, const int kw, const int dh, const int dw,
+                     const int ph, const int pw, const int sh, const int sw, const long OH, const long OW) {
+    PG_FOR(r, N * C * H) {
+        long h = r % H, t = r / H;          /* t = n * C + c */
+        __global const T* src = cols + off + t * kh * kw * OH * OW;
+        for (long w = 0; w < W; ++w) {
+            ACC acc = 0;
+            for (int i = 0; i < kh; ++i) {
+                long yy = h + ph - i * dh;
+                if (yy < 0 || (sh != 1 && yy % sh)) continue;
+                long y = sh == 1 ? yy : yy / sh;
+                if (y >= OH) continue;
+                for (int j = 0; j < kw; ++j) {
+                    long xx = w + pw - j * dw;
+                    if (xx < 0 || (sw != 1 && xx % sw)) continue;
+                    long x = sw == 1 ? xx : xx / sw;
+                    if (x >= OW) continue;
+                    acc += src[((i * kw + j) * OH + y) * OW + x];
+                }
             }
+            out[r * W + w] = acc;
         }
-        out[g] = acc;
     }
 }

@@ -321,7 +321,7 @@ def unfold(self, x, kernel, dilation, padding, stride, pad_value=0.0):
     if total:
         prg = kernels.program(self.rt, "index.cl", (f"T {x.dtype.cl}", "ACC float"))
         pad = np.asarray(pad_value).astype(x.dtype.np)
-        prg.unfold_k(self.rt.queue, self.grid(total), (LOCAL,), out._storage.data, x._storage.data,
+        prg.unfold_k(self.rt.queue, self.grid(n * c * kh * kw * oh), (LOCAL,), out._storage.data, x._storage.data,
                      *map(np.int64, (x._offset, n, c, h, w)), *map(np.int32, (kh, kw, dh, dw, ph, pw, sh, sw)),
                      *map(np.int64, (oh, ow)), pad)
     return out
@@ -337,7 +337,7 @@ def fold(self, cols, out_hw, kernel, dilation, padding, stride):
     if total:
         acc = "double" if cols.dtype is D.float64 else "float"
         prg = kernels.program(self.rt, "index.cl", (f"T {cols.dtype.cl}", f"ACC {acc}"))
-        prg.fold_k(self.rt.queue, self.grid(total), (LOCAL,), out._storage.data, cols._storage.data,
+        prg.fold_k(self.rt.queue, self.grid(n * c * H), (LOCAL,), out._storage.data, cols._storage.data,
                    *map(np.int64, (cols._offset, n, c, H, W)), *map(np.int32, (kh, kw, dh, dw, ph, pw, sh, sw)),
                    *map(np.int64, (oh, ow)))
     return out
