@@ -75,30 +75,29 @@ __kernel void unfold_k(__global T* out, __global const T* in, const long off, co
     }
 }
 
-/* col2im: each output pixel sums the window entries that read it (a gather, so no atomics).
- * One work-item per output row; divisions only where a stride is above 1. */
+/* col2im: out[n, c, h, w] sums every column entry that unfold_k copied from (h, w).  One work-item owns
+ * one output row, so it can add into it without atomics: it zeroes the row, then for each window row
+ * i that reads this image row (found once per i, not per pixel) and each window column j, walks the
+ * columns x and adds cols[..., i, j, y, x] at w = x*sw - pw + j*dw.  No division per pixel. */
 __kernel void fold_k(__global T* out, __global const T* cols, const long off, const long N, const long C,
                      const long H, const long W, const int kh, const int kw, const int dh, const int dw,
                      const int ph, const int pw, const int sh, const int sw, const long OH, const long OW) {
     PG_FOR(r, N * C * H) {
         long h = r % H, t = r / H;          /* t = n * C + c */
-        __global const T* src = cols + off + t * kh * kw * OH * OW;
-        for (long w = 0; w < W; ++w) {
-            ACC acc = 0;
-            for (int i = 0; i < kh; ++i) {
-                long yy = h + ph - i * dh;
-                if (yy < 0 || (sh != 1 && yy % sh)) continue;
-                long y = sh == 1 ? yy : yy / sh;
-                if (y >= OH) continue;
-                for (int j = 0; j < kw; ++j) {
-                    long xx = w + pw - j * dw;
-                    if (xx < 0 || (sw != 1 && xx % sw)) continue;
-                    long x = sw == 1 ? xx : xx / sw;
-                    if (x >= OW) continue;
-                    acc += src[((i * kw + j) * OH + y) * OW + x];
-                }
+        __global T* o = out + r * W;
+        for (long w = 0; w < W; ++w) o[w] = 0;
+        for (int i = 0; i < kh; ++i) {
+            long yy = h + ph - (long)i * dh;          /* = y * sh for the window row y that reads h */
+            if (yy < 0 || yy % sh) continue;
+            long y = yy / sh;
+            if (y >= OH) continue;
+            for (int j = 0; j < kw; ++j) {
+                __global const T* src = cols + off + (((t * kh + i) * kw + j) * OH + y) * OW;
+                long w0 = (long)j * dw - pw;
+                long x0 = w0 < 0 ? (-w0 + sw - 1) / sw : 0;            /* first x with w >= 0 */
+                long x1 = w0 > W - 1 ? 0 : min(OW, (W - 1 - w0) / sw + 1);  /* past the last x with w < W */
+                for (long x = x0; x < x1; ++x) o[w0 + x * sw] += src[x];
             }
-            out[r * W + w] = acc;
         }
     }
 }
