@@ -7,6 +7,47 @@
  *   EXPR     the op's C expression of a, b, c (the table row in pygrad/ops/elementwise.py)
  * Local size 64 (fixed, so PoCL compiles once); the global size comes from OpenCLBackend.grid (PG_FOR).
  */
+#ifdef PG_CPU
+/* CPU devices: each work-item walks a contiguous chunk of the output's elements.  It finds the
+ * coordinates of its first element once (pg_offsets: divisions), then moves along the innermost
+ * dim by adding strides, carrying into outer dims like an odometer: no division per element. */
+__kernel void ew_strided(__global TO* out, __global const T1* p1, __global const T2* p2, __global const T3* p3,
+                         const Layout L, const long n) {
+    long chunk = (n + get_global_size(0) - 1) / get_global_size(0);
+    long i = get_global_id(0) * chunk, end = min(n, i + chunk);
+    if (i >= end) return;
+    long o0, o1, o2, o3;
+    pg_offsets(&L, i, &o0, &o1, &o2, &o3);
+    int last = L.nd - 1;
+    long coord[PG_MAXD];
+    for (long t = i, d = last; d >= 0; --d) { coord[d] = t % L.shape[d]; t /= L.shape[d]; }
+    long len = last >= 0 ? L.shape[last] : 1;
+    long s0 = last >= 0 ? L.strides[0][last] : 0, s1 = last >= 0 ? L.strides[1][last] : 0;
+    long s2 = last >= 0 ? L.strides[2][last] : 0, s3 = last >= 0 ? L.strides[3][last] : 0;
+    while (i < end) {
+        long run = min(end - i, last >= 0 ? len - coord[last] : 1);
+        for (long k = 0; k < run; ++k) {
+            C1 a = LD_1(p1, o1 + k * s1);
+            C2 b = LD_2(p2, o2 + k * s2);
+            C3 c = LD_3(p3, o3 + k * s3);
+            ST_O(out, o0 + k * s0, EXPR);
+        }
+        i += run;
+        if (last < 0 || i >= end) break;
+        /* the run ended at the end of the innermost dim: back to its start, carry into the next dims */
+        o0 += (run - len) * s0; o1 += (run - len) * s1; o2 += (run - len) * s2; o3 += (run - len) * s3;
+        coord[last] = 0;
+        for (int d = last - 1; d >= 0; --d) {
+            o0 += L.strides[0][d]; o1 += L.strides[1][d]; o2 += L.strides[2][d]; o3 += L.strides[3][d];
+            if (++coord[d] < L.shape[d]) break;
+            coord[d] = 0;
+            o0 -= L.shape[d] * L.strides[0][d]; o1 -= L.shape[d] * L.strides[1][d];
+            o2 -= L.shape[d] * L.strides[2][d]; o3 -= L.shape[d] * L.strides[3][d];
+        }
+    }
+}
+#else
+/* GPUs: one element per work-item (grid-stride loop); pg_offsets finds its storage offsets. */
 __kernel void ew_strided(__global TO* out, __global const T1* p1, __global const T2* p2, __global const T3* p3,
                          const Layout L, const long n) {
     PG_FOR(i, n) {
@@ -18,6 +59,7 @@ __kernel void ew_strided(__global TO* out, __global const T1* p1, __global const
         ST_O(out, o0, EXPR);
     }
 }
+#endif
 
 /* Every input is either contiguous with the output's shape (step 1) or one broadcast element (step 0):
  * no index arithmetic at all, so PoCL can vectorise across work-items. */

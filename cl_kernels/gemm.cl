@@ -40,32 +40,34 @@ __kernel void gemm_naive(GEMM_ARGS) {
  * page per k as a row-major B would. */
 #define RM 6
 __kernel void pack_a(__global float* Ap, __global const float* A, const long M, const long K, const long sam,
-                     const long sak, const long ab0, const long ab1, const long nb1, const long offA) {
-    long g = get_global_id(0), z = get_global_id(1);
+                     const long sak, const long ab0, const long ab1, const long nb1, const long offA, const long nz) {
     long mt = (M + RM - 1) / RM;
-    if (g >= mt * K) return;
-    long b0 = z / nb1, b1 = z % nb1;
-    A += offA + b0 * ab0 + b1 * ab1;
-    long tile = g / K, k = g % K;
-    __global float* dst = Ap + (z * mt * K + g) * RM;
-    for (int r = 0; r < RM; ++r) {
-        long m = tile * RM + r;
-        dst[r] = m < M ? A[m * sam + k * sak] : 0.0f;
+    PG_FOR(u, nz * mt * K) {
+        long z = u / (mt * K), g = u % (mt * K);
+        long b0 = z / nb1, b1 = z % nb1;
+        __global const float* src = A + offA + b0 * ab0 + b1 * ab1;
+        long tile = g / K, k = g % K;
+        __global float* dst = Ap + u * RM;
+        for (int r = 0; r < RM; ++r) {
+            long m = tile * RM + r;
+            dst[r] = m < M ? src[m * sam + k * sak] : 0.0f;
+        }
     }
 }
 
 __kernel void pack_b(__global float* Bp, __global const float* B, const long N, const long K, const long sbk,
-                     const long sbn, const long bb0, const long bb1, const long nb1, const long offB) {
-    long g = get_global_id(0), z = get_global_id(1);
+                     const long sbn, const long bb0, const long bb1, const long nb1, const long offB, const long nz) {
     long nt = (N + 15) / 16;
-    if (g >= nt * K) return;
-    long b0 = z / nb1, b1 = z % nb1;
-    B += offB + b0 * bb0 + b1 * bb1;
-    long tile = g / K, k = g % K;
-    __global float* dst = Bp + (z * nt * K + g) * 16;
-    for (int j = 0; j < 16; ++j) {
-        long n = tile * 16 + j;
-        dst[j] = n < N ? B[k * sbk + n * sbn] : 0.0f;
+    PG_FOR(u, nz * nt * K) {
+        long z = u / (nt * K), g = u % (nt * K);
+        long b0 = z / nb1, b1 = z % nb1;
+        __global const float* src = B + offB + b0 * bb0 + b1 * bb1;
+        long tile = g / K, k = g % K;
+        __global float* dst = Bp + u * 16;
+        for (int j = 0; j < 16; ++j) {
+            long n = tile * 16 + j;
+            dst[j] = n < N ? src[k * sbk + n * sbn] : 0.0f;
+        }
     }
 }
 

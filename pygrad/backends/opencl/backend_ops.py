@@ -55,7 +55,7 @@ def reduce(self, fn, x, dims, keepdim, out_dtype, compute_dtype):
     defines = [f"ACC={acc}", f"INIT=(({acc}){init})", f"COMBINE(acc,v)={combine}"]
     defines += _io_defines("I", x.dtype, acc) + _io_defines("O", target.dtype)
     prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(d) for d in defines))
-    prg.reduce_k(self.rt.queue, (_round_up(nout * nchunks),), (LOCAL,), target._storage.data, x._storage.data,
+    prg.reduce_k(self.rt.queue, self.grid(nout * nchunks), (LOCAL,), target._storage.data, x._storage.data,
                  Lk, Lr, np.int64(nout), np.int64(nred), np.int64(nchunks))
     if nchunks > 1:
         partial = target._view((nout, nchunks), (nchunks, 1), 0)
@@ -71,7 +71,7 @@ def _arg_reduce(self, x, axis, keepdims, better):
         acc = _ctype(x.dtype) if x.dtype is not D.bool_ else "uchar"
         defines = [f"ACC={acc}", f"BETTER(v,best)={better}"] + _io_defines("I", x.dtype, acc)
         prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(s) for s in defines))
-        prg.argreduce_k(self.rt.queue, (_round_up(nout),), (LOCAL,), out._storage.data, x._storage.data, Lk,
+        prg.argreduce_k(self.rt.queue, self.grid(nout), (LOCAL,), out._storage.data, x._storage.data, Lk,
                         np.int64(nout), np.int64(nred), np.int64(x._strides[d]))
     return out.unsqueeze(d) if keepdims else out
 
@@ -89,7 +89,7 @@ def _scan(self, x, axis, out_dtype, combine, init):
     defines += _io_defines("I", x.dtype, acc) + _io_defines("O", out_dtype)
     prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(d) for d in defines))
     if nout:
-        prg.scan_k(self.rt.queue, (_round_up(nout),), (LOCAL,), out._storage.data, x._storage.data, Lk,
+        prg.scan_k(self.rt.queue, self.grid(nout), (LOCAL,), out._storage.data, x._storage.data, Lk,
                    np.int64(nout), np.int64(nred), np.int64(x._strides[axis]), np.int64(out._strides[axis]))
     return out
 
@@ -291,12 +291,12 @@ def _gemm_cpu(self, a, b, c, M, N, K, strides, batch_strides, bdims):
     a_arg, b_arg = a._storage.data, b._storage.data
     if not direct_a:
         a_arg = self.rt.alloc(z * mt * K * 6 * 4)
-        prg.pack_a(q, (_round_up(mt * K), z), (LOCAL, 1), a_arg, a._storage.data,
-                   *map(i64, (M, K, sam, sak, ab[0], ab[1], bdims[1], a._offset)))
+        prg.pack_a(q, self.grid(z * mt * K), (LOCAL,), a_arg, a._storage.data,
+                   *map(i64, (M, K, sam, sak, ab[0], ab[1], bdims[1], a._offset, z)))
     if not direct_b:
         b_arg = self.rt.alloc(z * nt * K * 16 * 4)
-        prg.pack_b(q, (_round_up(nt * K), z), (LOCAL, 1), b_arg, b._storage.data,
-                   *map(i64, (N, K, sbk, sbn, bb[0], bb[1], bdims[1], b._offset)))
+        prg.pack_b(q, self.grid(z * nt * K), (LOCAL,), b_arg, b._storage.data,
+                   *map(i64, (N, K, sbk, sbn, bb[0], bb[1], bdims[1], b._offset, z)))
     # one work-item per work-group: PoCL then runs each block as plain vector code
     prg.gemm_cpu(q, (nt, mt, z), (1, 1, 1), a_arg, b_arg, c._storage.data,
                  *map(i64, (M, N, K, sam, sak, sbk, scm, scn, ab[0], ab[1], bb[0], bb[1], cb[0], cb[1], bdims[1],
