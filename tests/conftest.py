@@ -31,6 +31,18 @@ def _opencl_available():
 DEVICES = ["cpu"] + (["opencl"] if _opencl_available() else [])
 
 
+def pytest_report_header(config):
+    """Say which OpenCL device the ``opencl`` tests use (or why there is none) at the top of the run."""
+    from pygrad.backends.opencl import runtime
+
+    if "opencl" in DEVICES:
+        p = runtime.properties(0)
+        lines = [f"pygrad OpenCL device: {p['name']} ({p['platform']} {p['driver_version']})"]
+    else:
+        lines = ["pygrad OpenCL device: none, the opencl tests are skipped"]
+    return lines + [f"pygrad left out: {msg}" for msg in runtime.rejected()]
+
+
 @pytest.fixture(params=DEVICES)
 def device(request):
     """The name of a device to create tensors on (``"cpu"``, and ``"opencl"`` when available)."""
