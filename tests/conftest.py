@@ -82,13 +82,3 @@ def default_float64():
     pygrad.set_default_dtype(pygrad.float64)
     yield
     pygrad.set_default_dtype(old)
-
-
-def pytest_collection_modifyitems(config, items):
-    """Run the DataLoader tests (which fork worker processes) after everything else.
-
-    Observed on PoCL 3.0: compiling new OpenCL kernels in a process that has already started and
-    stopped DataLoader worker processes occasionally aborts in PoCL's linker step ("posix_spawn failed:
-    Bad address").  Running those tests last means no kernel is compiled after them.
-    """
-    items.sort(key=lambda item: item.fspath.basename == "test_data.py")
