@@ -83,22 +83,15 @@ __kernel void gemm_cpu(__global const float* A, __global const float* B, __globa
                        const long N, const long K, const long sam, const long sak, const long sbk,
                        const long scm, const long scn, const long ab0, const long ab1, const long bb0,
                        const long bb1, const long cb0, const long cb1, const long nb1, const long offA,
-                       const long offB, const long offC) {
-    long nt = get_global_id(0), mt = get_global_id(1), z = get_global_id(2);
+                       const long offB, const long offC, const long MB) {
+    long nt = get_global_id(0), mg = get_global_id(1), z = get_global_id(2);
     long n_tiles = (N + 15) / 16, m_tiles = (M + RM - 1) / RM;
-    if (nt >= n_tiles || mt >= m_tiles) return;
+    if (nt >= n_tiles) return;
     long b0 = z / nb1, b1 = z % nb1;
-    long m0 = mt * RM, n0 = nt * 16;
+    long n0 = nt * 16;
     C += offC + b0 * cb0 + b1 * cb1;
 #if DIRECT_A
     A += offA + b0 * ab0 + b1 * ab1;
-    __global const float *a0 = A + min(m0, M - 1) * sam, *a1 = A + min(m0 + 1, M - 1) * sam,
-                         *a2 = A + min(m0 + 2, M - 1) * sam, *a3 = A + min(m0 + 3, M - 1) * sam,
-                         *a4 = A + min(m0 + 4, M - 1) * sam, *a5 = A + min(m0 + 5, M - 1) * sam;
-#define A_AT(r, k) a##r[(k) * sak]
-#else
-    __global const float* a = A + (z * m_tiles + mt) * K * RM;
-#define A_AT(r, k) a[(k) * RM + r]
 #endif
 #if DIRECT_B
     __global const float* b = B + offB + b0 * bb0 + b1 * bb1 + n0;
@@ -107,27 +100,40 @@ __kernel void gemm_cpu(__global const float* A, __global const float* B, __globa
     __global const float* b = B + (z * n_tiles + nt) * K * 16;  /* panels are 64-byte aligned */
 #define B_ROW(k) (((__global const float16*)b)[k])
 #endif
-    float16 c0 = 0, c1 = 0, c2 = 0, c3 = 0, c4 = 0, c5 = 0;
-    for (int k = 0; k < K; ++k) {
-        float16 bv = B_ROW(k);
-        c0 += A_AT(0, k) * bv;
-        c1 += A_AT(1, k) * bv;
-        c2 += A_AT(2, k) * bv;
-        c3 += A_AT(3, k) * bv;
-        c4 += A_AT(4, k) * bv;
-        c5 += A_AT(5, k) * bv;
+    /* MB consecutive row blocks per work-item: the B panel stays in L1 between them */
+    for (long mt = mg * MB; mt < min(m_tiles, mg * MB + MB); ++mt) {
+        long m0 = mt * RM;
+#if DIRECT_A
+        __global const float *a0 = A + min(m0, M - 1) * sam, *a1 = A + min(m0 + 1, M - 1) * sam,
+                             *a2 = A + min(m0 + 2, M - 1) * sam, *a3 = A + min(m0 + 3, M - 1) * sam,
+                             *a4 = A + min(m0 + 4, M - 1) * sam, *a5 = A + min(m0 + 5, M - 1) * sam;
+#define A_AT(r, k) a##r[(k) * sak]
+#else
+        __global const float* a = A + (z * m_tiles + mt) * K * RM;
+#define A_AT(r, k) a[(k) * RM + r]
+#endif
+        float16 c0 = 0, c1 = 0, c2 = 0, c3 = 0, c4 = 0, c5 = 0;
+        for (int k = 0; k < K; ++k) {
+            float16 bv = B_ROW(k);
+            c0 += A_AT(0, k) * bv;
+            c1 += A_AT(1, k) * bv;
+            c2 += A_AT(2, k) * bv;
+            c3 += A_AT(3, k) * bv;
+            c4 += A_AT(4, k) * bv;
+            c5 += A_AT(5, k) * bv;
+        }
+        __global float* c = C + m0 * scm + n0 * scn;
+        if (m0 + RM <= M && n0 + 16 <= N && scn == 1) {
+            vstore16(c0, 0, c); vstore16(c1, 0, c + scm); vstore16(c2, 0, c + 2 * scm);
+            vstore16(c3, 0, c + 3 * scm); vstore16(c4, 0, c + 4 * scm); vstore16(c5, 0, c + 5 * scm);
+            continue;
+        }
+        float rows[RM][16];
+        vstore16(c0, 0, rows[0]); vstore16(c1, 0, rows[1]); vstore16(c2, 0, rows[2]);
+        vstore16(c3, 0, rows[3]); vstore16(c4, 0, rows[4]); vstore16(c5, 0, rows[5]);
+        for (int r = 0; r < RM && m0 + r < M; ++r)
+            for (int j = 0; j < 16 && n0 + j < N; ++j) c[r * scm + j * scn] = rows[r][j];
     }
-    __global float* c = C + m0 * scm + n0 * scn;
-    if (m0 + RM <= M && n0 + 16 <= N && scn == 1) {
-        vstore16(c0, 0, c); vstore16(c1, 0, c + scm); vstore16(c2, 0, c + 2 * scm);
-        vstore16(c3, 0, c + 3 * scm); vstore16(c4, 0, c + 4 * scm); vstore16(c5, 0, c + 5 * scm);
-        return;
-    }
-    float rows[RM][16];
-    vstore16(c0, 0, rows[0]); vstore16(c1, 0, rows[1]); vstore16(c2, 0, rows[2]);
-    vstore16(c3, 0, rows[3]); vstore16(c4, 0, rows[4]); vstore16(c5, 0, rows[5]);
-    for (int r = 0; r < RM && m0 + r < M; ++r)
-        for (int j = 0; j < 16 && n0 + j < N; ++j) c[r * scm + j * scn] = rows[r][j];
 }
 #endif
 

@@ -301,13 +301,15 @@ def test_every_gemm_kernel(kernel):
 
 @pytest.mark.parametrize("direct_a", [False, True])
 @pytest.mark.parametrize("direct_b", [False, True])
-def test_gemm_cpu_in_place_and_packed_operands(direct_a, direct_b):
-    """gemm_cpu reads A and/or B in place or from packed panels; every mix gives the same product."""
+@pytest.mark.parametrize("row_blocks", [1, 3])
+def test_gemm_cpu_in_place_and_packed_operands(direct_a, direct_b, row_blocks):
+    """gemm_cpu reads A and/or B in place or from packed panels, one or several row blocks per
+    work-item; every mix gives the same product."""
     from pygrad.backends import get_backend
 
     be = get_backend(torch.device(DEV))
-    saved = be.gemm_kernel, be.gemm_direct_a, be.gemm_direct_b
-    be.gemm_kernel, be.gemm_direct_a, be.gemm_direct_b = "cpu", direct_a, direct_b
+    saved = be.gemm_kernel, be.gemm_direct_a, be.gemm_direct_b, be.gemm_row_blocks
+    be.gemm_kernel, be.gemm_direct_a, be.gemm_direct_b, be.gemm_row_blocks = "cpu", direct_a, direct_b, row_blocks
     try:
         for m, k, n in [(1, 1, 16), (7, 65, 32), (13, 5, 48), (6, 16, 17)]:
             a, b = torch.randn(m, k), torch.randn(k, n)
@@ -319,4 +321,4 @@ def test_gemm_cpu_in_place_and_packed_operands(direct_a, direct_b):
         both(lambda p, q: p @ q, torch.randn(3, 7, 9), torch.randn(3, 9, 32))
         both(lambda p, q: p @ q, torch.randn(2, 3, 7, 9), torch.randn(3, 9, 16))  # broadcast batch
     finally:
-        be.gemm_kernel, be.gemm_direct_a, be.gemm_direct_b = saved
+        be.gemm_kernel, be.gemm_direct_a, be.gemm_direct_b, be.gemm_row_blocks = saved

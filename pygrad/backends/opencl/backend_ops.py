@@ -298,9 +298,10 @@ def _gemm_cpu(self, a, b, c, M, N, K, strides, batch_strides, bdims):
         prg.pack_b(q, self.grid(z * nt * K), (LOCAL,), b_arg, b._storage.data,
                    *map(i64, (N, K, sbk, sbn, bb[0], bb[1], bdims[1], b._offset, z)))
     # one work-item per work-group: PoCL then runs each block as plain vector code
-    prg.gemm_cpu(q, (nt, mt, z), (1, 1, 1), a_arg, b_arg, c._storage.data,
+    mb = self.gemm_row_blocks
+    prg.gemm_cpu(q, (nt, -(-mt // mb), z), (1, 1, 1), a_arg, b_arg, c._storage.data,
                  *map(i64, (M, N, K, sam, sak, sbk, scm, scn, ab[0], ab[1], bb[0], bb[1], cb[0], cb[1], bdims[1],
-                            a._offset, b._offset, c._offset)))
+                            a._offset, b._offset, c._offset, mb)))
 
 
 # Operands up to this many elements are read in place by gemm_cpu.  Measured (2 Zen 5 cores, PoCL 3.1):
