@@ -283,7 +283,7 @@ def _gemm_cpu(self, a, b, c, M, N, K, strides, batch_strides, bdims):
     z, i64 = bdims[0] * bdims[1], np.int64
     mt, nt = -(-M // 6), -(-N // 16)
     direct_a = self.gemm_direct_a if self.gemm_direct_a is not None else M * K <= _DIRECT_A_MAX
-    direct_b = self.gemm_direct_b if self.gemm_direct_b is not None else K * N <= _DIRECT_B_MAX
+    direct_b = self.gemm_direct_b if self.gemm_direct_b is not None else K * N <= _DIRECT_B_MAX or M <= 64
     direct_b = direct_b and sbn == 1 and all(v % 16 == 0 for v in (N, sbk, b._offset, *bb))
     prg = kernels.program(self.rt, "gemm.cl", ("T float", "ACC float", "CPU_GEMM 1",
                                                f"DIRECT_A {int(direct_a)}", f"DIRECT_B {int(direct_b)}"))
@@ -304,9 +304,10 @@ def _gemm_cpu(self, a, b, c, M, N, K, strides, batch_strides, bdims):
                             a._offset, b._offset, c._offset, mb)))
 
 
-# Operands up to this many elements are read in place by gemm_cpu.  Measured (2 Zen 5 cores, PoCL 3.1):
-# at N=256 packing neither runs at 105 GFLOP/s against 63 packing both; a large B read in place walks a
-# new page for every k (1024: 129 against 259), a large A does not (1024: 250 against 259).
+# When gemm_cpu reads operands in place instead of packing them.  Measured (2 Zen 5 cores, PoCL 3.1,
+# GFLOP/s): at N=256 packing neither runs at 105 against 63 packing both; a large B read in place
+# walks a new page for every k (N=1024: 145 against 218) unless few rows of A reuse it: packing
+# cannot pay off when M is small (the conv shape 20x75x48400: 153 in place against 34 packed).
 _DIRECT_A_MAX = 512 * 512
 _DIRECT_B_MAX = 256 * 256
 
