@@ -104,10 +104,19 @@ def _factory(size, dtype, device, requires_grad, fill):
     for s in shape:
         if s < 0:
             raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(shape)}")
+    dev = as_device(device)
+    if dev.type != "cpu":  # allocate and fill on the device itself: no host array, no upload
+        from .backends import get_backend
+
+        b = get_backend(dev)
+        t = b.empty(shape, dtype)
+        if fill is not None and t._storage.size:
+            b.copy_(t, b._operand(fill, dtype))
+        return _finish(t, dev, requires_grad)
     t = cpu.empty(shape, dtype)
     if fill is not None and t._storage.size:
         t._storage.data[...] = fill
-    return _finish(t, device, requires_grad)
+    return _finish(t, dev, requires_grad)
 
 
 def _dtype_or_default(dtype):

@@ -67,6 +67,43 @@ def test_mixing_devices_is_an_error():
         torch.ones(3, device="opencl") + torch.ones(3)
 
 
+def test_out_of_memory_is_a_runtime_error_with_sizes():
+    with pytest.raises(RuntimeError, match=r"out of memory.*1048576\.00 MiB.*in use"):
+        torch.empty(2**38, device="opencl")  # 1 TiB
+
+
+def test_without_a_usable_device_the_error_says_how_to_install_one(monkeypatch):
+    from pygrad import backends
+    from pygrad.backends.opencl import runtime
+
+    monkeypatch.setitem(runtime._state, "devices", [])
+    monkeypatch.setitem(runtime._state, "runtimes", {})
+    monkeypatch.setattr(backends, "_opencl", {})
+    assert not torch.opencl.is_available() and torch.opencl.device_count() == 0
+    with pytest.raises(RuntimeError, match="pip install pyopencl pocl-binary-distribution"):
+        torch.zeros(2, device="opencl")
+
+
+def test_a_device_that_cannot_compile_is_left_out_with_the_reason():
+    """The probe of runtime.devices(): a compiler error (here a fake one) leaves the device out."""
+    from types import SimpleNamespace
+
+    from pygrad.backends.opencl import runtime
+
+    def failing_program(ctx, src):
+        raise RuntimeError("clBuildProgram failed: BUILD_PROGRAM_FAILURE\nerror: unknown target CPU 'generic'")
+
+    fake_cl = SimpleNamespace(Context=lambda devs: None, Program=failing_program)
+    dev = SimpleNamespace(name="pthread-AMD EPYC ", platform=SimpleNamespace(version="OpenCL 3.0 PoCL 3.0-rc2"))
+    before = list(runtime._state["rejected"])
+    try:
+        with pytest.warns(RuntimeWarning, match="unknown target CPU 'generic'.*newer PoCL"):
+            assert runtime._can_build(fake_cl, dev) is False
+        assert "cannot compile kernels" in runtime.rejected()[-1]
+    finally:
+        runtime._state["rejected"][:] = before
+
+
 def test_numpy_needs_cpu():
     with pytest.raises(TypeError, match="cpu"):
         torch.ones(2, device="opencl").numpy()

@@ -112,11 +112,13 @@ class Runtime:
         cl = _cl()
         try:
             return self.pool.allocate(max(int(nbytes), 1))
-        except (cl.MemoryError, cl.RuntimeError, MemoryError) as e:
+        except (cl.MemoryError, cl.RuntimeError, cl.LogicError, MemoryError) as e:
+            # (a size above the device's largest single buffer is a LogicError, INVALID_BUFFER_SIZE)
             raise RuntimeError(
                 f"OpenCL out of memory on {self.device.name}: tried to allocate {nbytes / 2**20:.2f} MiB with "
                 f"{self.pool.active_bytes / 2**20:.2f} MiB in use (device total "
-                f"{self.device.global_mem_size / 2**20:.0f} MiB): {e}") from None
+                f"{self.device.global_mem_size / 2**20:.0f} MiB, largest single buffer "
+                f"{self.device.max_mem_alloc_size / 2**20:.0f} MiB): {e}") from None
 
 
 def runtime(index):
