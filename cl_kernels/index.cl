@@ -10,6 +10,23 @@ __kernel void scatter_k(__global T* dst, __global const long* offs, __global con
     PG_FOR(i, n) dst[offs[i]] = vals[voff + i];
 }
 
+#ifdef IDX
+/* Storage offsets for gather/scatter along one dim (torch.gather's rule): for element i of the
+ * index (operand 1 of L), offs[i] = the offset of x (operand 2, whose stride along dim is 0 in L)
+ * at i's other coordinates + index[i] * stride.  A value outside [0, size) (negative ones too, as in
+ * PyTorch) is recorded in bad[0..1] (flag, value) and replaced by 0: no kernel reads outside x. */
+__kernel void along_dim_offsets_k(__global long* offs, __global const IDX* index, const Layout L, const long n,
+                                  const long size, const long stride, __global long* bad) {
+    PG_FOR(i, n) {
+        long o0, o1, o2, o3;
+        pg_offsets(&L, i, &o0, &o1, &o2, &o3);
+        long j = index[o1];
+        if (j < 0 || j >= size) { bad[0] = 1; bad[1] = j; j = 0; }
+        offs[o0] = o2 + j * stride;
+    }
+}
+#endif
+
 #ifdef RAW_BYTES
 /* dst[offs[i]] += vals[i] with repeated offsets summed, for every dtype, by compare-and-swap:
  * read the word that holds the element, add, and write it back only if nobody changed it meanwhile

@@ -280,7 +280,7 @@ SHAPE_OPS = {
     "int_list": lambda a: a[[0, 2]], "int_list_repeats": lambda a: a[[0, 0, 2, 0]],
     "int_tensor_2d": lambda a: a[:, torch.tensor([[3, 0], [3, 3]])], "two_index_lists": lambda a: a[[0, 2, 2], [1, 1, 3]],
     "bool_mask": lambda a: a[MASK], "bool_row_mask": lambda a: a[torch.tensor([True, False, True])],
-    "gather": lambda a: a.gather(1, IDX), "gather_dim0": lambda a: a.gather(0, IDX[:, :2]),
+    "gather": lambda a: a.gather(1, IDX.to(a.device)), "gather_dim0": lambda a: a.gather(0, IDX[:, :2].to(a.device)),
     "index_select": lambda a: a.index_select(1, torch.tensor([3, 0, 3])), "masked_select": lambda a: a.masked_select(MASK),
     "masked_select_broadcast": lambda a: a.masked_select(MASK[0]),
     "split": lambda a: a.split(2, 1)[1], "split_sizes": lambda a: a.split([1, 3], 1)[1] * 2 + a.split([1, 3], 1)[0],
@@ -306,9 +306,9 @@ def test_shape_op_non_contiguous_input(name):
 UNIQUE_IDX = torch.tensor([[0, 2], [3, 1]])
 SCATTER_FORMS = {
     # scatter without accumulation: no repeated index (which value wins a repeated place is unspecified)
-    "scatter": lambda a, s: a.scatter(1, UNIQUE_IDX, s[:, :2]), "scatter_value": lambda a, s: a.scatter(1, UNIQUE_IDX, 2.0),
-    "scatter_larger_src": lambda a, s: a.scatter(1, torch.tensor([[3], [0]]), s),
-    "scatter_add": lambda a, s: a.scatter_add(1, IDX, s), "scatter_add_dim0": lambda a, s: a.scatter_add(0, torch.tensor([[1, 0, 1]]), s[:1]),
+    "scatter": lambda a, s: a.scatter(1, UNIQUE_IDX.to(a.device), s[:, :2]), "scatter_value": lambda a, s: a.scatter(1, UNIQUE_IDX.to(a.device), 2.0),
+    "scatter_larger_src": lambda a, s: a.scatter(1, torch.tensor([[3], [0]], device=a.device), s),
+    "scatter_add": lambda a, s: a.scatter_add(1, IDX.to(a.device), s), "scatter_add_dim0": lambda a, s: a.scatter_add(0, torch.tensor([[1, 0, 1]], device=a.device), s[:1]),
     "index_put": lambda a, s: a.index_put((torch.tensor([0, 1]),), s[:, :4]),
     "index_put_accumulate": lambda a, s: a.index_put((torch.tensor([1, 1]),), s[:, :4], accumulate=True),
 }

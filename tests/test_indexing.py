@@ -378,3 +378,22 @@ def test_setitem_matches_numpy(device, case, as_tensors, layout, value_kind):
     t[_as_pygrad_index(idx, as_tensors)] = torch.tensor(v, device=device) if isinstance(v, np.ndarray) else v
     reference_set(values, idx, v)
     assert_equal(t, values)
+
+
+@pytest.mark.parametrize("bad", [-1, 4])
+def test_gather_and_scatter_reject_indices_outside_0_to_size(device, bad):
+    """Unlike x[i], gather/scatter take no negative index (PyTorch's rule); the message names the value."""
+    x = torch.arange(8.0, device=device).reshape(2, 4)
+    idx = torch.tensor([[bad], [0]], device=device)
+    msg = f"index {bad} is out of bounds for dimension 1 with size 4"
+    with pytest.raises(RuntimeError, match=msg):
+        x.gather(1, idx)
+    with pytest.raises(RuntimeError, match=msg):
+        torch.zeros(2, 4, device=device).scatter_add(1, idx, torch.ones(2, 1, device=device))
+
+
+def test_gather_index_on_another_device_is_an_error(device):
+    if device == "cpu":
+        pytest.skip("needs a second device")
+    with pytest.raises(RuntimeError, match="same device"):
+        torch.ones(2, 2, device=device).gather(1, torch.tensor([[0], [1]]))

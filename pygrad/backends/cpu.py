@@ -138,6 +138,28 @@ def copy_(dst, src):
                        src._storage.data, src_strides, src._offset, shape)
 
 
+def offsets_along_dim(x, d, index):
+    """Storage offsets of ``x.gather(d, index)`` (shapes already checked): ``index`` along d, aranges elsewhere."""
+    if x.dim() == 0:
+        idx = np.asarray(to_numpy(index)).reshape(1)
+        if idx[0] != 0:
+            raise IndexError(f"index {idx[0]} is out of bounds for dimension 0 with size 1")
+        return _core.advanced_offsets((1,), (0,), x._offset, [(0, idx)])[1].reshape(())
+    idx = np.asarray(to_numpy(index))
+    negative = idx < 0
+    if negative.any():  # gather/scatter take no negative indices (unlike x[i]), as PyTorch
+        raise IndexError(f"index {idx[negative].flat[0]} is out of bounds for dimension {d} with size {x._shape[d]}")
+    adv = []
+    for k in range(x.dim()):
+        if k == d:
+            adv.append((k, idx))
+        else:
+            shape = [1] * x.dim()
+            shape[k] = index._shape[k]
+            adv.append((k, np.arange(index._shape[k], dtype=np.int64).reshape(shape)))
+    return _core.advanced_offsets(x._shape, x._strides, x._offset, adv)[1]
+
+
 def gather(x, offsets):
     """Elements of ``x``'s storage at ``offsets`` (an int64 array), shaped like ``offsets``."""
     return wrap(_core.gather(x._storage.data, offsets), x.dtype)

@@ -13,7 +13,7 @@ import numpy as np
 from .. import _core
 from .. import dtypes as D
 from ..autograd.function import Function
-from .dispatch import backend_of
+from .dispatch import backend_of, check_same_device
 from .movement import wrap_dim
 
 
@@ -234,35 +234,24 @@ def index_put(x, indices, values, accumulate=False):
 
 
 def _gather_offsets(x, dim, index, name):
-    """Storage offsets for ``x.gather(dim, index)``: index picks along ``dim``, aranges elsewhere."""
+    """Storage offsets for ``x.gather(dim, index)``: index picks along ``dim``, aranges elsewhere.
+
+    The shapes are checked here; the offsets are computed by x's backend (NumPy on the CPU, a kernel
+    on a device, so the index never travels to the host)."""
     if index.dtype not in (D.int64, D.int32):
         raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
-    try:
-        return _gather_offsets_checked(x, dim, index)
-    except IndexError as e:  # an index value out of range is a RuntimeError here, as in PyTorch
-        raise RuntimeError(str(e)) from None
-
-
-def _gather_offsets_checked(x, dim, index):
-    nd = max(x.dim(), 1)
     if index.dim() != x.dim():
-        raise RuntimeError(f"Index tensor must have the same number of dimensions as input tensor")
-    d = wrap_dim(dim, nd)
-    if x.dim() == 0:
-        return _core.advanced_offsets((1,), (0,), x._offset, [(0, np.asarray(index._host()).reshape(1))])[1].reshape(())
+        raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
+    check_same_device(x, index)
+    d = wrap_dim(dim, max(x.dim(), 1))
     for k in range(x.dim()):
         if k != d and index._shape[k] > x._shape[k]:
             raise RuntimeError(f"Size does not match at dimension {k} expected index {list(index._shape)} to be "
                                f"smaller than self {list(x._shape)} apart from dimension {d}")
-    adv = []
-    for k in range(x.dim()):
-        if k == d:
-            adv.append((k, np.asarray(index._host())))
-        else:
-            shape = [1] * x.dim()
-            shape[k] = index._shape[k]
-            adv.append((k, np.arange(index._shape[k], dtype=np.int64).reshape(shape)))
-    return _core.advanced_offsets(x._shape, x._strides, x._offset, adv)[1]
+    try:
+        return backend_of(x).offsets_along_dim(x, d, index)
+    except IndexError as e:  # an index value out of range is a RuntimeError here, as in PyTorch
+        raise RuntimeError(str(e)) from None
 
 
 class Gather(Function):

@@ -149,15 +149,47 @@ def call(self, fn, *tensors, out_dtype=None, **kwargs):
     return self.wrap(np.asarray(r), out_dtype)
 
 
+def offsets_along_dim(self, x, d, index):
+    """Storage offsets of ``x.gather(d, index)`` as a device tensor (``along_dim_offsets_k``).
+
+    Only a bad index value makes the host wait: the kernel flags it, and the flag is read back
+    (one small read, so the error names the value as on the CPU)."""
+    out = self.empty(index._shape, D.int64)
+    n = out.numel()
+    if n == 0:
+        return out
+    shape = index._shape if index.dim() else (1,)
+    xst = [0 if k == d else s for k, s in enumerate(x._strides)] if x.dim() else [0]
+    ist = index._strides if index.dim() else (0,)
+    cshape, cstrides = collapse(shape, [_core.contiguous_strides(shape), ist, tuple(xst)])
+    L = make_layout(cshape, cstrides, [0, index._offset, x._offset])
+    bad = self.wrap(np.zeros(2, dtype=np.int64))
+    prg = kernels.program(self.rt, "index.cl", ("T long", "ACC long", f"IDX {index.dtype.cl}"))
+    size, stride = (x._shape[d], x._strides[d]) if x.dim() else (1, 0)
+    prg.along_dim_offsets_k(self.rt.queue, self.grid(n), (LOCAL,), out._storage.data, index._storage.data, L,
+                            np.int64(n), np.int64(size), np.int64(stride), bad._storage.data)
+    flag, value = self.to_numpy(bad)
+    if flag:
+        raise IndexError(f"index {value} is out of bounds for dimension {d} with size {size}")
+    return out
+
+
+def _device_offsets(self, offsets):
+    """Offsets as a device tensor: computed on the device already, or uploaded from NumPy (checked)."""
+    if hasattr(offsets, "_storage"):
+        return offsets if offsets.is_contiguous() and offsets._offset == 0 else offsets.clone()
+    return self.wrap(np.ascontiguousarray(offsets, dtype=np.int64))
+
+
 def gather(self, x, offsets):
-    offs = self.wrap(np.ascontiguousarray(offsets, dtype=np.int64))
-    src = x
+    if not hasattr(offsets, "_storage"):
+        _core_check(offsets, x._storage.size)
+    offs = _device_offsets(self, offsets)
     out = self.empty(tuple(offsets.shape), x.dtype)
     n = out.numel()
     if n:
-        _core_check(offsets, x._storage.size)
         prg = kernels.program(self.rt, "index.cl", (f"T {_raw(x.dtype)}", "ACC float"))
-        prg.gather_k(self.rt.queue, self.grid(n), (LOCAL,), out._storage.data, src._storage.data,
+        prg.gather_k(self.rt.queue, self.grid(n), (LOCAL,), out._storage.data, x._storage.data,
                      offs._storage.data, np.int64(n))
     return out
 
@@ -179,12 +211,13 @@ def scatter(self, dst, offsets, values, accumulate):
     n = int(np.prod(offsets.shape))
     if n == 0:
         return
-    _core_check(offsets, dst._storage.size)
+    if not hasattr(offsets, "_storage"):
+        _core_check(offsets, dst._storage.size)
     vals = self._operand(values, dst.dtype)
     if vals.dtype is not dst.dtype:
         vals = self.cast(vals, dst.dtype)
     vals = expand(vals, tuple(offsets.shape)).contiguous()
-    offs = self.wrap(np.ascontiguousarray(offsets, dtype=np.int64))
+    offs = _device_offsets(self, offsets)
     if not accumulate:
         prg = kernels.program(self.rt, "index.cl", (f"T {_raw(dst.dtype)}", "ACC float"))
         prg.scatter_k(self.rt.queue, self.grid(n), (LOCAL,), dst._storage.data, offs._storage.data,
@@ -193,7 +226,8 @@ def scatter(self, dst, offsets, values, accumulate):
     if dst.dtype.itemsize == 8 and "cl_khr_int64_base_atomics" not in self.rt.device.extensions:
         # host fallback (HOST_FALLBACK): read the storage, np.add.at, write it back
         host = self.to_numpy(dst._view((dst._storage.size,), (1,), 0))
-        np.add.at(host, np.asarray(offsets).reshape(-1), np.asarray(vals._host()).reshape(-1))
+        flat = offsets._host() if hasattr(offsets, "_storage") else offsets
+        np.add.at(host, np.asarray(flat).reshape(-1), np.asarray(vals._host()).reshape(-1))
         import pyopencl as cl
 
         cl.enqueue_copy(self.rt.queue, dst._storage.data, host, is_blocking=True)
@@ -364,5 +398,5 @@ def random(self, kind, shape, dtype, a, b, generator):
 
 
 def install(cls):
-    for fn in (reduce, argsort, call, gather, scatter, matmul, unfold, fold, random):
+    for fn in (reduce, argsort, call, offsets_along_dim, gather, scatter, matmul, unfold, fold, random):
         setattr(cls, fn.__name__, fn)
