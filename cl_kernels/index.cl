@@ -11,18 +11,21 @@ __kernel void scatter_k(__global T* dst, __global const long* offs, __global con
 }
 
 #ifdef IDX
-/* Storage offsets for gather/scatter along one dim (torch.gather's rule): for element i of the
- * index (operand 1 of L), offs[i] = the offset of x (operand 2, whose stride along dim is 0 in L)
- * at i's other coordinates + index[i] * stride.  A value outside [0, size) (negative ones too, as in
- * PyTorch) is recorded in bad[0..1] (flag, value) and replaced by 0: no kernel reads outside x. */
-__kernel void along_dim_offsets_k(__global long* offs, __global const IDX* index, const Layout L, const long n,
-                                  const long size, const long stride, __global long* bad) {
+/* Storage offsets of the elements an integer index tensor picks along one dim of x, for gather /
+ * scatter (the index has x's shape) and for x[..., index, ...] (the index's dims replace that dim).
+ * For element i of the result (layout L: operand 1 walks the index, operand 2 walks x with stride 0
+ * along the indexed dim), offs[i] = x's offset at i's other coordinates + index * stride.  With
+ * ``wrap`` (x[i]) a negative index counts from the end; gather/scatter take none.  A value out of
+ * range is recorded in bad[0..1] (flag, value) and replaced by 0: no kernel reads outside x. */
+__kernel void index_offsets_k(__global long* offs, __global const IDX* index, const Layout L, const long n,
+                              const long size, const long stride, const int wrap, __global long* bad) {
     PG_FOR(i, n) {
         long o0, o1, o2, o3;
         pg_offsets(&L, i, &o0, &o1, &o2, &o3);
         long j = index[o1];
-        if (j < 0 || j >= size) { bad[0] = 1; bad[1] = j; j = 0; }
-        offs[o0] = o2 + j * stride;
+        long k = (wrap && j < 0) ? j + size : j;
+        if (k < 0 || k >= size) { bad[0] = 1; bad[1] = j; k = 0; }
+        offs[o0] = o2 + k * stride;
     }
 }
 #endif

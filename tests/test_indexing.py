@@ -397,3 +397,29 @@ def test_gather_index_on_another_device_is_an_error(device):
         pytest.skip("needs a second device")
     with pytest.raises(RuntimeError, match="same device"):
         torch.ones(2, 2, device=device).gather(1, torch.tensor([[0], [1]]))
+
+
+@pytest.mark.parametrize("idx_dtype", [torch.int64, torch.int32])
+def test_one_index_tensor_among_full_slices(device, idx_dtype):
+    """x[idx], x[:, idx] and their writes: on a device these take the on-device offsets path."""
+    a = np.arange(60.0).reshape(3, 4, 5)
+    i = np.array([[3, -1], [0, 0]])
+    x = torch.tensor(a, device=device)
+    idx = torch.tensor(i, dtype=idx_dtype, device=device)
+    assert_equal(x[idx[1] - 1], a[i[1] - 1])                           # negatives count from the end
+    assert_equal(x[:, idx], a[:, i])
+    assert_equal(x.transpose(0, 2)[:, idx], a.transpose(2, 1, 0)[:, i])   # strided x
+    assert_equal(x[:, idx.t()], a[:, i.T])                              # strided index
+    assert_equal(x[:, idx[:0]], a[:, i[:0]])                            # no elements
+    w = x.clone()
+    w[:, idx] = -1.0                                                    # broadcast value
+    b = a.copy()
+    b[:, i] = -1.0
+    assert_equal(w, b)
+    acc = torch.zeros(4, device=device).index_put_((idx.reshape(-1),), torch.ones(4, device=device), accumulate=True)
+    assert_equal(acc, np.bincount(i.reshape(-1) % 4, minlength=4).astype(np.float32))
+    g = torch.tensor(a, device=device, requires_grad=True)
+    (g[:, idx] * 2).sum().backward()
+    expect = np.zeros_like(a)
+    np.add.at(expect, (slice(None), i), 2.0)
+    assert_equal(g.grad, expect)

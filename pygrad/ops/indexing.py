@@ -124,7 +124,10 @@ class Index(Function):
 
     @staticmethod
     def forward(ctx, x, layout, adv, items):
-        rshape, offsets = _core.advanced_offsets(*layout, adv)
+        if layout is None:  # one device index tensor (_device_take): adv is (dim, index)
+            offsets = backend_of(x).offsets_take(x, *adv)
+        else:
+            rshape, offsets = _core.advanced_offsets(*layout, adv)
         ctx.in_shape, ctx.items = x._shape, items
         return backend_of(x).gather(x, offsets)
 
@@ -158,7 +161,27 @@ class IndexPut(Function):
         return gx, None, gv, None
 
 
+def _device_take(x, index):
+    """``(k, idx)`` when ``index`` is one integer tensor on x's device (not the CPU) at dim k, alone or
+    among full slices (``x[idx]``, ``x[:, idx]``): its offsets are then computed on the device."""
+    if x.device.type == "cpu":
+        return None
+    items = index if isinstance(index, tuple) else (index,)
+    pos = [i for i, it in enumerate(items) if hasattr(it, "_storage")]
+    if len(pos) != 1 or len(items) > x.dim():
+        return None
+    k, idx = pos[0], items[pos[0]]
+    if idx.dtype not in (D.int64, D.int32) or idx.dim() == 0 or idx.device != x.device:
+        return None
+    if any(not (isinstance(it, slice) and it == slice(None)) for i, it in enumerate(items) if i != k):
+        return None
+    return k, idx
+
+
 def getitem(x, index):
+    take = _device_take(x, index)
+    if take is not None:
+        return Index.apply(x, None, take, index)
     layout, adv, items = _resolve(x, index)
     if not adv:
         return _view_op(items).apply(x, layout, items)
@@ -190,26 +213,33 @@ def setitem(x, index, value):
 
 def _write(x, index, value, accumulate):
     """The data side of ``x[index] = value`` / ``index_put_``: copy into a view, or scatter."""
-    layout, adv, items = _resolve(x, index)
     if value.device != x.device:
         raise RuntimeError(f"expected value on device {x.device} but got {value.device}")
+    take = _device_take(x, index)
+    if take is not None:
+        offsets = backend_of(x).offsets_take(x, *take)
+        _check_value_shape(value, offsets._shape)
+        backend_of(x).scatter(x, offsets, value, accumulate)
+        _bump(x)
+        return
+    layout, adv, items = _resolve(x, index)
     if not adv and not accumulate:
         target = x._view(*layout)
-        try:
-            _core.expand_strides(value._shape, value._strides, target._shape)
-        except RuntimeError:
-            raise RuntimeError(f"shape mismatch: value tensor of shape {list(value._shape)} cannot be broadcast "
-                               f"to indexing result of shape {list(target._shape)}") from None
+        _check_value_shape(value, target._shape)
         backend_of(x).copy_(target, value)
     else:
         rshape, offsets = _core.advanced_offsets(*layout, adv) if adv else (layout[0], _dense_offsets(layout))
-        try:
-            _core.expand_strides(value._shape, value._strides, rshape)
-        except RuntimeError:
-            raise RuntimeError(f"shape mismatch: value tensor of shape {list(value._shape)} cannot be broadcast "
-                               f"to indexing result of shape {list(rshape)}") from None
+        _check_value_shape(value, rshape)
         backend_of(x).scatter(x, offsets, value, accumulate)
     _bump(x)
+
+
+def _check_value_shape(value, rshape):
+    try:
+        _core.expand_strides(value._shape, value._strides, rshape)
+    except RuntimeError:
+        raise RuntimeError(f"shape mismatch: value tensor of shape {list(value._shape)} cannot be broadcast "
+                           f"to indexing result of shape {list(rshape)}") from None
 
 
 def _dense_offsets(layout):

@@ -150,24 +150,38 @@ def call(self, fn, *tensors, out_dtype=None, **kwargs):
 
 
 def offsets_along_dim(self, x, d, index):
-    """Storage offsets of ``x.gather(d, index)`` as a device tensor (``along_dim_offsets_k``).
+    """Storage offsets of ``x.gather(d, index)`` as a device tensor (``index_offsets_k``)."""
+    if x.dim() == 0:
+        return _index_offsets(self, x, index, (1,), (0,), (0,), 1, 0, 0, False).reshape(())
+    xst = tuple(0 if k == d else s for k, s in enumerate(x._strides))
+    return _index_offsets(self, x, index, index._shape, index._strides, xst, x._shape[d], x._strides[d], d, False)
 
-    Only a bad index value makes the host wait: the kernel flags it, and the flag is read back
-    (one small read, so the error names the value as on the CPU)."""
-    out = self.empty(index._shape, D.int64)
+
+def offsets_take(self, x, k, index):
+    """Storage offsets of ``x[:, ..., index]`` (``index`` at dim k, full slices elsewhere; negatives wrap)."""
+    pre, post = x.dim() - k - 1, x._shape[k + 1:]
+    shape = x._shape[:k] + index._shape + post
+    ist = (0,) * k + index._strides + (0,) * pre
+    xst = x._strides[:k] + (0,) * index.dim() + x._strides[k + 1:]
+    return _index_offsets(self, x, index, shape, ist, xst, x._shape[k], x._strides[k], k, True)
+
+
+def _index_offsets(self, x, index, shape, ist, xst, size, stride, d, wrap):
+    """Launch ``index_offsets_k`` over ``shape``, then read back its 16-byte bad-index flag.
+
+    That read waits for the kernel: a deliberate exception to the asynchronous queue, so that a bad
+    index raises at the op that used it, naming the value, as on the CPU (CUDA instead reports a
+    "device-side assert" at some later call).  The index values themselves never leave the device."""
+    out = self.empty(shape, D.int64)
     n = out.numel()
     if n == 0:
         return out
-    shape = index._shape if index.dim() else (1,)
-    xst = [0 if k == d else s for k, s in enumerate(x._strides)] if x.dim() else [0]
-    ist = index._strides if index.dim() else (0,)
-    cshape, cstrides = collapse(shape, [_core.contiguous_strides(shape), ist, tuple(xst)])
+    cshape, cstrides = collapse(shape, [_core.contiguous_strides(shape), tuple(ist), tuple(xst)])
     L = make_layout(cshape, cstrides, [0, index._offset, x._offset])
     bad = self.wrap(np.zeros(2, dtype=np.int64))
     prg = kernels.program(self.rt, "index.cl", ("T long", "ACC long", f"IDX {index.dtype.cl}"))
-    size, stride = (x._shape[d], x._strides[d]) if x.dim() else (1, 0)
-    prg.along_dim_offsets_k(self.rt.queue, self.grid(n), (LOCAL,), out._storage.data, index._storage.data, L,
-                            np.int64(n), np.int64(size), np.int64(stride), bad._storage.data)
+    prg.index_offsets_k(self.rt.queue, self.grid(n), (LOCAL,), out._storage.data, index._storage.data, L,
+                        np.int64(n), np.int64(size), np.int64(stride), np.int32(wrap), bad._storage.data)
     flag, value = self.to_numpy(bad)
     if flag:
         raise IndexError(f"index {value} is out of bounds for dimension {d} with size {size}")
@@ -398,5 +412,5 @@ def random(self, kind, shape, dtype, a, b, generator):
 
 
 def install(cls):
-    for fn in (reduce, argsort, call, offsets_along_dim, gather, scatter, matmul, unfold, fold, random):
+    for fn in (reduce, argsort, call, offsets_along_dim, offsets_take, gather, scatter, matmul, unfold, fold, random):
         setattr(cls, fn.__name__, fn)
