@@ -89,8 +89,8 @@ class OpenCLBackend:
     name = "opencl"
     gemm_kernel = None  # None picks per device kind; "cpu", "tiled" or "naive" forces one (tests, docs)
     gemm_direct_a = None  # gemm_cpu: None decides by size; True/False forces reading A in place or packed
-    gemm_row_blocks = 4  # gemm_cpu: 6-row blocks of C per work-item, sharing one B panel in L1 (4: measured best)
     gemm_direct_b = None  # gemm_cpu: the same for B (in place only where its rows are contiguous and aligned)
+    gemm_row_blocks = 4  # gemm_cpu: 6-row blocks of C per work-item, sharing one B panel in L1 (4: measured best)
 
     def __init__(self, index):
         self.rt = runtime(index)

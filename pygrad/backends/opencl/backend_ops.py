@@ -128,7 +128,7 @@ def _rows_to_dim(flat, shape, axis):
 
 
 def call(self, fn, *tensors, out_dtype=None, **kwargs):
-    """Named routines: argmax/argmin, cumsum and cumprod run as kernels; the rest on the host (HOST_FALLBACK)."""
+    """The NumPy routines ops name through ``backend.call``: argmax/argmin, cumsum, cumprod, as kernels."""
     x = tensors[0]
     if fn in (np.argmax, np.argmin):
         axis = kwargs.get("axis")
@@ -137,16 +137,13 @@ def call(self, fn, *tensors, out_dtype=None, **kwargs):
         better = "((v) > (best) || ((v) != (v) && (best) == (best)))" if fn is np.argmax else \
             "((v) < (best) || ((v) != (v) && (best) == (best)))"
         return _arg_reduce(self, x, axis, kwargs.get("keepdims", False), better)
-    if fn in (np.cumsum, np.cumprod) and x.dim():
+    if fn in (np.cumsum, np.cumprod):
         dt = out_dtype or x.dtype
-        if fn is np.cumsum:
-            return _scan(self, x, kwargs["axis"], dt, "((acc) + (v))", "0")
-        return _scan(self, x, kwargs["axis"], dt, "((acc) * (v))", "1")
-    arrs = [np.asarray(t._host()) if hasattr(t, "_storage") else t for t in tensors]
-    r = fn(*arrs, **kwargs)
-    if isinstance(r, tuple):
-        return tuple(self.wrap(np.asarray(a), out_dtype) for a in r)
-    return self.wrap(np.asarray(r), out_dtype)
+        combine, init = ("((acc) + (v))", "0") if fn is np.cumsum else ("((acc) * (v))", "1")
+        if x.dim() == 0:
+            return _scan(self, x.reshape(1), 0, dt, combine, init).reshape(())
+        return _scan(self, x, kwargs["axis"], dt, combine, init)
+    raise NotImplementedError(f"the OpenCL backend has no kernel for {getattr(fn, '__name__', fn)}")
 
 
 def offsets_along_dim(self, x, d, index):
