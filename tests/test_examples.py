@@ -1,8 +1,8 @@
 """The per-model-family example scripts in ``examples/`` reach the results their docstrings state.
 
 Each example is imported from its file (``examples/`` is not a package) and its ``main()`` is run
-with its default settings, which are small enough for CPU; each asserts the threshold stated in
-that script's docstring.  The examples are seeded (``pygrad.manual_seed``), so results are
+with its default settings, which are small enough for CPU, on every device (``device`` fixture); each
+asserts the threshold stated in that script's docstring.  The examples are seeded (``pygrad.manual_seed``), so results are
 deterministic.  The whole file takes about half a minute on 2 cores.
 """
 import importlib.util
@@ -39,54 +39,54 @@ def test_linear_regression_runs_as_a_script():
     assert "within 0.05" in out and "NOT" not in out, out
 
 
-def test_mlp_solves_xor_where_a_perceptron_cannot():
-    accuracy = load_example("mlp_xor").main()  # main() itself asserts the perceptron stays <= 75%
+def test_mlp_solves_xor_where_a_perceptron_cannot(device):
+    accuracy = load_example("mlp_xor").main(device=device)  # main() itself asserts the perceptron stays <= 75%
     assert accuracy == 1.0
 
 
-def test_custom_function_passes_gradcheck_and_trains():
+def test_custom_function_passes_gradcheck_and_trains(device):
     example = load_example("custom_function")
     assert example.check_functions()  # MyLeakyReLU passes gradcheck, SignSTE is flagged, matches nn.LeakyReLU
-    accuracy = example.main()
+    accuracy = example.main(device=device)
     assert accuracy >= 0.95, f"ring accuracy {accuracy:.3f}"
 
 
 @pytest.mark.slow
-def test_lenet_on_digits(sklearn_digits):
-    accuracy = load_example("lenet_digits").main()
+def test_lenet_on_digits(sklearn_digits, device):
+    accuracy = load_example("lenet_digits").main(device=device)
     assert accuracy >= 0.95, f"test accuracy {accuracy:.3f}"
 
 
 @pytest.mark.slow
-def test_resnet_blocks_on_digits(sklearn_digits):
-    accuracy = load_example("resnet_block").main()
+def test_resnet_blocks_on_digits(sklearn_digits, device):
+    accuracy = load_example("resnet_block").main(device=device)
     assert accuracy >= 0.95, f"test accuracy {accuracy:.3f}"
 
 
 @pytest.mark.slow
-def test_char_rnn_learns_the_text():
+def test_char_rnn_learns_the_text(device):
     example = load_example("char_rnn")
-    loss = example.main()
+    loss = example.main(device=device)
     assert example.LOSS_TARGET == 0.3  # the threshold the docstring states
     assert loss < 0.3, f"loss over the text {loss:.3f} nats per character"
 
 
 @pytest.mark.slow
-def test_transformer_classifies_sorted_sequences():
-    accuracy = load_example("transformer_classifier").main()
+def test_transformer_classifies_sorted_sequences(device):
+    accuracy = load_example("transformer_classifier").main(device=device)
     assert accuracy >= 0.90, f"test accuracy {accuracy:.3f}"
 
 
 @pytest.mark.slow
-def test_autoencoder_reconstructs_digits(sklearn_digits):
+def test_autoencoder_reconstructs_digits(sklearn_digits, device):
     example = load_example("autoencoder_digits")
-    mse = example.main()
+    mse = example.main(device=device)
     assert example.MSE_TARGET == 0.025  # the threshold the docstring states
     assert mse < 0.025, f"held-out reconstruction MSE {mse:.4f}"
 
 
 @pytest.mark.slow
-def test_save_load_freeze_and_fine_tune(sklearn_digits):
+def test_save_load_freeze_and_fine_tune(sklearn_digits, device):
     # main() asserts that both reloaded models reproduce the outputs and the frozen weights do not change
-    accuracy = load_example("save_load_freeze").main()
+    accuracy = load_example("save_load_freeze").main(device=device)
     assert accuracy >= 0.95, f"odd-vs-even test accuracy {accuracy:.3f}"
