@@ -42,32 +42,30 @@ __kernel void gemm_naive(GEMM_ARGS) {
 __kernel void pack_a(__global float* Ap, __global const float* A, const long M, const long K, const long sam,
                      const long sak, const long ab0, const long ab1, const long nb1, const long offA, const long nz) {
     long mt = (M + RM - 1) / RM;
-    PG_FOR(u, nz * mt * K) {
-        long z = u / (mt * K), g = u % (mt * K);
-        long b0 = z / nb1, b1 = z % nb1;
-        __global const float* src = A + offA + b0 * ab0 + b1 * ab1;
-        long tile = g / K, k = g % K;
-        __global float* dst = Ap + u * RM;
-        for (int r = 0; r < RM; ++r) {
-            long m = tile * RM + r;
-            dst[r] = m < M ? src[m * sam + k * sak] : 0.0f;
-        }
+    PG_FOR(p, nz * mt) {                    /* one panel: RM rows of one batch entry, all k */
+        long z = p / mt, tile = p % mt;
+        __global const float* src = A + offA + (z / nb1) * ab0 + (z % nb1) * ab1;
+        __global float* dst = Ap + p * K * RM;
+        for (long k = 0; k < K; ++k)
+            for (int r = 0; r < RM; ++r) {
+                long m = tile * RM + r;
+                dst[k * RM + r] = m < M ? src[m * sam + k * sak] : 0.0f;
+            }
     }
 }
 
 __kernel void pack_b(__global float* Bp, __global const float* B, const long N, const long K, const long sbk,
                      const long sbn, const long bb0, const long bb1, const long nb1, const long offB, const long nz) {
     long nt = (N + 15) / 16;
-    PG_FOR(u, nz * nt * K) {
-        long z = u / (nt * K), g = u % (nt * K);
-        long b0 = z / nb1, b1 = z % nb1;
-        __global const float* src = B + offB + b0 * bb0 + b1 * bb1;
-        long tile = g / K, k = g % K;
-        __global float* dst = Bp + u * 16;
-        for (int j = 0; j < 16; ++j) {
-            long n = tile * 16 + j;
-            dst[j] = n < N ? src[k * sbk + n * sbn] : 0.0f;
-        }
+    PG_FOR(p, nz * nt) {                    /* one panel: 16 columns of one batch entry, all k */
+        long z = p / nt, tile = p % nt;
+        __global const float* src = B + offB + (z / nb1) * bb0 + (z % nb1) * bb1;
+        __global float* dst = Bp + p * K * 16;
+        for (long k = 0; k < K; ++k)        /* row by row: contiguous writes, and reads too if B is */
+            for (int j = 0; j < 16; ++j) {
+                long n = tile * 16 + j;
+                dst[k * 16 + j] = n < N ? src[k * sbk + n * sbn] : 0.0f;
+            }
     }
 }
 

@@ -336,11 +336,11 @@ def _gemm_cpu(self, a, b, c, M, N, K, strides, batch_strides, bdims):
     a_arg, b_arg = a._storage.data, b._storage.data
     if not direct_a:
         a_arg = self.rt.alloc(z * mt * K * 6 * 4)
-        prg.pack_a(q, self.grid(z * mt * K), (LOCAL,), a_arg, a._storage.data,
+        prg.pack_a(q, self.grid(z * mt), (LOCAL,), a_arg, a._storage.data,
                    *map(i64, (M, K, sam, sak, ab[0], ab[1], bdims[1], a._offset, z)))
     if not direct_b:
         b_arg = self.rt.alloc(z * nt * K * 16 * 4)
-        prg.pack_b(q, self.grid(z * nt * K), (LOCAL,), b_arg, b._storage.data,
+        prg.pack_b(q, self.grid(z * nt), (LOCAL,), b_arg, b._storage.data,
                    *map(i64, (N, K, sbk, sbn, bb[0], bb[1], bdims[1], b._offset, z)))
     # one work-item per work-group: PoCL then runs each block as plain vector code
     mb = self.gemm_row_blocks
