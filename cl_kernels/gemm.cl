@@ -5,8 +5,8 @@
  *   gemm_cpu    for CPU devices (PoCL): A and B are first packed into panels (pack_a, pack_b), then
  *               each work-item computes an RM x 16 block of C in float16 vector registers, streaming
  *               its two panels; no local memory (a CPU's caches do that job);
- *   gemm_tiled  for GPUs: a work-group stages TS x TS tiles of A and B in local memory so each
- *               value loaded from global memory is reused TS times.
+ *   gemm_tiled  for GPUs: a work-group stages tiles of A and B in local memory and each work-item
+ *               keeps a 4 x 4 block of C in registers (64 x 64 tiles per work-group).
  * Batch: up to two batch dims (b0, b1), each operand with its own batch strides (0 = broadcast).
  */
 #define BATCH_OFFSETS                                                   \
@@ -135,20 +135,45 @@ __kernel void gemm_cpu(__global const float* A, __global const float* B, __globa
 }
 #endif
 
-#define TS 16
-__kernel void gemm_tiled(GEMM_ARGS) {
+/* GPU path: a work-group of 16 x 16 work-items computes a 64 x 64 tile of C.  Per step of 16 along K
+ * it stages a 64 x 16 tile of A and a 16 x 64 tile of B in local memory (each work-item loads 4
+ * elements of each, neighbours loading neighbouring addresses), then each work-item multiplies them
+ * into a 4 x 4 block of C held in registers: rows ty, ty+16, ty+32, ty+48 and columns tx, tx+16, ...
+ * Every value read from local memory is used 4 times, every value read from global memory 64 times. */
+#define TS 64
+#define TK 16
+#define WPT 4
+__kernel __attribute__((reqd_work_group_size(16, 16, 1))) void gemm_tiled(GEMM_ARGS) {
     BATCH_OFFSETS
-    __local ACC As[TS][TS];
-    __local ACC Bs[TS][TS];
-    int tx = get_local_id(0), ty = get_local_id(1);
-    long n = get_global_id(0), m = get_global_id(1);
-    ACC acc = 0;
-    for (long k0 = 0; k0 < K; k0 += TS) {
-        As[ty][tx] = (m < M && k0 + tx < K) ? (ACC)A[m * sam + (k0 + tx) * sak] : (ACC)0;
-        Bs[ty][tx] = (n < N && k0 + ty < K) ? (ACC)B[(k0 + ty) * sbk + n * sbn] : (ACC)0;
+    __local ACC As[TK][TS + 1];             /* +1: rows of a tile do not all start on one bank */
+    __local ACC Bs[TK][TS + 1];
+    int tx = get_local_id(0), ty = get_local_id(1), tid = ty * 16 + tx;
+    long n0 = get_group_id(0) * TS, m0 = get_group_id(1) * TS;
+    ACC acc[WPT][WPT];
+    for (int i = 0; i < WPT; ++i)
+        for (int j = 0; j < WPT; ++j) acc[i][j] = 0;
+    for (long k0 = 0; k0 < K; k0 += TK) {
+        for (int l = 0; l < (TS * TK) / 256; ++l) {
+            int e = tid + l * 256;
+            int am = e / TK, ak = e % TK;    /* A tile: consecutive work-items walk along k */
+            long m = m0 + am, ka = k0 + ak;
+            As[ak][am] = (m < M && ka < K) ? (ACC)A[m * sam + ka * sak] : (ACC)0;
+            int bk = e / TS, bn = e % TS;    /* B tile: consecutive work-items walk along n */
+            long n = n0 + bn, kb = k0 + bk;
+            Bs[bk][bn] = (n < N && kb < K) ? (ACC)B[kb * sbk + n * sbn] : (ACC)0;
+        }
         barrier(CLK_LOCAL_MEM_FENCE);
-        for (int k = 0; k < TS; ++k) acc += As[ty][k] * Bs[k][tx];
+        for (int k = 0; k < TK; ++k) {
+            ACC a[WPT], b[WPT];
+            for (int i = 0; i < WPT; ++i) { a[i] = As[k][ty + 16 * i]; b[i] = Bs[k][tx + 16 * i]; }
+            for (int i = 0; i < WPT; ++i)
+                for (int j = 0; j < WPT; ++j) acc[i][j] += a[i] * b[j];
+        }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    if (m < M && n < N) C[m * scm + n * scn] = (T)acc;
+    for (int i = 0; i < WPT; ++i)
+        for (int j = 0; j < WPT; ++j) {
+            long m = m0 + ty + 16 * i, n = n0 + tx + 16 * j;
+            if (m < M && n < N) C[m * scm + n * scn] = (T)acc[i][j];
+        }
 }

@@ -327,11 +327,13 @@ def test_every_gemm_kernel(kernel):
     be = get_backend(torch.device(DEV))
     old, be.gemm_kernel = be.gemm_kernel, kernel
     try:
-        for m, k, n in [(1, 1, 1), (7, 65, 127), (33, 17, 16)]:
+        for m, k, n in [(1, 1, 1), (7, 65, 127), (33, 17, 16), (130, 33, 65)]:  # 130 x 65: several 64-tiles
             a, b = torch.randn(m, k), torch.randn(k, n)
             both(lambda p, q: p @ q, a, b)
             both(lambda p, q: p @ q, a.t().contiguous().t(), b.t().contiguous().t())
         both(lambda p, q: p @ q, torch.randn(2, 3, 5, 7), torch.randn(3, 7, 4))
+        if torch.opencl.get_device_properties(0)["fp64"]:
+            both(lambda p, q: p @ q, torch.randn(9, 70, dtype=torch.float64), torch.randn(70, 66, dtype=torch.float64))
     finally:
         be.gemm_kernel = old
 

@@ -310,7 +310,7 @@ def matmul(self, a, b):
         _gemm_cpu(self, a, b, outv, M, N, K, (sam, sak, sbk, sbn, scm, scn), (ab, bb, cb), bdims)
     elif kind == "tiled":
         prg = kernels.program(self.rt, "gemm.cl", (f"T {a.dtype.cl}", f"ACC {acc}"))
-        prg.gemm_tiled(q, (-(-N // 16) * 16, -(-M // 16) * 16, z), (16, 16, 1), *args)
+        prg.gemm_tiled(q, (-(-N // 64) * 16, -(-M // 64) * 16, z), (16, 16, 1), *args)
     else:
         prg = kernels.program(self.rt, "gemm.cl", (f"T {a.dtype.cl if a.dtype is not D.bool_ else 'uchar'}",
                                                    f"ACC {acc}"))
