@@ -61,6 +61,36 @@ __kernel void ew_strided(__global TO* out, __global const T1* p1, __global const
 }
 #endif
 
+/* Operands that walk the last two dims in different orders (a transpose: x.t() + x, or copying a
+ * permuted tensor into a contiguous one): each task handles a 32 x 32 tile of those two dims, so
+ * the 32 rows of the transposed operand it reads stay in cache while it writes the tile row by row.
+ * Walking whole rows instead reads every element of the transposed operand from a new cache line. */
+#define PG_TILE 32
+__kernel void ew_tiled(__global TO* out, __global const T1* p1, __global const T2* p2, __global const T3* p3,
+                       const Layout L, const long n) {
+    int dr = L.nd - 2, dc = L.nd - 1;       /* the tiled dims: rows and columns */
+    long R = L.shape[dr], W = L.shape[dc];
+    long tr = (R + PG_TILE - 1) / PG_TILE, tc = (W + PG_TILE - 1) / PG_TILE;
+    long outer = n / (R * W);
+    PG_FOR(t, outer * tr * tc) {
+        long tcol = t % tc, rest = t / tc;
+        long trow = rest % tr, o = rest / tr;
+        long b0, b1, b2, b3;
+        pg_offsets(&L, o * R * W, &b0, &b1, &b2, &b3);      /* offsets of element (o, 0, 0) */
+        long r1 = min(R, (trow + 1) * PG_TILE), c0 = tcol * PG_TILE, c1 = min(W, c0 + PG_TILE);
+        for (long r = trow * PG_TILE; r < r1; ++r) {
+            long o0 = b0 + r * L.strides[0][dr], o1 = b1 + r * L.strides[1][dr];
+            long o2 = b2 + r * L.strides[2][dr], o3 = b3 + r * L.strides[3][dr];
+            for (long col = c0; col < c1; ++col) {
+                C1 a = LD_1(p1, o1 + col * L.strides[1][dc]);
+                C2 b = LD_2(p2, o2 + col * L.strides[2][dc]);
+                C3 c = LD_3(p3, o3 + col * L.strides[3][dc]);
+                ST_O(out, o0 + col * L.strides[0][dc], EXPR);
+            }
+        }
+    }
+}
+
 /* Every input is either contiguous with the output's shape (step 1) or one broadcast element (step 0):
  * no index arithmetic at all, so PoCL can vectorise across work-items. */
 __kernel void ew_contig(__global TO* out, __global const T1* p1, __global const T2* p2, __global const T3* p3,

@@ -186,6 +186,18 @@ def test_indexing_gather_scatter():
     both(write, x)
 
 
+@pytest.mark.parametrize("shape", [(65, 127), (3, 33, 40), (8, 8)])
+def test_transposed_operands_take_the_tiled_kernel(shape):
+    """ew_tiled: operands that walk the last two dims in different orders, tiles cut at odd sizes."""
+    x = torch.randn(*shape)
+    y = torch.randn(*shape[:-2], shape[-1], shape[-2])
+    both(lambda a: a.transpose(-1, -2).contiguous(), x)
+    both(lambda a, b: a + b.transpose(-1, -2), x, y)
+    both(lambda a, b: torch.where(a > 0, a, b.transpose(-1, -2)), x, y)
+    both(lambda a: a.transpose(-1, -2).to(torch.float64) * 2, x)
+    both(lambda a: a.transpose(-1, -2)[::2, 1:] * 1, x)
+
+
 SORT_DTYPES = [torch.float32, torch.float64, torch.float16, torch.int64, torch.int32, torch.int16, torch.int8,
                torch.uint8, torch.bool]
 

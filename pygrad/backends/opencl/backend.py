@@ -70,6 +70,14 @@ def collapse(shape, strides_list):
     return tuple(out_shape), [tuple(st) for st in out_strides]
 
 
+def _transposed(shape, strides_list):
+    """Whether some operand walks the last two dims in the other order than another (see ew_tiled)."""
+    if len(shape) < 2 or shape[-1] < 8 or shape[-2] < 8:
+        return False
+    order = {abs(st[-1]) <= abs(st[-2]) for st in strides_list if st[-1] or st[-2]}
+    return len(order) > 1
+
+
 def make_layout(shape, strides_list, offsets):
     """Pack a shape and up to four operands' strides/offsets into the kernels' ``Layout`` struct."""
     L = np.zeros((), _LAYOUT)
@@ -241,7 +249,8 @@ class OpenCLBackend:
             return
         cshape, cstrides = collapse(shape, [out._strides] + in_strides)
         L = make_layout(cshape, cstrides, [out._offset] + [x._offset for x in ops])
-        prg.ew_strided(q, gs, (LOCAL,), out._storage.data, *(x._storage.data for x in ops), L, np.int64(n))
+        kernel = prg.ew_tiled if _transposed(cshape, cstrides) else prg.ew_strided
+        kernel(q, gs, (LOCAL,), out._storage.data, *(x._storage.data for x in ops), L, np.int64(n))
 
     def copy_(self, dst, src):
         """Strided, broadcasting, casting copy: the elementwise identity with a strided output."""
