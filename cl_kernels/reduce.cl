@@ -41,6 +41,27 @@ __kernel void reduce_k(__global TO* out, __global const TI* in, const Layout Lk,
     }
 }
 
+/* The reduced dim is slower than the innermost kept one (x.sum(0) of a row-major matrix, or the
+ * window dim of max-pooling's columns): reducing one output at a time would read a new cache line
+ * per element.  Each task instead owns 16 neighbouring outputs and walks the reduced dim once,
+ * reading 16 neighbouring inputs per step.  Kept dims: no (outer) x ni (inner) outputs with input
+ * strides kso, ksi and output strides oso, osi; reduced dim: nred elements at input stride rs. */
+__kernel void reduce_cols_k(__global TO* out, __global const TI* in, const long off, const long no, const long ni,
+                            const long kso, const long ksi, const long oso, const long osi, const long nred,
+                            const long rs) {
+    long blocks = (ni + 15) / 16;
+    PG_FOR(t, no * blocks) {
+        long jo = t / blocks, j0 = (t % blocks) * 16, m = min(16L, ni - j0);
+        ACC acc[16];
+        for (int q = 0; q < 16; ++q) acc[q] = INIT;
+        for (long r = 0; r < nred; ++r) {
+            long base = off + jo * kso + r * rs + j0 * ksi;
+            for (int q = 0; q < m; ++q) acc[q] = COMBINE(acc[q], LD_I(in, base + q * ksi));
+        }
+        for (int q = 0; q < m; ++q) ST_O(out, jo * oso + (j0 + q) * osi, acc[q]);
+    }
+}
+
 /* cumulative sum / product along one dim: one work-item per row, a sequential scan. */
 __kernel void scan_k(__global TO* out, __global const TI* in, const Layout Lk, const long nout, const long nred,
                      const long in_stride, const long out_stride) {
@@ -56,8 +77,9 @@ __kernel void scan_k(__global TO* out, __global const TI* in, const Layout Lk, c
 }
 
 #else
-/* argmax / argmin along one dim: first index of the extreme value (NaN counts as the extreme). */
-__kernel void argreduce_k(__global long* out, __global const TI* in, const Layout Lk,
+/* argmax / argmin along one dim: first index of the extreme value (NaN counts as the extreme), and
+ * that value itself into vals (max(dim) / min(dim) want both; ST_V stores nothing for argmax). */
+__kernel void argreduce_k(__global long* out, __global TV* vals, __global const TI* in, const Layout Lk,
                           const long nout, const long nred, const long rstride) {
     PG_FOR(j, nout) {
         long o_out, base, u2, u3;
@@ -69,6 +91,34 @@ __kernel void argreduce_k(__global long* out, __global const TI* in, const Layou
             if (BETTER(v, best)) { best = v; best_i = r; }
         }
         out[o_out] = best_i;
+        ST_V(vals, o_out, best);
+    }
+}
+
+/* argreduce_k for a reduced dim slower than the innermost kept one: 16 neighbouring outputs per
+ * task, as reduce_cols_k (the window dim of max-pooling's columns). */
+__kernel void argreduce_cols_k(__global long* out, __global TV* vals, __global const TI* in, const long off,
+                               const long no,
+                               const long ni, const long kso, const long ksi, const long oso, const long osi,
+                               const long nred, const long rs) {
+    long blocks = (ni + 15) / 16;
+    PG_FOR(t, no * blocks) {
+        long jo = t / blocks, j0 = (t % blocks) * 16, m = min(16L, ni - j0);
+        long first = off + jo * kso + j0 * ksi;
+        ACC best[16];
+        long best_i[16];
+        for (int q = 0; q < m; ++q) { best[q] = LD_I(in, first + q * ksi); best_i[q] = 0; }
+        for (long r = 1; r < nred; ++r) {
+            long base = first + r * rs;
+            for (int q = 0; q < m; ++q) {
+                ACC v = LD_I(in, base + q * ksi);
+                if (BETTER(v, best[q])) { best[q] = v; best_i[q] = r; }
+            }
+        }
+        for (int q = 0; q < m; ++q) {
+            out[jo * oso + (j0 + q) * osi] = best_i[q];
+            ST_V(vals, jo * oso + (j0 + q) * osi, best[q]);
+        }
     }
 }
 #endif

@@ -103,6 +103,13 @@ def call(fn, *tensors, out_dtype=None, **kwargs):
     return wrap(np.asarray(r), out_dtype)
 
 
+def max_min_dim(x, dim, largest):
+    """``(values, indices)`` of max (largest) or min along ``dim``, keeping it as size 1 (first index wins)."""
+    a = to_numpy(x)
+    idx = (np.argmax if largest else np.argmin)(a, axis=dim, keepdims=True)
+    return wrap(np.take_along_axis(a, idx, axis=dim)), wrap(idx)
+
+
 def argsort(x, axis, descending):
     """Stable sort order along ``axis`` (int64); descending keeps ties in their original order, as PyTorch."""
     a = to_numpy(x)

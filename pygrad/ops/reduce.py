@@ -220,9 +220,7 @@ class _ArgReduce(Function):
 
     @classmethod
     def forward(cls, ctx, x, dim, keepdim):
-        B = backend_of(x)
-        idx = B.call(cls.np_arg, x, axis=dim, keepdims=True, out_dtype=D.int64)
-        values = x.gather(dim, idx)
+        values, idx = backend_of(x).max_min_dim(x, dim, cls.np_arg is np.argmax)
         if not keepdim:
             idx, values = idx.squeeze(dim), values.squeeze(dim)
         ctx.mark_non_differentiable(idx)

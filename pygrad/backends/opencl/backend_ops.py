@@ -50,11 +50,14 @@ def reduce(self, fn, x, dims, keepdim, out_dtype, compute_dtype):
     out = self.empty(out_shape, out_dtype)
     if nout == 0:
         return out
+    fold = [f"ACC={acc}", f"INIT=(({acc}){init})", f"COMBINE(acc,v)={combine}"] + _io_defines("I", x.dtype, acc)
+    if _cols_layout(Lk, Lr):
+        prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(d) for d in fold + _io_defines("O", out.dtype)))
+        _launch_cols(self, prg.reduce_cols_k, out, x, Lk, Lr, nout, nred)
+        return out
     nchunks = 1 if nout >= 64 or nred < 8192 else min(256, nred // 4096)
     target = out if nchunks == 1 else self.empty((nout * nchunks,), compute_dtype if acc != "uchar" else D.bool_)
-    defines = [f"ACC={acc}", f"INIT=(({acc}){init})", f"COMBINE(acc,v)={combine}"]
-    defines += _io_defines("I", x.dtype, acc) + _io_defines("O", target.dtype)
-    prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(d) for d in defines))
+    prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(d) for d in fold + _io_defines("O", target.dtype)))
     prg.reduce_k(self.rt.queue, self.grid(nout * nchunks), (LOCAL,), target._storage.data, x._storage.data,
                  Lk, Lr, np.int64(nout), np.int64(nred), np.int64(nchunks))
     if nchunks > 1:
@@ -63,17 +66,52 @@ def reduce(self, fn, x, dims, keepdim, out_dtype, compute_dtype):
     return out
 
 
-def _arg_reduce(self, x, axis, keepdims, better):
+def _cols_layout(Lk, Lr):
+    """Whether one reduced dim is slower than the innermost of at most two kept dims (the *_cols_k kernels)."""
+    kn = int(Lk["nd"])
+    return kn in (1, 2) and Lr["nd"] == 1 and abs(int(Lk["strides"][1][kn - 1])) < abs(int(Lr["strides"][1][0]))
+
+
+def _launch_cols(self, kernel, out, x, Lk, Lr, nout, nred):
+    """Launch reduce_cols_k / argreduce_cols_k (``out``: (indices, values buffer)): tasks of 16 outputs."""
+    kn, ks, os_ = int(Lk["nd"]), Lk["strides"][1], Lk["strides"][0]
+    no, ni = (1, nout) if kn == 1 else (int(Lk["shape"][0]), int(Lk["shape"][1]))
+    kso, oso = (0, 0) if kn == 1 else (ks[0], os_[0])
+    outs = (out[0]._storage.data, out[1]) if isinstance(out, tuple) else (out._storage.data,)
+    kernel(self.rt.queue, self.grid(no * -(-ni // 16)), (LOCAL,), *outs, x._storage.data,
+           *map(np.int64, (Lk["offset"][1], no, ni, kso, ks[kn - 1], oso, os_[kn - 1], nred, Lr["strides"][1][0])))
+
+
+def _arg_reduce(self, x, axis, keepdims, better, with_values=False):
+    """Index of the best element along ``axis`` (and, with_values, that element): argreduce_k."""
     d = axis
-    Lk, _, nout, nred, kshape = _split_layout(x, (d,))
+    Lk, Lr, nout, nred, kshape = _split_layout(x, (d,))
     out = self.empty(kshape, D.int64)
+    vals = self.empty(kshape, x.dtype) if with_values else None
     if nout:
         acc = _ctype(x.dtype) if x.dtype is not D.bool_ else "uchar"
         defines = [f"ACC={acc}", f"BETTER(v,best)={better}"] + _io_defines("I", x.dtype, acc)
+        defines += [f"TV={vals.dtype.cl if vals.dtype is not D.bool_ else 'uchar'}",
+                    _io_defines("V", vals.dtype, acc)[2]] if with_values else ["TV=uchar", "ST_V(p,i,v)="]
         prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(s) for s in defines))
-        prg.argreduce_k(self.rt.queue, self.grid(nout), (LOCAL,), out._storage.data, x._storage.data, Lk,
-                        np.int64(nout), np.int64(nred), np.int64(x._strides[d]))
+        vbuf = (vals if with_values else out)._storage.data
+        if _cols_layout(Lk, Lr):
+            _launch_cols(self, prg.argreduce_cols_k, (out, vbuf), x, Lk, Lr, nout, nred)
+        else:
+            prg.argreduce_k(self.rt.queue, self.grid(nout), (LOCAL,), out._storage.data, vbuf, x._storage.data, Lk,
+                            np.int64(nout), np.int64(nred), np.int64(x._strides[d]))
+    if with_values:
+        return (vals.unsqueeze(d), out.unsqueeze(d)) if keepdims else (vals, out)
     return out.unsqueeze(d) if keepdims else out
+
+
+def max_min_dim(self, x, dim, largest):
+    """``(values, indices)`` of max (largest) or min along ``dim``, keeping it as size 1, from one kernel."""
+    return _arg_reduce(self, x, dim, True, _BETTER[largest], with_values=True)
+
+
+_BETTER = {True: "((v) > (best) || ((v) != (v) && (best) == (best)))",
+           False: "((v) < (best) || ((v) != (v) && (best) == (best)))"}
 
 
 def _scan(self, x, axis, out_dtype, combine, init):
@@ -134,9 +172,7 @@ def call(self, fn, *tensors, out_dtype=None, **kwargs):
         axis = kwargs.get("axis")
         if axis is None:
             x, axis = x.reshape(-1), 0
-        better = "((v) > (best) || ((v) != (v) && (best) == (best)))" if fn is np.argmax else \
-            "((v) < (best) || ((v) != (v) && (best) == (best)))"
-        return _arg_reduce(self, x, axis, kwargs.get("keepdims", False), better)
+        return _arg_reduce(self, x, axis, kwargs.get("keepdims", False), _BETTER[fn is np.argmax])
     if fn in (np.cumsum, np.cumprod):
         dt = out_dtype or x.dtype
         combine, init = ("((acc) + (v))", "0") if fn is np.cumsum else ("((acc) * (v))", "1")
@@ -409,5 +445,5 @@ def random(self, kind, shape, dtype, a, b, generator):
 
 
 def install(cls):
-    for fn in (reduce, argsort, call, offsets_along_dim, offsets_take, gather, scatter, matmul, unfold, fold, random):
+    for fn in (reduce, argsort, max_min_dim, call, offsets_along_dim, offsets_take, gather, scatter, matmul, unfold, fold, random):
         setattr(cls, fn.__name__, fn)
