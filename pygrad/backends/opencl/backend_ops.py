@@ -146,14 +146,17 @@ def argsort(self, x, axis, descending):
     keys = [self.rt.alloc(nrows * n * ksize) for _ in range(2)]
     idx = [self.empty((nrows * n,), D.int64) for _ in range(2)]
     q, total, i64 = self.rt.queue, nrows * n, np.int64
-    prg.sort_init_k(q, self.grid(total), (LOCAL,), keys[0], idx[0]._storage.data, x._storage.data, Lk,
-                    i64(nrows), i64(n), i64(x._strides[axis]))
-    w, src = 1, 0
+    prg.sort_init_k(q, self.grid(nrows * -(-n // _SORT_RUN)), (LOCAL,), keys[0], idx[0]._storage.data,
+                    x._storage.data, Lk, i64(nrows), i64(n), i64(x._strides[axis]))
+    w, src = _SORT_RUN, 0
     while w < n:
         prg.merge_pass_k(q, self.grid(total), (LOCAL,), keys[1 - src], idx[1 - src]._storage.data, keys[src],
                          idx[src]._storage.data, i64(nrows), i64(n), i64(w))
         src, w = 1 - src, 2 * w
     return _rows_to_dim(idx[src], out_shape, axis)
+
+
+_SORT_RUN = 32  # RUN in sort.cl: sort_init_k leaves sorted runs of this length
 
 
 def _rows_to_dim(flat, shape, axis):
