@@ -36,14 +36,17 @@ _PREFIX = "archive/"
 
 # -- plain pickle / copy.deepcopy of one tensor -----------------------------------------------------------
 def reduce_tensor(t):
-    """``Tensor.__reduce_ex__``: rebuild from a NumPy copy of the values, keeping the class and requires_grad."""
-    return _rebuild_tensor, (type(t), np.array(t.detach()._host()), t.requires_grad)
+    """``Tensor.__reduce_ex__``: rebuild from a NumPy copy of the values, keeping the class, requires_grad
+    and the device (so a device tensor sent from a spawned DataLoader worker arrives on that device)."""
+    return _rebuild_tensor, (type(t), np.array(t.detach()._host()), t.requires_grad, str(t.device))
 
 
-def _rebuild_tensor(cls, array, requires_grad):
+def _rebuild_tensor(cls, array, requires_grad, device="cpu"):
     from .backends import cpu
 
     t = cpu.wrap(array)
+    if device != "cpu":
+        t = t.to(device)
     return _as_class(t, cls, requires_grad)
 
 

@@ -373,3 +373,46 @@ def test_gemm_cpu_in_place_and_packed_operands(direct_a, direct_b, row_blocks):
         both(lambda p, q: p @ q, torch.randn(2, 3, 7, 9), torch.randn(3, 9, 16))  # broadcast batch
     finally:
         be.gemm_kernel, be.gemm_direct_a, be.gemm_direct_b, be.gemm_row_blocks = saved
+
+
+def test_pickle_keeps_the_device():
+    import pickle
+
+    p = torch.nn.Parameter(torch.randn(3, device=DEV))
+    back = pickle.loads(pickle.dumps(p))
+    assert type(back) is torch.nn.Parameter and back.requires_grad and str(back.device) == "opencl:0"
+    assert back.tolist() == p.tolist()
+
+
+DATALOADER_SCRIPT = """
+import pygrad as torch
+from pygrad.utils.data import DataLoader, Dataset
+
+class OnDevice(Dataset):
+    def __len__(self):
+        return 4
+    def __getitem__(self, i):
+        return torch.tensor([float(i)], device="opencl")
+
+if __name__ == "__main__":
+    torch.ones(1, device="opencl").tolist()  # the parent sets the device up
+    try:
+        list(DataLoader(OnDevice(), batch_size=2, num_workers=1))
+    except RuntimeError as e:
+        print("fork:", "forked subprocess" in str(e))
+    batches = list(DataLoader(OnDevice(), batch_size=2, num_workers=1, multiprocessing_context="spawn"))
+    print("spawn:", [str(b.device) for b in batches], [b.tolist() for b in batches])
+"""
+
+
+def test_dataloader_workers_and_the_device(tmp_path):
+    """A forked worker cannot use the device: a clear error, not a hang; spawned workers can."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "loader.py"
+    script.write_text(DATALOADER_SCRIPT)
+    out = subprocess.run([sys.executable, "-W", "ignore", str(script)], capture_output=True, text=True,
+                         timeout=120).stdout
+    assert "fork: True" in out, out
+    assert "spawn: ['opencl:0', 'opencl:0'] [[[0.0], [1.0]], [[2.0], [3.0]]]" in out, out

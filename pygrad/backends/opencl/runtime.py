@@ -6,7 +6,7 @@ the first call that needs OpenCL enumerates the platforms.
 """
 import os
 
-_state = {"devices": None, "runtimes": {}, "rejected": []}
+_state = {"devices": None, "runtimes": {}, "rejected": [], "pid": None}
 _PROBE = "__kernel void pg_probe(__global float* a) { a[get_global_id(0)] *= 2.0f; }"
 
 INSTALL_HINT = ("install an OpenCL runtime: `pip install pyopencl pocl-binary-distribution` gives a CPU device "
@@ -21,9 +21,21 @@ def _cl():
     return cl
 
 
+def _check_not_forked():
+    """OpenCL cannot be used in a process forked after it was set up (DataLoader workers): say so."""
+    if _state["pid"] is not None and _state["pid"] != os.getpid():
+        raise RuntimeError(
+            "Cannot use an OpenCL device in a forked subprocess (such as a DataLoader worker): the OpenCL driver "
+            "was set up in the parent process and its threads do not exist here. Make the Dataset return CPU "
+            "tensors and move each batch with .to(device) in the training loop, or pass "
+            "multiprocessing_context='spawn' to the DataLoader.")
+
+
 def devices():
     """All OpenCL devices, GPUs first; [] when there is no usable platform."""
+    _check_not_forked()
     if _state["devices"] is None:
+        _state["pid"] = os.getpid()
         found = []
         try:
             cl = _cl()
@@ -106,9 +118,12 @@ class Runtime:
         self.has_fp64 = bool(self.device.double_fp_config)
         self.has_fp16 = "cl_khr_fp16" in self.device.extensions
         self.allocated = 0
+        self.pid = os.getpid()
 
     def alloc(self, nbytes):
         """A buffer of at least ``nbytes`` from the pool; device OOM becomes a RuntimeError."""
+        if self.pid != os.getpid():
+            _check_not_forked()
         cl = _cl()
         try:
             return self.pool.allocate(max(int(nbytes), 1))
