@@ -245,7 +245,7 @@ class OpenCLBackend:
                 steps.append(None)
         if contiguous_out and None not in steps:
             prg.ew_contig(q, gs, (LOCAL,), out._storage.data, *(x._storage.data for x in ops),
-                          np.int64(out._offset), *(np.int64(x._offset) for x in ops), *(np.int64(s) for s in steps), np.int64(n))
+                          out._offset, *(x._offset for x in ops), *steps, n)
             return
         cshape, cstrides = collapse(shape, [out._strides] + in_strides)
         L = make_layout(cshape, cstrides, [out._offset] + [x._offset for x in ops])

@@ -70,9 +70,10 @@ class _KernelCache:
     """A built program whose ``Kernel`` objects are created once and reused.
 
     On its first call a kernel is told which of its arguments are scalars and of what type
-    (``set_scalar_arg_dtypes``, read off the NumPy scalars the call passes).  pyopencl can then pack
-    all scalars in one go: measured on PoCL, setting a NumPy scalar argument the generic way costs
-    about 6 us, so a 12-argument elementwise launch spent 60 us on its arguments and 1 us running.
+    (``set_scalar_arg_dtypes``, read off that call: NumPy scalars, or Python ints for ``long``).
+    pyopencl can then pack all scalars in one go: measured on PoCL, setting a NumPy scalar argument
+    the generic way costs about 6 us, so a 12-argument elementwise launch spent 60 us on its
+    arguments and 1 us running.
     """
 
     def __init__(self, prg):
@@ -106,7 +107,9 @@ class _TypedKernel:
         if not self.typed:
             import numpy as np
 
-            self.kernel.set_scalar_arg_dtypes([a.dtype if isinstance(a, np.generic) else None for a in args])
+            # NumPy scalars give their own type, Python ints are ``long`` (int64); buffers have none
+            self.kernel.set_scalar_arg_dtypes([a.dtype if isinstance(a, np.generic) else
+                                               np.dtype(np.int64) if isinstance(a, int) else None for a in args])
             self.typed = True
         event = self.kernel(queue, global_size, local_size, *args)
         if local_size not in self.linked:
