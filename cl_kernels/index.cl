@@ -1,5 +1,6 @@
-/* index.cl: gather / scatter by storage offsets, and im2col / col2im for convolution.
- *   T: element storage type (moved as raw bits for gather/scatter).
+/* index.cl: gather / scatter by storage offsets, index offsets, and im2col / col2im for convolution.
+ *   T: element storage type; an unsigned integer of the element's size where elements only move
+ *      (gather, scatter, im2col), the real type where they are summed (col2im).
  */
 __kernel void gather_k(__global T* out, __global const T* in, __global const long* offs, const long n) {
     PG_FOR(i, n) out[i] = in[offs[i]];

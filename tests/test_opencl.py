@@ -273,6 +273,19 @@ def test_conv_pool_losses():
     both(lambda x: F.cross_entropy(x, torch.tensor([0, 1, 2, 4]).to(x.device)), torch.randn(4, 5))
 
 
+def test_float16_convolution_and_pooling():
+    """im2col moves raw bits and col2im sums float16 in float32, so half works without cl_khr_fp16."""
+    x, w = torch.randn(2, 3, 7, 7).half(), torch.randn(4, 3, 3, 3).half()
+
+    def step(a, b):
+        a = a.clone().requires_grad_()
+        y = F.conv2d(a, b, padding=1, stride=2)
+        (y.float().sum() + F.max_pool2d(a, 2).float().sum()).backward()
+        return y.detach(), F.avg_pool2d(a.detach(), 3), a.grad
+
+    same(step(x, w), step(x.to(DEV), w.to(DEV)), rtol=1e-2, atol=1e-2)
+
+
 def test_autograd_on_device():
     def grads(a, b, i, w):
         a, b, i, w = (t.detach().requires_grad_() for t in (a, b, i, w))

@@ -215,7 +215,7 @@ def _index_offsets(self, x, index, shape, ist, xst, size, stride, d, wrap):
     cshape, cstrides = collapse(shape, [_core.contiguous_strides(shape), tuple(ist), tuple(xst)])
     L = make_layout(cshape, cstrides, [0, index._offset, x._offset])
     bad = self.wrap(np.zeros(2, dtype=np.int64))
-    prg = kernels.program(self.rt, "index.cl", ("T long", "ACC long", f"IDX {index.dtype.cl}"))
+    prg = kernels.program(self.rt, "index.cl", ("T long", f"IDX {index.dtype.cl}"))
     prg.index_offsets_k(self.rt.queue, self.grid(n), (LOCAL,), out._storage.data, index._storage.data, L,
                         np.int64(n), np.int64(size), np.int64(stride), np.int32(wrap), bad._storage.data)
     flag, value = self.to_numpy(bad)
@@ -238,7 +238,7 @@ def gather(self, x, offsets):
     out = self.empty(tuple(offsets.shape), x.dtype)
     n = out.numel()
     if n:
-        prg = kernels.program(self.rt, "index.cl", (f"T {_raw(x.dtype)}", "ACC float"))
+        prg = kernels.program(self.rt, "index.cl", (f"T {_raw(x.dtype)}",))
         prg.gather_k(self.rt.queue, self.grid(n), (LOCAL,), out._storage.data, x._storage.data,
                      offs._storage.data, np.int64(n))
     return out
@@ -269,7 +269,7 @@ def scatter(self, dst, offsets, values, accumulate):
     vals = expand(vals, tuple(offsets.shape)).contiguous()
     offs = _device_offsets(self, offsets)
     if not accumulate:
-        prg = kernels.program(self.rt, "index.cl", (f"T {_raw(dst.dtype)}", "ACC float"))
+        prg = kernels.program(self.rt, "index.cl", (f"T {_raw(dst.dtype)}",))
         prg.scatter_k(self.rt.queue, self.grid(n), (LOCAL,), dst._storage.data, offs._storage.data,
                       vals._storage.data, np.int64(n), np.int64(vals._offset))
         return
@@ -397,32 +397,38 @@ _DIRECT_B_MAX = 256 * 256
 
 
 def unfold(self, x, kernel, dilation, padding, stride, pad_value=0.0):
+    """im2col (``unfold_k``): elements move as raw bits, so every dtype works, float16 included."""
     x = x.contiguous()
     n, c, h, w = x._shape
     (kh, kw), (dh, dw), (ph, pw), (sh, sw) = kernel, dilation, padding, stride
     oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
     ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
     out = self.empty((n, c, kh, kw, oh, ow), x.dtype)
-    total = out.numel()
-    if total:
-        prg = kernels.program(self.rt, "index.cl", (f"T {x.dtype.cl}", "ACC float"))
-        pad = np.asarray(pad_value).astype(x.dtype.np)
+    if out.numel():
+        prg = kernels.program(self.rt, "index.cl", (f"T {_raw(x.dtype)}",))
+        pad = np.asarray(pad_value).astype(x.dtype.np).view(_RAW_NP[x.dtype.itemsize])  # its bit pattern
         prg.unfold_k(self.rt.queue, self.grid(n * c * kh * kw * oh), (LOCAL,), out._storage.data, x._storage.data,
                      *map(np.int64, (x._offset, n, c, h, w)), *map(np.int32, (kh, kw, dh, dw, ph, pw, sh, sw)),
                      *map(np.int64, (oh, ow)), pad)
     return out
 
 
+_RAW_NP = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
 def fold(self, cols, out_hw, kernel, dilation, padding, stride):
+    """col2im (``fold_k``), summing in the storage type; float16 sums in float32 (no half arithmetic
+    without cl_khr_fp16)."""
+    if cols.dtype is D.float16:
+        return self.cast(fold(self, self.cast(cols, D.float32), out_hw, kernel, dilation, padding, stride),
+                         D.float16)
     cols = cols.contiguous()
     n, c, kh, kw, oh, ow = cols._shape
     (dh, dw), (ph, pw), (sh, sw) = dilation, padding, stride
     H, W = out_hw
     out = self.empty((n, c, H, W), cols.dtype)
-    total = out.numel()
-    if total:
-        acc = "double" if cols.dtype is D.float64 else "float"
-        prg = kernels.program(self.rt, "index.cl", (f"T {cols.dtype.cl}", f"ACC {acc}"))
+    if out.numel():
+        prg = kernels.program(self.rt, "index.cl", (f"T {cols.dtype.cl if cols.dtype is not D.bool_ else 'uchar'}",))
         prg.fold_k(self.rt.queue, self.grid(n * c * H), (LOCAL,), out._storage.data, cols._storage.data,
                    *map(np.int64, (cols._offset, n, c, H, W)), *map(np.int32, (kh, kw, dh, dw, ph, pw, sh, sw)),
                    *map(np.int64, (oh, ow)))
