@@ -2,9 +2,9 @@
  *
  * Three kernels, chosen per device by pygrad/backends/opencl/backend.py:
  *   gemm_naive  one work-item per element of C: the textbook triple loop, any dtype (the baseline);
- *   gemm_cpu    for CPU devices (PoCL): A and B are first packed into panels (pack_a, pack_b), then
- *               each work-item computes an RM x 16 block of C in float16 vector registers, streaming
- *               its two panels; no local memory (a CPU's caches do that job);
+ *   gemm_cpu    for CPU devices (PoCL): A and B are packed into panels (pack_a, pack_b) unless the
+ *               host reads them in place (small operands), then each work-item computes RM x 16
+ *               blocks of C in float16 vector registers; no local memory (a CPU's caches do that job);
  *   gemm_tiled  for GPUs: a work-group stages tiles of A and B in local memory and each work-item
  *               keeps a 4 x 4 block of C in registers (64 x 64 tiles per work-group).
  * Batch: up to two batch dims (b0, b1), each operand with its own batch strides (0 = broadcast).

@@ -118,12 +118,10 @@ class Runtime:
         self.has_fp64 = bool(self.device.double_fp_config)
         self.has_fp16 = "cl_khr_fp16" in self.device.extensions
         self.allocated = 0
-        self.pid = os.getpid()
 
     def alloc(self, nbytes):
         """A buffer of at least ``nbytes`` from the pool; device OOM becomes a RuntimeError."""
-        if self.pid != os.getpid():
-            _check_not_forked()
+        _check_not_forked()
         cl = _cl()
         try:
             return self.pool.allocate(max(int(nbytes), 1))
