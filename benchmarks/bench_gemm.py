@@ -31,7 +31,7 @@ def timeit(fn, min_time=0.3):
 def bench(m, k, n, dev):
     a, b = np.random.rand(m, k).astype(np.float32), np.random.rand(k, n).astype(np.float32)
     da, db = pygrad.from_numpy(a).to(dev), pygrad.from_numpy(b).to(dev)
-    be = pygrad.backends.get_backend(da.device)
+    be = pygrad.runtime.get_backend(da.device)
 
     def run():
         da @ db
@@ -51,7 +51,7 @@ def main():
     p.add_argument("--sizes", default="64,256,512,1024,2048")
     p.add_argument("--device", default="opencl")
     args = p.parse_args()
-    import pygrad.backends  # noqa: F401
+    import pygrad.runtime  # noqa: F401
 
     print(f"device: {pygrad.opencl.get_device_name()}")
     head = ["M x K x N", "dev GF/s", "np GF/s", "dev/np"] + (["torch GF/s"] if torch is not None else [])

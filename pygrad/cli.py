@@ -169,7 +169,7 @@ def info(args):
 
     import pygrad
     from pygrad import _core
-    from pygrad.backends.opencl import runtime
+    from pygrad.runtime.opencl import runtime
 
     print(f"pygrad {pygrad.__version__}  (Cython core: {'compiled' if _core.__file__.endswith(('.so', '.pyd')) else 'NOT compiled'}, {_core.__file__})")
     print(f"numpy {numpy.__version__}")

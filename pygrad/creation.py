@@ -8,7 +8,7 @@ import numpy as np
 
 from . import dtypes as D
 from .autograd.function import Function
-from .backends import cpu
+from .runtime import cpu
 from .device import as_device, device as _device_cls
 from .ops.dispatch import backend_of
 from .ops.movement import _sizes
@@ -106,7 +106,7 @@ def _factory(size, dtype, device, requires_grad, fill):
             raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(shape)}")
     dev = as_device(device)
     if dev.type != "cpu":  # allocate and fill on the device itself: no host array, no upload
-        from .backends import get_backend
+        from .runtime import get_backend
 
         b = get_backend(dev)
         t = b.empty(shape, dtype)
@@ -290,7 +290,7 @@ class ToCopy(Function):
             else:
                 out = backend_of(x).cast(x, dtype)
             return out
-        from .backends import get_backend
+        from .runtime import get_backend
 
         src = x if dtype is x.dtype else ToCopy.forward(ctx, x, dtype, x.device)
         return get_backend(dev).transfer(src, dev)

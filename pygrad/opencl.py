@@ -1,5 +1,5 @@
 """``pygrad.opencl``: what ``torch.cuda`` is to PyTorch, for OpenCL devices (GPUs of any vendor, CPUs via PoCL)."""
-from .backends.opencl import runtime as _rt
+from .runtime.opencl import runtime as _rt
 
 
 def is_available():

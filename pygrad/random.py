@@ -7,7 +7,7 @@ PyTorch's Mersenne Twister, but the same seed always gives the same numbers.
 import numpy as np
 
 from . import dtypes as D
-from .backends import cpu
+from .runtime import cpu
 from .ops.movement import _sizes
 
 _DEFAULT_SEED = 67280421310721  # PyTorch's default CPU seed
@@ -101,7 +101,7 @@ def _on_device(kind, shape, dtype, a, b, generator, device):
     dev = as_device(device)
     if dev.type == "cpu":
         return None
-    from .backends import get_backend
+    from .runtime import get_backend
 
     return get_backend(dev).random(kind, tuple(shape), dtype, a, b, generator or default_generator)
 

@@ -42,7 +42,7 @@ def reduce_tensor(t):
 
 
 def _rebuild_tensor(cls, array, requires_grad, device="cpu"):
-    from .backends import cpu
+    from .runtime import cpu
 
     t = cpu.wrap(array)
     if device != "cpu":

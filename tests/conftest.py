@@ -20,9 +20,9 @@ settings.load_profile("ci")
 
 def _opencl_available():
     try:
-        from pygrad import backends
+        from pygrad import runtime
 
-        backends.get_backend(pygrad.device("opencl"))
+        runtime.get_backend(pygrad.device("opencl"))
         return True
     except Exception:  # no OpenCL backend (yet), no platform, no device, ...
         return False
@@ -33,7 +33,7 @@ DEVICES = ["cpu"] + (["opencl"] if _opencl_available() else [])
 
 def pytest_report_header(config):
     """Say which OpenCL device the ``opencl`` tests use (or why there is none) at the top of the run."""
-    from pygrad.backends.opencl import runtime
+    from pygrad.runtime.opencl import runtime
 
     if "opencl" in DEVICES:
         p = runtime.properties(0)

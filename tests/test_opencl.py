@@ -73,12 +73,12 @@ def test_out_of_memory_is_a_runtime_error_with_sizes():
 
 
 def test_without_a_usable_device_the_error_says_how_to_install_one(monkeypatch):
-    from pygrad import backends
-    from pygrad.backends.opencl import runtime
+    import pygrad.runtime
+    from pygrad.runtime.opencl import runtime
 
     monkeypatch.setitem(runtime._state, "devices", [])
     monkeypatch.setitem(runtime._state, "runtimes", {})
-    monkeypatch.setattr(backends, "_opencl", {})
+    monkeypatch.setattr(pygrad.runtime, "_opencl", {})
     assert not torch.opencl.is_available() and torch.opencl.device_count() == 0
     with pytest.raises(RuntimeError, match="pip install pyopencl pocl-binary-distribution"):
         torch.zeros(2, device="opencl")
@@ -88,7 +88,7 @@ def test_a_device_that_cannot_compile_is_left_out_with_the_reason():
     """The probe of runtime.devices(): a compiler error (here a fake one) leaves the device out."""
     from types import SimpleNamespace
 
-    from pygrad.backends.opencl import runtime
+    from pygrad.runtime.opencl import runtime
 
     def failing_program(ctx, src):
         raise RuntimeError("clBuildProgram failed: BUILD_PROGRAM_FAILURE\nerror: unknown target CPU 'generic'")
@@ -347,7 +347,7 @@ def test_nn_stack_on_device_matches_cpu():
 @pytest.mark.parametrize("kernel", ["tiled", "naive", "cpu"])
 def test_every_gemm_kernel(kernel):
     """Each GEMM kernel of cl_kernels/gemm.cl, whichever this device would pick by itself."""
-    from pygrad.backends import get_backend
+    from pygrad.runtime import get_backend
 
     be = get_backend(torch.device(DEV))
     old, be.gemm_kernel = be.gemm_kernel, kernel
@@ -369,7 +369,7 @@ def test_every_gemm_kernel(kernel):
 def test_gemm_cpu_in_place_and_packed_operands(direct_a, direct_b, row_blocks):
     """gemm_cpu reads A and/or B in place or from packed panels, one or several row blocks per
     work-item; every mix gives the same product."""
-    from pygrad.backends import get_backend
+    from pygrad.runtime import get_backend
 
     be = get_backend(torch.device(DEV))
     saved = be.gemm_kernel, be.gemm_direct_a, be.gemm_direct_b, be.gemm_row_blocks

@@ -1,5 +1,5 @@
 """Choosing the backend for an op from its inputs' device."""
-from ..backends import cpu
+from ..runtime import cpu
 
 
 def backend_of(t):
@@ -7,7 +7,7 @@ def backend_of(t):
     dev = t._storage.device
     if dev.type == "cpu":
         return cpu
-    from ..backends import get_backend
+    from ..runtime import get_backend
 
     return get_backend(dev)
 

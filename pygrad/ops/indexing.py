@@ -367,7 +367,7 @@ def masked_select(x, mask):
 
 def nonzero(x, *, as_tuple=False):
     idx = np.nonzero(x._host()) if x.dim() else np.nonzero(x._host().reshape(1))
-    from ..backends import cpu
+    from ..runtime import cpu
 
     cols = [cpu.wrap(np.asarray(i, dtype=np.int64), D.int64).to(x.device) for i in idx]
     if as_tuple:

@@ -1,4 +1,4 @@
-"""The OpenCL backend: the same primitives as ``backends/cpu.py``, run as kernels from ``cl_kernels/``.
+"""The OpenCL backend: the same primitives as ``runtime/cpu.py``, run as kernels from ``cl_kernels/``.
 
 One ``OpenCLBackend`` object per device.  Storage is a buffer from the device's memory pool.
 Kernels are launched with a fixed local size of 64 (PoCL compiles one work-group function per
@@ -92,7 +92,7 @@ def make_layout(shape, strides_list, offsets):
 
 
 class OpenCLBackend:
-    """Backend primitives for device ``opencl:index`` (see ``backends/cpu.py`` for the contract)."""
+    """Backend primitives for device ``opencl:index`` (see ``runtime/cpu.py`` for the contract)."""
 
     name = "opencl"
     gemm_kernel = None  # None picks per device kind; "cpu", "tiled" or "naive" forces one (tests, docs)
