@@ -5,6 +5,7 @@ prepare data, build the model and optimizer, then per batch: forward, loss, zero
 backward, step, and report metrics.
 """
 import argparse
+import os
 import pathlib
 import sys
 import time
@@ -187,7 +188,8 @@ def info(args):
         p = runtime.properties(i)
         print(f"opencl:{i}  {p['name']}  [{p['type']}, {p['platform']}]  compute units {p['compute_units']}, "
               f"memory {p['global_mem_bytes'] / 2**30:.1f} GiB, fp64 {p['fp64']}, fp16 {p['fp16']}, "
-              f"driver {p['driver_version']}")
+              f"driver {p['driver_version']}, kernel shape {p['kernel_shape']}"
+              + (" (forced by PYGRAD_KERNEL_SHAPE)" if os.environ.get("PYGRAD_KERNEL_SHAPE") else ""))
     if devs:
         print(f"'opencl' resolves to opencl:0 ({runtime.properties(0)['name']}); "
               f"`pygrad demo` would use {_best_device()}")

@@ -429,3 +429,21 @@ def test_dataloader_workers_and_the_device(tmp_path):
                          timeout=120).stdout
     assert "fork: True" in out, out
     assert "spawn: ['opencl:0', 'opencl:0'] [[[0.0], [1.0]], [[2.0], [3.0]]]" in out, out
+
+
+def test_kernel_shape_follows_the_device_type_unless_forced(monkeypatch):
+    """CPU devices get CPU-shaped kernels; PYGRAD_KERNEL_SHAPE=cpu|gpu forces one, anything else is an error."""
+    from types import SimpleNamespace
+
+    import pyopencl as cl
+
+    from pygrad.runtime.opencl import runtime
+
+    cpu_dev, gpu_dev = SimpleNamespace(type=cl.device_type.CPU), SimpleNamespace(type=cl.device_type.GPU)
+    monkeypatch.delenv("PYGRAD_KERNEL_SHAPE", raising=False)
+    assert runtime.kernel_shape_for(cpu_dev) == "cpu" and runtime.kernel_shape_for(gpu_dev) == "gpu"
+    monkeypatch.setenv("PYGRAD_KERNEL_SHAPE", "GPU")
+    assert runtime.kernel_shape_for(cpu_dev) == "gpu"
+    monkeypatch.setenv("PYGRAD_KERNEL_SHAPE", "fast")
+    with pytest.raises(ValueError, match="PYGRAD_KERNEL_SHAPE must be 'cpu' or 'gpu', got 'fast'"):
+        runtime.kernel_shape_for(cpu_dev)

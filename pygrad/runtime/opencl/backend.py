@@ -106,7 +106,7 @@ class OpenCLBackend:
         self._scalars = {}
         self._ew_programs = {}  # (expression, dtypes) -> built elementwise program
         # Work-items per 1-D launch (kernels loop with PG_FOR): a few chunks per core on CPUs.
-        self._max_items = LOCAL * 4 * self.rt.device.max_compute_units if self.rt.is_cpu else LOCAL * 16384
+        self._max_items = LOCAL * 4 * self.rt.device.max_compute_units if self.rt.kernel_shape == "cpu" else LOCAL * 16384
         self._dummy = None
         self._expr = None
 

@@ -342,7 +342,7 @@ def matmul(self, a, b):
         a._offset, b._offset, outv._offset))]
     acc = "double" if a.dtype is D.float64 else ("float" if a.dtype.is_floating_point else "long")
     q, z = self.rt.queue, bdims[0] * bdims[1]
-    kind = self.gemm_kernel or ("cpu" if self.rt.is_cpu else "tiled")
+    kind = self.gemm_kernel or ("cpu" if self.rt.kernel_shape == "cpu" else "tiled")
     if not a.dtype.is_floating_point or (kind == "cpu" and a.dtype is not D.float32):
         kind = "naive"
     if kind == "cpu":

@@ -47,7 +47,7 @@ def program(rt, name, defines=(), extra=""):
     key = (id(rt.context), name, tuple(defines), extra)
     prg = _programs.get(key)
     if prg is None:
-        head = "".join(f"#define {d}\n" for d in defines) + ("#define PG_CPU 1\n" if rt.is_cpu else "")
+        head = "".join(f"#define {d}\n" for d in defines) + ("#define PG_CPU 1\n" if rt.kernel_shape == "cpu" else "")
         if any("double" in d for d in defines):
             head = "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n" + head
         src = head + extra + "\n" + source(name)

