@@ -23,7 +23,25 @@ from libc.stdint cimport int64_t, uint8_t, int8_t, int16_t, int32_t, uint16_t
 
 cnp.import_array()
 
-DEF MAX_DIMS = 64
+DEF MAX_DIMS = 64  # NumPy's limit on dimensions (the CPU backend views storage through NumPy)
+
+# Checked int64 arithmetic (GCC/Clang builtins): layout sizes come from users and from files, so a
+# product or sum that wraps around would let a bad layout pass the bounds check and reach memory.
+cdef extern from *:
+    """
+    static inline int pg_mul_ovf(int64_t a, int64_t b, int64_t *r) { return __builtin_mul_overflow(a, b, r); }
+    static inline int pg_add_ovf(int64_t a, int64_t b, int64_t *r) { return __builtin_add_overflow(a, b, r); }
+    """
+    bint pg_mul_ovf(int64_t a, int64_t b, int64_t* r) nogil
+    bint pg_add_ovf(int64_t a, int64_t b, int64_t* r) nogil
+
+
+def _overflow(shape, strides=None):
+    """PyTorch's error for a layout whose size arithmetic does not fit in int64."""
+    msg = f"Storage size calculation overflowed with sizes={list(shape)}"
+    if strides is not None:
+        msg += f" and strides={list(strides)}"
+    return RuntimeError(msg)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -58,11 +76,19 @@ cdef class Storage:
 # ----------------------------------------------------------------------------------------------
 cpdef tuple contiguous_strides(tuple shape):
     """Row-major strides: the last dimension moves fastest (``(2, 3, 4) -> (12, 4, 1)``)."""
-    cdef Py_ssize_t n = len(shape), i, acc = 1
+    cdef Py_ssize_t n = len(shape), i
+    cdef int64_t acc = 1, size
+    if n > MAX_DIMS:
+        raise RuntimeError(f"pygrad tensors can have at most {MAX_DIMS} dimensions (NumPy's limit), got {n}")
     cdef list out = [0] * n
-    for i in range(n - 1, -1, -1):
-        out[i] = acc
-        acc *= max(<Py_ssize_t>shape[i], 1)
+    try:
+        for i in range(n - 1, -1, -1):
+            out[i] = acc
+            size = shape[i]
+            if size > 1 and pg_mul_ovf(acc, size, &acc):
+                raise _overflow(shape)
+    except OverflowError:
+        raise _overflow(shape) from None
     return tuple(out)
 
 
@@ -80,11 +106,15 @@ cpdef bint is_contiguous(tuple shape, tuple strides):
     return True
 
 
-cpdef Py_ssize_t numel(tuple shape):
-    """Number of elements of a shape (1 for the 0-d shape ``()``)."""
-    cdef Py_ssize_t n = 1, s
-    for s in shape:
-        n *= s
+cpdef int64_t numel(tuple shape) except? -1:
+    """Number of elements of a shape (1 for the 0-d shape ``()``); RuntimeError when it overflows int64."""
+    cdef int64_t n = 1, s
+    try:
+        for s in shape:
+            if pg_mul_ovf(n, s, &n):
+                raise _overflow(shape)
+    except OverflowError:  # a size that is not an int64 at all
+        raise _overflow(shape) from None
     return n
 
 
@@ -150,17 +180,21 @@ cpdef tuple expand_strides(tuple shape, tuple strides, tuple target):
 
 cpdef tuple infer_shape(tuple spec, Py_ssize_t total):
     """Resolve a requested shape that may hold one ``-1`` against ``total`` elements."""
-    cdef Py_ssize_t known = 1, infer_at = -1, i, s
+    cdef int64_t known = 1, s
+    cdef Py_ssize_t infer_at = -1, i
     for i in range(len(spec)):
-        s = spec[i]
+        try:
+            s = spec[i]
+        except OverflowError:
+            raise _overflow(spec) from None
         if s == -1:
             if infer_at >= 0:
                 raise RuntimeError("only one dimension can be inferred")
             infer_at = i
         elif s < 0:
             raise RuntimeError(f"invalid shape dimension {s}")
-        else:
-            known *= s
+        elif pg_mul_ovf(known, s, &known):
+            raise _overflow(spec)
     if infer_at >= 0:
         if known == 0 or total % known != 0:
             raise RuntimeError(f"shape '{list(spec)}' is invalid for input of size {total}")
@@ -210,29 +244,91 @@ cpdef object view_strides(tuple shape, tuple strides, tuple newshape):
     return tuple(out)
 
 
-cpdef tuple storage_extent(tuple shape, tuple strides, Py_ssize_t offset):
-    """(lowest, highest) storage index a layout touches; (offset, offset-1) when it has no element."""
-    cdef Py_ssize_t lo = offset, hi = offset, i, size, st
-    for i in range(len(shape)):
-        size = shape[i]
-        if size == 0:
+cpdef tuple storage_extent(tuple shape, tuple strides, int64_t offset):
+    """(lowest, highest) storage index a layout touches; (offset, offset-1) when it has no element.
+
+    Every product and sum is checked: RuntimeError ("Storage size calculation overflowed") when the
+    extent does not fit in int64, which is what lets a wrapped-around layout pass a bounds check.
+    """
+    cdef int64_t lo = offset, hi = offset, size, st, step
+    cdef bint empty
+    cdef Py_ssize_t i, n = len(shape)
+    if len(strides) != n:
+        raise RuntimeError("mismatch in length of strides and shape")
+    try:
+        empty = False
+        for i in range(n):
+            size = shape[i]
+            if size < 0:
+                raise _overflow(shape, strides)
+            empty = empty or size == 0
+        if empty:
             return (offset, offset - 1)
-        st = strides[i]
-        if st > 0:
-            hi += (size - 1) * st
-        else:
-            lo += (size - 1) * st
+        for i in range(n):
+            size = shape[i]
+            st = strides[i]
+            if size == 1:
+                continue  # a stride of a size-1 dimension is never followed
+            if pg_mul_ovf(size - 1, st, &step):
+                raise _overflow(shape, strides)
+            if st > 0:
+                if pg_add_ovf(hi, step, &hi):
+                    raise _overflow(shape, strides)
+            elif pg_add_ovf(lo, step, &lo):
+                raise _overflow(shape, strides)
+    except OverflowError:  # a size or stride that is not an int64 at all
+        raise _overflow(shape, strides) from None
     return (lo, hi)
 
 
-def check_layout(tuple shape, tuple strides, Py_ssize_t offset, Py_ssize_t storage_size):
-    """Raise RuntimeError unless every element of the layout lies inside a storage of this size."""
+cpdef check_layout(tuple shape, tuple strides, int64_t offset, int64_t storage_size):
+    """Raise RuntimeError unless the layout is sound and every element lies inside a storage of this size.
+
+    Sound: as many strides as sizes, at most 64 dims, sizes and offset not negative, element count and
+    extent within int64.  Cheap integer work (a loop over the dims), so every view is checked.
+    """
+    cdef Py_ssize_t n = len(shape)
+    if n > MAX_DIMS:
+        raise RuntimeError(f"pygrad tensors can have at most {MAX_DIMS} dimensions (NumPy's limit), got {n}")
+    if offset < 0:
+        raise RuntimeError(f"Tensor: invalid storage offset {offset}")
     lo, hi = storage_extent(shape, strides, offset)
+    numel(shape)  # the element count must fit in int64 too (an expand can make it overflow)
     if hi >= lo and (lo < 0 or hi >= storage_size):
         raise RuntimeError(
             f"layout (shape={list(shape)}, strides={list(strides)}, offset={offset}) reaches storage "
             f"index {lo if lo < 0 else hi}, outside a storage of {storage_size} elements"
         )
+
+
+def validate_layout(shape, strides, offset, int64_t storage_size):
+    """Normalise a layout from outside (lists, ints, anything with ``__index__``) and check it.
+
+    Returns ``(shape, strides, offset)`` as tuples of Python ints, or raises TypeError for a
+    non-integer entry and RuntimeError for a layout that does not fit its storage.  This is the one
+    check a layout read from a file goes through before it becomes a tensor.
+    """
+    def ints(seq, what):
+        if not isinstance(seq, (tuple, list)):
+            raise TypeError(f"{what} must be a tuple of ints, got {type(seq).__name__}")
+        out = []
+        for v in seq:
+            if isinstance(v, bool) or not hasattr(v, "__index__"):
+                raise TypeError(f"{what} must be a tuple of ints, got an element of type {type(v).__name__}")
+            out.append(int(v.__index__()))
+        return tuple(out)
+    shape = ints(shape, "size")
+    strides = ints(strides, "stride")
+    if isinstance(offset, bool) or not hasattr(offset, "__index__"):
+        raise TypeError(f"storage_offset must be an int, got {type(offset).__name__}")
+    offset = int(offset.__index__())
+    if storage_size < 0:
+        raise RuntimeError(f"invalid storage size {storage_size}")
+    try:
+        check_layout(shape, strides, offset, storage_size)
+    except OverflowError:
+        raise _overflow(shape, strides) from None
+    return shape, strides, offset
 
 
 def ndarray_view(cnp.ndarray data, tuple shape, tuple strides, Py_ssize_t offset):
@@ -241,7 +337,9 @@ def ndarray_view(cnp.ndarray data, tuple shape, tuple strides, Py_ssize_t offset
     if numel(shape) == 0:
         return data[:0].reshape(shape)  # no element to reach: the offset may lie past the end
     cdef Py_ssize_t item = data.itemsize
-    return np.ndarray(shape, data.dtype, data, offset * item, tuple([s * item for s in strides]))
+    # a size-1 dim's stride is never followed: 0 keeps NumPy's byte strides in range for any such stride
+    return np.ndarray(shape, data.dtype, data, offset * item,
+                      tuple([s * item if n != 1 else 0 for n, s in zip(shape, strides)]))
 
 
 # ----------------------------------------------------------------------------------------------

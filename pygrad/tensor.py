@@ -37,6 +37,23 @@ class Size(tuple):
         return (Size, (tuple(self),))
 
 
+def _check_storage(storage):
+    """RuntimeError unless ``storage.size`` elements fit the buffer behind it (a file could claim more)."""
+    n, item = storage.size, storage.dtype.itemsize
+    if n < 0:
+        raise RuntimeError(f"invalid storage size {n}")
+    data = storage.data
+    if storage.device.type == "cpu":
+        import numpy as np
+
+        if not isinstance(data, np.ndarray) or data.ndim != 1 or data.dtype != storage.dtype.np \
+                or data.shape[0] < n:
+            raise RuntimeError(f"storage of {n} {storage.dtype} elements does not match its buffer")
+    elif getattr(data, "size", -1) < n * item:
+        raise RuntimeError(f"storage of {n} {storage.dtype} elements does not fit its {getattr(data, 'size', '?')}"
+                           f"-byte device buffer")
+
+
 def _is_tensor(x):
     return isinstance(x, Tensor)
 
@@ -77,6 +94,23 @@ class Tensor:
         t._retains_grad = False
         t._np = None  # cached NumPy view of a CPU tensor (the layout never changes after creation)
         return t
+
+    @classmethod
+    def _from_storage(cls, storage, size, stride, storage_offset, dtype=None):
+        """A tensor over ``storage`` with a layout from outside (a file, ``set_``), validated first.
+
+        The one way an untrusted layout becomes a tensor: sizes/strides/offset must be ints, fit in int64
+        (products and sums checked) and stay inside the storage, and the storage's declared size must fit
+        its buffer.  TypeError / RuntimeError otherwise, before any memory is touched.
+        """
+        if not isinstance(storage, _core.Storage):
+            raise TypeError(f"expected a Storage, got {type(storage).__name__}")
+        dtype = dtype or storage.dtype
+        if dtype is not storage.dtype:
+            raise RuntimeError(f"a tensor of dtype {dtype} cannot view a storage of dtype {storage.dtype}")
+        _check_storage(storage)
+        shape, strides, offset = _core.validate_layout(size, stride, storage_offset, storage.size)
+        return cls._make(storage, shape, strides, offset, dtype)
 
     def _init_from(self, t):
         for k in ("_storage", "_shape", "_strides", "_offset", "dtype", "requires_grad", "_grad",
@@ -171,6 +205,49 @@ class Tensor:
 
     def storage_offset(self):
         return self._offset
+
+    def set_(self, source=None, storage_offset=0, size=None, stride=None):
+        """Point this tensor at ``source``'s storage (a tensor, or a storage with a layout), validated.
+
+        ``x.set_(y)`` shares ``y``'s storage and layout; ``x.set_(y, offset, size, stride)`` takes ``y``'s
+        storage with that layout (row-major when ``stride`` is None); ``x.set_()`` makes ``x`` empty.
+        """
+        from .autograd.grad_mode import is_grad_enabled
+
+        if self.requires_grad and self.grad_fn is None and is_grad_enabled():
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        if source is None:
+            storage = backend_of(self)._storage(0, self.dtype) if self.device.type != "cpu" else None
+            if storage is None:
+                import numpy as np
+
+                storage = _core.Storage(np.empty(0, self.dtype.np), self.device, self.dtype, 0)
+            t = Tensor._make(storage, (0,), (1,), 0, self.dtype)
+        else:
+            if isinstance(source, Tensor):
+                storage = source._storage
+                if size is None and stride is None and storage_offset == 0:
+                    size, stride, storage_offset = source._shape, source._strides, source._offset
+            elif isinstance(source, _core.Storage):
+                storage = source
+            else:
+                raise TypeError(f"set_(): argument 'source' must be Tensor or Storage, not {type(source).__name__}")
+            if storage.dtype is not self.dtype:
+                raise RuntimeError(f"Expected object of scalar type {self.dtype} but got scalar type "
+                                   f"{storage.dtype} for argument 'source'")
+            if storage.device != self.device:
+                raise RuntimeError("Expected all tensors to be on the same device, but found at least two "
+                                   f"devices, {self.device} and {storage.device}!")
+            if size is None:
+                size = (storage.size - storage_offset,) if isinstance(source, _core.Storage) else source._shape
+            size = M._sizes((size,))
+            if stride is None:
+                stride = _core.contiguous_strides(size)
+            t = Tensor._from_storage(storage, size, M._sizes((stride,), "stride"), storage_offset, self.dtype)
+        self._storage, self._shape, self._strides, self._offset = t._storage, t._shape, t._strides, t._offset
+        self._np = None
+        self._storage.version += 1
+        return self
 
     def data_ptr(self):
         return self._storage.data.__array_interface__["data"][0] + self._offset * self.dtype.itemsize

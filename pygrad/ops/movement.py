@@ -236,8 +236,13 @@ def broadcast_tensors(*tensors):
 
 
 def as_strided(x, size, stride, storage_offset=None):
+    """A view with any layout over ``x``'s storage, checked against it (overflow included) before use."""
     off = x._offset if storage_offset is None else storage_offset
-    layout = (tuple(size), tuple(stride), off)
+    size, stride = _sizes((size,)), _sizes((stride,), "stride")
+    if any(s < 0 for s in stride):
+        raise RuntimeError(f"as_strided: Negative strides are not supported at the moment, got strides: {list(stride)}")
+    size, stride, off = _core.validate_layout(size, stride, off, x._storage.size)
+    layout = (size, stride, off)
     return AsStrided.apply(x, layout, ((x._shape, x._strides, x._offset), x._storage.size, layout))
 
 
