@@ -17,6 +17,7 @@ shape PyTorch offers users for custom ops::
 the ``ctx`` object becomes the output's ``grad_fn``: a node of the graph that ``backward()`` walks.
 """
 from . import grad_mode
+from ..ops.dispatch import check_devices as _check_devices
 
 
 class Node:
@@ -128,6 +129,8 @@ class FunctionMeta(type):
 class Function(metaclass=FunctionMeta):
     """Base class for ops with a custom backward: subclass it, define static ``forward``/``backward``."""
 
+    _builtin = False  # pygrad's own ops set True: PyTorch node names, and the same-device check in apply
+
     @staticmethod
     def forward(ctx, *args, **kwargs):
         raise NotImplementedError("You must implement the forward function for custom autograd.Function.")
@@ -139,6 +142,8 @@ class Function(metaclass=FunctionMeta):
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run forward; record a graph node when grad mode is on and an input requires grad."""
+        if cls._builtin:
+            _check_devices(args)  # every built-in op passes here: one place, before any backend runs
         ctx = cls._backward_cls()
         needs = tuple(getattr(a, "requires_grad", False) is True for a in args)
         ctx.needs_input_grad = needs

@@ -69,8 +69,19 @@ def _normalize(index):
     return tuple(_index_item(i) for i in index)
 
 
+def _check_index_devices(x, index):
+    """Index tensors may live on the CPU or on ``x``'s device (PyTorch's rule for ``x[idx]``)."""
+    for it in (index if isinstance(index, tuple) else (index,)):
+        if hasattr(it, "_storage"):
+            d = it._storage.device
+            if d.type != "cpu" and d != x._storage.device:
+                raise RuntimeError(f"indices should be either on cpu or on the same device as the indexed "
+                                   f"tensor ({x._storage.device})")
+
+
 def _resolve(x, index):
     """Parse ``index`` against ``x``: returns (view layout, advanced list, normalized index)."""
+    _check_index_devices(x, index)
     items = _normalize(index)
     shape, strides, offset, adv = _core.parse_index(x._shape, x._strides, x._offset, items)
     return (shape, strides, offset), adv, items
@@ -349,6 +360,7 @@ def scatter_add(x, dim, index, src):
 def index_select(x, dim, index):
     if index.dim() > 1:
         raise IndexError("index_select(): Index is supposed to be a vector")
+    check_same_device(x, index)
     d = wrap_dim(dim, x.dim())
     try:
         return getitem(x, (slice(None),) * d + (index.reshape(-1),))
