@@ -17,6 +17,7 @@ from .random import (Generator, manual_seed, seed, initial_seed, get_rng_state, 
                      randint, rand_like, randn_like, randint_like, randperm, multinomial, default_generator,
                      normal_factory as normal, bernoulli_factory as bernoulli)
 from .autograd import no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled
+from .autograd.grad_mode import is_inference_mode_enabled
 from ._printing import set_printoptions, get_printoptions
 from .ops.movement import cat, stack, broadcast_tensors, broadcast_to
 from .ops.movement import cat as concat, cat as concatenate

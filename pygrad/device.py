@@ -1,5 +1,6 @@
 """Devices: where a tensor's storage lives (``cpu`` or an OpenCL device ``opencl:N``)."""
 import os
+import threading
 
 _KNOWN = ("cpu", "opencl", "cuda")
 
@@ -52,7 +53,15 @@ class device:
 
 
 CPU = device("cpu")
-_default = [None]
+
+
+class _DefaultDevice(threading.local):
+    """The default device, per thread as in PyTorch: every thread starts from ``PYGRAD_DEVICE`` (or cpu)."""
+
+    value = None
+
+
+_default = _DefaultDevice()
 
 
 def as_device(d):
@@ -68,10 +77,12 @@ def as_device(d):
 
 def get_default_device():
     """The device factories use when no ``device=`` is given (``PYGRAD_DEVICE`` sets it at start)."""
-    if _default[0] is None:
-        _default[0] = device(os.environ.get("PYGRAD_DEVICE", "cpu"))
-    return _default[0]
+    d = _default.value
+    if d is None:
+        d = _default.value = device(os.environ.get("PYGRAD_DEVICE", "cpu"))
+    return d
 
 
 def set_default_device(d):
-    _default[0] = CPU if d is None else as_device(d)
+    """Make ``d`` the device factories use in this thread (thread-local, as ``torch.set_default_device``)."""
+    _default.value = CPU if d is None else as_device(d)

@@ -142,8 +142,8 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
             targets.setdefault(_edge(t), []).append(k)
     captured = [None] * (len(inputs) if inputs is not None else 0)
     ready = [n for n in dict.fromkeys(root_nodes) if deps[n] == 0]
-    prev_mode = grad_mode._state["enabled"]
-    grad_mode._state["enabled"] = create_graph
+    prev_mode = grad_mode._state.enabled
+    grad_mode._state.enabled = create_graph
     try:
         while ready:
             node = ready.pop()
@@ -172,7 +172,7 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
                 if deps[nxt] == 0:
                     ready.append(nxt)
     finally:
-        grad_mode._state["enabled"] = prev_mode
+        grad_mode._state.enabled = prev_mode
     if inputs is not None and not capture:
         # backward(inputs=[t]) with a non-leaf t fills t.grad too (leaves got theirs from AccumulateGrad)
         for t, g in zip(inputs, captured):

@@ -147,13 +147,13 @@ class Function(metaclass=FunctionMeta):
         ctx = cls._backward_cls()
         needs = tuple(getattr(a, "requires_grad", False) is True for a in args)
         ctx.needs_input_grad = needs
-        if not (grad_mode._state["enabled"] and any(needs)):
+        if not (grad_mode._state.enabled and any(needs)):
             return cls.forward(ctx, *args, **kwargs)
-        grad_mode._state["enabled"] = False
+        grad_mode._state.enabled = False
         try:
             out = cls.forward(ctx, *args, **kwargs)
         finally:
-            grad_mode._state["enabled"] = True
+            grad_mode._state.enabled = True
         from .engine import attach
 
         return attach(ctx, args, out)
