@@ -20,6 +20,8 @@ def _make(name):
     method = getattr(Tensor, name)
 
     def fn(input, *args, out=None, **kwargs):
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
         return _into(out, method(input, *args, **kwargs))
 
     fn.__name__ = fn.__qualname__ = name

@@ -59,12 +59,32 @@ def _to_numpy(data, dtype):
         arr = np.array(data)
     except ValueError as e:
         raise ValueError(f"expected a sequence of equal-length sequences (a rectangular array): {e}") from None
+    if arr.dtype.kind in "Ouf" and not isinstance(data, np.ndarray) and \
+            (arr.dtype.kind != "f" or not dtype.is_floating_point) and _has_big_int(data):
+        # a Python int outside int64 (NumPy made uint64 or object of it): PyTorch refuses it for an integer
+        # dtype rather than wrapping around, and rounds it for a floating one
+        if not dtype.is_floating_point:
+            raise ValueError("Overflow when unpacking long long")
+        arr = np.array(_ints_as_floats(data), dtype=np.float64)
     if arr.dtype == object:
         raise ValueError("expected sequence of equal length at every dim (got a ragged nested list)")
     if arr.dtype.kind == "f" and dtype.category < 2:
         arr = np.trunc(arr)  # FloatTensor -> LongTensor truncates toward zero
     with np.errstate(all="ignore"):
         return arr.astype(dtype.np)
+
+
+def _has_big_int(data):
+    """Whether nested Python data holds an int that int64 cannot hold."""
+    if isinstance(data, (list, tuple)):
+        return any(_has_big_int(v) for v in data)
+    return isinstance(data, int) and not isinstance(data, bool) and not -2**63 <= data < 2**63
+
+
+def _ints_as_floats(data):
+    if isinstance(data, (list, tuple)):
+        return [_ints_as_floats(v) for v in data]
+    return float(data) if isinstance(data, int) else data
 
 
 def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
@@ -140,6 +160,8 @@ def full(size, fill_value, *, out=None, dtype=None, device=None, requires_grad=F
     if dtype is None:
         dtype = _infer_dtype(fill_value.item() if hasattr(fill_value, "_storage") else fill_value)
     v = fill_value.item() if hasattr(fill_value, "_storage") else fill_value
+    if _has_big_int(v) and not D.as_dtype(dtype).is_floating_point:
+        raise RuntimeError("value cannot be converted to type int64_t without overflow")
     return _factory(size, D.as_dtype(dtype), device, requires_grad, v)
 
 

@@ -160,7 +160,7 @@ METHODS = {
     "norm": R.norm, "softmax": R.softmax, "log_softmax": R.log_softmax, "sort": R.sort,
     "argsort": R.argsort, "topk": R.topk, "count_nonzero": R.count_nonzero, "median": R.median,
     # in place
-    "add_": P.add_, "sub_": P.sub_, "mul_": P.mul_, "div_": P.div_, "pow_": P.pow_, "neg_": P.neg_,
+    "add_": P.add_, "sub_": P.sub_, "mul_": P.mul_, "div_": P.div_, "floor_divide_": P.floor_divide_, "pow_": P.pow_, "neg_": P.neg_,
     "copy_": P.copy_, "zero_": P.zero_, "fill_": P.fill_, "clamp_": P.clamp_, "clip_": P.clamp_,
     "t_": P.t_, "abs_": P.abs_, "exp_": P.exp_, "sqrt_": P.sqrt_, "relu_": P.relu_,
     "sigmoid_": P.sigmoid_, "tanh_": P.tanh_, "floor_": P.floor_, "round_": P.round_,

@@ -7,14 +7,31 @@ import math
 from .. import dtypes as D
 
 
+def _tensor_input(fn):
+    """PyTorch's TypeError for a non-tensor ``input`` (not an AttributeError from deep inside)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(input, *args, **kwargs):
+        if not hasattr(input, "_storage"):
+            raise TypeError(f"{fn.__name__}(): argument 'input' (position 1) must be Tensor, not "
+                            f"{type(input).__name__}")
+        return fn(input, *args, **kwargs)
+
+    return wrapper
+
+
+@_tensor_input
 def relu(input, inplace=False):
     return input.relu_() if inplace else input.relu()
 
 
+@_tensor_input
 def relu6(input, inplace=False):
     return hardtanh(input, 0.0, 6.0, inplace)
 
 
+@_tensor_input
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     out = input.where(input > 0, input * negative_slope)
     return input.copy_(out) if inplace else out

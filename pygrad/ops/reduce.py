@@ -554,9 +554,20 @@ def median(x, dim=None, keepdim=False):
             return x.new_full((), float("nan"))
         return Median.apply(x)
     d = wrap_dim(dim, x.dim())
+    if x.dim() == 0:  # a 0-d tensor is its own median, at index 0
+        return return_types.median(x.clone(), x.new_zeros((), dtype=D.int64))
     s = sort(x, d)
-    k = (x._shape[d] - 1) // 2
+    n = x._shape[d]
+    k = (n - 1) // 2
     v, i = s.values.narrow(d, k, 1), s.indices.narrow(d, k, 1)
+    if x.dtype.is_floating_point and n:
+        # NaN propagates, as in PyTorch: sort puts NaNs last, so a NaN last means the median is NaN, found
+        # (as the first NaN, stably sorted) right after the numbers
+        last = s.values.narrow(d, n - 1, 1)
+        first_nan = (~x.isnan()).sum(d, keepdim=True).clamp(max=n - 1)
+        has_nan = last.isnan()
+        v = v.where(~has_nan, last)
+        i = i.where(~has_nan, s.indices.gather(d, first_nan))
     if not keepdim:
         v, i = v.squeeze(d), i.squeeze(d)
     return return_types.median(v, i)
@@ -570,12 +581,16 @@ class Median(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = sort(x.reshape(-1)).values[(x.numel() - 1) // 2].clone()
+        s = sort(x.reshape(-1)).values
+        y = s[(x.numel() - 1) // 2]
+        if x.dtype.is_floating_point:  # a NaN anywhere makes the median NaN (sort puts NaNs last)
+            y = y.where(~s[-1].isnan(), s[-1])
+        y = y.clone()
         ctx.save_for_backward(x, y)
         return y
 
     @staticmethod
     def backward(ctx, g):
         x, y = ctx.saved_tensors
-        hit = x == y
+        hit = (x == y) | (x.isnan() & y.isnan()) if x.dtype.is_floating_point else x == y
         return g * hit / hit.sum()

@@ -22,14 +22,37 @@ SCALAR_CACHE_SIZE = 256  # Python-number operands kept on the device (least rece
 INT_EXPR = {
     "abs": "((x) < 0 ? -(x) : (x))", "floor": "(x)", "ceil": "(x)", "round": "(x)", "trunc": "(x)",
     "sign": "(((x) > 0) - ((x) < 0))", "isnan": "0", "isinf": "0", "isfinite": "1",
-    "div_floor": "pg_floordiv(a, b)", "div_trunc": "((a) / (b))", "remainder": "pg_mod(a, b)",
-    "fmod": "((a) % (b))", "pow": "pg_ipow(a, b)",
+    "div_floor": "pg_floordiv(a, b)", "div_trunc": "pg_divtrunc(a, b)", "remainder": "pg_mod(a, b)",
+    "fmod": "pg_fmod(a, b)", "pow": "pg_ipow(a, b)",
 }
+# Integer division helpers: x / -1 and x % -1 are spelled out, since LONG_MIN / -1 overflows in C (the
+# result is undefined: PoCL gave -1 for LONG_MIN % -1; PyTorch gives 0, and LONG_MIN for the quotient).
+# Float helpers compute Python's floor division / remainder as PyTorch does (from fmod), so a divisor of
+# +-inf gives PyTorch's answer (5 % inf = 5, -3 % inf = inf, -7 // inf = -1) rather than 0 * inf = nan.
 INT_HELPERS = """
-inline long pg_floordiv(long a, long b) { long q = a / b; return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q; }
-inline long pg_mod(long a, long b) { long r = a % b; return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r; }
+inline long pg_neg(long a) { return (long)(0UL - (ulong)a); }
+inline long pg_divtrunc(long a, long b) { return b == -1 ? pg_neg(a) : a / b; }
+inline long pg_fmod(long a, long b) { return b == -1 ? 0 : a % b; }
+inline long pg_floordiv(long a, long b) { if (b == -1) return pg_neg(a);
+    long q = a / b; return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q; }
+inline long pg_mod(long a, long b) { if (b == -1) return 0;
+    long r = a % b; return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r; }
 inline long pg_ipow(long a, long b) { long r = 1; if (b < 0) return a == 1 ? 1 : (a == -1 ? (b % 2 ? -1 : 1) : 0);
     while (b) { if (b & 1) r *= a; a *= a; b >>= 1; } return r; }
+#define PG_FLOAT_DIVMOD(T) \\
+inline __attribute__((overloadable)) T pg_fremainder(T a, T b) { \\
+    T m = fmod(a, b); return (m != 0 && ((b < 0) != (m < 0))) ? m + b : m; } \\
+inline __attribute__((overloadable)) T pg_ffloordiv(T a, T b) { \\
+    if (b == 0) return a / b; \\
+    T m = fmod(a, b); T d = (a - m) / b; \\
+    if (m != 0 && ((b < 0) != (m < 0))) d -= 1; \\
+    if (d != 0) { T f = floor(d); if (d - f > (T)0.5) f += 1; return f; } \\
+    return copysign((T)0, a / b); }
+PG_FLOAT_DIVMOD(float)
+#ifdef cl_khr_fp64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+PG_FLOAT_DIVMOD(double)
+#endif
 """
 _LAYOUT = np.dtype([("shape", np.int64, 6), ("strides", np.int64, (4, 6)), ("offset", np.int64, 4),
                     ("nd", np.int32), ("pad", np.int32)])
