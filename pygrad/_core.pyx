@@ -154,7 +154,10 @@ cpdef tuple expand_strides(tuple shape, tuple strides, tuple target):
         )
     out = [0] * nd
     for i in range(nd):
-        want = target[i]
+        try:
+            want = target[i]
+        except OverflowError:
+            raise _overflow(target) from None
         if i < lead:
             if want < 0:
                 raise RuntimeError(
@@ -259,6 +262,7 @@ cpdef tuple storage_extent(tuple shape, tuple strides, int64_t offset):
         empty = False
         for i in range(n):
             size = shape[i]
+            st = strides[i]  # every stride must be an int64, also where no element is reached
             if size < 0:
                 raise _overflow(shape, strides)
             empty = empty or size == 0
@@ -390,11 +394,14 @@ def parse_index(tuple shape, tuple strides, Py_ssize_t offset, tuple index):
             if item.step is not None and item.step <= 0:
                 raise ValueError("step must be greater than zero")
             start, stop, step = item.indices(size)
-            length = max(0, (stop - start + step - 1) // step)
+            length = 1 + (stop - start - 1) // step if stop > start else 0  # no overflow for huge steps
             if length > 0:
                 offset += start * strides[d]
             out_shape.append(length)
-            out_strides.append(strides[d] * step)
+            st_obj = strides[d] * step  # Python ints: a huge step cannot wrap around here
+            if length <= 1 and not -2**63 <= st_obj < 2**63:
+                st_obj = strides[d]  # the stride of a dim of size 0 or 1 is never followed
+            out_strides.append(st_obj)
             d += 1
         elif isinstance(item, np.ndarray):
             if item.dtype == np.bool_:
