@@ -62,6 +62,15 @@ def main():
     x = pattern(16, 9).reshape(1, 1, 4, 4)
     print("module output", net(x).tolist())
 
+    # safetensors, written by the safetensors package's PyTorch API.
+    from safetensors.torch import save_file
+
+    lin = fill(nn.Linear(4, 3))
+    save_file({"linear.weight": lin.weight.detach(), "linear.bias": lin.bias.detach(),
+               "steps": torch.arange(5, dtype=torch.int64) * -3, "mask": torch.tensor([[True, False], [False, True]]),
+               "half": pattern(6, 2).to(torch.float16).reshape(3, 2), "scalar": torch.tensor(0.25, dtype=torch.float64)},
+              os.path.join(HERE, "torch_model.safetensors"), metadata={"format": "pt", "epoch": "3"})
+
 
 if __name__ == "__main__":
     main()
