@@ -946,6 +946,8 @@ def _read_zip_record(zf, name, dtype, numel):
                            "(a decompression bomb or a corrupt header)")
     arr = np.empty(nbytes // dtype.itemsize, dtype=dtype.np)
     buf = memoryview(arr.view(np.uint8))
+    if info.compress_type == zipfile.ZIP_STORED and _read_stored(zf, info, buf):
+        return arr
     pos = 0
     with zf.open(info) as fh:
         while pos < nbytes:
@@ -957,6 +959,28 @@ def _read_zip_record(zf, name, dtype, numel):
         if fh.read(1):
             raise RuntimeError(f"pygrad.load: storage record {name} is longer than declared")
     return arr
+
+
+def _read_stored(zf, info, buf):
+    """An uncompressed record read with one ``readinto`` straight into ``buf``, then its CRC checked; False
+    when the archive's file cannot be read that way (the caller then streams it through zipfile)."""
+    fp = zf.fp
+    if not (hasattr(fp, "readinto") and hasattr(fp, "seek")) or getattr(zf, "_writing", False):
+        return False
+    with getattr(zf, "_lock", None) or contextlib.nullcontext():
+        fp.seek(info.header_offset)
+        header = fp.read(30)
+        if len(header) != 30 or header[:4] != b"PK\x03\x04":
+            raise zipfile.BadZipFile(f"bad local header for {info.filename}")
+        name_len, extra_len = struct.unpack("<HH", header[26:30])
+        if fp.read(name_len).decode("utf-8", "replace") != info.filename:
+            raise zipfile.BadZipFile(f"local header name of {info.filename} does not match the directory")
+        fp.seek(info.header_offset + 30 + name_len + extra_len)
+        if fp.readinto(buf) != len(buf):
+            raise RuntimeError(f"pygrad.load: storage record {info.filename} is truncated")
+    if zlib.crc32(buf) != info.CRC:
+        raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.filename!r}")
+    return True
 
 
 def _read_pickle_record(zf, info):

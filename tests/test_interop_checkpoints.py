@@ -90,6 +90,18 @@ def test_views_and_dtypes_round_trip_through_the_new_format():
     assert back["s"][2, 0].item() == -1.0  # one storage, still shared
 
 
+def test_compressed_records_load_too():
+    """Some tools re-zip checkpoints with deflate: such records are streamed (and capped) instead of read in place."""
+    base = pygrad.arange(1000.0).reshape(10, 100)
+    src = zipfile.ZipFile(io.BytesIO(saved_bytes({"b": base, "c": base[:, 3]})))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name in src.namelist():
+            z.writestr(name, src.read(name))
+    back = pygrad.load(io.BytesIO(out.getvalue()))
+    assert back["b"].tolist() == base.tolist() and back["c"].tolist() == base[:, 3].tolist()
+
+
 # -- PyTorch-written fixtures ---------------------------------------------------------------------------------
 def test_seeds_model_state_dict_written_by_torch():
     sd = pygrad.load(os.path.join(DATA, "torch_seeds_model_state_dict.pt"))
@@ -263,7 +275,7 @@ def test_torch_reads_pygrad_checkpoints_and_pygrad_reads_torchs(tmp_path):
     tmodel.load_state_dict(t["model"])
     x = np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)
     np.testing.assert_allclose(tmodel(torch.tensor(x)).detach().numpy(), model(pygrad.tensor(x)).detach().numpy(),
-                               rtol=1e-6)
+                               rtol=1e-5, atol=1e-6)
     # the other way round
     tpath = tmp_path / "torch.pt"
     torch.save({"sd": tmodel.state_dict(), "v": torch.arange(10)[2::3]}, tpath)
