@@ -15,6 +15,7 @@ import textwrap
 import time
 import zipfile
 
+import numpy as np
 import pytest
 
 import pygrad
@@ -326,3 +327,91 @@ def test_safe_globals_context_manager(tmp_path):
         pygrad.load(path)
     with serialization.safe_globals([(Thing, f"{__name__}.Thing")]):
         assert isinstance(pygrad.load(path)["t"], Thing)
+
+
+# -- random layouts through load (error or the right values, never a crash) ------------------------------------
+FUZZ_RUNNER = textwrap.dedent("""
+    import io, json, sys
+    import numpy as np
+    import pygrad
+    cases = json.load(open(sys.argv[1]))
+    out = []
+    for blob_hex, numel in cases:
+        try:
+            t = pygrad.load(io.BytesIO(bytes.fromhex(blob_hex)))
+            if t.numel() == 0 or t.numel() > 1000:  # empty, or many elements at stride 0: read one element
+                out.append(["ok-big", list(t.shape)])
+                if t.numel():
+                    t[(0,) * t.dim()].item()
+            else:
+                t.sum().item(); t.contiguous()
+                out.append(["ok", t.tolist()])
+        except RuntimeError as e:
+            out.append(["error", str(e)[:120]])
+    print(json.dumps(out))
+""")
+
+
+def _expected(shape, strides, offset, numel):
+    """The values of the layout over storage [0, 1, ..., numel-1], or None when it leaves the storage."""
+    if any(s < 0 for s in shape) or offset < 0 or len(shape) != len(strides):
+        return None
+    if any(not -2 ** 63 <= v < 2 ** 63 for v in list(shape) + list(strides) + [offset]):
+        return None
+    count = 1
+    for s in shape:
+        count *= s
+    if count >= 2 ** 63:
+        return None
+    if count == 0:
+        return ("big", list(shape)) if offset <= numel else None
+    if count > 1000:
+        lo = offset + sum((s - 1) * st for s, st in zip(shape, strides) if st < 0)
+        hi = offset + sum((s - 1) * st for s, st in zip(shape, strides) if st > 0)
+        return ("big", list(shape)) if lo >= 0 and hi < numel else None
+    lo = offset + sum((s - 1) * st for s, st in zip(shape, strides) if st < 0)
+    hi = offset + sum((s - 1) * st for s, st in zip(shape, strides) if st > 0)
+    if lo < 0 or hi >= numel:
+        return None
+    idx = np.full(shape, offset, dtype=object)
+    for d, (s, st) in enumerate(zip(shape, strides)):
+        r = np.arange(s, dtype=object) * st
+        idx = idx + r.reshape([-1 if i == d else 1 for i in range(len(shape))])
+    return np.vectorize(float, otypes=[float])(idx).tolist() if idx.size else []
+
+
+def test_random_layouts_load_as_error_or_right_values(tmp_path):
+    rng = np.random.default_rng(15)
+    big = [2 ** 31, 2 ** 32 + 1, 2 ** 62, 2 ** 63 - 1, 2 ** 63, -2 ** 63, 2 ** 64]
+    cases, expect = [], []
+    for _ in range(300):
+        nd = int(rng.integers(0, 4))
+        shape = [int(rng.integers(0, 5)) for _ in range(nd)]
+        strides = [int(rng.integers(-3, 8)) for _ in range(nd)]
+        offset = int(rng.integers(-2, 12))
+        numel = int(rng.integers(1, 24))
+        if rng.random() < 0.3 and nd:
+            k = int(rng.integers(0, nd))
+            (shape if rng.random() < 0.5 else strides)[k] = int(rng.choice(big)) * (1 if rng.random() < 0.8 else -1)
+        if rng.random() < 0.1:
+            offset = int(rng.choice(big))
+        record = np.arange(numel, dtype="<f4").tobytes()
+        blob = checkpoint(tensor_pickle(tuple(shape), tuple(strides), offset, numel), {"0": record})
+        cases.append([blob.hex(), numel])
+        expect.append(_expected(shape, strides, offset, numel))
+    path = tmp_path / "cases.json"
+    path.write_text(json.dumps(cases))
+    proc = subprocess.run([sys.executable, "-c", FUZZ_RUNNER, str(path)], capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, PYTHONPATH=ROOT))
+    assert proc.returncode == 0, f"the loader crashed (rc {proc.returncode}): {proc.stderr[-2000:]}"
+    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    loaded = 0
+    for (kind, value), want, case in zip(results, expect, cases):
+        if want is None:
+            assert kind == "error", (case, value)
+        elif isinstance(want, tuple):
+            assert kind == "ok-big" and value == want[1], (case, kind, value)
+        else:
+            assert kind == "ok" and value == want, (case, kind, value, want)
+            loaded += 1
+    assert 30 < loaded < 270  # both outcomes are exercised
