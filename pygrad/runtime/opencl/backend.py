@@ -277,3 +277,7 @@ def _fix(d):
 from .backend_ops import install  # noqa: E402
 
 install(OpenCLBackend)
+
+from .rows import install as _install_rows  # noqa: E402  (softmax, layer norm: cl_kernels/rows.cl)
+
+_install_rows(OpenCLBackend)
