@@ -164,3 +164,29 @@ __kernel void ew_contig(__global TO* out, __global const T1* p1, __global const 
         ST_O(out, off0 + i, EXPR);
     }
 }
+
+#ifndef PG_CPU
+/* ew_contig on GPUs when every step-1 operand starts at a multiple of 4 elements: each work-item
+ * takes 4 neighbouring elements with one vector load per operand (16 bytes for float), which
+ * needs fewer memory instructions than 4 scalar loads.
+ *   VC1..VC3: 4-vectors of the compute types;  LD4_k(p, i): load elements i..i+3 converted to VCk */
+#define PG_E4(K) { C1 a = va.s##K; C2 b = vb.s##K; C3 c = vc.s##K; ST_O(out, off0 + i + K, EXPR); }
+__kernel void ew_contig4(__global TO* out, __global const T1* p1, __global const T2* p2, __global const T3* p3,
+                         const long off0, const long off1, const long off2, const long off3,
+                         const long s1, const long s2, const long s3, const long n) {
+    long n4 = n / 4;
+    for (long v = get_global_id(0); v < n4; v += get_global_size(0)) {
+        long i = v * 4;
+        VC1 va = s1 ? LD4_1(p1, off1 + i) : (VC1)(LD_1(p1, off1));
+        VC2 vb = s2 ? LD4_2(p2, off2 + i) : (VC2)(LD_2(p2, off2));
+        VC3 vc = s3 ? LD4_3(p3, off3 + i) : (VC3)(LD_3(p3, off3));
+        PG_E4(0) PG_E4(1) PG_E4(2) PG_E4(3)
+    }
+    for (long i = n4 * 4 + get_global_id(0); i < n; i += get_global_size(0)) {
+        C1 a = LD_1(p1, off1 + i * s1);
+        C2 b = LD_2(p2, off2 + i * s2);
+        C3 c = LD_3(p3, off3 + i * s3);
+        ST_O(out, off0 + i, EXPR);
+    }
+}
+#endif

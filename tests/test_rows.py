@@ -288,7 +288,7 @@ def _run(code, env):
 
 @pytest.mark.slow
 def test_other_kernel_shape():
-    """This file's opencl tests again with the kernel shape this device does not run by default."""
+    """The opencl tests of this file and test_tiles.py with the kernel shape this device does not run by default."""
     from pygrad.runtime.opencl import runtime
 
     if not torch.opencl.is_available():
@@ -299,6 +299,7 @@ def test_other_kernel_shape():
     r = _run(f"""
         import sys, pytest
         sys.exit(pytest.main(["-q", "-x", "-p", "no:cacheprovider", "{__file__}",
+                              "{os.path.join(os.path.dirname(__file__), 'test_tiles.py')}",
                               "-k", "opencl and not other_kernel_shape and not oclgrind"]))""",
              {"PYGRAD_KERNEL_SHAPE": other})
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]

@@ -66,6 +66,22 @@ def test_ops_mixing_layouts(device, dtype):
     np.testing.assert_array_equal(to_np(bt + row), b + b[:1])
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_contiguous_elementwise_offsets(device, dtype):
+    """Contiguous operands (GPU shape: 4-vector loads when they start at a multiple of 4 elements)."""
+    for n in (1024, 1031, 4099):
+        a, b = _values(n, dtype, 1), _values(n, dtype, 2)
+        x, y = torch.tensor(a, device=device), torch.tensor(b, device=device)
+        for k in (0, 1, 4):  # offsets: aligned and not
+            np.testing.assert_array_equal(to_np(x[k:] == y[k:]), a[k:] == b[k:])
+            np.testing.assert_array_equal(to_np(torch.where(x[k:] != 0, y[k:], x[k:])),
+                                          np.where(a[k:] != 0, b[k:], a[k:]))
+            np.testing.assert_array_equal(to_np(x[k:].to(torch.float64)), a[k:].astype(np.float64))
+            if dtype is not torch.bool:
+                np.testing.assert_array_equal(to_np(x[k:] + y[k:]), a[k:] + b[k:])
+                np.testing.assert_array_equal(to_np(x[k:] * 3), a[k:] * a.dtype.type(3))
+
+
 def test_zero_size_transposes(device):
     for shape in ((0, 40), (40, 0), (2, 0, 9)):
         x = torch.zeros(shape, device=device)
@@ -74,7 +90,7 @@ def test_zero_size_transposes(device):
 
 @pytest.mark.oclgrind
 def test_tiles_on_oclgrind():
-    """ew_tiled_wg (GPU shape) on tiny tiles under Oclgrind: no out-of-bounds access, no local-memory race."""
+    """ew_tiled_wg and ew_contig4 (GPU shape) on tiny tensors under Oclgrind: no out-of-bounds access, no local-memory race."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""),
                PYGRAD_CL_DEVICE_FILTER="oclgrind", OCLGRIND_DATA_RACES="1", PYGRAD_KERNEL_SHAPE="gpu")
@@ -90,6 +106,8 @@ def test_tiles_on_oclgrind():
         assert (out.cpu().numpy() == a.transpose(0, 2, 1)).all()
         b = torch.tensor(np.ascontiguousarray(a.transpose(0, 2, 1)), device="opencl").transpose(1, 2)
         assert (torch.where(x > 100, b, x * 2).cpu().numpy() == np.where(a > 100, a, a * 2)).all()
+        v = torch.arange(1030, device="opencl").float()
+        assert ((v[2:] + v[2:]) * 0.5 == v[2:]).all().item() and ((v + 1) - v == 1).all().item()
         h = x.to(torch.float16).transpose(1, 2).contiguous()
         assert (h.float().cpu().numpy() == a.transpose(0, 2, 1).astype(np.float16)).all()
         print("OK")

@@ -47,6 +47,14 @@ def _io_defines(prefix, d, compute=None):
     return [f"T{prefix}={d.cl}", f"LD_{prefix}(p,i)=(({c})(p)[i])", f"ST_{prefix}(p,i,v)=((p)[i]=({d.cl})(v))"]
 
 
+def _vec4_defines(k, d, c):
+    """VCk / LD4_k of ew_contig4: operand k's 4-vector compute type and its 4-element load."""
+    load, loads = ("vload_half4(0,(p)+(i))", "float") if d is D.float16 else ("vload4(0,(p)+(i))", d.cl)
+    if loads != c:
+        load = f"convert_{c}4({load})"
+    return [f"VC{k}={c}4", f"LD4_{k}(p,i)=({load})"]
+
+
 def _tile_defines(d):
     """TOT / TOV of ew_tiled_wg: the type of the output's local tile, and a value's conversion into it."""
     t = _ctype(d)
@@ -234,6 +242,8 @@ class OpenCLBackend:
             defines = _io_defines("O", out.dtype) + [f"EXPR={call}", opdef] + _tile_defines(out.dtype)
             for k, (x, c) in enumerate(zip(ops, computes), 1):
                 defines += _io_defines(str(k), x.dtype, _ctype(c)) + [f"C{k}={_ctype(c)}"]
+                if self.rt.kernel_shape == "gpu":
+                    defines += _vec4_defines(str(k), x.dtype, _ctype(c))
             self._check_dtype(out.dtype)
             prg = self._ew_programs[key] = kernels.program(self.rt, "elementwise.cl", tuple(_fix(d) for d in defines),
                                                            INT_HELPERS)
@@ -250,6 +260,11 @@ class OpenCLBackend:
             else:
                 steps.append(None)
         if contiguous_out and None not in steps:
+            if self.rt.kernel_shape == "gpu" and n >= 1024 and all(
+                    x._offset % 4 == 0 for x, st in zip([out] + ops, [1] + steps) if st):
+                prg.ew_contig4(q, (min(_round_up(n // 4), self._max_items),), (LOCAL,), out._storage.data,
+                               *(x._storage.data for x in ops), out._offset, *(x._offset for x in ops), *steps, n)
+                return
             prg.ew_contig(q, gs, (LOCAL,), out._storage.data, *(x._storage.data for x in ops),
                           out._offset, *(x._offset for x in ops), *steps, n)
             return
