@@ -1,7 +1,8 @@
 """Normalization layers' math: batch, layer and group norm, and interpolation.
 
 Each normalizes ``(x - mean) / sqrt(var + eps)`` over some dims, then applies an optional affine
-``weight * x̂ + bias``.  Written with tensor ops, so autograd derives the backward.
+``weight * x̂ + bias``.  Written with tensor ops, so autograd derives the backward; layer norm is instead a
+fused row op with its own backward (``rows.py``).
 """
 import numpy as np
 

@@ -8,7 +8,8 @@ touch storage directly, so a second backend (OpenCL) only has to provide the sam
 * ``reduce``: a NumPy reduction over some dims;
 * ``copy_``: strided (and broadcasting, casting) copy into an existing tensor, via ``_core.strided_copy``;
 * ``gather`` / ``scatter``: read or write storage elements at int64 offsets, via ``_core``;
-* ``call``: the escape hatch for NumPy routines with no general kernel (``sort``, ``matmul``, ``cumsum``).
+* ``call``: the escape hatch for NumPy routines with no general kernel (``sort``, ``matmul``, ``cumsum``);
+* ``softmax`` / ``softmax_backward`` / ``layer_norm`` / ``layer_norm_backward``: fused row ops (``ops/rows.py``).
 """
 import warnings
 
