@@ -91,6 +91,67 @@ __kernel void ew_tiled(__global TO* out, __global const T1* p1, __global const T
     }
 }
 
+#ifndef PG_CPU
+/* ew_tiled on GPUs: a work-group of 256 work-items moves one 32 x 32 tile of the last two dims at a
+ * time.  Operands whose rows are walked in the other order (bit k of tmask: operand k, 0 = the output)
+ * go through a tile in local memory: the work-group reads them with neighbouring work-items on
+ * neighbouring addresses of *their* contiguous dim (coalesced), then reads the tile across.  A row of
+ * 33 elements puts the 32 elements of a tile column in 32 different local-memory banks.
+ *   TOT / TOV(v): the output's type in the tile, and the conversion of a value of EXPR into it */
+#define PG_TT 32
+__kernel __attribute__((reqd_work_group_size(256, 1, 1)))
+void ew_tiled_wg(__global TO* out, __global const T1* p1, __global const T2* p2, __global const T3* p3,
+                 const Layout L, const long n, const long tmask) {
+    __local C1 t1[PG_TT][PG_TT + 1];
+    __local C2 t2[PG_TT][PG_TT + 1];
+    __local C3 t3[PG_TT][PG_TT + 1];
+    __local TOT t0[PG_TT][PG_TT + 1];
+    int lid = get_local_id(0), lx = lid % PG_TT, ly = lid / PG_TT;   /* ly: 0..7 */
+    int dr = L.nd - 2, dc = L.nd - 1;
+    long R = L.shape[dr], W = L.shape[dc];
+    long tr = (R + PG_TT - 1) / PG_TT, tc = (W + PG_TT - 1) / PG_TT;
+    long ntiles = (n / (R * W)) * tr * tc;
+    long r0s = L.strides[0][dr], c0s = L.strides[0][dc], r1s = L.strides[1][dr], c1s = L.strides[1][dc];
+    long r2s = L.strides[2][dr], c2s = L.strides[2][dc], r3s = L.strides[3][dr], c3s = L.strides[3][dc];
+    for (long t = get_group_id(0); t < ntiles; t += get_num_groups(0)) {
+        long tcol = t % tc, rest = t / tc;
+        long trow = rest % tr, o = rest / tr;
+        long b0, b1, b2, b3;
+        pg_offsets(&L, o * R * W, &b0, &b1, &b2, &b3);      /* offsets of element (o, 0, 0) */
+        long r0 = trow * PG_TT, c0 = tcol * PG_TT;
+        if (tmask & 14) {                                      /* stage the transposed inputs */
+            for (int j = 0; j < PG_TT; j += 8) {
+                long row = r0 + lx, col = c0 + ly + j;
+                if (row < R && col < W) {
+                    if (tmask & 2) t1[lx][ly + j] = LD_1(p1, b1 + row * r1s + col * c1s);
+                    if (tmask & 4) t2[lx][ly + j] = LD_2(p2, b2 + row * r2s + col * c2s);
+                    if (tmask & 8) t3[lx][ly + j] = LD_3(p3, b3 + row * r3s + col * c3s);
+                }
+            }
+            barrier(CLK_LOCAL_MEM_FENCE);
+        }
+        for (int j = 0; j < PG_TT; j += 8) {
+            long row = r0 + ly + j, col = c0 + lx;
+            if (row < R && col < W) {
+                C1 a = (tmask & 2) ? t1[ly + j][lx] : LD_1(p1, b1 + row * r1s + col * c1s);
+                C2 b = (tmask & 4) ? t2[ly + j][lx] : LD_2(p2, b2 + row * r2s + col * c2s);
+                C3 c = (tmask & 8) ? t3[ly + j][lx] : LD_3(p3, b3 + row * r3s + col * c3s);
+                if (tmask & 1) { t0[ly + j][lx] = TOV(EXPR); }
+                else { ST_O(out, b0 + row * r0s + col * c0s, EXPR); }
+            }
+        }
+        if (tmask & 1) {                                       /* write a transposed output across */
+            barrier(CLK_LOCAL_MEM_FENCE);
+            for (int j = 0; j < PG_TT; j += 8) {
+                long row = r0 + lx, col = c0 + ly + j;
+                if (row < R && col < W) ST_O(out, b0 + row * r0s + col * c0s, t0[lx][ly + j]);
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);                          /* the tiles are free for the next tile */
+    }
+}
+#endif
+
 /* Every input is either contiguous with the output's shape (step 1) or one broadcast element (step 0):
  * no index arithmetic at all, so PoCL can vectorise across work-items. */
 __kernel void ew_contig(__global TO* out, __global const T1* p1, __global const T2* p2, __global const T3* p3,
@@ -103,3 +164,29 @@ __kernel void ew_contig(__global TO* out, __global const T1* p1, __global const 
         ST_O(out, off0 + i, EXPR);
     }
 }
+
+#ifndef PG_CPU
+/* ew_contig on GPUs when every step-1 operand starts at a multiple of 4 elements: each work-item
+ * takes 4 neighbouring elements with one vector load per operand (16 bytes for float), which
+ * needs fewer memory instructions than 4 scalar loads.
+ *   VC1..VC3: 4-vectors of the compute types;  LD4_k(p, i): load elements i..i+3 converted to VCk */
+#define PG_E4(K) { C1 a = va.s##K; C2 b = vb.s##K; C3 c = vc.s##K; ST_O(out, off0 + i + K, EXPR); }
+__kernel void ew_contig4(__global TO* out, __global const T1* p1, __global const T2* p2, __global const T3* p3,
+                         const long off0, const long off1, const long off2, const long off3,
+                         const long s1, const long s2, const long s3, const long n) {
+    long n4 = n / 4;
+    for (long v = get_global_id(0); v < n4; v += get_global_size(0)) {
+        long i = v * 4;
+        VC1 va = s1 ? LD4_1(p1, off1 + i) : (VC1)(LD_1(p1, off1));
+        VC2 vb = s2 ? LD4_2(p2, off2 + i) : (VC2)(LD_2(p2, off2));
+        VC3 vc = s3 ? LD4_3(p3, off3 + i) : (VC3)(LD_3(p3, off3));
+        PG_E4(0) PG_E4(1) PG_E4(2) PG_E4(3)
+    }
+    for (long i = n4 * 4 + get_global_id(0); i < n; i += get_global_size(0)) {
+        C1 a = LD_1(p1, off1 + i * s1);
+        C2 b = LD_2(p2, off2 + i * s2);
+        C3 c = LD_3(p3, off3 + i * s3);
+        ST_O(out, off0 + i, EXPR);
+    }
+}
+#endif

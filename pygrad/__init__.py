@@ -27,6 +27,8 @@ from .ops.linalg import matmul, mm, bmm, dot, mv, outer
 from ._functional import *  # noqa: F401,F403  (add, sum, exp, ... as functions)
 from . import autograd, cuda, opencl
 from .serialization import save, load
+from .utils.dlpack import from_dlpack
+from . import onnx
 from . import optim, utils
 from . import nn
 from . import vision

@@ -283,6 +283,17 @@ class Tensor:
             return self.cpu().numpy()
         return self._host()
 
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """A DLPack capsule sharing this CPU tensor's memory (see ``pygrad.utils.dlpack``)."""
+        from .utils.dlpack import tensor_dlpack
+
+        return tensor_dlpack(self, stream, max_version, dl_device, copy)
+
+    def __dlpack_device__(self):
+        from .utils.dlpack import tensor_dlpack_device
+
+        return tensor_dlpack_device(self)
+
     def _host(self):
         """A NumPy array of the values wherever they live (a view on the CPU, a copy from a device)."""
         return backend_of(self).to_numpy(self)

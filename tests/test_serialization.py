@@ -273,11 +273,12 @@ def test_truncated_and_corrupt_files_raise_runtime_error(tmp_path):
     path = tmp_path / "ok.pt"
     torch.save({"w": torch.arange(1000.0)}, path)
     good = path.read_bytes()
+    at = good.index(np.arange(1000.0, dtype=np.float32)[500:502].tobytes())  # inside the storage bytes
     cases = {
         "truncated": good[: len(good) // 2],
         "empty": b"",
         "garbage": bytes(range(256)) * 4,
-        "flipped": good[:300] + bytes([good[300] ^ 0xFF]) + good[301:],  # inside the storage bytes: bad CRC
+        "flipped": good[:at] + bytes([good[at] ^ 0xFF]) + good[at + 1:],  # inside the storage bytes: bad CRC
     }
     for name, data in cases.items():
         bad = tmp_path / f"{name}.pt"

@@ -1,7 +1,8 @@
 """Normalization layers' math: batch, layer and group norm, and interpolation.
 
 Each normalizes ``(x - mean) / sqrt(var + eps)`` over some dims, then applies an optional affine
-``weight * x̂ + bias``.  Written with tensor ops, so autograd derives the backward.
+``weight * x̂ + bias``.  Written with tensor ops, so autograd derives the backward; layer norm is instead a
+fused row op with its own backward (``rows.py``).
 """
 import numpy as np
 
@@ -43,19 +44,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     return xhat
 
 
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
-    """Normalize over the last ``len(normalized_shape)`` dims of each sample."""
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    if tuple(input._shape[-len(shape):]) != shape:
-        raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape [*, "
-                           f"{', '.join(map(str, shape))}], but got input of size{list(input._shape)}")
-    dims = tuple(range(input.dim() - len(shape), input.dim()))
-    xhat = _normalize(input, dims, eps)[0]
-    if weight is not None:
-        xhat = xhat * weight
-    if bias is not None:
-        xhat = xhat + bias
-    return xhat
+from .rows import layer_norm  # noqa: E402,F401  (a fused row op)
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):

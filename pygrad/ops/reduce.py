@@ -1,4 +1,4 @@
-"""Reductions (``sum``, ``mean``, ``max``, ``var``, ...), scans (``cumsum``), softmax and sorting.
+"""Reductions (``sum``, ``mean``, ``max``, ``var``, ...), scans (``cumsum``) and sorting.
 
 A reduction collapses the dims listed in ``dim`` (all dims when None).  Its backward *expands* the
 gradient back over those dims: ``sum`` copies it to every element, ``mean`` divides by the count,
@@ -370,61 +370,8 @@ def logsumexp(x, dim, keepdim=False):
     return r if keepdim else r.squeeze(dims) if dims else r
 
 
-def softmax(x, dim=None, dtype=None, _stacklevel=3):
-    if dtype is not None:
-        x = x.to(dtype)
-    d = wrap_dim(-1 if dim is None else dim, x.dim())
-    if not x.dtype.is_floating_point:
-        raise NotImplementedError(f'"softmax" not implemented for \'{_torch_type_word(x.dtype)}\'')
-    if x.numel() == 0:
-        return x.clone()
-    return Softmax.apply(x, d)
-
-
-class Softmax(Function):
-    """``exp(x - max) / sum(exp(x - max))`` along ``dim``; backward: ``y * (g - sum(g * y))``."""
-
-    _builtin = True
-
-    @staticmethod
-    def forward(ctx, x, dim):
-        e = (x - amax(x, dim, keepdim=True)).exp()
-        y = e / e.sum(dim, keepdim=True)
-        ctx.dim = dim
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return y * (g - (g * y).sum(ctx.dim, keepdim=True)), None
-
-
-def log_softmax(x, dim=None, dtype=None, _stacklevel=3):
-    if dtype is not None:
-        x = x.to(dtype)
-    d = wrap_dim(-1 if dim is None else dim, x.dim())
-    if not x.dtype.is_floating_point:
-        raise NotImplementedError(f'"log_softmax" not implemented for \'{_torch_type_word(x.dtype)}\'')
-    return LogSoftmax.apply(x, d)
-
-
-class LogSoftmax(Function):
-    """``x - logsumexp(x)`` along ``dim``; backward: ``g - softmax(x) * sum(g)``."""
-
-    _builtin = True
-
-    @staticmethod
-    def forward(ctx, x, dim):
-        y = x - logsumexp(x, dim, keepdim=True)
-        ctx.dim = dim
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return g - y.exp() * g.sum(ctx.dim, keepdim=True), None
+# softmax and log_softmax are fused row ops: see rows.py
+from .rows import LogSoftmax, Softmax, log_softmax, softmax  # noqa: E402,F401
 
 
 class Cumsum(Function):

@@ -8,7 +8,8 @@ touch storage directly, so a second backend (OpenCL) only has to provide the sam
 * ``reduce``: a NumPy reduction over some dims;
 * ``copy_``: strided (and broadcasting, casting) copy into an existing tensor, via ``_core.strided_copy``;
 * ``gather`` / ``scatter``: read or write storage elements at int64 offsets, via ``_core``;
-* ``call``: the escape hatch for NumPy routines with no general kernel (``sort``, ``matmul``, ``cumsum``).
+* ``call``: the escape hatch for NumPy routines with no general kernel (``sort``, ``matmul``, ``cumsum``);
+* ``softmax`` / ``softmax_backward`` / ``layer_norm`` / ``layer_norm_backward``: fused row ops (``ops/rows.py``).
 """
 import warnings
 
@@ -228,3 +229,86 @@ def fold(cols, out_hw, kernel, dilation, padding, stride):
         for j in range(kw):
             out[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh, j * dw: j * dw + sw * (ow - 1) + 1: sw] += c[:, :, i, j]
     return wrap(out[:, :, ph: ph + out_hw[0], pw: pw + out_hw[1]], cols.dtype)
+
+
+# -- row ops (softmax, log_softmax, layer_norm): a few whole-array NumPy passes each --------------------------
+def _rows_np(x):
+    """``x`` as a NumPy array in its compute dtype: float16 computes in float32, as PyTorch's CPU kernels."""
+    a = to_numpy(x)
+    return a.astype(np.float32) if a.dtype == np.float16 else a
+
+
+def softmax(x, dim, log):
+    """softmax (or log_softmax, ``log``) along ``dim``: ``z = x - max``, then ``exp(z) / sum`` or ``z - log(sum)``."""
+    if x.numel() == 0:
+        return empty(x._shape, x.dtype)
+    a = _rows_np(x)
+    with np.errstate(all="ignore"):
+        z = a - a.max(axis=dim, keepdims=True)  # a new array: the passes below work in place on it
+        if log:
+            s = np.exp(z).sum(axis=dim, keepdims=True)
+            z -= np.log(s)
+        else:
+            np.exp(z, out=z)
+            z /= z.sum(axis=dim, keepdims=True)
+    return wrap(z, x.dtype)
+
+
+def softmax_backward(g, y, dim, log):
+    """The input gradient of softmax (``y * (g - sum(g y))``) or log_softmax (``g - exp(y) sum(g)``)."""
+    if y.numel() == 0:
+        return empty(y._shape, y.dtype)
+    gy, ya = _rows_np(g), _rows_np(y)
+    with np.errstate(all="ignore"):
+        if log:
+            r = np.exp(ya)
+            r *= -gy.sum(axis=dim, keepdims=True)
+            r += gy
+        else:
+            r = gy * ya
+            s = r.sum(axis=dim, keepdims=True)
+            np.subtract(gy, s, out=r)
+            r *= ya
+    return wrap(r, y.dtype)
+
+
+def layer_norm(x, w, b, n, eps):
+    """``(y, mean, rstd)`` of layer norm over rows of ``n`` elements (x, w, b contiguous; mean and rstd
+    per row, in the compute dtype).  Two passes for the statistics (mean, then squared deviations)."""
+    rows = x.numel() // n if n else 0
+    a = _rows_np(x).reshape(rows, n)
+    ct = a.dtype
+    if rows == 0 or n == 0:
+        with np.errstate(all="ignore"):
+            mean = np.full(rows, np.nan, ct)
+        return empty(x._shape, x.dtype), wrap(mean), wrap(mean.copy())
+    mean = a.mean(axis=1, dtype=ct)
+    d = a - mean[:, None]
+    var = np.einsum("ij,ij->i", d, d) / ct.type(n)
+    rstd = (1 / np.sqrt(var + ct.type(eps))).astype(ct)
+    d *= rstd[:, None]
+    if w is not None:
+        d *= _rows_np(w).reshape(n)
+    if b is not None:
+        d += _rows_np(b).reshape(n)
+    return wrap(d.reshape(x._shape), x.dtype), wrap(mean), wrap(rstd)
+
+
+def layer_norm_backward(g, x, w, mean, rstd, n, needs):
+    """Gradients of layer norm for (input, weight, bias), each None where ``needs`` says it is not wanted:
+    ``gx = rstd (g w - mean(g w) - xhat mean(g w xhat))``, ``gw = sum_rows g xhat``, ``gb = sum_rows g``."""
+    rows = x.numel() // n if n else 0
+    a, gy = _rows_np(x).reshape(rows, n), _rows_np(g).reshape(rows, n)
+    m, r = to_numpy(mean)[:, None], to_numpy(rstd)[:, None]
+    xhat = (a - m) * r
+    gx = gw = gb = None
+    if needs[0]:
+        gxh = gy * _rows_np(w).reshape(n) if w is not None else gy
+        c1 = gxh.mean(axis=1, keepdims=True) if n else 0
+        c2 = np.einsum("ij,ij->i", gxh, xhat)[:, None] / max(n, 1)
+        gx = wrap(((gxh - c1 - xhat * c2) * r).reshape(x._shape), x.dtype)
+    if needs[1]:
+        gw = wrap(np.einsum("ij,ij->j", gy, xhat), x.dtype)
+    if needs[2]:
+        gb = wrap(gy.sum(axis=0), x.dtype)
+    return gx, gw, gb

@@ -74,6 +74,20 @@ def _io_defines(prefix, d, compute=None):
     return [f"T{prefix}={d.cl}", f"LD_{prefix}(p,i)=(({c})(p)[i])", f"ST_{prefix}(p,i,v)=((p)[i]=({d.cl})(v))"]
 
 
+def _vec4_defines(k, d, c):
+    """VCk / LD4_k of ew_contig4: operand k's 4-vector compute type and its 4-element load."""
+    load, loads = ("vload_half4(0,(p)+(i))", "float") if d is D.float16 else ("vload4(0,(p)+(i))", d.cl)
+    if loads != c:
+        load = f"convert_{c}4({load})"
+    return [f"VC{k}={c}4", f"LD4_{k}(p,i)=({load})"]
+
+
+def _tile_defines(d):
+    """TOT / TOV of ew_tiled_wg: the type of the output's local tile, and a value's conversion into it."""
+    t = _ctype(d)
+    return [f"TOT={t}", "TOV(v)=((uchar)((v) != 0))" if d is D.bool_ else f"TOV(v)=(({t})(v))"]
+
+
 def _round_up(n):
     return max(LOCAL, -(-n // LOCAL) * LOCAL)
 
@@ -269,9 +283,11 @@ class OpenCLBackend:
         prg = self._ew_programs.get(key)
         if prg is None:
             call = {1: "OP1(a)", 2: "OP2(a,b)", 3: "OP3(a,b,c)"}[arity]
-            defines = _io_defines("O", out.dtype) + [f"EXPR={call}", opdef]
+            defines = _io_defines("O", out.dtype) + [f"EXPR={call}", opdef] + _tile_defines(out.dtype)
             for k, (x, c) in enumerate(zip(ops, computes), 1):
                 defines += _io_defines(str(k), x.dtype, _ctype(c)) + [f"C{k}={_ctype(c)}"]
+                if self.rt.kernel_shape == "gpu":
+                    defines += _vec4_defines(str(k), x.dtype, _ctype(c))
             self._check_dtype(out.dtype)
             prg = self._ew_programs[key] = kernels.program(self.rt, "elementwise.cl", tuple(_fix(d) for d in defines),
                                                            INT_HELPERS)
@@ -288,13 +304,32 @@ class OpenCLBackend:
             else:
                 steps.append(None)
         if contiguous_out and None not in steps:
+            if self.rt.kernel_shape == "gpu" and n >= 1024 and all(
+                    x._offset % 4 == 0 for x, st in zip([out] + ops, [1] + steps) if st):
+                prg.ew_contig4(q, (min(_round_up(n // 4), self._max_items),), (LOCAL,), out._storage.data,
+                               *(x._storage.data for x in ops), out._offset, *(x._offset for x in ops), *steps, n)
+                return
             prg.ew_contig(q, gs, (LOCAL,), out._storage.data, *(x._storage.data for x in ops),
                           out._offset, *(x._offset for x in ops), *steps, n)
             return
         cshape, cstrides = collapse(shape, [out._strides] + in_strides)
         L = make_layout(cshape, cstrides, [out._offset] + [x._offset for x in ops])
-        kernel = prg.ew_tiled if _transposed(cshape, cstrides) else prg.ew_strided
-        kernel(q, gs, (LOCAL,), out._storage.data, *(x._storage.data for x in ops), L, np.int64(n))
+        if not _transposed(cshape, cstrides):
+            prg.ew_strided(q, gs, (LOCAL,), out._storage.data, *(x._storage.data for x in ops), L, np.int64(n))
+        elif self.rt.kernel_shape == "gpu" and self._tiles_fit(out.dtype, computes):
+            # operands walked across their contiguous dim go through local-memory tiles (ew_tiled_wg)
+            tmask = sum(1 << k for k, st in enumerate(cstrides) if abs(st[-1]) > abs(st[-2]))
+            ntiles = n // (cshape[-1] * cshape[-2]) * -(-cshape[-1] // 32) * -(-cshape[-2] // 32)
+            prg.ew_tiled_wg(q, (min(ntiles, 65536) * 256,), (256,), out._storage.data,
+                            *(x._storage.data for x in ops), L, np.int64(n), tmask)
+        else:
+            prg.ew_tiled(q, gs, (LOCAL,), out._storage.data, *(x._storage.data for x in ops), L, np.int64(n))
+
+    def _tiles_fit(self, out_dtype, computes):
+        """Whether ew_tiled_wg's four 32x33 local tiles (output and three inputs) fit in local memory."""
+        size = {"uchar": 1, "char": 1, "short": 2, "ushort": 2, "int": 4, "uint": 4, "float": 4}
+        nbytes = sum(size.get(_ctype(d), 8) for d in [out_dtype] + list(computes)) * 32 * 33
+        return nbytes + 1024 <= self.rt.device.local_mem_size
 
     def copy_(self, dst, src):
         """Strided, broadcasting, casting copy: the elementwise identity with a strided output."""
@@ -321,3 +356,7 @@ def _fix(d):
 from .backend_ops import install  # noqa: E402
 
 install(OpenCLBackend)
+
+from .rows import install as _install_rows  # noqa: E402  (softmax, layer norm: cl_kernels/rows.cl)
+
+_install_rows(OpenCLBackend)

@@ -1,0 +1,160 @@
+"""Row ops and transposes side by side: pygrad (CPU backend, OpenCL) against NumPy and PyTorch (CPU).
+
+Run: ``python benchmarks/bench_rows.py [--small] [--rounds 5]``.  Each cell is the median of
+interleaved rounds (every library runs once per round, so a busy machine slows all alike), in ms.
+The OpenCL column runs the kernel shape this device gets (``PYGRAD_KERNEL_SHAPE=gpu`` forces the GPU
+shape on a CPU device, for information: it is not meant to be fast there).
+Workloads: softmax(dim=1) of 4096x4096, log_softmax(dim=1) of 4096x4096, layer_norm of (64*128, 256)
+forward and forward+backward, and ``x.t().contiguous()`` of 2048x2048, all float32.
+"""
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+import pygrad
+import pygrad.nn.functional as F
+
+try:
+    import torch
+except ImportError:  # PyTorch is optional: compare with it only when installed
+    torch = None
+
+
+def np_softmax(a):
+    z = a - a.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    return z
+
+
+def np_log_softmax(a):
+    z = a - a.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def np_layer_norm(a, w, b, eps=1e-5):
+    mu = a.mean(axis=1, keepdims=True)
+    d = a - mu
+    var = np.einsum("ij,ij->i", d, d)[:, None] / a.shape[1]
+    d *= 1 / np.sqrt(var + eps)
+    d *= w
+    d += b
+    return d
+
+
+def workloads(small):
+    n = 2048 if small else 4096
+    rows = 2048 if small else 64 * 128
+    t = 1024 if small else 2048
+    rng = np.random.default_rng(0)
+    sm = rng.standard_normal((n, n)).astype(np.float32)
+    ln = rng.standard_normal((rows, 256)).astype(np.float32)
+    w, b = rng.standard_normal(256).astype(np.float32), rng.standard_normal(256).astype(np.float32)
+    tr = rng.standard_normal((t, t)).astype(np.float32)
+    return [
+        (f"softmax(dim=1) {n}x{n}", sm, lambda x, m: x.softmax(1), np_softmax, lambda x: torch.softmax(x, 1)),
+        (f"log_softmax(dim=1) {n}x{n}", sm, lambda x, m: x.log_softmax(1), np_log_softmax,
+         lambda x: torch.log_softmax(x, 1)),
+        (f"layer_norm ({rows}, 256) fwd", ln, lambda x, m: F.layer_norm(x, (256,), m.tensor(w, x), m.tensor(b, x)),
+         lambda a: np_layer_norm(a, w, b),
+         lambda x: torch.nn.functional.layer_norm(x, (256,), torch.from_numpy(w), torch.from_numpy(b))),
+        (f"layer_norm ({rows}, 256) fwd+bwd", ln, _ln_fwd_bwd(w, b), None, _ln_fwd_bwd_torch(w, b)),
+        (f"x.t().contiguous() {t}x{t}", tr, lambda x, m: x.t().contiguous(), lambda a: np.ascontiguousarray(a.T),
+         lambda x: x.t().contiguous()),
+    ]
+
+
+class _Params:
+    """Weight tensors created once per device (not timed)."""
+
+    def __init__(self):
+        self.cache = {}
+
+    def tensor(self, arr, like):
+        key = (id(arr), str(like.device))
+        if key not in self.cache:
+            self.cache[key] = pygrad.tensor(arr, device=like.device)
+        return self.cache[key]
+
+
+def _ln_fwd_bwd(w, b):
+    params = {}
+
+    def run(x, m):
+        key = str(x.device)
+        if key not in params:
+            params[key] = (pygrad.tensor(w, device=x.device, requires_grad=True),
+                           pygrad.tensor(b, device=x.device, requires_grad=True),
+                           pygrad.ones(x.shape, device=x.device))
+        wt, bt, g = params[key]
+        xr = x.detach().requires_grad_()
+        F.layer_norm(xr, (256,), wt, bt).backward(g)
+        return xr.grad
+
+    return run
+
+
+def _ln_fwd_bwd_torch(w, b):
+    wt = torch.tensor(w, requires_grad=True) if torch is not None else None
+    bt = torch.tensor(b, requires_grad=True) if torch is not None else None
+
+    def run(x):
+        xr = x.detach().requires_grad_()
+        torch.nn.functional.layer_norm(xr, (256,), wt, bt).backward(torch.ones_like(xr))
+        return xr.grad
+
+    return run
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--small", action="store_true", help="smaller sizes (a quick look)")
+    ap.add_argument("--rounds", type=int, default=5)
+    args = ap.parse_args()
+    have_cl = pygrad.opencl.is_available()
+    shape = ""
+    if have_cl:
+        from pygrad.runtime.opencl import runtime
+
+        shape = runtime.properties(0)["kernel_shape"]
+    if torch is not None:
+        torch.set_num_threads(max(1, torch.get_num_threads()))
+    header = ["workload", "pygrad cpu", f"pygrad opencl ({shape})" if have_cl else "pygrad opencl", "numpy"]
+    header += ["torch cpu"] if torch is not None else []
+    print("  ".join(header) + "   (ms, median of interleaved rounds)")
+    m = _Params()
+    for name, arr, fn, np_fn, t_fn in workloads(args.small):
+        runners = [("cpu", lambda x=pygrad.from_numpy(arr): fn(x, m))]
+        if have_cl:
+            xc = pygrad.tensor(arr, device="opencl")
+
+            def run_cl(x=xc):
+                fn(x, m)
+                pygrad.opencl.synchronize()
+
+            runners.append(("opencl", run_cl))
+        if np_fn is not None:
+            runners.append(("numpy", lambda: np_fn(arr)))
+        if torch is not None:
+            tx = torch.from_numpy(arr)
+            runners.append(("torch", lambda tx=tx: t_fn(tx)))
+        for _, r in runners:  # warm up: kernel builds, first-touch allocations
+            r()
+        times = {k: [] for k, _ in runners}
+        for _ in range(args.rounds):
+            for k, r in runners:
+                t0 = time.perf_counter()
+                r()
+                times[k].append(time.perf_counter() - t0)
+        cells = [name]
+        for k in ("cpu", "opencl", "numpy", "torch"):
+            if k == "opencl" and not have_cl or k == "torch" and torch is None:
+                continue
+            cells.append(f"{statistics.median(times[k]) * 1e3:8.2f}" if k in times else "       -")
+        print("  ".join(cells))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,368 @@
+/* rows.cl: fused row ops -- softmax, log_softmax and layer norm, forward and backward.
+ *
+ * A row is the elements one result depends on (along softmax's dim; the normalized dims of layer norm).
+ * Each kernel reads a row two or three times and writes it once, in one launch, where composing
+ * max / sub / exp / sum / div ops would read and write the whole tensor once per op.
+ *
+ * Specialised by #defines from pygrad/runtime/opencl/rows.py:
+ *   ACC, ACC8               accumulator type (float; double for float64) and its 8-wide vector
+ *   TI / LD_I / LD8_I       input storage type, scalar and 8-wide loads (converted to ACC / ACC8)
+ *   TO / ST_O / ST8_O       output storage type, scalar and 8-wide stores
+ *   LOG                     1: log_softmax, 0: softmax
+ *   WG                      the work-group size of the *_wg kernels (a power of two)
+ * Three shapes of each kernel:
+ *   *_rows  CPU devices: one work-item per row (PG_FOR hands each a chunk of rows), 8-wide vector loops
+ *           over the row, no local memory.  Rows are contiguous (row stride 1).
+ *   *_wg    GPUs, rows with stride 1: one work-group per row; neighbouring work-items read
+ *           neighbouring elements (coalesced) and combine their partial results in local memory.
+ *   *_item  GPUs, any strides (softmax along a dim that is not the innermost): one work-item per row;
+ *           neighbouring work-items own neighbouring rows, so their loads are coalesced when the
+ *           rows are the columns of a row-major tensor.
+ * Softmax is numerically stable: every row is shifted by its max, and log_softmax is
+ * (x - max) - log(sum(exp(x - max))).  The _wg and _item kernels find the max and the sum in one
+ * pass ("online softmax": the sum is rescaled whenever the running max grows).
+ */
+#ifndef LOG
+#define LOG 0
+#endif
+#ifndef WG
+#define WG 64
+#endif
+
+/* float16 rows, 8 at a time: eight scalar conversions (PoCL's vload_half8 wants 16-byte alignment,
+ * and a row of a half tensor starts at any even address). */
+inline float8 pg_ld8h(__global const half* p) {
+    return (float8)(vload_half(0, p), vload_half(1, p), vload_half(2, p), vload_half(3, p),
+                    vload_half(4, p), vload_half(5, p), vload_half(6, p), vload_half(7, p));
+}
+inline void pg_st8h(float8 v, __global half* p) {
+    vstore_half(v.s0, 0, p); vstore_half(v.s1, 1, p); vstore_half(v.s2, 2, p); vstore_half(v.s3, 3, p);
+    vstore_half(v.s4, 4, p); vstore_half(v.s5, 5, p); vstore_half(v.s6, 6, p); vstore_half(v.s7, 7, p);
+}
+
+inline ACC pg_hmax8(ACC8 v) {
+    return fmax(fmax(fmax(v.s0, v.s1), fmax(v.s2, v.s3)), fmax(fmax(v.s4, v.s5), fmax(v.s6, v.s7)));
+}
+inline ACC pg_hsum8(ACC8 v) { return ((v.s0 + v.s1) + (v.s2 + v.s3)) + ((v.s4 + v.s5) + (v.s6 + v.s7)); }
+
+/* Online softmax state (m, s): s = sum of exp(x - m) over the elements seen; fold in one element. */
+inline void pg_online(ACC v, ACC* m, ACC* s) {
+    if (v > *m) { *s = *s * exp(*m - v) + (ACC)1; *m = v; }
+    else if (v != -INFINITY) { *s += exp(v - *m); }   /* (-inf adds 0; NaN makes s NaN) */
+}
+/* Merge two states (a partial result of another work-item). */
+inline void pg_online_merge(ACC m2, ACC s2, ACC* m, ACC* s) {
+    ACC mm = fmax(*m, m2);
+    ACC a = *s == (ACC)0 ? (ACC)0 : *s * exp(*m - mm);
+    ACC b = s2 == (ACC)0 ? (ACC)0 : s2 * exp(m2 - mm);
+    *m = mm; *s = a + b;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* softmax / log_softmax forward                                                                   */
+/* ---------------------------------------------------------------------------------------------- */
+/* Operands: 0 = out, 1 = x; L is the layout of the row starts (the kept dims). */
+__kernel void sm_fwd_rows(__global TO* out, __global const TI* x, const Layout L, const long nrows, const long n) {
+    PG_FOR(r, nrows) {
+        long oo, ox, u2, u3;
+        pg_offsets(&L, r, &oo, &ox, &u2, &u3);
+        __global const TI* p = x + ox;
+        __global TO* q = out + oo;
+        long n8 = n & ~7L;
+        ACC8 m8 = (ACC8)(-INFINITY);
+        for (long i = 0; i < n8; i += 8) m8 = fmax(m8, LD8_I(p, i));
+        ACC m = pg_hmax8(m8);
+        for (long i = n8; i < n; ++i) m = fmax(m, LD_I(p, i));
+        ACC8 s8 = (ACC8)(0);
+        for (long i = 0; i < n8; i += 8) s8 += exp(LD8_I(p, i) - m);
+        ACC s = pg_hsum8(s8);
+        for (long i = n8; i < n; ++i) s += exp(LD_I(p, i) - m);
+#if LOG
+        ACC ls = log(s);
+        for (long i = 0; i < n8; i += 8) ST8_O(q, i, (LD8_I(p, i) - m) - ls);
+        for (long i = n8; i < n; ++i) ST_O(q, i, (LD_I(p, i) - m) - ls);
+#else
+        for (long i = 0; i < n8; i += 8) ST8_O(q, i, exp(LD8_I(p, i) - m) / s);
+        for (long i = n8; i < n; ++i) ST_O(q, i, exp(LD_I(p, i) - m) / s);
+#endif
+    }
+}
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void sm_fwd_wg(__global TO* out, __global const TI* x, const Layout L, const long nrows, const long n) {
+    __local ACC lm[WG], ls_[WG];
+    int lid = get_local_id(0);
+    for (long r = get_group_id(0); r < nrows; r += get_num_groups(0)) {
+        long oo, ox, u2, u3;
+        pg_offsets(&L, r, &oo, &ox, &u2, &u3);
+        ACC m = -INFINITY, s = 0;
+        for (long i = lid; i < n; i += WG) pg_online(LD_I(x, ox + i), &m, &s);
+        lm[lid] = m; ls_[lid] = s;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int w = WG / 2; w > 0; w >>= 1) {
+            if (lid < w) {
+                ACC a = lm[lid], b = ls_[lid];
+                pg_online_merge(lm[lid + w], ls_[lid + w], &a, &b);
+                lm[lid] = a; ls_[lid] = b;
+            }
+            barrier(CLK_LOCAL_MEM_FENCE);
+        }
+        m = lm[0]; s = ls_[0];
+        barrier(CLK_LOCAL_MEM_FENCE);           /* everyone has read lm[0] before the next row */
+        if (m == INFINITY) s = NAN;             /* exp(inf - inf) is NaN, as the two-pass formula gives */
+#if LOG
+        ACC lg = log(s);
+        for (long i = lid; i < n; i += WG) ST_O(out, oo + i, (LD_I(x, ox + i) - m) - lg);
+#else
+        for (long i = lid; i < n; i += WG) ST_O(out, oo + i, exp(LD_I(x, ox + i) - m) / s);
+#endif
+    }
+}
+
+__kernel void sm_fwd_item(__global TO* out, __global const TI* x, const Layout L, const long nrows, const long n,
+                          const long rso, const long rsx) {
+    PG_FOR(r, nrows) {
+        long oo, ox, u2, u3;
+        pg_offsets(&L, r, &oo, &ox, &u2, &u3);
+        ACC m = -INFINITY, s = 0;
+        for (long i = 0; i < n; ++i) pg_online(LD_I(x, ox + i * rsx), &m, &s);
+        if (m == INFINITY) s = NAN;
+#if LOG
+        ACC lg = log(s);
+        for (long i = 0; i < n; ++i) ST_O(out, oo + i * rso, (LD_I(x, ox + i * rsx) - m) - lg);
+#else
+        for (long i = 0; i < n; ++i) ST_O(out, oo + i * rso, exp(LD_I(x, ox + i * rsx) - m) / s);
+#endif
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* softmax / log_softmax backward: operands 0 = grad in, 1 = y (the forward's output), 2 = g       */
+/*   softmax:      gx = y * (g - sum(g * y))       log_softmax:  gx = g - exp(y) * sum(g)          */
+/* ---------------------------------------------------------------------------------------------- */
+#if LOG
+#define SM_TERM(g, y) (g)
+#define SM_GRAD(g, y, s) ((g) - exp(y) * (s))
+#else
+#define SM_TERM(g, y) ((g) * (y))
+#define SM_GRAD(g, y, s) ((y) * ((g) - (s)))
+#endif
+
+__kernel void sm_bwd_rows(__global TO* gx, __global const TI* y, __global const TI* g, const Layout L,
+                          const long nrows, const long n) {
+    PG_FOR(r, nrows) {
+        long oo, oy, og, u3;
+        pg_offsets(&L, r, &oo, &oy, &og, &u3);
+        __global const TI* py = y + oy;
+        __global const TI* pg = g + og;
+        __global TO* q = gx + oo;
+        long n8 = n & ~7L;
+        ACC8 s8 = (ACC8)(0);
+        for (long i = 0; i < n8; i += 8) s8 += SM_TERM(LD8_I(pg, i), LD8_I(py, i));
+        ACC s = pg_hsum8(s8);
+        for (long i = n8; i < n; ++i) s += SM_TERM(LD_I(pg, i), LD_I(py, i));
+        for (long i = 0; i < n8; i += 8) ST8_O(q, i, SM_GRAD(LD8_I(pg, i), LD8_I(py, i), s));
+        for (long i = n8; i < n; ++i) ST_O(q, i, SM_GRAD(LD_I(pg, i), LD_I(py, i), s));
+    }
+}
+
+/* The sum of WG values v of a work-group, in local memory (tree); every work-item gets it. */
+inline ACC pg_wg_sum(ACC v, __local ACC* buf) {
+    int lid = get_local_id(0);
+    buf[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int w = WG / 2; w > 0; w >>= 1) {
+        if (lid < w) buf[lid] += buf[lid + w];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    ACC s = buf[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return s;
+}
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void sm_bwd_wg(__global TO* gx, __global const TI* y, __global const TI* g, const Layout L, const long nrows,
+               const long n) {
+    __local ACC buf[WG];
+    int lid = get_local_id(0);
+    for (long r = get_group_id(0); r < nrows; r += get_num_groups(0)) {
+        long oo, oy, og, u3;
+        pg_offsets(&L, r, &oo, &oy, &og, &u3);
+        ACC s = 0;
+        for (long i = lid; i < n; i += WG) s += SM_TERM(LD_I(g, og + i), LD_I(y, oy + i));
+        s = pg_wg_sum(s, buf);
+        for (long i = lid; i < n; i += WG) ST_O(gx, oo + i, SM_GRAD(LD_I(g, og + i), LD_I(y, oy + i), s));
+    }
+}
+
+__kernel void sm_bwd_item(__global TO* gx, __global const TI* y, __global const TI* g, const Layout L,
+                          const long nrows, const long n, const long rso, const long rsy, const long rsg) {
+    PG_FOR(r, nrows) {
+        long oo, oy, og, u3;
+        pg_offsets(&L, r, &oo, &oy, &og, &u3);
+        ACC s = 0;
+        for (long i = 0; i < n; ++i) s += SM_TERM(LD_I(g, og + i * rsg), LD_I(y, oy + i * rsy));
+        for (long i = 0; i < n; ++i)
+            ST_O(gx, oo + i * rso, SM_GRAD(LD_I(g, og + i * rsg), LD_I(y, oy + i * rsy), s));
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* layer norm over contiguous rows of n elements: y = (x - mean) * rstd * w + b                    */
+/* flags: bit 0 = has weight, bit 1 = has bias.  mean and rstd are stored per row (ACC).            */
+/* ---------------------------------------------------------------------------------------------- */
+#define HAS_W (flags & 1)
+#define HAS_B (flags & 2)
+
+__kernel void ln_fwd_rows(__global TO* y, __global ACC* mean, __global ACC* rstd, __global const TI* x,
+                          __global const TI* w, __global const TI* b, const long xoff, const long woff,
+                          const long boff, const long nrows, const long n, const ACC eps, const long flags) {
+    PG_FOR(r, nrows) {
+        __global const TI* p = x + xoff + r * n;
+        __global TO* q = y + r * n;
+        long n8 = n & ~7L;
+        ACC8 s8 = (ACC8)(0);
+        for (long i = 0; i < n8; i += 8) s8 += LD8_I(p, i);
+        ACC s = pg_hsum8(s8);
+        for (long i = n8; i < n; ++i) s += LD_I(p, i);
+        ACC mu = s / (ACC)n;
+        ACC8 v8 = (ACC8)(0);
+        for (long i = 0; i < n8; i += 8) { ACC8 d = LD8_I(p, i) - mu; v8 += d * d; }
+        ACC v = pg_hsum8(v8);
+        for (long i = n8; i < n; ++i) { ACC d = LD_I(p, i) - mu; v += d * d; }
+        ACC rs = (ACC)1 / sqrt(v / (ACC)n + eps);
+        mean[r] = mu; rstd[r] = rs;
+        for (long i = 0; i < n8; i += 8) {
+            ACC8 t = (LD8_I(p, i) - mu) * rs;
+            if (HAS_W) t *= LD8_I(w + woff, i);
+            if (HAS_B) t += LD8_I(b + boff, i);
+            ST8_O(q, i, t);
+        }
+        for (long i = n8; i < n; ++i) {
+            ACC t = (LD_I(p, i) - mu) * rs;
+            if (HAS_W) t *= LD_I(w + woff, i);
+            if (HAS_B) t += LD_I(b + boff, i);
+            ST_O(q, i, t);
+        }
+    }
+}
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void ln_fwd_wg(__global TO* y, __global ACC* mean, __global ACC* rstd, __global const TI* x,
+               __global const TI* w, __global const TI* b, const long xoff, const long woff,
+               const long boff, const long nrows, const long n, const ACC eps, const long flags) {
+    __local ACC buf[WG];
+    int lid = get_local_id(0);
+    for (long r = get_group_id(0); r < nrows; r += get_num_groups(0)) {
+        long base = xoff + r * n;
+        ACC s = 0;
+        for (long i = lid; i < n; i += WG) s += LD_I(x, base + i);
+        ACC mu = pg_wg_sum(s, buf) / (ACC)n;
+        ACC v = 0;
+        for (long i = lid; i < n; i += WG) { ACC d = LD_I(x, base + i) - mu; v += d * d; }
+        ACC rs = (ACC)1 / sqrt(pg_wg_sum(v, buf) / (ACC)n + eps);
+        if (lid == 0) { mean[r] = mu; rstd[r] = rs; }
+        for (long i = lid; i < n; i += WG) {
+            ACC t = (LD_I(x, base + i) - mu) * rs;
+            if (HAS_W) t *= LD_I(w, woff + i);
+            if (HAS_B) t += LD_I(b, boff + i);
+            ST_O(y, r * n + i, t);
+        }
+    }
+}
+
+/* input gradient: gx = rstd * (g w - mean(g w) - xhat * mean(g w xhat)),  xhat = (x - mean) * rstd */
+__kernel void ln_bwd_rows(__global TO* gx, __global const TI* x, __global const TI* g, __global const TI* w,
+                          __global const ACC* mean, __global const ACC* rstd, const long xoff, const long goff,
+                          const long woff, const long nrows, const long n, const long flags) {
+    PG_FOR(r, nrows) {
+        __global const TI* px = x + xoff + r * n;
+        __global const TI* pg = g + goff + r * n;
+        __global const TI* pw = w + woff;
+        __global TO* q = gx + r * n;
+        ACC mu = mean[r], rs = rstd[r];
+        long n8 = n & ~7L;
+        ACC8 a8 = (ACC8)(0), c8 = (ACC8)(0);
+        for (long i = 0; i < n8; i += 8) {
+            ACC8 gh = LD8_I(pg, i);
+            if (HAS_W) gh *= LD8_I(pw, i);
+            a8 += gh; c8 += gh * ((LD8_I(px, i) - mu) * rs);
+        }
+        ACC a = pg_hsum8(a8), c = pg_hsum8(c8);
+        for (long i = n8; i < n; ++i) {
+            ACC gh = LD_I(pg, i);
+            if (HAS_W) gh *= LD_I(pw, i);
+            a += gh; c += gh * ((LD_I(px, i) - mu) * rs);
+        }
+        a /= (ACC)n; c /= (ACC)n;
+        for (long i = 0; i < n8; i += 8) {
+            ACC8 gh = LD8_I(pg, i);
+            if (HAS_W) gh *= LD8_I(pw, i);
+            ST8_O(q, i, rs * (gh - a - ((LD8_I(px, i) - mu) * rs) * c));
+        }
+        for (long i = n8; i < n; ++i) {
+            ACC gh = LD_I(pg, i);
+            if (HAS_W) gh *= LD_I(pw, i);
+            ST_O(q, i, rs * (gh - a - ((LD_I(px, i) - mu) * rs) * c));
+        }
+    }
+}
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void ln_bwd_wg(__global TO* gx, __global const TI* x, __global const TI* g, __global const TI* w,
+               __global const ACC* mean, __global const ACC* rstd, const long xoff, const long goff,
+               const long woff, const long nrows, const long n, const long flags) {
+    __local ACC buf[WG];
+    int lid = get_local_id(0);
+    for (long r = get_group_id(0); r < nrows; r += get_num_groups(0)) {
+        long bx = xoff + r * n, bg = goff + r * n;
+        ACC mu = mean[r], rs = rstd[r];
+        ACC a = 0, c = 0;
+        for (long i = lid; i < n; i += WG) {
+            ACC gh = LD_I(g, bg + i);
+            if (HAS_W) gh *= LD_I(w, woff + i);
+            a += gh; c += gh * ((LD_I(x, bx + i) - mu) * rs);
+        }
+        a = pg_wg_sum(a, buf) / (ACC)n;
+        c = pg_wg_sum(c, buf) / (ACC)n;
+        for (long i = lid; i < n; i += WG) {
+            ACC gh = LD_I(g, bg + i);
+            if (HAS_W) gh *= LD_I(w, woff + i);
+            ST_O(gx, r * n + i, rs * (gh - a - ((LD_I(x, bx + i) - mu) * rs) * c));
+        }
+    }
+}
+
+/* weight and bias gradients: column sums over rows of g * xhat and g.  Task t owns a block of CB
+ * neighbouring columns in one chunk of rows and writes partial sums (a second pass adds the chunks):
+ * on CPUs CB = 16 columns walked together row by row; on GPUs CB = 1, neighbouring work-items own
+ * neighbouring columns (coalesced).  flags: bit 0 = weight grad wanted, bit 1 = bias grad wanted. */
+#ifndef CB
+#define CB 1
+#endif
+__kernel void ln_bwd_wb(__global ACC* gw, __global ACC* gb, __global const TI* x, __global const TI* g,
+                        __global const ACC* mean, __global const ACC* rstd, const long xoff, const long goff,
+                        const long nrows, const long n, const long nchunks, const long flags) {
+    long nb = (n + CB - 1) / CB;
+    long per = (nrows + nchunks - 1) / nchunks;
+    PG_FOR(t, nchunks * nb) {
+        long chunk = t / nb, c0 = (t % nb) * CB;
+        int m = (int)min((long)CB, n - c0);
+        long r0 = chunk * per, r1 = min(nrows, r0 + per);
+        ACC aw[CB], ab[CB];
+        for (int k = 0; k < CB; ++k) { aw[k] = 0; ab[k] = 0; }
+        for (long r = r0; r < r1; ++r) {
+            ACC mu = mean[r], rs = rstd[r];
+            long bx = xoff + r * n + c0, bg = goff + r * n + c0;
+            for (int k = 0; k < m; ++k) {
+                ACC gv = LD_I(g, bg + k);
+                aw[k] += gv * ((LD_I(x, bx + k) - mu) * rs);
+                ab[k] += gv;
+            }
+        }
+        for (int k = 0; k < m; ++k) {
+            if (HAS_W) gw[chunk * n + c0 + k] = aw[k];
+            if (HAS_B) gb[chunk * n + c0 + k] = ab[k];
+        }
+    }
+}

@@ -1,0 +1,189 @@
+"""OpenCL row primitives: softmax / log_softmax and layer norm, forward and backward (``cl_kernels/rows.cl``).
+
+Which kernel runs (see rows.cl's header): CPU-shaped devices run ``*_rows`` (a work-item per row,
+8-wide loops) on rows of stride 1, copying operands whose rows are strided into a dim-last layout
+first; GPU-shaped ones run ``*_wg`` (a work-group per row) when every operand's rows have stride 1
+and are at least 32 long, else ``*_item`` (a work-item per row, any strides) -- or ``*_rows`` for
+short rows of stride 1.
+"""
+import numpy as np
+
+from ... import _core
+from ... import dtypes as D
+from . import kernels
+from .backend import LOCAL, _fix, _io_defines, collapse, make_layout
+
+_WG_MIN = 32  # rows shorter than this get a work-item each even on GPUs
+
+
+def _acc(dtype):
+    return D.float64 if dtype is D.float64 else D.float32
+
+
+def _defines(dtype, log=0, wg=LOCAL, cb=1):
+    """#defines of rows.cl for operands of ``dtype`` (all operands of one launch share it)."""
+    acc = _acc(dtype).cl
+    if dtype is D.float16:
+        vec = ["LD8_I(p,i)=pg_ld8h((p)+(i))", "ST8_O(p,i,v)=pg_st8h((v),(p)+(i))"]
+    else:
+        vec = [f"LD8_I(p,i)=convert_{acc}8(vload8(0,(p)+(i)))", "ST8_O(p,i,v)=vstore8((v),0,(p)+(i))"]
+    d = [f"ACC={acc}", f"ACC8={acc}8", f"LOG={int(log)}", f"WG={wg}", f"CB={cb}"] + vec
+    d += _io_defines("I", dtype, acc) + _io_defines("O", dtype)
+    return tuple(_fix(s) for s in d)
+
+
+def _wg_size(n):
+    """Work-group size of a *_wg kernel for rows of n elements: 64, 128 or 256."""
+    return 256 if n >= 2048 else 128 if n >= 512 else 64
+
+
+def _without(t, dim):
+    return tuple(s for d, s in enumerate(t) if d != dim)
+
+
+def _dim_last(self, t, dim):
+    """A copy of ``t`` whose rows along ``dim`` are contiguous (dim moved innermost in memory), same shape."""
+    shape = t._shape
+    moved = _without(shape, dim) + (shape[dim],)
+    st = _core.contiguous_strides(moved)
+    strides = list(st[:-1])
+    strides.insert(dim, st[-1])
+    out = self.empty(shape, t.dtype, tuple(strides))
+    self.copy_(out, t)
+    return out
+
+
+def _row_kernel(self, stem, out, ins, dim, log):
+    """Launch the ``stem`` (sm_fwd / sm_bwd) kernel with one row per element of the dims other than ``dim``."""
+    n = out._shape[dim]
+    ops = [out] + list(ins)
+    nrows = out.numel() // n
+    gpu = self.rt.kernel_shape == "gpu"
+    unit = all(t._strides[dim] == 1 for t in ops) or n == 1
+    if not unit and not gpu:  # CPU shape: make the rows contiguous (tiled copies), run, copy back
+        tmp = _dim_last(self, out, dim) if out._strides[dim] != 1 else out
+        _row_kernel(self, stem, tmp, [t if t._strides[dim] == 1 else _dim_last(self, t, dim) for t in ins], dim, log)
+        if tmp is not out:
+            self.copy_(out, tmp)
+        return
+    kshape = _without(out._shape, dim)
+    kc, kst = collapse(kshape, [_without(t._strides, dim) for t in ops]) if kshape else ((), [()] * len(ops))
+    if len(kc) > 6:  # too many dims that do not merge: contiguous copies of the inputs merge into few
+        _row_kernel(self, stem, out, [self.cast(t, t.dtype) for t in ins], dim, log)
+        return
+    L = make_layout(kc, kst, [t._offset for t in ops])
+    bufs = [t._storage.data for t in ops]
+    q, i64 = self.rt.queue, np.int64
+    if gpu and not unit:
+        prg = kernels.program(self.rt, "rows.cl", _defines(out.dtype, log))
+        getattr(prg, stem + "_item")(q, self.grid(nrows), (LOCAL,), *bufs, L, i64(nrows), i64(n),
+                                     *(i64(t._strides[dim]) for t in ops))
+    elif gpu and n >= _WG_MIN:
+        wg = _wg_size(n)
+        prg = kernels.program(self.rt, "rows.cl", _defines(out.dtype, log, wg))
+        groups = min(nrows, 65536)
+        getattr(prg, stem + "_wg")(q, (groups * wg,), (wg,), *bufs, L, i64(nrows), i64(n))
+    else:
+        prg = kernels.program(self.rt, "rows.cl", _defines(out.dtype, log))
+        getattr(prg, stem + "_rows")(q, self.grid(nrows), (LOCAL,), *bufs, L, i64(nrows), i64(n))
+
+
+def softmax(self, x, dim, log):
+    """softmax (log_softmax when ``log``) of ``x`` along ``dim``: one kernel (sm_fwd_*)."""
+    out = self.empty(x._shape, x.dtype)
+    if out.numel():
+        _row_kernel(self, "sm_fwd", out, [x], dim, log)
+    return out
+
+
+def softmax_backward(self, g, y, dim, log):
+    """The input gradient of softmax / log_softmax from its output ``y``: one kernel (sm_bwd_*)."""
+    out = self.empty(y._shape, y.dtype)
+    if out.numel():
+        _row_kernel(self, "sm_bwd", out, [y, g], dim, log)
+    return out
+
+
+def _ln_launch(self, name, n, nrows, args):
+    """Launch ln_fwd / ln_bwd: ``*_wg`` on GPU-shaped devices for rows of >= 32 elements, else ``*_rows``."""
+    dtype = args[0]
+    if self.rt.kernel_shape == "gpu" and n >= _WG_MIN:
+        wg = _wg_size(n)
+        prg = kernels.program(self.rt, "rows.cl", _defines(dtype, wg=wg))
+        getattr(prg, name + "_wg")(self.rt.queue, (min(nrows, 65536) * wg,), (wg,), *args[1:])
+    else:
+        prg = kernels.program(self.rt, "rows.cl", _defines(dtype))
+        getattr(prg, name + "_rows")(self.rt.queue, self.grid(nrows), (LOCAL,), *args[1:])
+
+
+def layer_norm(self, x, w, b, n, eps):
+    """``(y, mean, rstd)`` of layer norm over contiguous rows of ``n`` elements (ln_fwd_*)."""
+    acc = _acc(x.dtype)
+    nrows = x.numel() // n if n else 0
+    y = self.empty(x._shape, x.dtype)
+    mean, rstd = self.empty((nrows,), acc), self.empty((nrows,), acc)
+    if nrows == 0:
+        return y, mean, rstd
+    if n == 0:  # statistics of no elements: NaN (y has no elements)
+        self.copy_(mean, self._operand(float("nan"), acc))
+        self.copy_(rstd, self._operand(float("nan"), acc))
+        return y, mean, rstd
+    dummy = self._dummy_operand()
+    wt, bt = w if w is not None else dummy, b if b is not None else dummy
+    i64 = np.int64
+    _ln_launch(self, "ln_fwd", n, nrows, (x.dtype, y._storage.data, mean._storage.data, rstd._storage.data,
+                                           x._storage.data, wt._storage.data, bt._storage.data, i64(x._offset),
+                                           i64(wt._offset), i64(bt._offset), i64(nrows), i64(n),
+                                           acc.np.type(eps), i64((w is not None) | (b is not None) << 1)))
+    return y, mean, rstd
+
+
+def layer_norm_backward(self, g, x, w, mean, rstd, n, needs):
+    """Gradients of layer norm for (input, weight, bias): ln_bwd_* for the input, ln_bwd_wb (column sums in
+    chunks of rows, then a sum over the chunks) for weight and bias; None where ``needs`` is False."""
+    nrows = x.numel() // n if n else 0
+    acc = _acc(x.dtype)
+    gx = gw = gb = None
+    i64 = np.int64
+    dummy = self._dummy_operand()
+    if needs[0]:
+        gx = self.empty(x._shape, x.dtype)
+        if gx.numel():
+            wt = w if w is not None else dummy
+            _ln_launch(self, "ln_bwd", n, nrows, (x.dtype, gx._storage.data, x._storage.data, g._storage.data,
+                                                   wt._storage.data, mean._storage.data, rstd._storage.data,
+                                                   i64(x._offset), i64(g._offset), i64(wt._offset), i64(nrows),
+                                                   i64(n), i64(w is not None)))
+    if not (needs[1] or needs[2]):
+        return gx, gw, gb
+    gpu = self.rt.kernel_shape == "gpu"
+    cb = 1 if gpu else 16
+    blocks = -(-n // cb) if n else 0
+    want = 16384 if gpu else 4 * LOCAL * self.rt.device.max_compute_units  # tasks to keep the device busy
+    nchunks = max(1, min(nrows, want // max(blocks, 1)))
+    parts = [self.empty((nchunks, n), acc) if need else None for need in needs[1:]]
+    if nrows and n:
+        prg = kernels.program(self.rt, "rows.cl", _defines(x.dtype, cb=cb))
+        bufs = [p._storage.data if p is not None else dummy._storage.data for p in parts]
+        flags = int(parts[0] is not None) | int(parts[1] is not None) << 1
+        prg.ln_bwd_wb(self.rt.queue, self.grid(nchunks * blocks), (LOCAL,), *bufs, x._storage.data,
+                      g._storage.data, mean._storage.data, rstd._storage.data, i64(x._offset), i64(g._offset),
+                      i64(nrows), i64(n), i64(nchunks), i64(flags))
+    else:
+        for p in parts:
+            if p is not None and p.numel():
+                self.copy_(p, self._operand(0.0, acc))
+    out = []
+    for p in parts:
+        if p is None:
+            out.append(None)
+        elif nchunks == 1:
+            out.append(self.cast(p._view((n,), (1,), p._offset), x.dtype))
+        else:
+            out.append(self.reduce(np.sum, p, (0,), False, x.dtype, acc))
+    return gx, out[0], out[1]
+
+
+def install(cls):
+    for fn in (softmax, softmax_backward, layer_norm, layer_norm_backward):
+        setattr(cls, fn.__name__, fn)
