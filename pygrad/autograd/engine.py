@@ -19,6 +19,15 @@ from . import grad_mode
 from .function import Node
 
 _anomaly = {"enabled": False}
+_callbacks = []  # one list per running backward pass (nested passes push their own)
+
+
+def queue_callback(callback):
+    """Run ``callback()`` once the backward pass now running has finished (PyTorch's
+    ``Variable._execution_engine.queue_callback``; DDP waits for its all-reduces this way)."""
+    if not _callbacks:
+        raise RuntimeError("Final callbacks can only be installed during backward pass.")
+    _callbacks[-1].append(callback)
 
 
 class AccumulateGrad(Node):
@@ -144,6 +153,7 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
     ready = [n for n in dict.fromkeys(root_nodes) if deps[n] == 0]
     prev_mode = grad_mode._state["enabled"]
     grad_mode._state["enabled"] = create_graph
+    _callbacks.append([])
     try:
         while ready:
             node = ready.pop()
@@ -171,7 +181,11 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
                 deps[nxt] -= 1
                 if deps[nxt] == 0:
                     ready.append(nxt)
+        callbacks = _callbacks[-1]
+        while callbacks:  # a callback may queue another one
+            callbacks.pop(0)()
     finally:
+        _callbacks.pop()
         grad_mode._state["enabled"] = prev_mode
     if inputs is not None and not capture:
         # backward(inputs=[t]) with a non-leaf t fills t.grad too (leaves got theirs from AccumulateGrad)
@@ -229,3 +243,7 @@ def _accumulate(leaf, g, create_graph):
     else:
         with grad_mode.no_grad():
             leaf._grad.add_(g.detach())
+    post = leaf.__dict__.get("_post_accumulate_grad_hooks")
+    if post:
+        for hook in list(post):
+            hook(leaf)
