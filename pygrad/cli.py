@@ -241,6 +241,22 @@ def bench(args):
     return 0
 
 
+def _split_run(tokens):
+    """``pygrad run``'s own options, and the program's command line (``script.py ...`` or ``-m module ...``)."""
+    i = 0
+    while i < len(tokens):
+        t = tokens[i]
+        if t in ("-n", "--nproc", "--mpiexec-arg"):
+            i += 2
+        elif t.startswith(("--nproc=", "--mpiexec-arg=")) or (t.startswith("-n") and t[2:].isdigit()):
+            i += 1
+        elif t in ("-h", "--help"):
+            i += 1
+        else:
+            break
+    return tokens[:i], tokens[i:]
+
+
 def _run(args, parser):
     """``pygrad run``: the mpiexec command line for a script or a module, with the environment forwarded."""
     from pygrad.distributed import run
@@ -272,9 +288,15 @@ def main(argv=None):
     r.add_argument("-m", dest="module", default=None, help="run a module as `python -m module`")
     r.add_argument("--mpiexec-arg", action="append", default=[], help="extra argument for mpiexec (repeatable)")
     r.add_argument("target", nargs=argparse.REMAINDER, help="script.py and its arguments, or the module's arguments")
-    args = parser.parse_args(argv)
-    if args.command == "run":
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["run"]:  # everything from the script (or -m's module) on belongs to the program
+        opts, rest = _split_run(argv[1:])
+        args = parser.parse_args(["run"] + opts)
+        args.target = rest
+        if rest and args.module is None and rest[0] == "-m":
+            args.module, args.target = (rest[1] if len(rest) > 1 else None), rest[2:]
         return _run(args, r)
+    args = parser.parse_args(argv)
     if args.command == "demo":
         demo(args)
         return 0
