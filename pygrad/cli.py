@@ -46,7 +46,7 @@ def _datasets(args):
 
 
 def _progress(iterable, total, desc):
-    if sys.stdout.name == os.devnull:  # a rank other than 0 of a data-parallel run
+    if getattr(sys.stdout, "name", None) == os.devnull:  # a rank other than 0 of a data-parallel run
         return _PlainProgress(iterable, total, desc)
     try:
         from tqdm import tqdm

@@ -133,6 +133,7 @@ def check_collectives(device, contiguous):
 
 def check_debug_mismatch():
     os.environ["PYGRAD_DEBUG"] = "1"
+    dist.set_debug_level_from_env()
     try:
         t = torch.zeros(2 + (R == 1), dtype=torch.float32 if R != N - 1 else torch.float64)
         try:
@@ -145,6 +146,7 @@ def check_debug_mismatch():
         dist.all_reduce(torch.ones(2))  # matching shapes still work in debug mode
     finally:
         del os.environ["PYGRAD_DEBUG"]
+        dist.set_debug_level_from_env()
 
 
 def check_errors():

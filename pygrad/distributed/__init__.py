@@ -22,12 +22,16 @@ import threading
 
 import numpy as np
 
+from ..runtime import cpu
+from ..tensor import Tensor
+
 _INSTALL = 'pygrad.distributed needs mpi4py and an MPI library: pip install "pygrad[distributed]"'
 
 __all__ = ["is_available", "is_initialized", "init_process_group", "destroy_process_group", "get_rank",
            "get_world_size", "get_backend", "barrier", "ReduceOp", "Work", "all_reduce", "broadcast", "reduce",
            "all_gather", "all_gather_into_tensor", "reduce_scatter_tensor", "gather", "scatter", "send",
-           "recv", "isend", "irecv", "all_gather_object", "broadcast_object_list", "group", "GroupMember"]
+           "recv", "isend", "irecv", "all_gather_object", "broadcast_object_list", "group", "GroupMember",
+           "set_debug_level_from_env"]
 
 
 def _mpi():
@@ -131,7 +135,13 @@ class _ProcessGroup:
         self.async_comm.Free()
 
 
-_state = {"pg": None, "prev_hook": None}
+_state = {"pg": None, "prev_hook": None, "debug": False}
+
+
+def set_debug_level_from_env():
+    """Re-read ``PYGRAD_DEBUG`` (read once by ``init_process_group``): 1 checks every collective's
+    shapes and dtypes across ranks first."""
+    _state["debug"] = os.environ.get("PYGRAD_DEBUG", "") not in ("", "0")
 
 
 class Work:
@@ -231,6 +241,7 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
         pg.close()
         raise ValueError(f"rank={rank} does not match this process's MPI rank {pg.rank}")
     _state["pg"] = pg
+    set_debug_level_from_env()
     GroupMember.WORLD = group.WORLD = pg
     if pg.size > 1:
         _install_excepthook()
@@ -293,8 +304,6 @@ def barrier(group=None, async_op=False, device_ids=None):
 
 # -- tensors <-> MPI buffers ------------------------------------------------------------------------
 def _check_tensor(t, name="tensor"):
-    from ..tensor import Tensor
-
     if not isinstance(t, Tensor):
         raise TypeError(f"Invalid function argument. Expected parameter `{name}` of type torch.Tensor "
                         f"but got {type(t)} instead.")
@@ -307,8 +316,6 @@ class _Host:
     Otherwise (non-contiguous, or on an OpenCL device): a host copy, written back by ``store()``."""
 
     def __init__(self, t, read=True):
-        from ..runtime import cpu
-
         self.t = t
         view = cpu.to_numpy(t) if t.device.type == "cpu" else None
         self.direct = view is not None and view.flags.c_contiguous
@@ -322,8 +329,6 @@ class _Host:
 
     def store(self):
         """The communicated values into the tensor (a no-op for the zero-copy case but the version)."""
-        from ..runtime import cpu
-
         t = self.t
         if not self.direct:
             if t.device.type == "cpu":
@@ -361,8 +366,9 @@ def _opname(op):
 
 def _debug_check(pg, what, *tensors):
     """PYGRAD_DEBUG=1: all ranks agree on the shapes and dtypes of this collective, or all raise."""
-    if os.environ.get("PYGRAD_DEBUG", "") in ("", "0"):
+    if not _state["debug"]:
         return
+    what = what() if callable(what) else what
     mine = (what, tuple((tuple(t._shape), str(t.dtype)) for t in tensors))
     every = pg.comm.allgather(mine)
     if any(e != every[0] for e in every):
@@ -392,7 +398,7 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     _check_tensor(tensor)
     _check_group(group)
     pg = _pg()
-    _debug_check(pg, f"all_reduce({_opname(op)})", tensor)
+    _debug_check(pg, lambda: f"all_reduce({_opname(op)})", tensor)
     MPI = pg.MPI
     mop = _mpi_op(MPI, op, tensor.dtype)
     h = _Host(tensor)
@@ -481,8 +487,6 @@ def _split_into(flat, tensors):
 
 def _write(t, values):
     """``t[...] = values`` (a flat NumPy array) for a tensor on any device, bumping its version."""
-    from ..runtime import cpu
-
     if t.device.type == "cpu":
         cpu.to_numpy(t)[...] = values.reshape(t._shape)
         t._storage.version += 1
