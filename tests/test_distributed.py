@@ -251,3 +251,17 @@ def test_post_accumulate_grad_hook_and_queue_callback():
     w.register_hook(hook)
     (w * 2).sum().backward()
     assert order == ["hook", ("callback", True)]  # the callback runs after the leaf got its gradient
+
+
+@pytest.mark.mpi
+@pytest.mark.slow
+@needs_mpi
+def test_ddp_digits_example_on_two_ranks(tmp_path):
+    pytest.importorskip("sklearn.datasets")
+    p = subprocess.run([_mpiexec(), "-n", "2", sys.executable, str(ROOT / "examples" / "ddp_digits.py")],
+                       capture_output=True, text=True, timeout=TIMEOUT, env=_env(), cwd=tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    result = [ln for ln in p.stdout.splitlines() if ln.startswith("result:")]
+    assert len(result) == 1 and "on 2 rank(s)" in result[0], p.stdout  # rank 0 alone reports
+    assert float(result[0].split()[3].rstrip("%")) >= 95, result[0]
+    assert (tmp_path / "ddp_digits.pth").exists()
