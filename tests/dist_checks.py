@@ -243,6 +243,16 @@ def check_ddp_unused_error():
         raise AssertionError("an unused parameter without find_unused_parameters did not raise")
 
 
+def check_ddp_shape_mismatch():
+    """Different models on different ranks: DDP's constructor raises on every rank, naming the shapes."""
+    try:
+        DDP(nn.Linear(3, 2 + (R == N - 1)))
+    except RuntimeError as e:
+        assert "parameter shapes or dtypes differ" in str(e) and "(2, 3)" in str(e) and "(3, 3)" in str(e), str(e)
+    else:
+        raise AssertionError("mismatched models did not raise")
+
+
 def check_ddp_locally_unused():
     """A parameter used on rank 0 only: every rank gets the average (rank 0's gradient / N)."""
     class Branchy(nn.Module):
@@ -317,7 +327,8 @@ def main():
     checks += [("ddp_sgd_unused", lambda: check_ddp("sgd", False, True, False)),
                ("ddp_adam_tiny_buckets", lambda: check_ddp("adam", False, False, True)),
                ("ddp_sgd_no_sync_unused_tiny", lambda: check_ddp("sgd", True, True, True)),
-               ("ddp_unused_error", check_ddp_unused_error), ("ddp_locally_unused", check_ddp_locally_unused)]
+               ("ddp_unused_error", check_ddp_unused_error), ("ddp_locally_unused", check_ddp_locally_unused),
+               ("ddp_shape_mismatch", check_ddp_shape_mismatch)]
     if "opencl" in devices:
         checks.append(("ddp_adam_opencl", lambda: check_ddp("adam", True, False, True, "opencl")))
     only = [a for a in sys.argv[1:] if not a.startswith("--")]

@@ -100,9 +100,17 @@ class _ProcessGroup:
         self.size = self.comm.Get_size()
         self._thread = None
         self._jobs = None
+        # a second thread may call MPI only if the library was initialised with MPI_THREAD_MULTIPLE
+        # (mpi4py asks for it by default); otherwise async work runs at once, in the caller's thread
+        self.threads_ok = MPI.Query_thread() == MPI.THREAD_MULTIPLE
 
     def submit(self, fn):
         """Run ``fn(async_comm)`` on the communication thread, in submission order; returns a Work."""
+        if not self.threads_ok:
+            work = Work()
+            fn(self.async_comm)
+            work._done.set()
+            return work
         if self._thread is None:
             import queue
 
