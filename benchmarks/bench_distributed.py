@@ -8,7 +8,8 @@
    the backward pass (1 - time spent waiting after backward / total all-reduce time), for DDP's two
    ways of progressing communication: a communication thread (default) and non-blocking MPI requests.
 2. All-reduce of float32 messages from 1 KB to 64 MB: ``dist.all_reduce`` on a CPU tensor against
-   mpi4py's ``Allreduce`` on a NumPy array (medians of interleaved rounds).
+   mpi4py's ``Allreduce`` on a NumPy array (medians of interleaved rounds), and on an OpenCL tensor
+   (staged through host memory) when a device is available.
 """
 import argparse
 import json
@@ -101,13 +102,21 @@ def bandwidth(dist, rank):
 
     comm = MPI.COMM_WORLD
     rows = []
+    cl = pygrad.opencl.is_available()
     for kb in (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536):
         n = kb * 1024 // 4
         t = pygrad.ones(n)
         a = np.ones(n, np.float32)
+        d = pygrad.ones(n, device="opencl") if cl else None
         reps = max(3, min(200, int(2e5 // kb)))
-        ours, raw = [], []
+        ours, raw, dev = [], [], []
         for _ in range(5):
+            if cl:
+                comm.Barrier()
+                t0 = time.perf_counter()
+                for _ in range(max(1, reps // 4)):
+                    dist.all_reduce(d)
+                dev.append((time.perf_counter() - t0) / max(1, reps // 4))
             comm.Barrier()
             t0 = time.perf_counter()
             for _ in range(reps):
@@ -118,7 +127,7 @@ def bandwidth(dist, rank):
             for _ in range(reps):
                 comm.Allreduce(MPI.IN_PLACE, a, MPI.SUM)
             raw.append((time.perf_counter() - t0) / reps)
-        rows.append((kb, float(np.median(ours)), float(np.median(raw))))
+        rows.append((kb, float(np.median(ours)), float(np.median(raw)), float(np.median(dev)) if cl else float("nan")))
     return rows
 
 
@@ -179,30 +188,36 @@ def main():
     ap.add_argument("--steps", type=int, default=15)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--plot", default=None, help="write the timeline PNG here")
+    ap.add_argument("--no-bandwidth", dest="bandwidth_too", action="store_false", help="skip the all-reduce sizes")
     args = ap.parse_args()
     if args.worker:
         return worker(args)
     extra = ["--steps", str(args.steps), "--warmup", str(args.warmup)]
     one = launch(1, "thread", extra)
-    two = launch(2, "thread", extra + ["--bandwidth"])
+    two = launch(2, "thread", extra + ["--bandwidth"] * args.bandwidth_too)
+    blk = launch(2, "thread-blocking", extra)
     req = launch(2, "request", extra)
-    print(f"{'model':40s} {'procs':>5s} {'mode':>8s} {'samples/s/proc':>14s} {'samples/s total':>15s} "
+    print(f"{'model':40s} {'procs':>5s} {'mode':>15s} {'samples/s/proc':>14s} {'samples/s total':>15s} "
           f"{'backward ms':>11s} {'allreduce ms':>12s} {'wait ms':>8s} {'hidden':>7s}")
     for name in one["models"]:
-        for r in (one, two, req):
+        for r in (one, two, blk, req):
             m = r["models"][name]
-            hidden = m["hidden"] if r["size"] > 1 and r["mode"] == "thread" else None
-            print(f"{name:40s} {r['size']:5d} {r['mode']:>8s} {m['samples_per_s_per_proc']:14.0f} "
+            threaded = r["size"] > 1 and r["mode"].startswith("thread")
+            hidden = m["hidden"] if threaded else None
+            print(f"{name:40s} {r['size']:5d} {r['mode']:>15s} {m['samples_per_s_per_proc']:14.0f} "
                   f"{m['samples_per_s_total']:15.0f} {m['backward_ms']:11.2f} "
-                  f"{m['allreduce_ms'] if r['size'] > 1 and r['mode'] == 'thread' else float('nan'):12.2f} "
+                  f"{m['allreduce_ms'] if threaded else float('nan'):12.2f} "
                   f"{m['wait_ms'] if r['size'] > 1 else float('nan'):8.2f} "
                   + (f"{hidden * 100:6.0f}%" if hidden is not None else "      -"))
     print("\n(hidden: share of the communication thread's all-reduce time that ran while backward was still"
           "\n computing; wait: time backward() spent after its last node waiting for the all-reduces)")
-    print(f"\n{'all-reduce size':>15s} {'pygrad us':>10s} {'mpi4py us':>10s} {'pygrad GB/s':>11s} {'overhead':>8s}")
-    for kb, ours, raw in two["bandwidth"]:
+    print(f"\n{'all-reduce size':>15s} {'pygrad us':>10s} {'mpi4py us':>10s} {'pygrad GB/s':>11s} {'overhead':>8s} "
+          f"{'OpenCL tensor us':>16s}")
+    for kb, ours, raw, dev in two.get("bandwidth", []):
         size = f"{kb} KB" if kb < 1024 else f"{kb // 1024} MB"
-        print(f"{size:>15s} {ours * 1e6:10.1f} {raw * 1e6:10.1f} {kb * 1024 / ours / 1e9:11.2f} {(ours / raw - 1) * 100:7.0f}%")
+        print(f"{size:>15s} {ours * 1e6:10.1f} {raw * 1e6:10.1f} {kb * 1024 / ours / 1e9:11.2f} "
+              f"{(ours / raw - 1) * 100:7.0f}% {dev * 1e6:16.1f}")
+    print("(float32 sum over 2 processes; OpenCL tensor: staged through host memory, read before and written after)")
     if args.plot:
         plot(two, args.plot)
         print(f"\ntimeline: {args.plot}")

@@ -11,10 +11,13 @@ queued with the engine waits for the last all-reduce and writes the averages int
 ``backward()`` returns.
 
 Why a thread: MPICH progresses a non-blocking ``Iallreduce`` only inside MPI calls, and the backward
-pass makes none, so with requests almost all of the communication ran in the final wait (measured by
-``benchmarks/bench_distributed.py``).  A thread that makes the blocking call (mpi4py releases the GIL
-inside MPI) progresses it while the main thread computes.  ``PYGRAD_DDP_COMM=request`` selects the
-non-blocking requests instead.
+pass makes none, so with plain requests the communication waits for the final ``Wait``.  The
+communication thread starts each bucket's ``Iallreduce`` and progresses it with ``Test()`` between
+50-microsecond sleeps (mpi4py releases the GIL inside MPI), so it advances while the main thread
+computes without busy-polling a core that backward needs (MPICH's blocking calls and its
+``MPIR_CVAR_ASYNC_PROGRESS`` thread spin).  ``PYGRAD_DDP_COMM=thread-blocking`` makes the thread use
+the blocking ``Allreduce`` (best with a spare core per rank), ``PYGRAD_DDP_COMM=request`` uses plain
+non-blocking requests waited on at the end; ``benchmarks/bench_distributed.py`` compares the three.
 """
 import contextlib
 import os
@@ -25,6 +28,8 @@ import numpy as np
 from ... import distributed as dist
 from ...autograd import engine, grad_mode
 from ..module import Module
+
+_POLL_S = 5e-5  # how long the communication thread sleeps between tests of an all-reduce
 
 
 class _Bucket:
@@ -61,8 +66,8 @@ class DistributedDataParallel(Module):
         object.__setattr__(self, "_params", params)
         self._names = [n for n, p in module.named_parameters() if p.requires_grad]
         self._comm_mode = os.environ.get("PYGRAD_DDP_COMM", "thread")
-        if self._comm_mode not in ("thread", "request"):
-            raise ValueError(f"PYGRAD_DDP_COMM must be 'thread' or 'request', got {self._comm_mode!r}")
+        if self._comm_mode not in ("thread", "thread-blocking", "request"):
+            raise ValueError(f"PYGRAD_DDP_COMM must be 'thread', 'thread-blocking' or 'request', got {self._comm_mode!r}")
         self._verify_shapes()
         if init_sync:
             with grad_mode.no_grad():
@@ -180,7 +185,14 @@ class DistributedDataParallel(Module):
 
         def job(comm, index=b.index):
             rec.append(("comm_start", index, time.perf_counter()))
-            comm.Allreduce(MPI.IN_PLACE, buf, MPI.SUM)
+            if self._comm_mode == "thread":
+                # a non-blocking all-reduce progressed by Test() between short sleeps: a blocking call would
+                # busy-poll a core while waiting for the other ranks, taking it from the backward pass
+                req = comm.Iallreduce(MPI.IN_PLACE, buf, MPI.SUM)
+                while not req.Test():
+                    time.sleep(_POLL_S)
+            else:
+                comm.Allreduce(MPI.IN_PLACE, buf, MPI.SUM)
             rec.append(("comm_end", index, time.perf_counter()))
 
         it["works"].append(self._pg_.submit(job))
