@@ -305,6 +305,13 @@ def check_sampler_loader():
 
 def main():
     global R, N
+    if sys.argv[1:] == ["fault-before-init"]:
+        if os.environ.get("PMI_RANK", os.environ.get("OMPI_COMM_WORLD_RANK")) == "1":
+            raise ZeroDivisionError("rank 1 fails on purpose")
+        dist.init_process_group("mpi")
+        dist.barrier()
+        print("survived the fault: the job did not abort", flush=True)
+        return
     if sys.argv[1:] == ["fault"]:
         dist.init_process_group("mpi")
         if dist.get_rank() == 1:

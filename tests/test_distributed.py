@@ -87,9 +87,9 @@ def test_multi_rank(n, name):
 
 @pytest.mark.mpi
 @needs_mpi
-@pytest.mark.parametrize("n", [2, 3])
-def test_raising_rank_aborts_the_job(n):
-    p = _launch(n, "fault", timeout=120)
+@pytest.mark.parametrize("n,when", [(2, "fault"), (3, "fault"), (2, "fault-before-init")])
+def test_raising_rank_aborts_the_job(n, when):
+    p = _launch(n, when, timeout=120)
     assert p.returncode != 0
     assert "ZeroDivisionError: rank 1 fails on purpose" in p.stderr
     assert "rank 1 raised an exception; aborting the job" in p.stderr

@@ -264,19 +264,30 @@ def destroy_process_group(group=None):
     pg.close()
     _state["pg"] = None
     GroupMember.WORLD = globals()["group"].WORLD = None
-    if _state["prev_hook"] is not None:
-        sys.excepthook, _state["prev_hook"] = _state["prev_hook"], None
+
+
+def _launched_size():
+    """The number of ranks mpiexec started (1 when this process was not started by mpiexec)."""
+    for k in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE"):
+        if os.environ.get(k, "").isdigit():
+            return int(os.environ[k])
+    return 1
 
 
 def _install_excepthook():
     """A rank that dies of an exception prints its traceback, then aborts the whole job, so the other
-    ranks do not wait forever in a collective (mpiexec then exits non-zero)."""
+    ranks do not wait forever in a collective (mpiexec then exits non-zero).  Installed by
+    ``init_process_group``, and already when pygrad is imported in a job of several ranks, so a rank
+    that fails before ``init_process_group`` ends the job too."""
+    if _state["prev_hook"] is not None:
+        return
     prev = sys.excepthook
     _state["prev_hook"] = prev
 
     def hook(exc_type, exc, tb):
         try:
-            rank = _state["pg"].rank if _state["pg"] is not None else "?"
+            rank = _state["pg"].rank if _state["pg"] is not None else os.environ.get(
+                "PMI_RANK", os.environ.get("OMPI_COMM_WORLD_RANK", "?"))
             sys.stderr.write(f"[pygrad.distributed] rank {rank} raised an exception; aborting the job\n")
             prev(exc_type, exc, tb)
             sys.stderr.flush()
@@ -666,3 +677,6 @@ def broadcast_object_list(object_list, src=0, group=None, device=None, group_src
     src = _root(pg, src if group_src is None else group_src, "src")
     object_list[:] = pg.comm.bcast(list(object_list) if pg.rank == src else None, root=src)
 
+
+if _launched_size() > 1 and is_available():
+    _install_excepthook()
