@@ -32,6 +32,7 @@ from . import onnx
 from . import optim, utils
 from . import nn
 from . import vision
+from . import distributed  # noqa: E402  (imports mpi4py only when a process group starts)
 from .ops.pool import max_pool2d, avg_pool2d, max_pool1d, adaptive_avg_pool2d
 from .ops.conv import conv2d, conv1d, conv_transpose2d
 

@@ -46,6 +46,8 @@ def _datasets(args):
 
 
 def _progress(iterable, total, desc):
+    if getattr(sys.stdout, "name", None) == os.devnull:  # a rank other than 0 of a data-parallel run
+        return _PlainProgress(iterable, total, desc)
     try:
         from tqdm import tqdm
     except ImportError:  # tqdm is in the demo extra; without it, plain lines
@@ -91,22 +93,32 @@ def demo(args):
     device = _best_device() if args.device == "auto" else args.device
     train_set, test_set, source = _datasets(args)
     gen = pygrad.Generator().manual_seed(args.seed)
-    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, generator=gen)
+    world = _mpi_world()  # (rank, size) under `pygrad run -n N` / mpiexec: data parallel over N ranks
+    if world:
+        from pygrad.utils.data.distributed import DistributedSampler
+
+        sampler = DistributedSampler(train_set, seed=args.seed)  # each rank its shard of the global batch
+        train_loader = DataLoader(train_set, batch_size=max(1, args.batch_size // world[1]), sampler=sampler)
+    else:
+        train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, generator=gen)
     test_loader = DataLoader(test_set, batch_size=256)
-    model = lenet().to(device)
+    net = lenet().to(device)
+    model = pygrad.nn.parallel.DistributedDataParallel(net) if world else net
     opt = pygrad.optim.Adam(model.parameters(), lr=args.lr)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     history, start_epoch = {"loss": [], "train_acc": [], "test_acc": [], "epoch_time": []}, 0
     if args.resume:
         ckpt = pygrad.load(args.resume, map_location=device)
-        model.load_state_dict(ckpt["model"])
+        net.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         history, start_epoch = ckpt["history"], ckpt["epoch"]
         print(f"resumed from {args.resume} after epoch {start_epoch}")
     print(f"pygrad {pygrad.__version__} | device: {device} | data: {source} "
-          f"({len(train_set)} train / {len(test_set)} test)")
+          f"({len(train_set)} train / {len(test_set)} test)" + (f" | {world[1]} ranks, data parallel" if world else ""))
     for epoch in range(start_epoch, start_epoch + args.epochs):
+        if world:
+            sampler.set_epoch(epoch)
         t0, seen, loss_sum, correct = time.perf_counter(), 0, 0.0, 0
         bar = _progress(train_loader, len(train_loader), f"epoch {epoch + 1}/{start_epoch + args.epochs}")
         for x, y in bar:
@@ -124,20 +136,39 @@ def demo(args):
                             samples_per_s=f"{seen / (time.perf_counter() - t0):.0f}")
         bar.close()
         dt = time.perf_counter() - t0
-        test_acc = evaluate(model, test_loader, device)
+        test_acc = evaluate(net, test_loader, device)
         for k, v in (("loss", loss_sum / seen), ("train_acc", correct / seen), ("test_acc", test_acc),
                      ("epoch_time", dt)):
             history[k].append(v)
         print(f"epoch {epoch + 1}: loss {loss_sum / seen:.4f}  train acc {correct / seen:.4f}  "
               f"test acc {test_acc:.4f}  time {dt:.2f}s")
-        pygrad.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1,
+        if world and world[0] != 0:
+            continue  # rank 0 saves; every replica holds the same weights
+        pygrad.save({"model": net.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1,
                      "history": history}, out / "checkpoint.pth")
     final = history["test_acc"][-1] if history["test_acc"] else 0.0
     mean_time = sum(history["epoch_time"]) / max(len(history["epoch_time"]), 1)
-    plot = _plot(history, out / "curves.png")
+    plot = _plot(history, out / "curves.png") if not world or world[0] == 0 else None
     print(f"test accuracy: {final * 100:.2f}% | {mean_time:.2f} s per epoch on {device}")
     print(f"checkpoint: {out / 'checkpoint.pth'}" + (f" | curves: {plot}" if plot else ""))
     return final
+
+
+def _mpi_world():
+    """(rank, world size) when this process is one of several MPI ranks (the process group is started
+    here if the script has not); None for a single process.  Ranks other than 0 print nothing."""
+    import pygrad.distributed as dist
+
+    if not dist.is_initialized():
+        size = int(os.environ.get("PMI_SIZE", os.environ.get("OMPI_COMM_WORLD_SIZE", "1")))
+        if size <= 1 or not dist.is_available():
+            return None
+        dist.init_process_group("mpi")
+    if dist.get_world_size() == 1:
+        return None
+    if dist.get_rank() != 0:
+        sys.stdout = open(os.devnull, "w")  # tracebacks still reach stderr
+    return dist.get_rank(), dist.get_world_size()
 
 
 def _plot(history, path):
@@ -210,6 +241,33 @@ def bench(args):
     return 0
 
 
+def _split_run(tokens):
+    """``pygrad run``'s own options, and the program's command line (``script.py ...`` or ``-m module ...``)."""
+    i = 0
+    while i < len(tokens):
+        t = tokens[i]
+        if t in ("-n", "--nproc", "--mpiexec-arg"):
+            i += 2
+        elif t.startswith(("--nproc=", "--mpiexec-arg=")) or (t.startswith("-n") and t[2:].isdigit()):
+            i += 1
+        elif t in ("-h", "--help"):
+            i += 1
+        else:
+            break
+    return tokens[:i], tokens[i:]
+
+
+def _run(args, parser):
+    """``pygrad run``: the mpiexec command line for a script or a module, with the environment forwarded."""
+    from pygrad.distributed import run
+
+    if args.module is None and not args.target:
+        parser.error("give a script (pygrad run -n 2 train.py) or a module (pygrad run -n 2 -m pygrad demo)")
+    if args.module is not None:
+        return run.run(args.nproc, args.module, args.target, module=True, mpiexec_args=args.mpiexec_arg)
+    return run.run(args.nproc, args.target[0], args.target[1:], mpiexec_args=args.mpiexec_arg)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="pygrad", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -224,6 +282,20 @@ def main(argv=None):
     d.add_argument("--resume", default=None, help="checkpoint to continue training from")
     sub.add_parser("info", help="versions, OpenCL devices, build status")
     sub.add_parser("bench", help="run the benchmarks and print ratio tables")
+    r = sub.add_parser("run", help="run a script or module on N MPI ranks (wraps mpiexec)",
+                       usage="pygrad run [-n N] [--mpiexec-arg ARG] (script.py | -m module) [args ...]")
+    r.add_argument("-n", "--nproc", type=int, default=1, help="number of processes (ranks)")
+    r.add_argument("-m", dest="module", default=None, help="run a module as `python -m module`")
+    r.add_argument("--mpiexec-arg", action="append", default=[], help="extra argument for mpiexec (repeatable)")
+    r.add_argument("target", nargs=argparse.REMAINDER, help="script.py and its arguments, or the module's arguments")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["run"]:  # everything from the script (or -m's module) on belongs to the program
+        opts, rest = _split_run(argv[1:])
+        args = parser.parse_args(["run"] + opts)
+        args.target = rest
+        if rest and args.module is None and rest[0] == "-m":
+            args.module, args.target = (rest[1] if len(rest) > 1 else None), rest[2:]
+        return _run(args, r)
     args = parser.parse_args(argv)
     if args.command == "demo":
         demo(args)

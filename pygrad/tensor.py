@@ -441,6 +441,11 @@ class Tensor:
 
         return register_hook(self, hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        from .autograd.api import register_post_accumulate_grad_hook
+
+        return register_post_accumulate_grad_hook(self, hook)
+
     def retain_grad(self):
         from .autograd.api import retain_grad
 

@@ -45,6 +45,11 @@ def test_doc_page(page):
 
         if not pygrad.opencl.is_available():
             pytest.skip("the page runs code on an OpenCL device and none is available")
+    if '"-m", "pygrad", "run"' in text:
+        import pygrad.distributed
+
+        if not pygrad.distributed.is_available():
+            pytest.skip('the page starts an MPI job and mpi4py is not installed (pip install "pygrad[distributed]")')
     ns = {}
     for block in BLOCK.findall(text):
         run_block(block, ns)

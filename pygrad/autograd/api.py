@@ -82,6 +82,17 @@ def register_hook(t, hook):
     return _RemovableHandle(t._hooks, hook)
 
 
+def register_post_accumulate_grad_hook(t, hook):
+    """Call ``hook(t)`` after a gradient has been accumulated into the leaf ``t``'s ``.grad``."""
+    if not t.requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    if t.grad_fn is not None:
+        raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+    hooks = t.__dict__.setdefault("_post_accumulate_grad_hooks", [])
+    hooks.append(hook)
+    return _RemovableHandle(hooks, hook)
+
+
 def retain_grad(t):
     """Keep ``.grad`` for a non-leaf tensor too (leaves always keep theirs)."""
     if not t.requires_grad:

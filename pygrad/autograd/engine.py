@@ -13,12 +13,30 @@ is reached through an ``AccumulateGrad`` node, which adds what arrives into ``le
    ``sum_to_shape`` undoes broadcasting centrally, so no op has to);
 3. *release*: unless ``retain_graph``, each node drops its saved tensors right after it ran.
 """
+import threading
 import weakref
 
 from . import grad_mode
 from .function import Node
 
 _anomaly = {"enabled": False}
+_local = threading.local()  # .callbacks: one list per backward pass running in this thread (nested ones stack)
+
+
+def _callback_stack():
+    stack = getattr(_local, "callbacks", None)
+    if stack is None:
+        stack = _local.callbacks = []
+    return stack
+
+
+def queue_callback(callback):
+    """Run ``callback()`` once the backward pass now running has finished (PyTorch's
+    ``Variable._execution_engine.queue_callback``; DDP waits for its all-reduces this way)."""
+    stack = _callback_stack()
+    if not stack:
+        raise RuntimeError("Final callbacks can only be installed during backward pass.")
+    stack[-1].append(callback)
 
 
 class AccumulateGrad(Node):
@@ -144,6 +162,8 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
     ready = [n for n in dict.fromkeys(root_nodes) if deps[n] == 0]
     prev_mode = grad_mode._state.enabled
     grad_mode._state.enabled = create_graph
+    callback_stack = _callback_stack()
+    callback_stack.append([])
     try:
         while ready:
             node = ready.pop()
@@ -171,7 +191,11 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
                 deps[nxt] -= 1
                 if deps[nxt] == 0:
                     ready.append(nxt)
+        callbacks = callback_stack[-1]
+        while callbacks:  # a callback may queue another one
+            callbacks.pop(0)()
     finally:
+        callback_stack.pop()
         grad_mode._state.enabled = prev_mode
     if inputs is not None and not capture:
         # backward(inputs=[t]) with a non-leaf t fills t.grad too (leaves got theirs from AccumulateGrad)
@@ -229,3 +253,7 @@ def _accumulate(leaf, g, create_graph):
     else:
         with grad_mode.no_grad():
             leaf._grad.add_(g.detach())
+    post = leaf.__dict__.get("_post_accumulate_grad_hooks")
+    if post:
+        for hook in list(post):
+            hook(leaf)

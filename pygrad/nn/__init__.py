@@ -1,5 +1,5 @@
 """``pygrad.nn``: modules, parameters, layers, losses, ``functional`` and ``init``."""
-from . import functional, init, utils
+from . import functional, init, parallel, utils
 from .module import Module
 from .modules import *  # noqa: F401,F403
 from .modules import __dict__ as _mods
