@@ -100,6 +100,18 @@ cdef extern from *:
         *c = pg_u2f(pg_f2u(xc) ^ sign_bit_cos);
     }
 
+    /* float -> nearest float16 (ties to even) -> float, as c10::Half's conversion rounds. */
+    static float pg_round_half(float f) {
+        float a = fabsf(f);
+        if (a != a) return f;
+        if (a >= 65520.0f) return f > 0 ? INFINITY : -INFINITY;
+        if (a < 6.103515625e-05f) return copysignf(nearbyintf(a * 16777216.0f) / 16777216.0f, f);
+        uint32_t m = pg_f2u(a);
+        m += 0xfffu + ((m >> 13) & 1u);
+        m &= ~0x1fffu;
+        return copysignf(pg_u2f(m), f);
+    }
+
     /* Intel MKL's MCG31m1 stream + Bernoulli (ICDF), as used by PyTorch's bernoulli_(p) on Intel CPUs. */
     static uint32_t pg_mcg31_skip(uint32_t x, uint64_t n) {
         uint64_t a = 1132489760ULL, m = 2147483647ULL, r = 1, xx = x;
@@ -110,6 +122,7 @@ cdef extern from *:
     float pg_log_ps(float x) nogil
     void pg_sincos_ps(float x, float *s, float *c) nogil
     uint32_t pg_mcg31_skip(uint32_t x, uint64_t n) nogil
+    float pg_round_half(float f) nogil
 
 DEF N = 624
 DEF M = 397
@@ -285,10 +298,12 @@ cdef class CPUGenerator:
         cdef Py_ssize_t i
         cdef uint32_t mask = (1u << digits) - 1
         cdef float div = <float>1.0 / <float>(1u << digits), r = hi - lo, x
+        if digits == 11:
+            r = pg_round_half(r)   # c10::Half arithmetic: to - from is rounded to a Half
         with nogil:
             for i in range(n):
                 x = <float>(self.r32() & mask) * div
-                out[i] = x * r + lo
+                out[i] = fmaf(x, r, lo)
         return out
 
     # -- normal_ ---------------------------------------------------------------------------------
@@ -350,16 +365,70 @@ cdef class CPUGenerator:
                 _fill16_float(d + n - 16, mean, std, avx2)
         return out
 
-    def normal_fill_half(self, Py_ssize_t n, float mean, float std, int digits):
-        """float16/bfloat16, size >= 16: the scalar kernel with every intermediate rounded to the type
-        (the caller passes the rounding function's bit count; values come back as float32)."""
-        cdef cnp.ndarray[cnp.float32_t, ndim=1] out = np.empty(n, dtype=np.float32)
-        cdef float *d = <float *>out.data
+    def normal_fill_half(self, Py_ssize_t n, float mean, float std, bint avx2=True):
+        """float16, size >= 16, contiguous: PyTorch computes in float, drawing 16 uniforms per block of 16
+        (and 16 fresh ones for a ragged tail, written to the last 16 places); float32 results, the
+        caller rounds them to float16."""
+        cdef Py_ssize_t m = (n // 16) * 16 + (16 if n % 16 else 0)
+        full = self.normal_fill_float(m, mean, std, avx2)
+        if m == n:
+            return full
+        return np.concatenate([full[:n - 16], full[m - 16:]])
+
+    def exponential(self, Py_ssize_t n, double lambd):
+        """``exponential_``: ``-1/lambda * log1p(-u)`` on a 53-bit uniform, in double (the caller casts)."""
+        cdef cnp.ndarray[cnp.float64_t, ndim=1] out = np.empty(n, dtype=np.float64)
         cdef Py_ssize_t i
-        cdef uint32_t mask = (1u << digits) - 1
-        cdef float div = <float>1.0 / <float>(1u << digits)
-        for i in range(n):
-            d[i] = <float>(self.r32() & mask) * div
+        cdef double c = -1.0 / lambd
+        with nogil:
+            for i in range(n):
+                out[i] = c * log1p(-self.u53())
+        return out
+
+    def multinomial_replacement(self, cnp.ndarray rows, Py_ssize_t n_sample):
+        """``multinomial(..., replacement=True)`` with more than one sample: per row, the running sum in
+        the input's precision, normalised by the total, last bucket set to 1, then one 53-bit uniform and
+        a binary search (first bucket with ``cum >= u``) per sample."""
+        cdef bint dbl = rows.dtype == np.float64
+        cdef cnp.ndarray[cnp.float64_t, ndim=2] r64
+        cdef cnp.ndarray[cnp.float32_t, ndim=2] r32
+        cdef Py_ssize_t n_dist = rows.shape[0], k = rows.shape[1], i, j, lo, hi, mid
+        cdef cnp.ndarray[cnp.int64_t, ndim=2] out = np.empty((n_dist, n_sample), dtype=np.int64)
+        cdef cnp.ndarray[cnp.float64_t, ndim=1] cd = np.empty(k, dtype=np.float64)
+        cdef cnp.ndarray[cnp.float32_t, ndim=1] cf = np.empty(k, dtype=np.float32)
+        cdef double sd, u
+        cdef float sf
+        if dbl:
+            r64 = np.ascontiguousarray(rows, dtype=np.float64)
+        else:
+            r32 = np.ascontiguousarray(rows, dtype=np.float32)
+        for i in range(n_dist):
+            if dbl:
+                sd = 0
+                for j in range(k):
+                    sd += r64[i, j]
+                    cd[j] = sd
+                for j in range(k):
+                    cd[j] /= sd
+                cd[k - 1] = 1
+            else:
+                sf = 0
+                for j in range(k):
+                    sf += r32[i, j]
+                    cf[j] = sf
+                for j in range(k):
+                    cf[j] /= sf
+                cf[k - 1] = 1
+            for j in range(n_sample):
+                u = self.u53()
+                lo, hi = 0, k
+                while hi - lo > 0:
+                    mid = lo + (hi - lo) // 2
+                    if (cd[mid] if dbl else <double>cf[mid]) < u:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                out[i, j] = lo
         return out
 
     # -- integers ----------------------------------------------------------------------------------
@@ -495,4 +564,5 @@ cdef extern from "math.h":
 
 cdef inline float _fmaf(float a, float b, float c) noexcept nogil:
     return fmaf(a, b, c)
+
 
