@@ -103,6 +103,9 @@ def demo(args):
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         history, start_epoch = ckpt["history"], ckpt["epoch"]
+        if "rng" in ckpt:  # continue the same random streams: a resumed run equals an uninterrupted one
+            pygrad.random._set_all_rng_states(ckpt["rng"])
+            gen.set_state(ckpt["rng"]["loader"])
         print(f"resumed from {args.resume} after epoch {start_epoch}")
     print(f"pygrad {pygrad.__version__} | device: {device} | data: {source} "
           f"({len(train_set)} train / {len(test_set)} test)")
@@ -130,8 +133,9 @@ def demo(args):
             history[k].append(v)
         print(f"epoch {epoch + 1}: loss {loss_sum / seen:.4f}  train acc {correct / seen:.4f}  "
               f"test acc {test_acc:.4f}  time {dt:.2f}s")
+        rng = dict(pygrad.random._get_all_rng_states(), loader=gen.get_state())
         pygrad.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1,
-                     "history": history}, out / "checkpoint.pth")
+                     "history": history, "rng": rng}, out / "checkpoint.pth")
     final = history["test_acc"][-1] if history["test_acc"] else 0.0
     mean_time = sum(history["epoch_time"]) / max(len(history["epoch_time"]), 1)
     plot = _plot(history, out / "curves.png")

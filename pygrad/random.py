@@ -144,12 +144,12 @@ def set_rng_state(new_state):
     default_generator.set_state(new_state)
 
 
-def fork_rng_state():
-    """Everything ``pygrad demo --resume`` needs to continue the same random streams (CPU and OpenCL)."""
+def _get_all_rng_states():
+    """Everything ``pygrad demo --resume`` needs to continue the default streams (CPU and OpenCL)."""
     return {"cpu": get_rng_state(), "opencl": _device_state(default_generator)}
 
 
-def restore_rng_state(state):
+def _set_all_rng_states(state):
     set_rng_state(state["cpu"])
     _set_device_state(default_generator, state["opencl"])
 
