@@ -24,10 +24,15 @@ cdef extern from *:
        (avx_mathfun.h): the same float operations in the same order, with a fused multiply-add
        wherever the compiler of PyTorch's wheel contracts a product into the following add (found
        by comparing 400k samples with torch 2.13), so the same bits. */
+    #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    #define PG_FMA __attribute__((target("avx2,fma"), optimize("O3")))   /* only called on CPUs with AVX2 + FMA */
+    #else
+    #define PG_FMA
+    #endif
     static inline uint32_t pg_f2u(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
     static inline float pg_u2f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 
-    static float pg_log_ps(float x) {
+    static inline PG_FMA float pg_log_ps(float x) {
         int invalid = (x <= 0.0f);
         float one = 1.0f;
         float mn = pg_u2f(0x00800000u);
@@ -61,7 +66,7 @@ cdef extern from *:
         return x;
     }
 
-    static void pg_sincos_ps(float x, float *s, float *c) {
+    static inline PG_FMA void pg_sincos_ps(float x, float *s, float *c) {
         uint32_t sign_bit_sin = pg_f2u(x) & 0x80000000u;
         x = pg_u2f(pg_f2u(x) & 0x7fffffffu);
         float y = x * 1.27323954473516f;
@@ -100,6 +105,18 @@ cdef extern from *:
         *c = pg_u2f(pg_f2u(xc) ^ sign_bit_cos);
     }
 
+    /* One block of 16 of PyTorch's normal_fill_16_AVX2: data[0..8) and data[8..16) are the two uniforms. */
+    static PG_FMA void pg_fill16_avx2(float *data, float mean, float std) {
+        const float two_pi = (float)(2.0 * 3.141592653589793238462643383279502);
+        for (int j = 0; j < 8; j++) {
+            float u1 = 1.0f - data[j], u2 = data[j + 8], s, c;
+            float radius = sqrtf(-2.0f * pg_log_ps(u1));
+            pg_sincos_ps(two_pi * u2, &s, &c);
+            data[j] = fmaf(radius * c, std, mean);
+            data[j + 8] = fmaf(radius * s, std, mean);
+        }
+    }
+
     /* float -> nearest float16 (ties to even) -> float, as c10::Half's conversion rounds. */
     static float pg_round_half(float f) {
         float a = fabsf(f);
@@ -119,8 +136,7 @@ cdef extern from *:
         return (uint32_t)((r * xx) % m);
     }
     """
-    float pg_log_ps(float x) nogil
-    void pg_sincos_ps(float x, float *s, float *c) nogil
+    void pg_fill16_avx2(float *data, float mean, float std) nogil
     uint32_t pg_mcg31_skip(uint32_t x, uint64_t n) nogil
     float pg_round_half(float f) nogil
 
@@ -161,9 +177,14 @@ cdef class CPUGenerator:
     cdef inline void _twist(self) noexcept nogil:
         cdef int i
         cdef uint32_t y
-        for i in range(N):
-            y = (self.st[i] & 0x80000000U) | (self.st[(i + 1) % N] & 0x7fffffffU)
-            self.st[i] = self.st[(i + M) % N] ^ (y >> 1) ^ (0x9908b0dfU if (self.st[(i + 1) % N] & 1) else 0)
+        for i in range(N - M):
+            y = (self.st[i] & 0x80000000U) | (self.st[i + 1] & 0x7fffffffU)
+            self.st[i] = self.st[i + M] ^ (y >> 1) ^ ((0U - (self.st[i + 1] & 1U)) & 0x9908b0dfU)
+        for i in range(N - M, N - 1):
+            y = (self.st[i] & 0x80000000U) | (self.st[i + 1] & 0x7fffffffU)
+            self.st[i] = self.st[i + M - N] ^ (y >> 1) ^ ((0U - (self.st[i + 1] & 1U)) & 0x9908b0dfU)
+        y = (self.st[N - 1] & 0x80000000U) | (self.st[0] & 0x7fffffffU)
+        self.st[N - 1] = self.st[M - 1] ^ (y >> 1) ^ ((0U - (self.st[0] & 1U)) & 0x9908b0dfU)
         self.left_ = N
         self.next_ = 0
 
@@ -528,33 +549,17 @@ cdef inline void _fill16_double(double *data, double mean, double std) noexcept 
 
 cdef inline void _fill16_float(float *data, float mean, float std, bint avx2) noexcept nogil:
     cdef int j
-    cdef float u1, u2, radius, theta, s, c
-    cdef float two_pi = <float>(2.0 * 3.141592653589793238462643383279502)
-    cdef float n1[8]
-    cdef float n2[8]
-    for j in range(8):
-        if avx2:
-            u1 = <float>1.0 - data[j]
-            u2 = data[j + 8]
-            radius = sqrtf(<float>-2.0 * pg_log_ps(u1))
-            theta = two_pi * u2
-            pg_sincos_ps(theta, &s, &c)
-            n1[j] = radius * c
-            n2[j] = radius * s
-        else:
-            u1 = 1 - data[j]
-            u2 = data[j + 8]
-            radius = sqrtf(-2 * logf(u1))
-            theta = <float>(2.0 * 3.141592653589793238462643383279502 * u2)
-            n1[j] = radius * cosf(theta) * std + mean
-            n2[j] = radius * sinf(theta) * std + mean
-    for j in range(8):
-        if avx2:
-            data[j] = _fmaf(n1[j], std, mean)
-            data[j + 8] = _fmaf(n2[j], std, mean)
-        else:
-            data[j] = n1[j]
-            data[j + 8] = n2[j]
+    cdef float u1, u2, radius, theta
+    if avx2:
+        pg_fill16_avx2(data, mean, std)
+        return
+    for j in range(8):  # PyTorch's scalar normal_fill_16<float> (CPUs without AVX2)
+        u1 = 1 - data[j]
+        u2 = data[j + 8]
+        radius = sqrtf(-2 * logf(u1))
+        theta = <float>(2.0 * 3.141592653589793238462643383279502 * u2)
+        data[j] = radius * cosf(theta) * std + mean
+        data[j + 8] = radius * sinf(theta) * std + mean
 
 
 cdef extern from "math.h":

@@ -24,12 +24,13 @@ _DEFAULT_SEED = 67280421310721  # PyTorch's default CPU seed
 
 
 def _has_avx2():
-    """PyTorch's float32 ``normal_`` uses its AVX2 kernel on x86 CPUs with AVX2 (the scalar one elsewhere)."""
+    """PyTorch's float32 ``normal_`` uses its AVX2 kernel on x86 CPUs with AVX2 + FMA (the scalar one elsewhere)."""
     if platform.machine().lower() not in ("x86_64", "amd64", "i686", "x86"):
         return False
     try:
         with open("/proc/cpuinfo") as f:
-            return " avx2" in f.read(1 << 16)
+            flags = f.read(1 << 16)
+        return " avx2" in flags and " fma" in flags
     except OSError:
         return True
 
