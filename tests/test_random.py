@@ -63,6 +63,18 @@ GOLDEN = {
     'trunc_normal': (np.array([3165292125, 1016474922, 3168120245, 3166031689, 974969042, 3129124285, 1018069147, 1016146706, 3162824505, 1012710880, 3166177979, 3136349431, 993533972, 1018649221, 1003394836, 1024431715, 3161610092, 3167457335, 3144004306, 1013254424], dtype=np.uint32), (20,), [1060651263, 1050524294]),
     'trunc_normal_tail': (np.array([1075511999, 1070009314, 1069574462, 1069691320, 1074939618, 1070037679, 1073595620, 1070752568, 1071924390, 1070268869, 1075203837, 1074999458, 1073269744, 1070228000, 1070180990, 1076381582, 1070990392, 1072127447, 1073420324, 1074341692], dtype=np.uint32), (20,), [1064676589, 1035084040]),
     'generator': (np.array([1063378022, 1063927219, 1053034168, 3209973315, 3217985011, 1082130432, 1077936128, 0, 1065353216, 1073741824], dtype=np.uint32), (10,), [1056839000, 1061464623]),
+    'dropout_t': (np.array([0, 1073741824, 1073741824, 0, 0, 0, 1073741824, 1073741824, 1073741824, 1073741824, 1073741824, 0, 0, 0, 1073741824], dtype=np.uint32), (5, 3), [1034079680, 1050920466]),
+    'random_bool': (np.array([False, False, True, True, False, False], dtype=np.bool), (6,), [1061525760, 1061053205]),
+    'random_u8': (np.array([106, 152, 249, 131, 184, 200], dtype=np.uint8), (6,), [1061525760, 1061053205]),
+    'randint_u8': (np.array([106, 152, 249, 131, 184], dtype=np.uint8), (5,), [1031158912, 1061525760]),
+    'randint_f64': (np.array([4620693217682128896, 4618441417868443648, 4618441417868443648, 4619567317775286272], dtype=np.uint64), (2, 2), [1056012144, 1031158912]),
+    'randn_gen_cache': (np.array([1059671648, 1059671648, 1049143879], dtype=np.uint32), (3,), [1022353376, 1061995401]),
+    'multinomial_zero': (np.array([3, 1], dtype=np.int64), (2,), [1057973072, 1043031288]),
+    'normal_mean_t': (np.array([3212393300, 3193217128, 1063403830, 1082833080, 1080474394], dtype=np.uint32), (5,), [1033129176, 1059637872]),
+    'bern_f16': (np.array([0, 0, 15360, 0, 0, 0, 0, 0], dtype=np.uint16), (8,), [1061385143, 1046140132]),
+    'exp_f16': (np.array([14640, 15683, 11158, 16828], dtype=np.uint16), (4,), [1058954034, 1064923529]),
+    'rand_like': (np.array([1056839000, 1061464623, 1035285416, 1040659200, 1050502790, 1059214075], dtype=np.uint32), (3, 2), [1056632198, 1063615847]),
+    'randperm_gen': (np.array([2, 4, 3, 5, 1, 0, 6, 7], dtype=np.int64), (8,), [1056839000, 1061464623]),
 }
 STATE_123_SHA = 'b04f168bb97ae5f0758f525c6b0e928d866ad2619a254710db893e71bd54e1e5'
 STATE_123_AFTER_RANDN3_SHA = '58972a30826f169967ba0d00ac53610a129bf403268b5092ef0592a1534f4e84'
@@ -132,6 +144,18 @@ def _cases():
         "trunc_normal": (2, lambda: nn.init.trunc_normal_(torch.empty(20), std=0.02)),
         "trunc_normal_tail": (2, lambda: nn.init.trunc_normal_(torch.empty(20), a=1.5, b=3.0)),
         "generator": (0, gen_case),
+        'dropout_t': (8, lambda: F.dropout(torch.ones(3, 5).t(), 0.5)),
+        'random_bool': (3, lambda: torch.empty(6, dtype=torch.bool).random_()),
+        'random_u8': (3, lambda: torch.empty(6, dtype=torch.uint8).random_()),
+        'randint_u8': (3, lambda: torch.randint(0, 256, (5,), dtype=torch.uint8)),
+        'randint_f64': (3, lambda: torch.randint(3, 10, (2, 2), dtype=torch.float64)),
+        'randn_gen_cache': (1, lambda: (lambda g: torch.cat([torch.randn(1, generator=g), torch.randn(1), torch.randn(1, generator=g)]))(torch.Generator().manual_seed(1))),
+        'multinomial_zero': (6, lambda: torch.multinomial(torch.tensor([0., 1., 0., 2.]), 2)),
+        'normal_mean_t': (5, lambda: torch.normal(torch.arange(5.), 2.0)),
+        'bern_f16': (4, lambda: torch.empty(8, dtype=torch.float16).bernoulli_(0.4)),
+        'exp_f16': (4, lambda: torch.empty(4, dtype=torch.float16).exponential_()),
+        'rand_like': (0, lambda: torch.rand_like(torch.zeros(3, 2))),
+        'randperm_gen': (0, lambda: torch.randperm(8, generator=torch.Generator().manual_seed(3))),
     }
 
 

@@ -113,7 +113,12 @@ def _dropout_noise(input, shape, p):
     if input.device.type != "cpu":
         keep = rand(shape, dtype=input.dtype, device=input.device) >= p
         return keep.to(input.dtype) / (1 - p)
-    return bernoulli(shape, input.dtype, 1 - p) / (1 - p)
+    noise = bernoulli(shape, input.dtype, 1 - p)
+    if tuple(shape) == tuple(input._shape) and not input.is_contiguous() and input.numel() > 1:
+        from .inplace import _memory_order_fill
+
+        noise = _memory_order_fill(input, noise, dense_only=True)  # empty_like keeps a dense input's strides
+    return noise / (1 - p)
 
 
 def dropout(input, p=0.5, training=True, inplace=False):

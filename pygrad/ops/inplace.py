@@ -192,8 +192,10 @@ def _random_fill(name):
     return method
 
 
-def _memory_order_fill(x, r):
-    """PyTorch's CPU kernels write the draws of a strided tensor in memory order: reorder ``r`` (draw order)."""
+def _memory_order_fill(x, r, dense_only=False):
+    """PyTorch's CPU kernels write the draws of a strided tensor in memory order: reorder ``r`` (draw order).
+    With ``dense_only``, a layout that is not a permutation of a dense block keeps the draw order (what
+    ``empty_like`` gives such a tensor: a contiguous buffer)."""
     import numpy as np
 
     from ..runtime import cpu
@@ -204,6 +206,10 @@ def _memory_order_fill(x, r):
         shape[d] = size
         offs = offs + (np.arange(size, dtype=np.int64) * stride).reshape(shape)
     order = np.argsort(offs.reshape(-1), kind="stable")
+    if dense_only:
+        flat_offs = offs.reshape(-1)[order]
+        if not (np.diff(flat_offs) == 1).all():
+            return r
     flat = np.asarray(r._host()).reshape(-1)
     out = np.empty_like(flat)
     out[order] = flat
