@@ -10,6 +10,7 @@ OpenCL devices draw from their own counter-based Philox stream (``cl_kernels/ran
 stream is a pure function of (seed, counter), which a kernel can compute in parallel.  It is
 reproducible for a seed but not PyTorch's CUDA stream; ``pygrad.opencl.get_rng_state()`` saves it.
 """
+import contextlib
 import os
 import platform
 
@@ -45,7 +46,9 @@ class Generator:
     """
 
     def __init__(self, device="cpu"):
-        self.device = device if isinstance(device, str) else str(device)
+        from .device import as_device
+
+        self.device = as_device(device)
         self._cpu = _rng.CPUGenerator(_DEFAULT_SEED)
         self._seed = _DEFAULT_SEED
         self._counter = 0
@@ -78,29 +81,34 @@ class Generator:
 
     def get_state(self):
         """PyTorch's ``CPUGeneratorImplState`` bytes (a uint8 tensor of 5056 elements)."""
-        if self.device.startswith("opencl"):
+        if self.device.type != "cpu":
             return _device_state(self)
         return cpu.wrap(self._cpu.get_state(), D.uint8)
 
     def set_state(self, new_state):
         if getattr(new_state, "dtype", None) is not D.uint8:
             raise TypeError(f"expected a torch.ByteTensor, but got {type(new_state).__name__}")
-        if self.device.startswith("opencl"):
+        if self.device.type != "cpu":
             _set_device_state(self, new_state)
         else:
             self._cpu.set_state(np.asarray(new_state._host(), dtype=np.uint8).reshape(-1))
         return self
 
     def __getstate__(self):
-        return {"device": self.device, "seed": self._seed, "counter": self._counter, "cpu": self._cpu.get_state()}
+        return {"device": str(self.device), "seed": self._seed, "counter": self._counter, "cpu": self._cpu.get_state()}
 
     def __setstate__(self, st):
-        self.device, self._seed, self._counter = st["device"], st["seed"], st["counter"]
+        from .device import as_device
+
+        self.device, self._seed, self._counter = as_device(st["device"]), st["seed"], st["counter"]
         self._cpu = _rng.CPUGenerator(self._seed)
         self._cpu.set_state(st["cpu"])
 
-    def __repr__(self):
-        return f"<pygrad.Generator object, device={self.device}>"
+    def clone_state(self):
+        g = Generator(self.device)
+        g._seed, g._counter = self._seed, self._counter
+        g._cpu.clone_state_from(self._cpu)
+        return g
 
 
 def _device_state(gen):
@@ -143,6 +151,19 @@ def get_rng_state():
 
 def set_rng_state(new_state):
     default_generator.set_state(new_state)
+
+
+@contextlib.contextmanager
+def fork_rng(devices=None, enabled=True, _caller="fork_rng", _devices_kw="devices", device_type="cuda"):
+    """Run a block with the default generator's state saved and restored afterwards (``torch.random.fork_rng``)."""
+    if not enabled:
+        yield
+        return
+    state = _get_all_rng_states()
+    try:
+        yield
+    finally:
+        _set_all_rng_states(state)
 
 
 def _get_all_rng_states():

@@ -262,3 +262,12 @@ def test_against_torch_when_installed():
                     got = np.asarray(getattr(torch, call)(*shape, dtype=getattr(torch, dt))._host())
                     np.testing.assert_array_equal(_bits(got), _bits(want), err_msg=f"{call} {shape} {dt}")
                     assert (np.asarray(torch.get_rng_state()._host()) == pt.get_rng_state().numpy()).all()
+
+
+def test_worker_numpy_seed_is_pytorchs():
+    """DataLoader workers seed NumPy with PyTorch's hash of (base_seed, worker_id) (values from torch 2.13)."""
+    from pygrad.utils.data._worker import _numpy_worker_seed
+
+    assert _numpy_worker_seed(12345678901234, 3) == [2677634501, 810098766, 226270600, 4115140591]
+    assert _numpy_worker_seed(0, 0) == [2968811710, 3677149159, 745650761, 2884920346]
+    assert _numpy_worker_seed(2**63 - 5, 1) == [4020811208, 1092876386, 795424436, 3386973929]
