@@ -152,7 +152,8 @@ cdef class CPUGenerator:
     cdef int left_
     cdef int seeded_
     cdef uint32_t next_
-    cdef public object next_double_normal
+    cdef double nd_value
+    cdef bint nd_valid
     cdef public object next_float_normal
 
     def __init__(self, seed=67280421310721):
@@ -168,8 +169,18 @@ cdef class CPUGenerator:
             self.st[j] = <uint32_t>(1812433253 * (self.st[j - 1] ^ (self.st[j - 1] >> 30)) + j)
         self.left_ = 1
         self.next_ = 0
-        self.next_double_normal = None
+        self.nd_valid = False
         self.next_float_normal = None
+
+    @property
+    def next_double_normal(self):
+        """The cached second Box-Muller value of the double path (None when there is none)."""
+        return self.nd_value if self.nd_valid else None
+
+    @next_double_normal.setter
+    def next_double_normal(self, v):
+        self.nd_valid = v is not None
+        self.nd_value = v if v is not None else 0.0
 
     def initial_seed(self):
         return self.seed_
@@ -335,17 +346,18 @@ cdef class CPUGenerator:
         cdef Py_ssize_t i
         cdef double u1, u2, r, theta, ret
         for i in range(n):
-            if self.next_double_normal is not None:
-                ret = self.next_double_normal
-                self.next_double_normal = None
+            if self.nd_valid:
+                ret = self.nd_value
+                self.nd_valid = False
             else:
                 u1 = self.u53()
                 u2 = self.u53()
                 r = sqrt(-2.0 * log1p(-u2))
                 theta = 2.0 * 3.141592653589793238462643383279502 * u1
-                self.next_double_normal = r * sin(theta)
+                self.nd_value = r * sin(theta)
+                self.nd_valid = True
                 ret = r * cos(theta)
-            out[i] = ret * std + mean
+            out[i] = fma(ret, std, mean)  # PyTorch's build fuses val * std + mean
         return out
 
     def normal_fill_double(self, Py_ssize_t n, double mean, double std):

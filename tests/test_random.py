@@ -75,6 +75,10 @@ GOLDEN = {
     'exp_f16': (np.array([14640, 15683, 11158, 16828], dtype=np.uint16), (4,), [1058954034, 1064923529]),
     'rand_like': (np.array([1056839000, 1061464623, 1035285416, 1040659200, 1050502790, 1059214075], dtype=np.uint32), (3, 2), [1056632198, 1063615847]),
     'randperm_gen': (np.array([2, 4, 3, 5, 1, 0, 6, 7], dtype=np.int64), (8,), [1056839000, 1061464623]),
+    'normal64_small': (np.array([4610179876599041670, 4603554469978099260, 4601800847136848773, 13828242493272759623, 4600490252921700598, 13835116693504968009, 4606045184841634671], dtype=np.uint64), (7,), [1043583452, 1064500646]),
+    'normal64_t': (np.array([13828778126534234451, 13830927860326816806, 13833396300651460917, 13832445585405138058, 13828367759828649745, 13832134525628854503, 13830713485163745501, 13833284789480922896, 13828197724077218046, 13830458839619145172, 13828736796708931667, 13832769640095582714, 13830856548582757273, 13830330417908281255, 13829715358688729604, 13830058060775678487, 13829804877135925794, 13828963354048255355, 13832027473488170851, 13828085466462024157, 13827329615512349584, 13831137879416621815, 13831278622233502740, 13830606699913360621], dtype=np.uint64), (4, 6), [1054620738, 1064720763]),
+    'uniform64_odd': (np.array([13822308064147325750, 4598783524654711176, 4608948938068529272, 4583967948495666430, 4608768781627754550], dtype=np.uint64), (5,), [1055321492, 1061989227]),
+    'uniform32_odd': (np.array([3199760003, 3187959733, 1049640375, 3198024025, 1060408647], dtype=np.uint32), (5,), [1031158912, 1061525760]),
 }
 STATE_123_SHA = 'b04f168bb97ae5f0758f525c6b0e928d866ad2619a254710db893e71bd54e1e5'
 STATE_123_AFTER_RANDN3_SHA = '58972a30826f169967ba0d00ac53610a129bf403268b5092ef0592a1534f4e84'
@@ -144,6 +148,10 @@ def _cases():
         "trunc_normal": (2, lambda: nn.init.trunc_normal_(torch.empty(20), std=0.02)),
         "trunc_normal_tail": (2, lambda: nn.init.trunc_normal_(torch.empty(20), a=1.5, b=3.0)),
         "generator": (0, gen_case),
+        'normal64_small': (3, lambda: torch.empty(7, dtype=torch.float64).normal_(0.3, 1.7)),
+        'normal64_t': (3, lambda: torch.empty(6, 4, dtype=torch.float64).t().normal_(-1.1, 0.37)),
+        'uniform64_odd': (3, lambda: torch.empty(5, dtype=torch.float64).uniform_(-0.37, 1.91)),
+        'uniform32_odd': (3, lambda: torch.empty(5).uniform_(-0.37, 1.91)),
         'dropout_t': (8, lambda: F.dropout(torch.ones(3, 5).t(), 0.5)),
         'random_bool': (3, lambda: torch.empty(6, dtype=torch.bool).random_()),
         'random_u8': (3, lambda: torch.empty(6, dtype=torch.uint8).random_()),
@@ -271,3 +279,13 @@ def test_worker_numpy_seed_is_pytorchs():
     assert _numpy_worker_seed(12345678901234, 3) == [2677634501, 810098766, 226270600, 4115140591]
     assert _numpy_worker_seed(0, 0) == [2968811710, 3677149159, 745650761, 2884920346]
     assert _numpy_worker_seed(2**63 - 5, 1) == [4020811208, 1092876386, 795424436, 3386973929]
+
+
+def test_randint_bounds_errors_name_the_cpp_type():
+    for dtype, lo, hi, msg in ((torch.uint8, 0, 300, "to - 1 is out of bounds for unsigned char"),
+                               (torch.int32, -2**40, 5, "from is out of bounds for int"),
+                               (torch.bool, 0, 3, "to - 1 is out of bounds for bool")):
+        with pytest.raises(RuntimeError, match=msg):
+            torch.randint(lo, hi, (2,), dtype=dtype)
+    with pytest.raises(RuntimeError, match="'from' to be less than 'to'"):
+        torch.randint(5, 5, (2,))
