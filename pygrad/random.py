@@ -56,7 +56,7 @@ class Generator:
     def manual_seed(self, seed):
         seed = int(seed)
         if seed < -(1 << 63) or seed >= (1 << 64):
-            raise RuntimeError("Overflow when unpacking long")
+            raise ValueError("Overflow when unpacking long long")
         if seed < 0:
             seed += 1 << 64
         self._seed = seed

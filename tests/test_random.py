@@ -289,3 +289,12 @@ def test_randint_bounds_errors_name_the_cpp_type():
             torch.randint(lo, hi, (2,), dtype=dtype)
     with pytest.raises(RuntimeError, match="'from' to be less than 'to'"):
         torch.randint(5, 5, (2,))
+
+
+def test_seed_range_wraps_like_pytorch():
+    assert torch.manual_seed(-1).initial_seed() == 2**64 - 1
+    a = torch.rand(1)
+    torch.manual_seed(2**64 - 1)
+    assert torch.equal(a, torch.rand(1))
+    with pytest.raises(ValueError, match="Overflow when unpacking long long"):
+        torch.manual_seed(2**64)
