@@ -298,3 +298,16 @@ def test_seed_range_wraps_like_pytorch():
     assert torch.equal(a, torch.rand(1))
     with pytest.raises(ValueError, match="Overflow when unpacking long long"):
         torch.manual_seed(2**64)
+
+
+def test_state_moves_between_pytorch_and_pygrad():
+    """A state saved by PyTorch continues in pygrad (and back), including a cached normal value."""
+    pt = pytest.importorskip("torch")
+    pt.manual_seed(77)
+    pt.randn(3)
+    torch.set_rng_state(torch.from_numpy(pt.get_rng_state().numpy().copy()))
+    want = pt.cat([pt.randn(1), pt.rand(3)]).numpy()
+    got = np.asarray(torch.cat([torch.randn(1), torch.rand(3)])._host())
+    np.testing.assert_array_equal(got, want)
+    pt.set_rng_state(pt.from_numpy(np.asarray(torch.get_rng_state()._host()).copy()))
+    np.testing.assert_array_equal(np.asarray(torch.randn(20)._host()), pt.randn(20).numpy())
