@@ -14,7 +14,14 @@ extensions = [
         include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=["-O3"],
-    )
+    ),
+    Extension(  # PyTorch's CPU generator (mt19937 + transforms); no -ffast-math: results must be bit-exact
+        "pygrad._rng",
+        ["pygrad/_rng.pyx"],
+        include_dirs=[np.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        extra_compile_args=["-O2", "-ffp-contract=off", "-fno-math-errno"],
+    ),
 ]
 
 setup(

@@ -113,6 +113,9 @@ def demo(args):
         net.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         history, start_epoch = ckpt["history"], ckpt["epoch"]
+        if "rng" in ckpt:  # continue the same random streams: a resumed run equals an uninterrupted one
+            pygrad.random._set_all_rng_states(ckpt["rng"])
+            gen.set_state(ckpt["rng"]["loader"])
         print(f"resumed from {args.resume} after epoch {start_epoch}")
     print(f"pygrad {pygrad.__version__} | device: {device} | data: {source} "
           f"({len(train_set)} train / {len(test_set)} test)" + (f" | {world[1]} ranks, data parallel" if world else ""))
@@ -144,8 +147,9 @@ def demo(args):
               f"test acc {test_acc:.4f}  time {dt:.2f}s")
         if world and world[0] != 0:
             continue  # rank 0 saves; every replica holds the same weights
+        rng = dict(pygrad.random._get_all_rng_states(), loader=gen.get_state())
         pygrad.save({"model": net.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1,
-                     "history": history}, out / "checkpoint.pth")
+                     "history": history, "rng": rng}, out / "checkpoint.pth")
     final = history["test_acc"][-1] if history["test_acc"] else 0.0
     mean_time = sum(history["epoch_time"]) / max(len(history["epoch_time"]), 1)
     plot = _plot(history, out / "curves.png") if not world or world[0] == 0 else None

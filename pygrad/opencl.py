@@ -53,3 +53,16 @@ def empty_cache(index=None):
     i = _check(index)
     get_backend(device("opencl", i)).empty_cache()
     _rt.runtime(i).pool.free_held()
+
+
+def get_rng_state(device="opencl"):
+    """The OpenCL Philox stream position (seed and counter, 16 bytes), like ``torch.cuda.get_rng_state``."""
+    from .random import _device_state, default_generator
+
+    return _device_state(default_generator)
+
+
+def set_rng_state(new_state, device="opencl"):
+    from .random import _set_device_state, default_generator
+
+    _set_device_state(default_generator, new_state)

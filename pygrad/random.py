@@ -1,11 +1,22 @@
 """Random numbers: ``Generator``, ``manual_seed`` and the random factories (``rand``, ``randn``, ...).
 
-pygrad draws from NumPy's Philox generator, a *counter-based* generator: the stream is a pure
-function of (seed, counter), which a GPU kernel can reproduce in parallel.  The values differ from
-PyTorch's Mersenne Twister, but the same seed always gives the same numbers.
+On the CPU pygrad draws exactly PyTorch's numbers: ``pygrad._rng.CPUGenerator`` is PyTorch's CPU
+generator (mt19937 with PyTorch's seeding, 32/64-bit draws and cached Box-Muller value) and every
+sampler below consumes the same words in the same order and applies the same floating-point
+transform as PyTorch's CPU kernel, so ``manual_seed(s)`` followed by the same calls gives the same
+tensors, bit for bit (``get_rng_state()`` even has PyTorch's 5056-byte layout).
+
+OpenCL devices draw from their own counter-based Philox stream (``cl_kernels/random.cl``): the
+stream is a pure function of (seed, counter), which a kernel can compute in parallel.  It is
+reproducible for a seed but not PyTorch's CUDA stream; ``pygrad.opencl.get_rng_state()`` saves it.
 """
+import contextlib
+import os
+import platform
+
 import numpy as np
 
+from . import _rng
 from . import dtypes as D
 from .runtime import cpu
 from .ops.movement import _sizes
@@ -13,19 +24,43 @@ from .ops.movement import _sizes
 _DEFAULT_SEED = 67280421310721  # PyTorch's default CPU seed
 
 
+def _has_avx2():
+    """PyTorch's float32 ``normal_`` uses its AVX2 kernel on x86 CPUs with AVX2 + FMA (the scalar one elsewhere)."""
+    if platform.machine().lower() not in ("x86_64", "amd64", "i686", "x86"):
+        return False
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read(1 << 16)
+        return " avx2" in flags and " fma" in flags
+    except OSError:
+        return True
+
+
+_AVX2 = _has_avx2()
+
+
 class Generator:
-    """A source of random numbers with its own seed and state (``torch.Generator``)."""
+    """A source of random numbers with its own seed and state (``torch.Generator``).
+
+    The CPU state is PyTorch's (mt19937); ``_counter`` is the position in the OpenCL Philox stream.
+    """
 
     def __init__(self, device="cpu"):
-        self.device = device
-        self.manual_seed(_DEFAULT_SEED)
+        from .device import as_device
+
+        self.device = as_device(device)
+        self._cpu = _rng.CPUGenerator(_DEFAULT_SEED)
+        self._seed = _DEFAULT_SEED
+        self._counter = 0
 
     def manual_seed(self, seed):
         seed = int(seed)
+        if seed < -(1 << 63) or seed >= (1 << 64):
+            raise ValueError("Overflow when unpacking long long")
         if seed < 0:
             seed += 1 << 64
         self._seed = seed
-        self._np = np.random.Generator(np.random.Philox(seed))
+        self._cpu.manual_seed(seed)
         self._counter = 0  # Philox counter position of the device kernels (cl_kernels/random.cl)
         return self
 
@@ -40,27 +75,60 @@ class Generator:
         return self._seed
 
     def seed(self):
-        s = int(np.random.SeedSequence().entropy % (1 << 63))
+        s = int.from_bytes(os.urandom(8), "little") & ((1 << 63) - 1)
         self.manual_seed(s)
         return s
 
     def get_state(self):
-        import pickle
+        """PyTorch's ``CPUGeneratorImplState`` bytes (a uint8 tensor of 5056 elements)."""
+        if self.device.type != "cpu":
+            return _device_state(self)
+        return cpu.wrap(self._cpu.get_state(), D.uint8)
 
-        return cpu.wrap(np.frombuffer(pickle.dumps(self._np.bit_generator.state), dtype=np.uint8).copy(), D.uint8)
-
-    def set_state(self, state):
-        import pickle
-
-        self._np.bit_generator.state = pickle.loads(bytes(np.asarray(state._host(), dtype=np.uint8)))
+    def set_state(self, new_state):
+        if getattr(new_state, "dtype", None) is not D.uint8:
+            raise TypeError(f"expected a torch.ByteTensor, but got {type(new_state).__name__}")
+        if self.device.type != "cpu":
+            _set_device_state(self, new_state)
+        else:
+            self._cpu.set_state(np.asarray(new_state._host(), dtype=np.uint8).reshape(-1))
         return self
+
+    def __getstate__(self):
+        return {"device": str(self.device), "seed": self._seed, "counter": self._counter, "cpu": self._cpu.get_state()}
+
+    def __setstate__(self, st):
+        from .device import as_device
+
+        self.device, self._seed, self._counter = as_device(st["device"]), st["seed"], st["counter"]
+        self._cpu = _rng.CPUGenerator(self._seed)
+        self._cpu.set_state(st["cpu"])
+
+    def clone_state(self):
+        g = Generator(self.device)
+        g._seed, g._counter = self._seed, self._counter
+        g._cpu.clone_state_from(self._cpu)
+        return g
+
+
+def _device_state(gen):
+    """The OpenCL stream position as 16 bytes: seed and Philox counter (little-endian uint64)."""
+    return cpu.wrap(np.array([gen._seed, gen._counter], dtype="<u8").view(np.uint8), D.uint8)
+
+
+def _set_device_state(gen, state):
+    arr = np.asarray(state._host(), dtype=np.uint8).reshape(-1)
+    if arr.size != 16:
+        raise RuntimeError(f"Expected an OpenCL generator state of 16 bytes but found {arr.size}")
+    seed, counter = (int(v) for v in arr.view("<u8"))
+    gen._seed, gen._counter = seed, counter
 
 
 default_generator = Generator()
 
 
-def _gen(generator):
-    return (generator or default_generator)._np
+def _g(generator):
+    return (generator or default_generator)._cpu
 
 
 def manual_seed(seed):
@@ -77,14 +145,39 @@ def initial_seed():
 
 
 def get_rng_state():
+    """The default CPU generator's state: a uint8 tensor in PyTorch's layout (``torch.get_rng_state``)."""
     return default_generator.get_state()
 
 
-def set_rng_state(state):
-    default_generator.set_state(state)
+def set_rng_state(new_state):
+    default_generator.set_state(new_state)
+
+
+@contextlib.contextmanager
+def fork_rng(devices=None, enabled=True, _caller="fork_rng", _devices_kw="devices", device_type="cuda"):
+    """Run a block with the default generator's state saved and restored afterwards (``torch.random.fork_rng``)."""
+    if not enabled:
+        yield
+        return
+    state = _get_all_rng_states()
+    try:
+        yield
+    finally:
+        _set_all_rng_states(state)
+
+
+def _get_all_rng_states():
+    """Everything ``pygrad demo --resume`` needs to continue the default streams (CPU and OpenCL)."""
+    return {"cpu": get_rng_state(), "opencl": _device_state(default_generator)}
+
+
+def _set_all_rng_states(state):
+    set_rng_state(state["cpu"])
+    _set_device_state(default_generator, state["opencl"])
 
 
 # -- samplers used by the factories and by the in-place fills (``uniform_``, ``normal_``) ------------
+# Each returns a flat NumPy array of ``n`` values in PyTorch's draw order, in the target dtype.
 def _float_dtype(dtype):
     dtype = D.as_dtype(dtype) if dtype is not None else D.get_default_dtype()
     if not dtype.is_floating_point:
@@ -95,7 +188,7 @@ def _float_dtype(dtype):
 
 
 def _on_device(kind, shape, dtype, a, b, generator, device):
-    """Sample on an OpenCL device with its Philox kernels; None for the CPU (NumPy's Philox)."""
+    """Sample on an OpenCL device with its Philox kernels; None for the CPU (PyTorch's mt19937)."""
     from .device import as_device
 
     dev = as_device(device)
@@ -106,43 +199,146 @@ def _on_device(kind, shape, dtype, a, b, generator, device):
     return get_backend(dev).random(kind, tuple(shape), dtype, a, b, generator or default_generator)
 
 
+def _numel(shape):
+    n = 1
+    for s in shape:
+        n *= int(s)
+    return n
+
+
+def _from_double(arr, dtype):
+    """double -> dtype as C++ ``static_cast`` does (to half through float: two roundings)."""
+    if dtype is D.float16:
+        return arr.astype(np.float32).astype(np.float16)
+    return arr.astype(dtype.np)
+
+
+def _uniform_values(n, dtype, low, high, generator):
+    g = _g(generator)
+    if dtype is D.float64:
+        return g.uniform_double(n, float(low), float(high))
+    if dtype is D.float32:
+        return g.uniform_float(n, float(low), float(high))
+    # float16: PyTorch computes in float (24 random bits, float bounds) and rounds the result
+    return g.uniform_float(n, float(low), float(high)).astype(np.float16)
+
+
+def _check_uniform(low, high, dtype):
+    if low > high:
+        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={low} > to={high}")
+    if high - low > np.finfo(dtype.np).max:
+        raise RuntimeError(f"uniform_ expects to-from <= std::numeric_limits<{dtype.name}>::max(), but found "
+                           f"to={high} and from={low} which result in to-from to exceed the limit")
+
+
 def uniform(shape, dtype, low=0.0, high=1.0, generator=None, device="cpu"):
     dtype = _float_dtype(dtype)
+    _check_uniform(low, high, dtype)
     t = _on_device("uniform", shape, dtype, low, high, generator, device)
     if t is not None:
         return t
-    arr = _gen(generator).random(shape, dtype=np.float64 if dtype is D.float64 else np.float32)
-    return cpu.wrap((arr * (high - low) + low).astype(dtype.np), dtype)
+    return cpu.wrap(_uniform_values(_numel(shape), dtype, low, high, generator).reshape(shape), dtype)
 
 
-def normal(shape, dtype, mean=0.0, std=1.0, generator=None, device="cpu"):
+def _normal_values(n, dtype, mean, std, generator, contiguous=True):
+    g = _g(generator)
+    if n >= 16 and contiguous:
+        if dtype is D.float32:
+            return g.normal_fill_float(n, float(mean), float(std), _AVX2)
+        if dtype is D.float64:
+            return g.normal_fill_double(n, float(mean), float(std))
+        return g.normal_fill_half(n, float(mean), float(std), _AVX2).astype(np.float16)
+    return _from_double(g.normal_scalar(n, float(mean), float(std)), dtype)
+
+
+def normal(shape, dtype, mean=0.0, std=1.0, generator=None, device="cpu", contiguous=True):
     dtype = _float_dtype(dtype)
     if std < 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
     t = _on_device("normal", shape, dtype, mean, std, generator, device)
     if t is not None:
         return t
-    arr = _gen(generator).standard_normal(shape, dtype=np.float64 if dtype is D.float64 else np.float32)
-    return cpu.wrap((arr * std + mean).astype(dtype.np), dtype)
+    return cpu.wrap(_normal_values(_numel(shape), dtype, mean, std, generator, contiguous).reshape(shape), dtype)
 
 
-def random(shape, dtype, low=0, high=None, generator=None, device="cpu"):
-    """Integers in [low, high) (``random_(from, to)``); one argument means [0, to)."""
+_INT_RANGE = {"bool": 2, "uint8": 1 << 8, "int8": 1 << 7, "int16": 1 << 15, "int32": 1 << 31, "int64": 1 << 63}
+
+
+_CPP_NAMES = {"bool": "bool", "uint8": "unsigned char", "int8": "signed char", "int16": "short int",
+              "int32": "int", "int64": "long int"}
+_INT_BOUNDS = {"bool": (0, 1), "uint8": (0, 255), "int8": (-128, 127), "int16": (-(1 << 15), (1 << 15) - 1),
+               "int32": (-(1 << 31), (1 << 31) - 1), "int64": (-(1 << 63), (1 << 63) - 1)}
+
+
+def _random_values(n, dtype, low=None, high=None, generator=None):
+    """``random_()``, ``random_(to)``, ``random_(from, to)`` exactly as PyTorch's CPU kernels draw them."""
+    g = _g(generator)
+    if low is None and high is None:  # random_(): [0, 2**mantissa] for floats, [0, max] for integers
+        if dtype is D.bool_:
+            return (g.random_words(n, False, 2) != 0)
+        if dtype.is_floating_point:
+            digits = {"float16": 11, "float32": 24, "float64": 53}[dtype.name]
+            return g.random_words(n, dtype is D.float64, (1 << digits) + 1).astype(dtype.np)
+        return g.random_words(n, dtype is D.int64, _INT_RANGE[dtype.name]).astype(dtype.np)
     if high is None:
-        low, high = 0, low if low else (2 ** (8 * min(dtype.itemsize, 4) - 1) if dtype.category else 2)
-    t = _on_device("randint", shape, dtype, low, high, generator, device)
+        low, high = 0, low
+    if low >= high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    if not dtype.is_floating_point:  # PyTorch's check_from_to_in_range, with C++ type names
+        name, (lo, hi) = _CPP_NAMES[dtype.name], _INT_BOUNDS[dtype.name]
+        if not lo <= low <= hi:
+            raise RuntimeError(f"from is out of bounds for {name}")
+        if not lo <= high - 1 <= hi:
+            raise RuntimeError(f"to - 1 is out of bounds for {name}")
+    rng = (int(high) - int(low)) & ((1 << 64) - 1)
+    vals = g.randint(n, rng, int(low))
+    if dtype is D.bool_:
+        return vals != 0
+    return vals.astype(dtype.np)
+
+
+def random(shape, dtype, low=None, high=None, generator=None, device="cpu"):
+    """Integers in [low, high) (``random_(from, to)``); one bound means [0, to); none: the dtype's range."""
+    t = None
+    if low is not None or high is not None:
+        lo, hi = (0, low) if high is None else (low, high)
+        t = _on_device("randint", shape, dtype, lo, hi, generator, device)
     if t is not None:
         return t
-    return cpu.wrap(_gen(generator).integers(low, high, shape).astype(dtype.np), dtype)
+    return cpu.wrap(_random_values(_numel(shape), dtype, low, high, generator).reshape(shape), dtype)
+
+
+def _bernoulli_values(n, p, generator):
+    """``bernoulli_``: 1 where a uniform < p.  A scalar or float64 p draws 53-bit doubles; a float32/float16
+    tensor of probabilities draws 24-bit floats (PyTorch's ``bernoulli_distribution<float>``)."""
+    g = _g(generator)
+    if hasattr(p, "_storage"):
+        probs = np.asarray(p._host())
+        if probs.dtype == np.float64:
+            return g.bernoulli_double(probs)
+        return g.bernoulli_float(probs.astype(np.float32))
+    p = float(p)
+    if not 0 <= p <= 1:
+        raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
+    return g.bernoulli_double(np.full(n, p))
 
 
 def bernoulli(shape, dtype, p=0.5, generator=None):
-    probs = p._host() if hasattr(p, "_storage") else p
-    return cpu.wrap((_gen(generator).random(shape) < probs).astype(dtype.np), dtype)
+    n = _numel(shape)
+    if hasattr(p, "_storage"):
+        from .ops.movement import _sizes as _s  # noqa: F401
+
+        p = p.to("cpu").expand(tuple(shape)).contiguous() if tuple(p._shape) != tuple(shape) else p.to("cpu")
+    return cpu.wrap(_bernoulli_values(n, p, generator).reshape(shape).astype(dtype.np), dtype)
 
 
 def exponential(shape, dtype, lambd=1.0, generator=None):
-    return cpu.wrap((_gen(generator).exponential(1.0 / lambd, shape)).astype(dtype.np), dtype)
+    """``exponential_``: ``-1/lambda * log1p(-u)`` on 53-bit uniforms, computed in double."""
+    dtype = _float_dtype(dtype)
+    if not lambd > 0:
+        raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
+    vals = _g(generator).exponential(_numel(shape), float(lambd))
+    return cpu.wrap(_from_double(vals, dtype).reshape(shape), dtype)
 
 
 # -- the public factories -------------------------------------------------------------------------------
@@ -206,9 +402,11 @@ def randn_like(input, *, dtype=None, device=None, requires_grad=False, generator
 
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False, layout=None):
-    """A random permutation of 0..n-1."""
+    """A random permutation of 0..n-1 (PyTorch's Fisher-Yates on 32-bit draws)."""
     dtype = D.as_dtype(dtype) if dtype is not None else D.int64
-    return _place(cpu.wrap(_gen(generator).permutation(n).astype(dtype.np), dtype), device, requires_grad)
+    if n < 0:
+        raise RuntimeError(f"n must be non-negative, got{n}")
+    return _place(cpu.wrap(_g(generator).randperm(int(n)).astype(dtype.np), dtype), device, requires_grad)
 
 
 def normal_factory(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
@@ -229,23 +427,34 @@ def bernoulli_factory(input, p=None, *, generator=None):
 
 
 def multinomial(input, num_samples, replacement=False, *, generator=None):
-    """Sample category indices from (rows of) non-negative weights."""
-    probs = np.asarray(input._host(), dtype=np.float64)
-    rows = probs.reshape(-1, probs.shape[-1])
-    if (rows < 0).any() or not np.isfinite(rows).all():
-        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    """Sample category indices from (rows of) non-negative weights, drawing what PyTorch draws: without
+    replacement (or one sample) ``argmax``/``topk`` of ``p / q`` with ``q ~ Exp(1)``; with replacement a
+    binary search of the normalised cumulative sums per 53-bit uniform."""
+    if input.dim() not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: {input.dtype.name.capitalize()}")
+    if num_samples <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
+    probs = np.asarray(input._host())
+    rows = probs.reshape(-1, probs.shape[-1]) if probs.size else probs.reshape(-1, max(probs.shape[-1], 1))
     if not replacement and num_samples > rows.shape[1]:
         raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
-    g = _gen(generator)
-    p = rows / rows.sum(axis=1, keepdims=True)
-    if replacement:
-        # inverse-CDF sampling for all rows at once
-        u = g.random((rows.shape[0], num_samples))
-        out = (u[:, :, None] > np.cumsum(p, axis=1)[:, None, :]).sum(axis=2)
-        out = np.minimum(out, rows.shape[1] - 1)
+    if not np.isfinite(rows).all() or (rows < 0).any():
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    if (rows.sum(axis=1, dtype=np.float64) == 0).any():
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    g = _g(generator)
+    if not replacement or num_samples == 1:
+        q = _from_double(g.exponential(rows.size, 1.0), input.dtype).reshape(rows.shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            keys = rows / q
+        if num_samples == 1:
+            out = np.argmax(keys, axis=1)[:, None]
+        else:
+            out = np.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
     else:
-        # Gumbel-top-k: argsort of log p + Gumbel noise gives samples without replacement
-        keys = np.log(p) - np.log(-np.log(g.random(p.shape)))
-        out = np.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
+        work = rows.astype(np.float32) if rows.dtype == np.float16 else rows
+        out = g.multinomial_replacement(work, int(num_samples))
     out = out.reshape(probs.shape[:-1] + (num_samples,))
     return cpu.wrap(out.astype(np.int64), D.int64).to(input.device)

@@ -54,47 +54,51 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None):
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
-    """Normal samples redrawn until they fall in [a, b] (done by inverse-CDF sampling)."""
-    from ..random import _gen
-    from ..ops.elementwise import _erf_series
+    """Normal samples restricted to [a, b] by rejection, as PyTorch 2.13 draws them: when most of the mass
+    lies in [a, b], redraw out-of-range values from the normal; otherwise propose uniforms in [a, b]
+    and accept against the normal density."""
+    import pygrad
 
-    lo, hi = (_erf_series(np.array([(a - mean) / std / math.sqrt(2)]))[0],
-              _erf_series(np.array([(b - mean) / std / math.sqrt(2)]))[0])
-    u = _gen(generator).uniform(lo, hi, tuple(tensor.shape))
-    vals = _erfinv(u) * std * math.sqrt(2) + mean
+    def norm_cdf(x):
+        return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+
+    if (mean < a - 2 * std) or (mean > b + 2 * std):
+        warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
+                      "The distribution of values may be incorrect.", stacklevel=2)
     with no_grad():
-        from ..creation import tensor as make
-
-        return tensor.copy_(make(np.clip(vals, a, b), dtype=tensor.dtype))
-
-
-def _erfinv(y):
-    """Inverse error function: Giles' approximation refined by two Newton steps."""
-    from ..ops.elementwise import _erf_series
-
-    w = -np.log((1.0 - y) * (1.0 + y))
-    x = np.where(w < 5, _poly_small(w - 2.5), _poly_large(np.sqrt(w) - 3)) * y
-    for _ in range(2):
-        x = x - (_erf_series(x) - y) / (2 / math.sqrt(math.pi) * np.exp(-x * x))
-    return x
-
-
-def _poly_small(w):
-    c = [2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503,
-         -0.00417768164, 0.246640727, 1.50140941]
-    p = np.zeros_like(w)
-    for k in c:
-        p = p * w + k
-    return p
-
-
-def _poly_large(w):
-    c = [-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613,
-         0.00943887047, 1.00167406, 2.83297682]
-    p = np.zeros_like(w)
-    for k in c:
-        p = p * w + k
-    return p
+        p = norm_cdf((b - mean) / std) - norm_cdf((a - mean) / std)
+        if p > 0.3:
+            lo = tensor.new_tensor(a, device="cpu").item()
+            hi = tensor.new_tensor(b, device="cpu").item()
+            result = tensor.normal_(mean, std, generator=generator)
+            while True:
+                mask = (result < lo) | (result > hi)
+                if not mask.any():
+                    break
+                result = pygrad.where(mask, pygrad.empty_like(result).normal_(mean, std, generator=generator), result)
+            if tensor is not result:
+                tensor.copy_(result)
+            return tensor
+        mode = max(a, min(mean, b))
+        log_peak = -0.5 * ((mode - mean) / std) ** 2
+        candidates = pygrad.empty_like(tensor)
+        accept_buf = pygrad.empty_like(tensor)
+        tensor.uniform_(a, b, generator=generator)
+        candidates.copy_(tensor)
+        candidates.sub_(mean).div_(std).pow_(2).mul_(-0.5).sub_(log_peak)
+        pending = accept_buf.uniform_(generator=generator).log().gt(candidates)
+        if pending.any():
+            result = tensor
+            while True:
+                candidates.uniform_(a, b, generator=generator)
+                result = pygrad.where(pending, candidates, result)
+                candidates.sub_(mean).div_(std).pow_(2).mul_(-0.5).sub_(log_peak)
+                pending = pygrad.where(pending, accept_buf.uniform_(generator=generator).log().gt(candidates),
+                                       pending)
+                if not pending.any():
+                    break
+            tensor.copy_(result)
+        return tensor
 
 
 def constant_(tensor, val):
@@ -141,7 +145,8 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
     if tensor.numel() == 0:  # as PyTorch: nothing to fill, and fan_in would divide by zero
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
         return tensor
-    bound = math.sqrt(3.0) * calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
+    std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
+    bound = math.sqrt(3.0) * std  # PyTorch's order of operations: the same double, the same float32 bound
     return uniform_(tensor, -bound, bound, generator)
 
 
@@ -154,15 +159,18 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
 
 
 def orthogonal_(tensor, gain=1, generator=None):
-    """A (semi-)orthogonal matrix from the QR decomposition of a normal sample."""
-    from ..random import _gen
+    """A (semi-)orthogonal matrix from the QR decomposition of a normal sample (PyTorch's draws; the QR
+    runs in NumPy's LAPACK, so the last bits can differ from PyTorch's)."""
     from ..creation import tensor as make
+    from ..random import normal
 
     if tensor.dim() < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
+    if tensor.numel() == 0:
+        return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    flat = _gen(generator).standard_normal((rows, cols))
+    flat = np.asarray(normal((rows, cols), tensor.dtype, 0.0, 1.0, generator)._host())
     if rows < cols:
         flat = flat.T
     q, r = np.linalg.qr(flat)
@@ -170,7 +178,8 @@ def orthogonal_(tensor, gain=1, generator=None):
     if rows < cols:
         q = q.T
     with no_grad():
-        return tensor.copy_(make(q.reshape(tuple(tensor.shape)) * gain, dtype=tensor.dtype))
+        tensor.copy_(make(np.ascontiguousarray(q).reshape(tuple(tensor.shape)), dtype=tensor.dtype))
+        return tensor.mul_(gain)
 
 
 uniform, normal, constant = uniform_, normal_, constant_

@@ -122,6 +122,22 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
     return (-input).softmax(dim, dtype=dtype)
 
 
+def _dropout_noise(input, shape, p):
+    """PyTorch's CPU dropout noise: ``empty(shape).bernoulli_(1 - p).div_(1 - p)`` from the CPU generator
+    (the same draws as PyTorch); on an OpenCL device, the device's Philox stream."""
+    from ..random import bernoulli, rand
+
+    if input.device.type != "cpu":
+        keep = rand(shape, dtype=input.dtype, device=input.device) >= p
+        return keep.to(input.dtype) / (1 - p)
+    noise = bernoulli(shape, input.dtype, 1 - p)
+    if tuple(shape) == tuple(input._shape) and not input.is_contiguous() and input.numel() > 1:
+        from .inplace import _memory_order_fill
+
+        noise = _memory_order_fill(input, noise, dense_only=True)  # empty_like keeps a dense input's strides
+    return noise / (1 - p)
+
+
 def dropout(input, p=0.5, training=True, inplace=False):
     """Zero each element with probability p and scale the rest by 1/(1-p) (only in training)."""
     if p < 0.0 or p > 1.0:
@@ -129,11 +145,8 @@ def dropout(input, p=0.5, training=True, inplace=False):
     if not training or p == 0.0:
         return input
     if p == 1.0:
-        return input * 0
-    from ..random import rand
-
-    keep = rand(input._shape, dtype=input.dtype, device=input.device) >= p
-    out = input * keep / (1 - p)
+        return input.mul_(0) if inplace else input * 0
+    out = input * _dropout_noise(input, input._shape, p)
     return input.copy_(out) if inplace else out
 
 
@@ -143,11 +156,8 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
-    from ..random import rand
-
     shape = input._shape[:-2] + (1, 1)
-    keep = rand(shape, dtype=input.dtype, device=input.device) >= p
-    out = input * keep / (1 - p)
+    out = input * _dropout_noise(input, shape, p)
     return input.copy_(out) if inplace else out
 
 

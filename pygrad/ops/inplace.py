@@ -178,13 +178,43 @@ def _random_fill(name):
         from .. import random as Rnd
 
         check_inplace(x)
+        on_cpu = x.device.type == "cpu"
         if name in ("uniform", "normal", "random"):
             kwargs["device"] = x.device  # sample where the tensor lives
+        dense = x.is_contiguous()
+        if name == "normal" and on_cpu:
+            kwargs["contiguous"] = dense  # PyTorch's block kernel runs only on contiguous tensors
         r = getattr(Rnd, name)(x._shape, x.dtype, *args, generator=generator, **kwargs)
+        if on_cpu and not dense and x.numel() > 1:
+            r = _memory_order_fill(x, r)
         return fill_(x, r.to(x.device))
 
     method.__name__ = name + "_"
     return method
+
+
+def _memory_order_fill(x, r, dense_only=False):
+    """PyTorch's CPU kernels write the draws of a strided tensor in memory order: reorder ``r`` (draw order).
+    With ``dense_only``, a layout that is not a permutation of a dense block keeps the draw order (what
+    ``empty_like`` gives such a tensor: a contiguous buffer)."""
+    import numpy as np
+
+    from ..runtime import cpu
+
+    offs = np.zeros(x._shape, dtype=np.int64)
+    for d, (size, stride) in enumerate(zip(x._shape, x._strides)):
+        shape = [1] * len(x._shape)
+        shape[d] = size
+        offs = offs + (np.arange(size, dtype=np.int64) * stride).reshape(shape)
+    order = np.argsort(offs.reshape(-1), kind="stable")
+    if dense_only:
+        flat_offs = offs.reshape(-1)[order]
+        if not (np.diff(flat_offs) == 1).all():
+            return r
+    flat = np.asarray(r._host()).reshape(-1)
+    out = np.empty_like(flat)
+    out[order] = flat
+    return cpu.wrap(out.reshape(x._shape), r.dtype)
 
 
 uniform_ = _random_fill("uniform")

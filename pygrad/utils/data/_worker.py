@@ -106,11 +106,43 @@ def create_fetcher(iterable, dataset, auto_collation, collate_fn, drop_last):
     return cls(dataset, auto_collation, collate_fn, drop_last)
 
 
+def _numpy_worker_seed(base_seed, worker_id):
+    """PyTorch's NumPy seed for a worker: four 32-bit words hashed and mixed from (worker_id, base_seed)
+    in the manner of NumPy's SeedSequence, so ``np.random`` in a worker draws what it draws in PyTorch."""
+    m32 = 0xFFFFFFFF
+    mult_a, mix_l, mix_r = 0x931E8875, 0xCA01F9DD, 0x4973F715
+    const = [0x43B0D7E5]
+
+    def hashmix(v):
+        v = (v ^ const[0]) & m32
+        const[0] = (const[0] * mult_a) & m32
+        v = (v * const[0]) & m32
+        return (v ^ (v >> 16)) & m32
+
+    def mix(x, y):
+        r = ((mix_l * x) - (mix_r * y)) & m32
+        return (r ^ (r >> 16)) & m32
+
+    pool = [hashmix(v) for v in (worker_id, base_seed & m32, base_seed >> 32, 0)]
+    for src in range(4):
+        for dst in range(4):
+            if src != dst:
+                pool[dst] = mix(pool[dst], hashmix(pool[src]))
+    out, cb = [], 0x8B51F9DD
+    for v in pool:
+        v = (v ^ cb) & m32
+        cb = (cb * 0x58F38DED) & m32
+        v = (v * cb) & m32
+        out.append((v ^ (v >> 16)) & m32)
+    return out
+
+
 def _seed_worker(seed, worker_id):
-    """Give each worker its own random streams (Python, NumPy and pygrad), derived from ``seed``."""
+    """Seed a worker's random streams as PyTorch does: Python's and pygrad's with ``base_seed + worker_id``,
+    NumPy's with a hash of (base_seed, worker_id)."""
     random.seed(seed)
     manual_seed(seed)
-    np.random.seed(np.random.SeedSequence([worker_id, seed % (1 << 64)]).generate_state(4))
+    np.random.seed(_numpy_worker_seed(seed - worker_id, worker_id))
 
 
 def worker_loop(iterable, dataset, auto_collation, collate_fn, drop_last, index_queue, result_queue, done_event,
