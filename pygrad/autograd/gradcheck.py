@@ -93,7 +93,7 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     outs = [o for o in _outputs(func, inputs) if o.dtype.is_floating_point]
     if grad_outputs is None:
-        grad_outputs = [randn(o._shape, dtype=o.dtype).requires_grad_() for o in outs]
+        grad_outputs = [randn(o._shape, dtype=o.dtype, device=o.device).requires_grad_() for o in outs]
     diff_idx = [i for i, t in enumerate(inputs) if hasattr(t, "_storage") and t.requires_grad]
 
     def first_grads(*args):

@@ -32,12 +32,19 @@ def selu(input, inplace=False):
 
 def gelu(input, approximate="none"):
     """x * Φ(x); ``approximate='tanh'`` uses 0.5x(1 + tanh(√(2/π)(x + 0.044715x³)))."""
-    if approximate == "tanh":
-        inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
-        return input * 0.5 * (inner.tanh() + 1)
-    if approximate != "none":
+    from .elementwise import UNARY_OPS
+
+    if approximate not in ("none", "tanh"):
         raise RuntimeError(f"approximate argument must be either none or tanh, got {approximate}")
-    return input * 0.5 * ((input * (1.0 / math.sqrt(2.0))).erf() + 1)
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(f'"GeluKernelImpl" not implemented for \'{_type_word(input.dtype)}\'')
+    return UNARY_OPS["gelu_tanh" if approximate == "tanh" else "gelu"].apply(input)
+
+
+def _type_word(d):
+    from .reduce import _torch_type_word
+
+    return _torch_type_word(d)
 
 
 def silu(input, inplace=False):

@@ -206,6 +206,11 @@ def setitem(x, index, value):
     from .inplace import record_setitem
 
     value = _value_tensor(x, value)
+    lead = 0
+    while lead < value.dim() and value._shape[lead] == 1:
+        lead += 1
+    if lead:  # PyTorch drops the value's leading size-1 dims first: x[1] = ones(1, 1) for x of shape (3,)
+        value = value.reshape(value._shape[lead:])
     if record_setitem(x, index, value, accumulate=False):
         return
     _write(x, index, value, accumulate=False)

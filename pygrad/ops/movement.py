@@ -456,12 +456,14 @@ def tile(x, *dims):
 
 
 def roll(x, shifts, dims=None):
+    """Shift elements along dims, wrapping around; always a new tensor (never ``x`` or a view of it)."""
     if dims is None:
         return roll(flatten(x), shifts, 0).view(x._shape)
     shifts = shifts if isinstance(shifts, (tuple, list)) else (shifts,)
     dims = dims if isinstance(dims, (tuple, list)) else (dims,)
     if len(shifts) != len(dims):
         raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
+    copied = False
     for s, d in zip(shifts, dims):
         d = wrap_dim(d, x.dim())
         n = x._shape[d]
@@ -470,4 +472,5 @@ def roll(x, shifts, dims=None):
         s %= n
         if s:
             x = cat([narrow(x, d, n - s, s), narrow(x, d, 0, n - s)], d)
-    return x
+            copied = True
+    return x if copied else clone(x)
