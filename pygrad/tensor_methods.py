@@ -125,6 +125,7 @@ METHODS = {
     "logical_or": _binary("logical_or"), "logical_xor": _binary("logical_xor"),
     "clamp": clamp, "clip": clamp, "where": where, "matmul": matmul,
     "mm": L.mm, "bmm": L.bmm, "dot": L.dot, "mv": L.mv, "outer": L.outer, "inner": L.dot,
+    "addmm": L.addmm,
     "lerp": E.lerp, "allclose": E.allclose, "isclose": E.isclose, "equal": E.equal,
     "masked_fill": E.masked_fill,
     "tril": X.tril, "triu": X.triu, "tril_": X.tril_, "triu_": X.triu_,

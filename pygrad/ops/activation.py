@@ -146,6 +146,14 @@ def linear(input, weight, bias=None):
     if input._shape[-1] != weight._shape[-1]:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({_rows(input)}x{input._shape[-1]} and "
                            f"{weight._shape[-1]}x{weight._shape[0]})")
+    if bias is not None and weight.dim() == 2 and (input.dim() <= 2 or input.is_contiguous()) and input.dim():
+        # One addmm (PyTorch's AddmmBackward0): other shapes are flattened to 2-D and viewed back.
+        from .linalg import addmm
+
+        if input.dim() == 2:
+            return addmm(bias, input, weight.t())
+        out = addmm(bias, input.view(-1, input._shape[-1]), weight.t())
+        return out.view(*input._shape[:-1], weight._shape[0])
     out = input @ weight.t()
     return out + bias if bias is not None else out
 

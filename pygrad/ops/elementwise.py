@@ -405,7 +405,20 @@ def binary(opname, a, b):
     """Apply the BINARY op ``opname`` to two operands, at least one of them a tensor."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         a, b = _from_ndarray(a, b), _from_ndarray(b, a)
+    if _is_tensor(a) and _is_tensor(b) and a._storage.device is not b._storage.device:
+        a, b = cpu_scalars_to_device(a, b)
     return BINARY_OPS[opname].apply(a, b)
+
+
+def cpu_scalars_to_device(*tensors):
+    """PyTorch lets a 0-d CPU tensor join an op on another device (it acts as a scalar there): move such
+    operands to the device of the first tensor that is not one, keeping their dtype (for type promotion)
+    and their graph (``to`` is differentiable).  Anything else is left to the same-device check."""
+    dev = next((t.device for t in tensors if _is_tensor(t) and not (t.dim() == 0 and t.device.type == "cpu")),
+               None)
+    if dev is None or dev.type == "cpu":
+        return tensors
+    return tuple(t.to(dev) if _is_tensor(t) and t.dim() == 0 and t.device.type == "cpu" else t for t in tensors)
 
 
 def _from_ndarray(v, like):
@@ -465,6 +478,7 @@ def where(condition, input=None, other=None):
         from .indexing import nonzero
 
         return nonzero(condition, as_tuple=True)
+    condition, input, other = cpu_scalars_to_device(condition, input, other)
     return Where.apply(condition, input, other)
 
 
