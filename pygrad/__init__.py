@@ -25,6 +25,10 @@ from .ops.reduce import return_types
 from .ops.linalg import matmul, mm, bmm, dot, mv, outer, addmm
 from ._functional import *  # noqa: F401,F403  (add, sum, exp, ... as functions)
 from . import autograd, cuda, opencl
+from . import accelerator, amp, backends
+from .amp import autocast, is_autocast_enabled
+from ._compat import (compile, is_complex, is_nonzero, memory_format, contiguous_format, preserve_format,
+                      channels_last, channels_last_3d)
 from .serialization import save, load
 from . import optim, utils
 from . import nn

@@ -7,6 +7,7 @@ is ``dA = dC @ Bᵀ`` and ``dB = Aᵀ @ dC`` (the engine sums broadcast batch di
 """
 
 from .. import _core
+from ..amp.autocast_mode import cast_inputs
 from ..autograd.function import Function
 from .dispatch import backend_of, check_same_device
 
@@ -204,6 +205,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
         raise RuntimeError(f"{'mat1' if mat1.dim() != 2 else 'mat2'} must be a matrix, got "
                            f"{mat1.dim() if mat1.dim() != 2 else mat2.dim()}-D tensor")
     check_same_device(input, mat1, mat2)
+    input, mat1, mat2 = cast_inputs(input, mat1, mat2)
     _check_dtypes(mat1, mat2, "mm")
     _check_dtypes(input, mat1, "addmm")
     shape = _core_shape(mat1, mat2)
@@ -230,16 +232,19 @@ def _into(out, r):
 
 def matmul(input, other, *, out=None):
     """``torch.matmul``; ``out=`` receives the result (resized when its shape differs, as in PyTorch)."""
+    input, other = cast_inputs(input, other)  # float16 inside an autocast region (pygrad.amp)
     return _into(out, _matmul(input, other))
 
 
 def mm(input, mat2, *, out=None):
     """``torch.mm``; ``out=`` receives the result (resized when its shape differs, as in PyTorch)."""
+    input, mat2 = cast_inputs(input, mat2)  # float16 inside an autocast region (pygrad.amp)
     return _into(out, _mm(input, mat2))
 
 
 def bmm(input, mat2, *, out=None):
     """``torch.bmm``; ``out=`` receives the result (resized when its shape differs, as in PyTorch)."""
+    input, mat2 = cast_inputs(input, mat2)  # float16 inside an autocast region (pygrad.amp)
     return _into(out, _bmm(input, mat2))
 
 
