@@ -245,7 +245,8 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
         out = np.minimum(out, rows.shape[1] - 1)
     else:
         # Gumbel-top-k: argsort of log p + Gumbel noise gives samples without replacement
-        keys = np.log(p) - np.log(-np.log(g.random(p.shape)))
+        with np.errstate(divide="ignore"):  # log(0) = -inf for zero probabilities: never drawn, no warning
+            keys = np.log(p) - np.log(-np.log(g.random(p.shape)))
         out = np.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
     out = out.reshape(probs.shape[:-1] + (num_samples,))
     return cpu.wrap(out.astype(np.int64), D.int64).to(input.device)
