@@ -5,7 +5,7 @@ Every function here is the same op as the ``Tensor`` method of that name (see ``
 """
 from . import _core
 from . import dtypes as _dtypes
-from .dtypes import (bool_ as bool, uint8, int8, int16, int32, int64, float16, float32, float64,
+from .dtypes import (bool_ as bool, uint8, int8, int16, int32, int64, float16, float32, float64, bfloat16,
                      dtype, get_default_dtype, set_default_dtype, promote_types)
 from .device import device, set_default_device, get_default_device
 from .tensor import Tensor, Size

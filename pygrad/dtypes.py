@@ -55,7 +55,14 @@ float16 = dtype("float16", np.float16, 2, "half")
 float32 = dtype("float32", np.float32, 2, "float")
 float64 = dtype("float64", np.float64, 2, "double")
 
-ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64)
+try:  # bfloat16: 16-bit storage (NumPy dtype from ml_dtypes), computed in float32 like PyTorch's CPU kernels
+    import ml_dtypes as _ml_dtypes
+
+    bfloat16 = dtype("bfloat16", _ml_dtypes.bfloat16, 2, "ushort")
+except ImportError:  # pragma: no cover - ml_dtypes is a dependency
+    bfloat16 = None
+
+ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64) + ((bfloat16,) if bfloat16 else ())
 _BY_NAME = {d.name: d for d in ALL}
 _BY_NP = {d.np: d for d in ALL}
 
@@ -65,6 +72,21 @@ ALIASES = {
     "int": int32, "int64": int64, "long": int64, "float16": float16, "half": float16,
     "float32": float32, "float": float32, "float64": float64, "double": float64,
 }
+if bfloat16 is not None:
+    ALIASES["bfloat16"] = bfloat16
+
+
+def compute_dtype(d):
+    """The dtype arithmetic on ``d`` runs in: float32 for bfloat16 (stored in 16 bits), ``d`` otherwise."""
+    return float32 if d is bfloat16 else d
+
+
+def np_cast(arr, d):
+    """``arr.astype(d.np)``; to bfloat16 through float32 first, as PyTorch converts (double -> float -> bf16,
+    each rounding to nearest even)."""
+    if d is bfloat16 and arr.dtype == np.float64:
+        arr = arr.astype(np.float32)
+    return arr.astype(d.np)
 
 _default = [float32]
 
@@ -124,6 +146,8 @@ def promote_types(a, b):
     if a.category != b.category:
         return a if a.category > b.category else b
     if a.category == 2:
+        if a.itemsize == b.itemsize:  # float16 with bfloat16: neither holds the other, float32 holds both
+            return float32
         return a if a.itemsize >= b.itemsize else b
     # integers (and bool): NumPy's lattice is PyTorch's here (uint8 + int8 -> int16)
     return _BY_NP[np.promote_types(a.np, b.np)]
