@@ -10,6 +10,11 @@ def device_count():
     return 0
 
 
+def is_bf16_supported(including_emulation=True):
+    """False: no CUDA device (pygrad's bfloat16 runs on the CPU and OpenCL backends)."""
+    return False
+
+
 def manual_seed(seed):
     pass
 
