@@ -203,9 +203,13 @@ def _train_char_gpt(device_name, steps=30):
 def test_char_gpt_trains_and_generates():
     import warnings
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # GradScaler deprecated + "CUDA is not available", as PyTorch warns
-        losses, out, model, vocab = _train_char_gpt("auto")
+    flags = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # GradScaler deprecated + "CUDA is not available", as PyTorch warns
+            losses, out, model, vocab = _train_char_gpt("auto")
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = flags
     assert math.isclose(losses[0], math.log(vocab), rel_tol=0.1)  # starts near uniform
     assert sum(losses[-5:]) / 5 < losses[0] - 0.8  # and learns
     assert out.shape == (1, 21) and out.dtype is torch.long and int(out.max()) < vocab
