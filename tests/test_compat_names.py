@@ -251,3 +251,10 @@ def test_mnist_download_flag(tmp_path):
         datasets.MNIST(str(tmp_path), train=True, download=True)
     with pytest.raises(RuntimeError, match="not found in"):
         datasets.MNIST(str(tmp_path), train=False, download=False)
+
+
+def test_nn_modules_utils():
+    from pygrad.nn.modules.utils import _pair, _reverse_repeat_tuple, _single, _triple
+
+    assert _pair(3) == (3, 3) and _pair((1, 2)) == (1, 2) and _single(2) == (2,) and _triple(1) == (1, 1, 1)
+    assert _reverse_repeat_tuple((1, 2), 2) == (2, 2, 1, 1)
