@@ -175,7 +175,7 @@ METHODS = {
 }
 
 for _name in E.UNARY:
-    if _name not in ("bitwise_not", "logical_not") and not _name.startswith("gelu"):  # F.gelu only
+    if _name not in ("bitwise_not", "logical_not", "silu") and not _name.startswith("gelu"):  # F.* only
         METHODS.setdefault(_name, _unary(_name))
 METHODS["logical_not"] = _unary("logical_not")
 METHODS["bitwise_not"] = _unary("bitwise_not")

@@ -139,3 +139,16 @@ def test_setitem_leading_ones_grad(device):
     z[1] = w * 2
     z.sum().backward()
     assert w.grad.tolist() == [[2.0]]
+
+
+def test_silu_one_op(device):
+    x = torch.tensor([-100.0, -3.0, -0.5, 0.0, 0.5, 3.0, 100.0], device=device, requires_grad=True)
+    y = F.silu(x)
+    assert type(y.grad_fn).__name__ == "SiluBackward0"
+    # PyTorch 2.13's float32 values
+    assert y.tolist() == [-0.0, -0.14227761328220367, -0.1887703388929367, 0.0, 0.3112296760082245,
+                          2.857722520828247, 100.0]
+    xx = torch.tensor([-2.5, -0.3, 0.0, 0.7, 2.0], dtype=torch.float64, device=device, requires_grad=True)
+    assert gradcheck(F.silu, (xx,)) and torch.autograd.gradgradcheck(F.silu, (xx,))
+    with pytest.raises(RuntimeError, match="not implemented for 'Long'"):
+        F.silu(torch.ones(2, dtype=torch.long, device=device))

@@ -48,7 +48,13 @@ def _type_word(d):
 
 
 def silu(input, inplace=False):
-    return input * input.sigmoid()
+    """x * sigmoid(x), one op (``SiluBackward0``)."""
+    from .elementwise import UNARY_OPS
+
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(f'"silu" not implemented for \'{_type_word(input.dtype)}\'')
+    out = UNARY_OPS["silu"].apply(input)
+    return input.copy_(out) if inplace else out
 
 
 def mish(input, inplace=False):

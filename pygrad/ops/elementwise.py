@@ -158,6 +158,20 @@ UNARY["gelu_tanh"] = (_vectorised(_vmath.gelu_tanh, _gelu_tanh64), _CL_GELU_TANH
 _NODE_NAMES = {"gelu_tanh": "GeluBackward0", "gelu_tanh_backward": "GeluBackwardBackward0"}
 
 
+def _silu(x, out):
+    with np.errstate(over="ignore"):
+        return np.divide(x, 1 + np.exp(-x), out=out)
+
+
+def _silu_grad(x, y, g):
+    s = x.sigmoid()
+    return g * s * (1 + x * (1 - s))
+
+
+# silu(x) = x * sigmoid(x) as one op (PyTorch's SiluBackward0)
+UNARY["silu"] = (_silu, "x / ((C1)1 + exp(-x))", _silu_grad, "float")
+
+
 def _pow_grads(a, b, y, g):
     ga = None
     if getattr(a, "requires_grad", False):
