@@ -193,6 +193,8 @@ _AXIS_ALIASED = ("sum", "mean", "prod", "std", "var", "max", "min", "amax", "ami
 
 def _numpy_aliases(fn):
     def method(self, *args, **kwargs):
+        if not kwargs:  # the common call: no keywords, no translation
+            return fn(self, *args)
         if "axis" in kwargs:
             if "dim" in kwargs:
                 raise TypeError(f"{fn.__name__}() received both 'dim' and its alias 'axis'")

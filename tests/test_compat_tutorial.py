@@ -125,3 +125,10 @@ def test_multinomial_zero_probabilities_print_nothing():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         torch.multinomial(torch.tensor([0.0, 0.5, 0.5]), 2)
+
+
+def test_where_out(device):
+    x = torch.arange(4.0, device=device)
+    o = torch.empty(4, device=device)
+    assert torch.where(x > 1, x, torch.zeros(4, device=device), out=o) is o
+    assert o.tolist() == [0.0, 0.0, 2.0, 3.0]

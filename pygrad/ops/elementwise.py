@@ -487,13 +487,18 @@ class Where(Function):
         return None, where(cond, g, zero), where(cond, zero, g)
 
 
-def where(condition, input=None, other=None):
+def where(condition, input=None, other=None, *, out=None):
     if input is None and other is None:
         from .indexing import nonzero
 
         return nonzero(condition, as_tuple=True)
     condition, input, other = cpu_scalars_to_device(condition, input, other)
-    return Where.apply(condition, input, other)
+    r = Where.apply(condition, input, other)
+    if out is None:
+        return r
+    from .movement import _into
+
+    return _into(out, r)
 
 
 class Clamp(Function):
