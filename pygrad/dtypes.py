@@ -55,16 +55,31 @@ float16 = dtype("float16", np.float16, 2, "half")
 float32 = dtype("float32", np.float32, 2, "float")
 float64 = dtype("float64", np.float64, 2, "double")
 
-try:  # bfloat16: 16-bit storage (NumPy dtype from ml_dtypes), computed in float32 like PyTorch's CPU kernels
-    import ml_dtypes as _ml_dtypes
+class _BFloat16(dtype):
+    """bfloat16: 16-bit storage, computed in float32 as PyTorch's CPU kernels do.  Its NumPy twin comes from
+    ``ml_dtypes``, imported on first use (it takes a while to load, and most programs never need it)."""
 
-    bfloat16 = dtype("bfloat16", _ml_dtypes.bfloat16, 2, "ushort")
-except ImportError:  # pragma: no cover - ml_dtypes is a dependency
-    bfloat16 = None
+    __slots__ = ()
 
-ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64) + ((bfloat16,) if bfloat16 else ())
+    def __init__(self):
+        for k, v in dict(name="bfloat16", itemsize=2, category=2, is_floating_point=True, is_signed=True,
+                         cl="ushort").items():
+            object.__setattr__(self, k, v)
+
+    @property
+    def np(self):
+        try:
+            import ml_dtypes
+        except ImportError:
+            raise RuntimeError("bfloat16 tensors need the 'ml_dtypes' package (pip install ml_dtypes)") from None
+        return np.dtype(ml_dtypes.bfloat16)
+
+
+bfloat16 = _BFloat16()
+
+ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64, bfloat16)
 _BY_NAME = {d.name: d for d in ALL}
-_BY_NP = {d.np: d for d in ALL}
+_BY_NP = {d.np: d for d in ALL if d is not bfloat16}
 
 # PyTorch's aliases.
 ALIASES = {
@@ -72,8 +87,7 @@ ALIASES = {
     "int": int32, "int64": int64, "long": int64, "float16": float16, "half": float16,
     "float32": float32, "float": float32, "float64": float64, "double": float64,
 }
-if bfloat16 is not None:
-    ALIASES["bfloat16"] = bfloat16
+ALIASES["bfloat16"] = bfloat16
 
 
 def compute_dtype(d):
@@ -109,6 +123,8 @@ def set_default_dtype(d):
 def from_numpy_dtype(npd):
     """The pygrad dtype of a NumPy dtype; TypeError for types pygrad has no twin for."""
     npd = np.dtype(npd)
+    if npd.name == "bfloat16":
+        return bfloat16
     try:
         return _BY_NP[npd]
     except KeyError:
