@@ -5,7 +5,7 @@ Every function here is the same op as the ``Tensor`` method of that name (see ``
 """
 from . import _core
 from . import dtypes as _dtypes
-from .dtypes import (bool_ as bool, uint8, int8, int16, int32, int64, float16, float32, float64,
+from .dtypes import (bool_ as bool, uint8, int8, int16, int32, int64, float16, float32, float64, bfloat16,
                      dtype, get_default_dtype, set_default_dtype, promote_types)
 from .device import device, set_default_device, get_default_device
 from .tensor import Tensor, Size
@@ -23,9 +23,14 @@ from .ops.movement import cat, stack, broadcast_tensors, broadcast_to
 from .ops.movement import cat as concat, cat as concatenate
 from .ops.elementwise import where, isclose, allclose, equal, lerp
 from .ops.reduce import return_types
-from .ops.linalg import matmul, mm, bmm, dot, mv, outer
+from .ops.linalg import matmul, mm, bmm, dot, mv, outer, addmm
+from .ops.einsum import einsum
 from ._functional import *  # noqa: F401,F403  (add, sum, exp, ... as functions)
 from . import autograd, cuda, opencl
+from . import accelerator, amp, backends
+from .amp import autocast, is_autocast_enabled
+from ._compat import (compile, is_complex, is_nonzero, memory_format, contiguous_format, preserve_format,
+                      channels_last, channels_last_3d)
 from .serialization import save, load
 from .utils.dlpack import from_dlpack
 from . import onnx

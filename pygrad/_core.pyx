@@ -136,7 +136,7 @@ def broadcast_shapes(*shapes):
             elif size != 1:
                 raise RuntimeError(
                     f"The size of tensor a ({cur}) must match the size of tensor b ({size}) at "
-                    f"non-singleton dimension {len(s) - 1 - i}"
+                    f"non-singleton dimension {ndim - 1 - i}"
                 )
     return tuple(out)
 

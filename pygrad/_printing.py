@@ -237,6 +237,8 @@ def tensor_repr(values, dtype_name, dtype_repr, *, default_dtype_name="float32",
         ``('requires_grad=True',)`` or ``('grad_fn=<AddBackward0>',)``.
     """
     values = np.asarray(values)
+    if dtype_name == "bfloat16":  # formatted from its float32 value, as PyTorch does
+        values = values.astype(np.float32)
     prefix = "tensor("
     indent = len(prefix)
     extra = [] if device is None else [f"device='{device}'"]

@@ -272,6 +272,34 @@ def _run(args, parser):
     return run.run(args.nproc, args.target[0], args.target[1:], mpiexec_args=args.mpiexec_arg)
 
 
+def _demo_arg_problem(args):
+    """What is wrong with ``--device`` / ``--resume`` (a sentence saying how to fix it), or None."""
+    import os
+
+    import pygrad
+
+    if args.device != "auto":
+        kind = args.device.split(":")[0].strip().lower()
+        if kind in ("gpu", "cuda", "mps", "xpu"):
+            return (f"--device {args.device}: pygrad runs on OpenCL devices, not '{kind}'; use --device opencl "
+                    "(or opencl:N) for an OpenCL GPU, cpu, or auto")
+        try:
+            dev = pygrad.device(args.device)
+        except (RuntimeError, ValueError) as e:
+            return f"--device {args.device}: {e} (use cpu, opencl, opencl:N or auto)"
+        if dev.type == "opencl":
+            from pygrad.runtime.opencl import runtime
+
+            n = runtime.device_count() if runtime.is_available() else 0
+            if n == 0:
+                return f"--device {args.device}: no OpenCL device found: {runtime.INSTALL_HINT}"
+            if (dev.index or 0) >= n:
+                return f"--device {args.device}: this machine has {n} OpenCL device(s): opencl:0 .. opencl:{n - 1}"
+    if args.resume and not os.path.isfile(args.resume):
+        return f"--resume {args.resume}: no such checkpoint file (it is written to --out, e.g. pygrad-demo/checkpoint.pth)"
+    return None
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="pygrad", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -302,6 +330,10 @@ def main(argv=None):
         return _run(args, r)
     args = parser.parse_args(argv)
     if args.command == "demo":
+        problem = _demo_arg_problem(args)
+        if problem:  # one clear line, no traceback
+            print(f"pygrad demo: {problem}", file=sys.stderr)
+            return 2
         demo(args)
         return 0
     if args.command == "info":

@@ -71,7 +71,7 @@ def _to_numpy(data, dtype):
     if arr.dtype.kind == "f" and dtype.category < 2:
         arr = np.trunc(arr)  # FloatTensor -> LongTensor truncates toward zero
     with np.errstate(all="ignore"):
-        return arr.astype(dtype.np)
+        return D.np_cast(arr, dtype)
 
 
 def _has_big_int(data):

@@ -55,9 +55,31 @@ float16 = dtype("float16", np.float16, 2, "half")
 float32 = dtype("float32", np.float32, 2, "float")
 float64 = dtype("float64", np.float64, 2, "double")
 
-ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64)
+class _BFloat16(dtype):
+    """bfloat16: 16-bit storage, computed in float32 as PyTorch's CPU kernels do.  Its NumPy twin comes from
+    ``ml_dtypes``, imported on first use (it takes a while to load, and most programs never need it)."""
+
+    __slots__ = ()
+
+    def __init__(self):
+        for k, v in dict(name="bfloat16", itemsize=2, category=2, is_floating_point=True, is_signed=True,
+                         cl="ushort").items():
+            object.__setattr__(self, k, v)
+
+    @property
+    def np(self):
+        try:
+            import ml_dtypes
+        except ImportError:
+            raise RuntimeError("bfloat16 tensors need the 'ml_dtypes' package (pip install ml_dtypes)") from None
+        return np.dtype(ml_dtypes.bfloat16)
+
+
+bfloat16 = _BFloat16()
+
+ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64, bfloat16)
 _BY_NAME = {d.name: d for d in ALL}
-_BY_NP = {d.np: d for d in ALL}
+_BY_NP = {d.np: d for d in ALL if d is not bfloat16}
 
 # PyTorch's aliases.
 ALIASES = {
@@ -65,6 +87,20 @@ ALIASES = {
     "int": int32, "int64": int64, "long": int64, "float16": float16, "half": float16,
     "float32": float32, "float": float32, "float64": float64, "double": float64,
 }
+ALIASES["bfloat16"] = bfloat16
+
+
+def compute_dtype(d):
+    """The dtype arithmetic on ``d`` runs in: float32 for bfloat16 (stored in 16 bits), ``d`` otherwise."""
+    return float32 if d is bfloat16 else d
+
+
+def np_cast(arr, d):
+    """``arr.astype(d.np)``; to bfloat16 through float32 first, as PyTorch converts (double -> float -> bf16,
+    each rounding to nearest even)."""
+    if d is bfloat16 and arr.dtype == np.float64:
+        arr = arr.astype(np.float32)
+    return arr.astype(d.np)
 
 _default = [float32]
 
@@ -87,6 +123,8 @@ def set_default_dtype(d):
 def from_numpy_dtype(npd):
     """The pygrad dtype of a NumPy dtype; TypeError for types pygrad has no twin for."""
     npd = np.dtype(npd)
+    if npd.name == "bfloat16":
+        return bfloat16
     try:
         return _BY_NP[npd]
     except KeyError:
@@ -124,6 +162,8 @@ def promote_types(a, b):
     if a.category != b.category:
         return a if a.category > b.category else b
     if a.category == 2:
+        if a.itemsize == b.itemsize:  # float16 with bfloat16: neither holds the other, float32 holds both
+            return float32
         return a if a.itemsize >= b.itemsize else b
     # integers (and bool): NumPy's lattice is PyTorch's here (uint8 + int8 -> int16)
     return _BY_NP[np.promote_types(a.np, b.np)]

@@ -164,6 +164,12 @@ class Tensor:
     def is_cuda(self):
         return False
 
+    # pygrad tensors are always dense, strided, real and unquantized
+    is_sparse = is_sparse_csr = is_quantized = is_mkldnn = is_meta = is_nested = False
+
+    def is_complex(self):
+        return False
+
     @property
     def is_leaf(self):
         return self.grad_fn is None

@@ -125,6 +125,7 @@ METHODS = {
     "logical_or": _binary("logical_or"), "logical_xor": _binary("logical_xor"),
     "clamp": clamp, "clip": clamp, "where": where, "matmul": matmul,
     "mm": L.mm, "bmm": L.bmm, "dot": L.dot, "mv": L.mv, "outer": L.outer, "inner": L.dot,
+    "addmm": L.addmm,
     "lerp": E.lerp, "allclose": E.allclose, "isclose": E.isclose, "equal": E.equal,
     "masked_fill": E.masked_fill,
     "tril": X.tril, "triu": X.triu, "tril_": X.tril_, "triu_": X.triu_,
@@ -151,7 +152,8 @@ METHODS = {
     "flip": M.flip, "repeat": M.repeat, "tile": M.tile, "movedim": M.movedim, "moveaxis": M.movedim,
     "clone": M.clone, "as_strided": M.as_strided, "roll": M.roll,
     "gather": I.gather, "index_select": I.index_select, "masked_select": I.masked_select,
-    "nonzero": I.nonzero, "scatter": I.scatter, "scatter_add": I.scatter_add, "put_": I.put_,
+    "nonzero": I.nonzero, "scatter": I.scatter, "scatter_add": I.scatter_add,
+    "scatter_": I.scatter_, "scatter_add_": I.scatter_add_, "put_": I.put_,
     "index_put_": I.index_put_, "index_put": I.index_put, "masked_fill_": P.masked_fill_,
     # reductions
     "sum": R.sum, "mean": R.mean, "prod": R.prod, "std": R.std, "var": R.var, "min": R.min,
@@ -173,7 +175,7 @@ METHODS = {
 }
 
 for _name in E.UNARY:
-    if _name not in ("bitwise_not", "logical_not"):
+    if _name not in ("bitwise_not", "logical_not", "silu") and not _name.startswith("gelu"):  # F.* only
         METHODS.setdefault(_name, _unary(_name))
 METHODS["logical_not"] = _unary("logical_not")
 METHODS["bitwise_not"] = _unary("bitwise_not")
@@ -182,13 +184,39 @@ METHODS["negative"] = METHODS["neg"]
 METHODS["arctan2"] = METHODS["atan2"]
 
 
+# NumPy spellings PyTorch also accepts on reductions: ``axis=`` for ``dim=``, ``keepdims=`` for ``keepdim=``.
+_AXIS_ALIASED = ("sum", "mean", "prod", "std", "var", "max", "min", "amax", "amin", "argmax", "argmin", "all",
+                 "any", "cumsum", "cumprod", "logsumexp", "median", "norm", "count_nonzero", "nansum", "nanmean",
+                 "std_mean", "var_mean", "aminmax", "softmax", "log_softmax", "sort", "argsort", "topk", "flip",
+                 "squeeze", "unsqueeze", "cummax", "cummin", "mode", "nanmedian", "logcumsumexp")
+
+
+def _numpy_aliases(fn):
+    def method(self, *args, **kwargs):
+        if not kwargs:  # the common call: no keywords, no translation
+            return fn(self, *args)
+        if "axis" in kwargs:
+            if "dim" in kwargs:
+                raise TypeError(f"{fn.__name__}() received both 'dim' and its alias 'axis'")
+            kwargs["dim"] = kwargs.pop("axis")
+        if "keepdims" in kwargs:
+            if "keepdim" in kwargs:
+                raise TypeError(f"{fn.__name__}() received both 'keepdim' and its alias 'keepdims'")
+            kwargs["keepdim"] = kwargs.pop("keepdims")
+        return fn(self, *args, **kwargs)
+
+    method.__name__ = method.__qualname__ = getattr(fn, "__name__", "method")
+    method.__doc__ = getattr(fn, "__doc__", None)
+    return method
+
+
 def _install():
     from . import creation as C
 
     for k in ("new_ones", "new_zeros", "new_full", "new_tensor", "new_empty"):
         METHODS[k] = getattr(C, k)
     for name, fn in METHODS.items():
-        setattr(Tensor, name, fn)
+        setattr(Tensor, name, _numpy_aliases(fn) if name in _AXIS_ALIASED else fn)
 
 
 _install()

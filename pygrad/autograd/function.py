@@ -123,7 +123,7 @@ class FunctionMeta(type):
         super().__init__(name, bases, attrs)
         # pygrad's own ops (``_builtin = True``) print as PyTorch's do, e.g. <MulBackward0>.
         node_name = attrs.get("node_name") or f"{name}Backward{'0' if attrs.get('_builtin') else ''}"
-        cls._backward_cls = type(f"{name}Backward", (Node,), {"_name": node_name, "_fn": cls})
+        cls._backward_cls = type(node_name, (Node,), {"_name": node_name, "_fn": cls})
 
 
 class Function(metaclass=FunctionMeta):

@@ -49,16 +49,29 @@ def selu(input, inplace=False):
 
 def gelu(input, approximate="none"):
     """x * Φ(x); ``approximate='tanh'`` uses 0.5x(1 + tanh(√(2/π)(x + 0.044715x³)))."""
-    if approximate == "tanh":
-        inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
-        return input * 0.5 * (inner.tanh() + 1)
-    if approximate != "none":
+    from .elementwise import UNARY_OPS
+
+    if approximate not in ("none", "tanh"):
         raise RuntimeError(f"approximate argument must be either none or tanh, got {approximate}")
-    return input * 0.5 * ((input * (1.0 / math.sqrt(2.0))).erf() + 1)
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(f'"GeluKernelImpl" not implemented for \'{_type_word(input.dtype)}\'')
+    return UNARY_OPS["gelu_tanh" if approximate == "tanh" else "gelu"].apply(input)
+
+
+def _type_word(d):
+    from .reduce import _torch_type_word
+
+    return _torch_type_word(d)
 
 
 def silu(input, inplace=False):
-    return input * input.sigmoid()
+    """x * sigmoid(x), one op (``SiluBackward0``)."""
+    from .elementwise import UNARY_OPS
+
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(f'"silu" not implemented for \'{_type_word(input.dtype)}\'')
+    out = UNARY_OPS["silu"].apply(input)
+    return input.copy_(out) if inplace else out
 
 
 def mish(input, inplace=False):
@@ -166,6 +179,14 @@ def linear(input, weight, bias=None):
     if input._shape[-1] != weight._shape[-1]:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({_rows(input)}x{input._shape[-1]} and "
                            f"{weight._shape[-1]}x{weight._shape[0]})")
+    if bias is not None and weight.dim() == 2 and (input.dim() <= 2 or input.is_contiguous()) and input.dim():
+        # One addmm (PyTorch's AddmmBackward0): other shapes are flattened to 2-D and viewed back.
+        from .linalg import addmm
+
+        if input.dim() == 2:
+            return addmm(bias, input, weight.t())
+        out = addmm(bias, input.view(-1, input._shape[-1]), weight.t())
+        return out.view(*input._shape[:-1], weight._shape[0])
     out = input @ weight.t()
     return out + bias if bias is not None else out
 

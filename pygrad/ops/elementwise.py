@@ -91,7 +91,85 @@ def _erf_series(x):
     return out
 
 
-UNARY["erf"] = (_erf, UNARY["erf"][1], UNARY["erf"][2], UNARY["erf"][3])
+def _vectorised(fast, slow):
+    """A CPU kernel that runs ``fast`` (a compiled float32 loop of ``_vmath``) for float32 and float16
+    and ``slow`` (float64 array ops, accurate to ~1e-14) for float64."""
+    def fn(x, out):
+        if x.dtype == np.float64:
+            out[...] = slow(x)
+        elif x.dtype == np.float32:
+            fast(x, out)
+        else:
+            out[...] = fast(x.astype(np.float32), np.empty(x.shape, np.float32))
+        return out
+    return fn
+
+
+_SQRT1_2, _SQRT_2_PI, _INV_SQRT_2PI = 0.7071067811865476, 0.7978845608028654, 0.3989422804014327
+
+
+def _gelu64(x):
+    return x * 0.5 * (1 + _erf_series(x * _SQRT1_2))
+
+
+def _gelu_grad64(x):
+    return 0.5 * (1 + _erf_series(x * _SQRT1_2)) + x * _INV_SQRT_2PI * np.exp(-0.5 * x * x)
+
+
+def _gelu_tanh64(x):
+    return 0.5 * x * (1 + np.tanh(_SQRT_2_PI * (x + 0.044715 * x ** 3)))
+
+
+def _gelu_tanh_grad64(x):
+    t = np.tanh(_SQRT_2_PI * (x + 0.044715 * x ** 3))
+    return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _SQRT_2_PI * (1 + 0.134145 * x * x)
+
+
+def _gelu_grad_grad(x, y, g):
+    """d/dx (Phi(x) + x phi(x)) = phi(x) (2 - x^2)."""
+    return g * (-0.5 * x * x).exp() * _INV_SQRT_2PI * (2 - x * x)
+
+
+def _gelu_tanh_grad_grad(x, y, g):
+    t = ((x + x * x * x * 0.044715) * _SQRT_2_PI).tanh()
+    du = (x * x * 0.134145 + 1) * _SQRT_2_PI
+    return g * (1 - t * t) * (du - x * t * du * du + x * x * (3 * 0.044715 * _SQRT_2_PI))
+
+
+from .. import _vmath  # noqa: E402  (compiled float32 loops)
+
+# gelu and its derivative are rows of their own: one pass over memory, no erf/exp/mul chain (the CPU
+# kernel is a vectorised loop), and the graph shows PyTorch's GeluBackward0.
+_CL_GELU = "x * (C1)0.5 * ((C1)1 + erf(x * (C1)0.7071067811865476))"
+_CL_GELU_GRAD = ("(C1)0.5 * ((C1)1 + erf(x * (C1)0.7071067811865476)) + "
+                 "x * (C1)0.3989422804014327 * exp((C1)-0.5 * x * x)")
+_CL_S = "((C1)1 / ((C1)1 + exp((C1)-1.5957691216057308 * (x + (C1)0.044715 * x * x * x))))"  # 0.5(1 + tanh u)
+_CL_GELU_TANH = f"x * {_CL_S}"
+_CL_GELU_TANH_GRAD = (f"{_CL_S} + x * (C1)2 * {_CL_S} * ((C1)1 - {_CL_S}) "
+                      "* (C1)0.7978845608028654 * ((C1)1 + (C1)0.134145 * x * x)")
+UNARY["erf"] = (_vectorised(_vmath.erf, _erf_series), UNARY["erf"][1], UNARY["erf"][2], UNARY["erf"][3])
+UNARY["gelu_backward"] = (_vectorised(_vmath.gelu_grad, _gelu_grad64), _CL_GELU_GRAD, _gelu_grad_grad, "float")
+UNARY["gelu_tanh_backward"] = (_vectorised(_vmath.gelu_tanh_grad, _gelu_tanh_grad64), _CL_GELU_TANH_GRAD,
+                               _gelu_tanh_grad_grad, "float")
+UNARY["gelu"] = (_vectorised(_vmath.gelu, _gelu64), _CL_GELU,
+                 lambda x, y, g: g * UNARY_OPS["gelu_backward"].apply(x), "float")
+UNARY["gelu_tanh"] = (_vectorised(_vmath.gelu_tanh, _gelu_tanh64), _CL_GELU_TANH,
+                      lambda x, y, g: g * UNARY_OPS["gelu_tanh_backward"].apply(x), "float")
+_NODE_NAMES = {"gelu_tanh": "GeluBackward0", "gelu_tanh_backward": "GeluBackwardBackward0"}
+
+
+def _silu(x, out):
+    with np.errstate(over="ignore"):
+        return np.divide(x, 1 + np.exp(-x), out=out)
+
+
+def _silu_grad(x, y, g):
+    s = x.sigmoid()
+    return g * s * (1 + x * (1 - s))
+
+
+# silu(x) = x * sigmoid(x) as one op (PyTorch's SiluBackward0)
+UNARY["silu"] = (_silu, "x / ((C1)1 + exp(-x))", _silu_grad, "float")
 
 
 def _pow_grads(a, b, y, g):
@@ -319,8 +397,10 @@ def _make(base, table):
     classes = {}
     for opname in table:
         cname = "".join(p.capitalize() for p in opname.split("_"))
-        classes[opname] = type(cname, (base,), {"op": opname, "_builtin": True,
-                                               "__doc__": f"The elementwise op ``{opname}``."})
+        attrs = {"op": opname, "_builtin": True, "__doc__": f"The elementwise op ``{opname}``."}
+        if opname in _NODE_NAMES:
+            attrs["node_name"] = _NODE_NAMES[opname]
+        classes[opname] = type(cname, (base,), attrs)
     return classes
 
 
@@ -339,7 +419,20 @@ def binary(opname, a, b):
     """Apply the BINARY op ``opname`` to two operands, at least one of them a tensor."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         a, b = _from_ndarray(a, b), _from_ndarray(b, a)
+    if _is_tensor(a) and _is_tensor(b) and a._storage.device is not b._storage.device:
+        a, b = cpu_scalars_to_device(a, b)
     return BINARY_OPS[opname].apply(a, b)
+
+
+def cpu_scalars_to_device(*tensors):
+    """PyTorch lets a 0-d CPU tensor join an op on another device (it acts as a scalar there): move such
+    operands to the device of the first tensor that is not one, keeping their dtype (for type promotion)
+    and their graph (``to`` is differentiable).  Anything else is left to the same-device check."""
+    dev = next((t.device for t in tensors if _is_tensor(t) and not (t.dim() == 0 and t.device.type == "cpu")),
+               None)
+    if dev is None or dev.type == "cpu":
+        return tensors
+    return tuple(t.to(dev) if _is_tensor(t) and t.dim() == 0 and t.device.type == "cpu" else t for t in tensors)
 
 
 def _from_ndarray(v, like):
@@ -394,12 +487,18 @@ class Where(Function):
         return None, where(cond, g, zero), where(cond, zero, g)
 
 
-def where(condition, input=None, other=None):
+def where(condition, input=None, other=None, *, out=None):
     if input is None and other is None:
         from .indexing import nonzero
 
         return nonzero(condition, as_tuple=True)
-    return Where.apply(condition, input, other)
+    condition, input, other = cpu_scalars_to_device(condition, input, other)
+    r = Where.apply(condition, input, other)
+    if out is None:
+        return r
+    from .movement import _into
+
+    return _into(out, r)
 
 
 class Clamp(Function):

@@ -35,6 +35,8 @@ def _index_item(item):
         if item.dim() == 0:
             return int(item.item())
         return np.asarray(item._host())
+    if isinstance(item, range):  # a range is a sequence of ints: an integer-array index, as in PyTorch
+        item = np.arange(item.start, item.stop, item.step, dtype=np.int64)
     if isinstance(item, (list, tuple, np.ndarray)):
         arr = np.asarray([_as_int(v) if hasattr(v, "_storage") else v for v in item]
                          if isinstance(item, (list, tuple)) else item)
@@ -217,6 +219,11 @@ def setitem(x, index, value):
     from .inplace import record_setitem
 
     value = _value_tensor(x, value)
+    lead = 0
+    while lead < value.dim() and value._shape[lead] == 1:
+        lead += 1
+    if lead:  # PyTorch drops the value's leading size-1 dims first: x[1] = ones(1, 1) for x of shape (3,)
+        value = value.reshape(value._shape[lead:])
     if record_setitem(x, index, value, accumulate=False):
         return
     _write(x, index, value, accumulate=False)
@@ -343,18 +350,62 @@ class Scatter(Function):
         return gx, None, None, gsrc, None
 
 
+def _scatter_args(x, index, src):
+    """PyTorch accepts a 0-d index (and src) for a 0-d or 1-d input: it is the 1-element index [i]."""
+    if hasattr(index, "_storage") and index.dim() == 0 and x.dim() <= 1:
+        index = index.reshape(1)
+        if hasattr(src, "_storage") and src.dim() == 0:
+            src = src.reshape(1)
+    return index, src
+
+
 def scatter(x, dim, index, src=None, value=None, *, reduce=None):
+    """Copy of ``x`` with ``src`` (a tensor, or the number ``value``) written at ``index`` along ``dim``;
+    ``reduce="add"`` / ``"multiply"`` combines with what is there instead of overwriting."""
     if src is None:
         src = value
+    if src is None:
+        raise TypeError("scatter() missing 1 required positional argument: 'src' (or keyword 'value')")
+    index, src = _scatter_args(x, index, src)
     if reduce is not None:
-        if reduce != "add":
-            raise NotImplementedError(f"scatter(reduce='{reduce}') is not supported; use scatter_add")
-        return Scatter.apply(x, dim, index, src, True)
+        if reduce == "add":
+            return Scatter.apply(x, dim, index, src, True)
+        if reduce == "multiply":  # x * (ones with src multiplied in at index); no gradient, as in PyTorch
+            return x * _scatter_mul_loop(x.new_ones(x._shape), dim, index, src)
+        raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce}")
     return Scatter.apply(x, dim, index, src, False)
 
 
+def _scatter_mul_loop(factor, dim, index, src):
+    """Multiply ``src`` into ``factor`` at ``index`` one element at a time (repeated indices multiply)."""
+    idx = np.asarray(index._host())
+    f = factor.cpu().numpy().copy()
+    sv = np.asarray(src._host()) if hasattr(src, "_storage") else None
+    for pos in np.ndindex(*idx.shape):
+        target = list(pos)
+        target[dim] = int(idx[pos])
+        f[tuple(target)] *= sv[pos] if sv is not None else src
+    from ..creation import tensor
+
+    return tensor(f, dtype=factor.dtype, device=factor.device)
+
+
+def scatter_(x, dim, index, src=None, value=None, *, reduce=None):
+    """In-place ``scatter``."""
+    from .inplace import _inplace
+
+    return _inplace(lambda t, *a: scatter(t, dim, index, src, value, reduce=reduce))(x)
+
+
 def scatter_add(x, dim, index, src):
+    index, src = _scatter_args(x, index, src)
     return Scatter.apply(x, dim, index, src, True)
+
+
+def scatter_add_(x, dim, index, src):
+    from .inplace import _inplace
+
+    return _inplace(lambda t: scatter_add(t, dim, index, src))(x)
 
 
 def index_select(x, dim, index):

@@ -7,6 +7,7 @@ is ``dA = dC @ Bᵀ`` and ``dB = Aᵀ @ dC`` (the engine sums broadcast batch di
 """
 
 from .. import _core
+from ..amp.autocast_mode import cast_inputs
 from ..autograd.function import Function
 from .dispatch import backend_of, check_same_device
 
@@ -56,7 +57,7 @@ def _core_shape(a, b):
     return batch + (a._shape[-2], b._shape[-1])
 
 
-def matmul(input, other):
+def _matmul(input, other):
     a, b = input, other
     if not hasattr(b, "_storage") or not hasattr(a, "_storage"):
         raise TypeError(f"matmul(): argument 'other' must be Tensor, not {type(b).__name__}")
@@ -65,7 +66,9 @@ def matmul(input, other):
     if a.dim() == 0 or b.dim() == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {a.dim()}D and {b.dim()}D")
     if a.dim() == 1 and b.dim() == 1:
-        return dot(a, b)
+        return _dot(a, b)
+    if a.dim() == 2 and b.dim() == 1 and a._shape[1] == b._shape[0]:
+        return Mv.apply(a, b)
     a2 = a.unsqueeze(0) if a.dim() == 1 else a
     b2 = b.unsqueeze(-1) if b.dim() == 1 else b
     if a2._shape[-1] != b2._shape[-2]:
@@ -82,7 +85,7 @@ def matmul(input, other):
     return r
 
 
-def mm(input, mat2):
+def _mm(input, mat2):
     a, b = input, mat2
     if a.dim() != 2 or b.dim() != 2:
         raise RuntimeError(f"{'self' if a.dim() != 2 else 'mat2'} must be a matrix")
@@ -91,7 +94,7 @@ def mm(input, mat2):
     return Mm.apply(a, b)
 
 
-def bmm(input, mat2):
+def _bmm(input, mat2):
     a, b = input, mat2
     if a.dim() != 3 or b.dim() != 3:
         raise RuntimeError(f"batch1 must be a 3D tensor" if a.dim() != 3 else "batch2 must be a 3D tensor")
@@ -102,7 +105,7 @@ def bmm(input, mat2):
     return Bmm.apply(a, b)
 
 
-def dot(input, tensor):
+def _dot(input, tensor):
     a, b = input, tensor
     if a.dim() != 1 or b.dim() != 1:
         raise RuntimeError(f"1D tensors expected, but got {a.dim()}D and {b.dim()}D tensors")
@@ -111,18 +114,150 @@ def dot(input, tensor):
         raise RuntimeError(f"inconsistent tensor size, expected tensor [{a._shape[0]}] and src [{b._shape[0]}] "
                            f"to have the same number of elements, but got {a._shape[0]} and {b._shape[0]} "
                            "elements respectively")
-    return Mm.apply(a.unsqueeze(0), b.unsqueeze(-1)).reshape(())
+    return Dot.apply(a, b)
 
 
-def mv(input, vec):
+def _mv(input, vec):
     a, v = input, vec
     if a.dim() != 2 or v.dim() != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got {a.dim()}, {v.dim()}")
-    return matmul(a, v)
+    check_same_device(a, v)
+    _check_dtypes(a, v, "mv")
+    if a._shape[1] != v._shape[0]:
+        raise RuntimeError(f"size mismatch, got input ({a._shape[0]}), mat ({a._shape[0]}x{a._shape[1]}), "
+                           f"vec ({v._shape[0]})")
+    return Mv.apply(a, v)
 
 
-def outer(input, vec2):
+def _outer(input, vec2):
     a, b = input, vec2
     if a.dim() != 1 or b.dim() != 1:
         raise RuntimeError(f"outer: expected 1D tensors, got {a.dim()}D and {b.dim()}D")
     return a.unsqueeze(1) * b.unsqueeze(0)
+
+
+class Dot(Function):
+    """Inner product of two 1-D tensors (``DotBackward0``): one product, backward ``g * other``."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return backend_of(a).matmul(a.unsqueeze(0), b.unsqueeze(-1)).reshape(())
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        return (g * b if ctx.needs_input_grad[0] else None), (g * a if ctx.needs_input_grad[1] else None)
+
+
+class Mv(Function):
+    """Matrix times vector (``MvBackward0``)."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, a, v):
+        ctx.save_for_backward(a, v)
+        return backend_of(a).matmul(a, v.unsqueeze(-1)).reshape(a._shape[:1])
+
+    @staticmethod
+    def backward(ctx, g):
+        a, v = ctx.saved_tensors
+        ga = g.unsqueeze(1) * v.unsqueeze(0) if ctx.needs_input_grad[0] else None
+        gv = a.t().mv(g) if ctx.needs_input_grad[1] else None
+        return ga, gv
+
+
+class Addmm(Function):
+    """``beta * input + alpha * (mat1 @ mat2)`` in one op (``AddmmBackward0``): what ``nn.Linear`` records."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, bias, a, b, beta, alpha):
+        ctx.save_for_backward(a if ctx.needs_input_grad[2] else None, b if ctx.needs_input_grad[1] else None)
+        ctx.beta, ctx.alpha = beta, alpha
+        y = backend_of(a).matmul(a, b)
+        if alpha != 1:
+            y = y.mul_(alpha)
+        if beta == 0:  # PyTorch: input is ignored (nan/inf in it do not propagate)
+            return y
+        return y.add_(bias if beta == 1 else bias * beta)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        gbias = (g if ctx.beta == 1 else g * ctx.beta) if ctx.needs_input_grad[0] else None
+        if ctx.alpha != 1:
+            g = g * ctx.alpha
+        ga = g.mm(b.t()) if ctx.needs_input_grad[1] else None
+        gb = a.t().mm(g) if ctx.needs_input_grad[2] else None
+        return gbias, ga, gb, None, None
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
+    """``beta * input + alpha * (mat1 @ mat2)``; input broadcasts to the (n, m) result."""
+    if not all(hasattr(t, "_storage") for t in (input, mat1, mat2)):
+        raise TypeError("addmm(): arguments 'input', 'mat1' and 'mat2' must be Tensors")
+    if mat1.dim() != 2 or mat2.dim() != 2:
+        raise RuntimeError(f"{'mat1' if mat1.dim() != 2 else 'mat2'} must be a matrix, got "
+                           f"{mat1.dim() if mat1.dim() != 2 else mat2.dim()}-D tensor")
+    check_same_device(input, mat1, mat2)
+    input, mat1, mat2 = cast_inputs(input, mat1, mat2)
+    _check_dtypes(mat1, mat2, "mm")
+    _check_dtypes(input, mat1, "addmm")
+    shape = _core_shape(mat1, mat2)
+    try:
+        _core.broadcast_shapes(input._shape, shape)
+    except RuntimeError:
+        raise RuntimeError(f"The expanded size of the tensor ({shape[-1]}) must match the existing size "
+                           f"({input._shape[-1]}) at non-singleton dimension 1.  Target sizes: {list(shape)}.  "
+                           f"Tensor sizes: {list(input._shape)}") from None
+    r = Addmm.apply(input, mat1, mat2, beta, alpha)
+    if tuple(r._shape) != shape:  # a 0-d or 1-d input with beta == 0 keeps the product's shape
+        r = r.expand(shape)
+    return _into(out, r)
+
+
+def _into(out, r):
+    """Write ``r`` into ``out=`` (resized as PyTorch does when its shape differs) and return ``out``."""
+    if out is None:
+        return r
+    from .movement import _into as into
+
+    return into(out, r)
+
+
+def matmul(input, other, *, out=None):
+    """``torch.matmul``; ``out=`` receives the result (resized when its shape differs, as in PyTorch)."""
+    input, other = cast_inputs(input, other)  # float16 inside an autocast region (pygrad.amp)
+    return _into(out, _matmul(input, other))
+
+
+def mm(input, mat2, *, out=None):
+    """``torch.mm``; ``out=`` receives the result (resized when its shape differs, as in PyTorch)."""
+    input, mat2 = cast_inputs(input, mat2)  # float16 inside an autocast region (pygrad.amp)
+    return _into(out, _mm(input, mat2))
+
+
+def bmm(input, mat2, *, out=None):
+    """``torch.bmm``; ``out=`` receives the result (resized when its shape differs, as in PyTorch)."""
+    input, mat2 = cast_inputs(input, mat2)  # float16 inside an autocast region (pygrad.amp)
+    return _into(out, _bmm(input, mat2))
+
+
+def dot(input, tensor, *, out=None):
+    """``torch.dot``; ``out=`` receives the result (resized when its shape differs, as in PyTorch)."""
+    return _into(out, _dot(input, tensor))
+
+
+def mv(input, vec, *, out=None):
+    """``torch.mv``; ``out=`` receives the result (resized when its shape differs, as in PyTorch)."""
+    return _into(out, _mv(input, vec))
+
+
+def outer(input, vec2, *, out=None):
+    """``torch.outer``; ``out=`` receives the result (resized when its shape differs, as in PyTorch)."""
+    return _into(out, _outer(input, vec2))

@@ -67,6 +67,7 @@ Unsqueeze = _view_op("Unsqueeze", lambda g, s, info: g.reshape(s))
 Squeeze = _view_op("Squeeze", lambda g, s, info: g.reshape(s))
 Permute = _view_op("Permute", lambda g, s, info: g.permute(*info))
 Transpose = _view_op("Transpose", lambda g, s, info: g.transpose(*info))
+T = _view_op("T", lambda g, s, info: g.t())
 Expand = _view_op("Expand", lambda g, s, info: sum_to_shape(g, s))
 Slice = _view_op("Slice", _scatter_back)
 Select = _view_op("Select", _scatter_back)
@@ -197,7 +198,8 @@ def transpose(x, dim0, dim1):
 def t(x):
     if x.dim() > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {x.dim()}D")
-    return transpose(x, 0, 1) if x.dim() == 2 else View.apply(x, (x._shape, x._strides, x._offset), None)
+    layout = (x._shape[::-1], x._strides[::-1], x._offset)
+    return T.apply(x, layout, None)  # PyTorch records TBackward0
 
 
 def movedim(x, source, destination):
@@ -461,12 +463,14 @@ def tile(x, *dims):
 
 
 def roll(x, shifts, dims=None):
+    """Shift elements along dims, wrapping around; always a new tensor (never ``x`` or a view of it)."""
     if dims is None:
         return roll(flatten(x), shifts, 0).view(x._shape)
     shifts = shifts if isinstance(shifts, (tuple, list)) else (shifts,)
     dims = dims if isinstance(dims, (tuple, list)) else (dims,)
     if len(shifts) != len(dims):
         raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
+    copied = False
     for s, d in zip(shifts, dims):
         d = wrap_dim(d, x.dim())
         n = x._shape[d]
@@ -475,4 +479,5 @@ def roll(x, shifts, dims=None):
         s %= n
         if s:
             x = cat([narrow(x, d, n - s, s), narrow(x, d, 0, n - s)], d)
-    return x
+            copied = True
+    return x if copied else clone(x)

@@ -180,7 +180,8 @@ def pad(input, pad, mode="constant", value=None):
         dim = input.dim() - 1 - i
         lo, hi = int(pad[2 * i]), int(pad[2 * i + 1])
         x = _pad_dim(x, dim, lo, hi, mode, 0.0 if value is None else value)
-    return x
+    # PyTorch returns a new tensor even when nothing is padded (or only narrowing happened).
+    return x.clone() if x._storage is input._storage else x
 
 
 def _pad_dim(x, dim, lo, hi, mode, value):

@@ -137,10 +137,15 @@ class Any(_Reduce):
     np_fn = staticmethod(np.any)
 
 
+class SumDim(Sum):
+    """``sum`` over given dims: the same op, recorded as PyTorch's ``SumBackward1`` (``sum.dim_IntList``)."""
+    node_name = "SumBackward1"
+
+
 def sum(x, dim=None, keepdim=False, *, dtype=None):
     if dtype is None:
         dtype = x.dtype if x.dtype.is_floating_point else D.int64
-    return Sum.apply(x, _dims(x, dim), keepdim, D.as_dtype(dtype))
+    return (Sum if dim is None else SumDim).apply(x, _dims(x, dim), keepdim, D.as_dtype(dtype))
 
 
 def prod(x, dim=None, keepdim=False, *, dtype=None):
@@ -173,7 +178,12 @@ def mean(x, dim=None, keepdim=False, *, dtype=None):
     if not dtype.is_floating_point:
         raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a floating point "
                            f"or complex dtype. Got: {_torch_type_word(x.dtype)}")
-    return Mean.apply(x, _dims(x, dim), keepdim, dtype)
+    return (Mean if dim is None else MeanDim).apply(x, _dims(x, dim), keepdim, dtype)
+
+
+class MeanDim(Mean):
+    """``mean`` over given dims, recorded as PyTorch's ``MeanBackward1``."""
+    node_name = "MeanBackward1"
 
 
 def _torch_type_word(d):

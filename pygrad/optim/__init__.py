@@ -11,3 +11,12 @@ from .rmsprop import RMSprop
 from .sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "lr_scheduler"]
+from .adadelta import Adadelta  # noqa: E402
+from .adamax import Adamax  # noqa: E402
+from .asgd import ASGD  # noqa: E402
+from .lbfgs import LBFGS  # noqa: E402
+from .nadam import NAdam  # noqa: E402
+from .radam import RAdam  # noqa: E402
+from .rprop import Rprop  # noqa: E402
+
+__all__ += ["Adadelta", "Adamax", "ASGD", "LBFGS", "NAdam", "RAdam", "Rprop"]

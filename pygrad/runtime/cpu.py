@@ -16,6 +16,7 @@ import warnings
 import numpy as np
 
 from .. import _core
+from .. import dtypes as D
 from ..device import CPU
 
 name = "cpu"
@@ -79,9 +80,9 @@ def elementwise(fn, inputs, shape, out_dtype, compute_dtype):
     (one dtype for all inputs, or a tuple with one per input)."""
     out = empty(shape, out_dtype, _core.dense_strides_like(inputs, shape))
     if isinstance(compute_dtype, tuple):
-        args = [_arg(x, d.np) for x, d in zip(inputs, compute_dtype)]
+        args = [_arg(x, D.compute_dtype(d).np) for x, d in zip(inputs, compute_dtype)]
     else:
-        args = [_arg(x, compute_dtype.np) for x in inputs]
+        args = [_arg(x, D.compute_dtype(compute_dtype).np) for x in inputs]
     if out._storage.size:
         with np.errstate(all="ignore"):  # the filter above is lost when imported inside warnings.catch_warnings
             fn(*args, out=to_numpy(out))
@@ -90,7 +91,7 @@ def elementwise(fn, inputs, shape, out_dtype, compute_dtype):
 
 def reduce(fn, x, dims, keepdim, out_dtype, compute_dtype):
     """``fn(x, axis=dims, keepdims=keepdim)`` as a new tensor (fn is a NumPy reduction)."""
-    a = _arg(x, compute_dtype.np)
+    a = _arg(x, D.compute_dtype(compute_dtype).np)
     r = fn(a, axis=dims, keepdims=keepdim)
     return wrap(np.asarray(r), out_dtype)
 
@@ -137,7 +138,7 @@ def copy_(dst, src):
     shape = dst._shape
     src_strides = _core.expand_strides(src._shape, src._strides, shape)
     if src.dtype is not dst.dtype:
-        src = wrap(np.broadcast_to(to_numpy(src), shape).astype(dst.dtype.np))
+        src = wrap(D.np_cast(np.broadcast_to(to_numpy(src), shape), dst.dtype), dst.dtype)
         src_strides = src._strides
     elif src._storage is dst._storage:
         src = wrap(np.array(to_numpy(src)))  # the regions may overlap: read everything first
@@ -183,7 +184,7 @@ def scatter(dst, offsets, values, accumulate):
 
 def cast(x, dtype):
     """A contiguous copy of ``x`` converted to ``dtype`` (C-style: floats truncate toward zero)."""
-    return wrap(to_numpy(x).astype(dtype.np), dtype)
+    return wrap(D.np_cast(to_numpy(x), dtype), dtype)
 
 
 def matmul(a, b):

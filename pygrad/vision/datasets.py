@@ -100,11 +100,12 @@ class MNIST(Dataset):
     classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six", "7 - seven",
                "8 - eight", "9 - nine"]
 
-    def __init__(self, root, train=True, transform=None, target_transform=None):
+    def __init__(self, root, train=True, transform=None, target_transform=None, download=False):
         self.root = os.path.expanduser(str(root))
         self.train = train
         self.transform = transform
         self.target_transform = target_transform
+        self.download = download  # accepted as in torchvision; files already in place are used, none fetched
         images_name, labels_name = self.resources[bool(train)]
         images = read_idx(self._find(images_name))
         labels = read_idx(self._find(labels_name))
@@ -124,9 +125,11 @@ class MNIST(Dataset):
                 path = os.path.join(folder, candidate)
                 if os.path.isfile(path):
                     return path
+        why = ("download=True was given, but pygrad never downloads datasets (no network access)"
+               if getattr(self, "download", False) else "pygrad does not download datasets")
         raise RuntimeError(
             f"MNIST file '{name}' (or '{name}.gz') not found in {' or '.join(repr(f) for f in folders)}. "
-            "pygrad does not download datasets: get the four MNIST IDX files (e.g. from a mirror such as "
+            f"{why}: get the four MNIST IDX files (e.g. from a mirror such as "
             "https://ossci-datasets.s3.amazonaws.com/mnist/) and put them, gzipped or not, in that folder.")
 
     def __len__(self):

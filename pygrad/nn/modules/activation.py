@@ -169,3 +169,7 @@ class LogSoftmax(_DimModule):
 class Softmin(_DimModule):
     def forward(self, input):
         return F.softmin(input, self.dim)
+
+
+# PyTorch defines MultiheadAttention in nn.modules.activation; checkpoints and code name that path.
+from .attention import MultiheadAttention  # noqa: E402,F401

@@ -14,11 +14,7 @@ from .. import functional as F
 from .. import init
 from ..module import Module
 from ..parameter import Parameter
-from .linear import Linear
-
-
-class NonDynamicallyQuantizableLinear(Linear):
-    """A plain ``Linear``; PyTorch gives MultiheadAttention's output projection this name (for quantization)."""
+from .linear import Linear, NonDynamicallyQuantizableLinear  # noqa: F401  (PyTorch also imports it here)
 
 
 def _canonical_mask(mask, name, dtype, other=None, other_name=""):

@@ -91,3 +91,7 @@ class Unflatten(Module):
 
     def extra_repr(self):
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class NonDynamicallyQuantizableLinear(Linear):
+    """A plain ``Linear``; PyTorch gives MultiheadAttention's output projection this name (for quantization)."""

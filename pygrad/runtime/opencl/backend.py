@@ -60,7 +60,7 @@ _LAYOUT = np.dtype([("shape", np.int64, 6), ("strides", np.int64, (4, 6)), ("off
 
 def _ctype(d):
     """The OpenCL C type used to *compute* with dtype d (half computes in float)."""
-    return "float" if d is D.float16 else d.cl
+    return "float" if d is D.float16 or d is D.bfloat16 else d.cl
 
 
 def _io_defines(prefix, d, compute=None):
@@ -69,6 +69,11 @@ def _io_defines(prefix, d, compute=None):
     if d is D.float16:
         return [f"T{prefix}=half", f"LD_{prefix}(p,i)=(({c})vload_half((i),(p)))",
                 f"ST_{prefix}(p,i,v)=vstore_half((float)(v),(i),(p))"]
+    if d is D.bfloat16:  # the upper half of a float32; stores round to nearest even (nan stays a quiet nan)
+        f = "((float)(v))"
+        return [f"T{prefix}=ushort", f"LD_{prefix}(p,i)=(({c})as_float(((uint)(p)[i])<<16))",
+                f"ST_{prefix}(p,i,v)=((p)[i]=(ushort)(isnan({f})?0x7FC0u:((as_uint({f})+0x7FFFu"
+                f"+((as_uint({f})>>16)&1u))>>16)))"]
     if d is D.bool_:
         return [f"T{prefix}=uchar", f"LD_{prefix}(p,i)=(({c})(p)[i])", f"ST_{prefix}(p,i,v)=((p)[i]=(uchar)((v)!=0))"]
     return [f"T{prefix}={d.cl}", f"LD_{prefix}(p,i)=(({c})(p)[i])", f"ST_{prefix}(p,i,v)=((p)[i]=({d.cl})(v))"]

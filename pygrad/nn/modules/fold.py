@@ -1,0 +1,2 @@
+"""PyTorch's module path ``nn.modules.fold``."""
+from .upsampling import Fold, Unfold  # noqa: F401
