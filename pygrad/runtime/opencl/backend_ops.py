@@ -17,7 +17,10 @@ REDUCE = {
     np.min: ("INFINITY", "(((v) != (v) || (acc) != (acc)) ? (acc) + (v) : min(acc, v))"),
     np.all: ("1", "((acc) && ((v) != 0))"), np.any: ("0", "((acc) || ((v) != 0))"),
 }
-INT_LIMITS = {np.max: "LONG_MIN", np.min: "LONG_MAX"}
+# identity of max / min per integer OpenCL type (an int8 max starting from (char)INT_MIN = 0 was wrong)
+INT_LIMITS = {np.max: {"char": "CHAR_MIN", "short": "SHRT_MIN", "int": "INT_MIN", "long": "LONG_MIN", "uchar": "0"},
+              np.min: {"char": "CHAR_MAX", "short": "SHRT_MAX", "int": "INT_MAX", "long": "LONG_MAX",
+                       "uchar": "UCHAR_MAX"}}
 # Operations the device does not run yet: computed on the host (download, NumPy, upload).
 HOST_FALLBACK = ("scatter-accumulate for 64-bit dtypes on a device without 64-bit atomics",)
 
@@ -42,7 +45,7 @@ def reduce(self, fn, x, dims, keepdim, out_dtype, compute_dtype):
     init, combine = REDUCE[fn]
     acc = _ctype(compute_dtype) if fn not in (np.all, np.any) else "uchar"
     if not compute_dtype.is_floating_point and fn in INT_LIMITS:
-        init = INT_LIMITS[fn] if compute_dtype is D.int64 else ("INT_MIN" if fn is np.max else "INT_MAX")
+        init = INT_LIMITS[fn][acc]
         combine = "max(acc, v)" if fn is np.max else "min(acc, v)"
     dims = tuple(dims)
     Lk, Lr, nout, nred, kshape = _split_layout(x, dims)
@@ -50,7 +53,7 @@ def reduce(self, fn, x, dims, keepdim, out_dtype, compute_dtype):
     out = self.empty(out_shape, out_dtype)
     if nout == 0:
         return out
-    fold = [f"ACC={acc}", f"INIT=(({acc}){init})", f"COMBINE(acc,v)={combine}"] + _io_defines("I", x.dtype, acc)
+    fold = [f"ACC={acc}", f"INIT=(({acc}){init})", f"COMBINE(acc,v)={combine}"] + _load_defines(x.dtype, acc, fn)
     if _cols_layout(Lk, Lr):
         prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(d) for d in fold + _io_defines("O", out.dtype)))
         _launch_cols(self, prg.reduce_cols_k, out, x, Lk, Lr, nout, nred)
@@ -64,6 +67,16 @@ def reduce(self, fn, x, dims, keepdim, out_dtype, compute_dtype):
         partial = target._view((nout, nchunks), (nchunks, 1), 0)
         return reduce(self, fn, partial, (1,), False, out_dtype, compute_dtype).reshape(out_shape)
     return out
+
+
+def _load_defines(dtype, acc, fn):
+    """How reduce.cl loads an input element: converted to ACC; for all/any tested ``!= 0`` in its own
+    type first (converting 0.5 or 256 to uchar first gave 0)."""
+    if fn not in (np.all, np.any):
+        return _io_defines("I", dtype, acc)
+    tin, load, _ = _io_defines("I", dtype)
+    value = load.partition("=")[2]
+    return [tin, f"LD_I(p,i)=((uchar)({value} != 0))"]
 
 
 def _cols_layout(Lk, Lr):
