@@ -109,6 +109,9 @@ class OpenCLBackend:
         self._max_items = LOCAL * 4 * self.rt.device.max_compute_units if self.rt.kernel_shape == "cpu" else LOCAL * 16384
         self._dummy = None
         self._expr = None
+        # work-group size of the GPU-shaped kernels: 256, or the largest power of two the device allows
+        mwg = self.rt.device.max_work_group_size
+        self.wg = 256 if mwg >= 256 else 1 << (int(mwg).bit_length() - 1)
 
     def grid(self, n):
         """Global size of a 1-D launch over n elements (a multiple of the local size 64)."""

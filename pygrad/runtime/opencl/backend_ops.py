@@ -54,19 +54,57 @@ def reduce(self, fn, x, dims, keepdim, out_dtype, compute_dtype):
     if nout == 0:
         return out
     fold = [f"ACC={acc}", f"INIT=(({acc}){init})", f"COMBINE(acc,v)={combine}"] + _load_defines(x.dtype, acc, fn)
+    fold += _wg_defines(self)
+    gpu = self.rt.kernel_shape == "gpu"
     if _cols_layout(Lk, Lr):
         prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(d) for d in fold + _io_defines("O", out.dtype)))
-        _launch_cols(self, prg.reduce_cols_k, out, x, Lk, Lr, nout, nred)
+        if gpu:
+            _launch_cols_wg(self, prg.reduce_cols_wg_k, out, x, Lk, Lr, nout, nred)
+        else:
+            _launch_cols(self, prg.reduce_cols_k, out, x, Lk, Lr, nout, nred)
         return out
-    nchunks = 1 if nout >= 64 or nred < 8192 else min(256, nred // 4096)
+    wg = gpu and nred >= _WG_MIN_ROW
+    if wg:  # enough (output, chunk) work-groups to fill the device, each chunk >= 4 * WG elements
+        want = -(-_groups_target(self) // nout)
+        nchunks = int(max(1, min(want, nred // (4 * self.wg), 1024)))
+    else:
+        nchunks = 1 if nout >= 64 or nred < 8192 else min(256, nred // 4096)
     target = out if nchunks == 1 else self.empty((nout * nchunks,), compute_dtype if acc != "uchar" else D.bool_)
     prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(d) for d in fold + _io_defines("O", target.dtype)))
-    prg.reduce_k(self.rt.queue, self.grid(nout * nchunks), (LOCAL,), target._storage.data, x._storage.data,
-                 Lk, Lr, np.int64(nout), np.int64(nred), np.int64(nchunks))
+    args = (target._storage.data, x._storage.data, Lk, Lr, np.int64(nout), np.int64(nred), np.int64(nchunks))
+    if wg:
+        prg.reduce_wg_k(self.rt.queue, (min(nout * nchunks, _MAX_GROUPS) * self.wg,), (self.wg,), *args)
+    else:
+        prg.reduce_k(self.rt.queue, self.grid(nout * nchunks), (LOCAL,), *args)
     if nchunks > 1:
         partial = target._view((nout, nchunks), (nchunks, 1), 0)
         return reduce(self, fn, partial, (1,), False, out_dtype, compute_dtype).reshape(out_shape)
     return out
+
+
+# GPU shape: rows shorter than this reduce one per work-item (a work-group would mostly idle)
+_WG_MIN_ROW = 32
+_MAX_GROUPS = 65536  # work-groups per launch; kernels loop over the rest (grid-stride)
+
+
+def _wg_defines(self):
+    """The work-group size of the GPU-shaped kernels (WG in reduce.cl); nothing for CPU-shaped ones."""
+    return [f"WG={self.wg}"] if self.rt.kernel_shape == "gpu" else []
+
+
+def _groups_target(self):
+    """Work-groups that fill the device: 8 per compute unit (resident groups hide memory latency)."""
+    return max(64, 8 * self.rt.device.max_compute_units)
+
+
+def _launch_cols_wg(self, kernel, out, x, Lk, Lr, nout, nred):
+    """Launch reduce_cols_wg_k: 32 output columns x (WG / 32) slices of the reduced dim per group."""
+    kn, ks, os_ = int(Lk["nd"]), Lk["strides"][1], Lk["strides"][0]
+    no, ni = (1, nout) if kn == 1 else (int(Lk["shape"][0]), int(Lk["shape"][1]))
+    kso, oso = (0, 0) if kn == 1 else (ks[0], os_[0])
+    ch = self.wg // 32
+    kernel(self.rt.queue, (-(-ni // 32) * 32, ch, no), (32, ch, 1), out._storage.data, x._storage.data,
+           *map(np.int64, (Lk["offset"][1], no, ni, kso, ks[kn - 1], oso, os_[kn - 1], nred, Lr["strides"][1][0])))
 
 
 def _load_defines(dtype, acc, fn):
@@ -91,7 +129,8 @@ def _launch_cols(self, kernel, out, x, Lk, Lr, nout, nred):
     no, ni = (1, nout) if kn == 1 else (int(Lk["shape"][0]), int(Lk["shape"][1]))
     kso, oso = (0, 0) if kn == 1 else (ks[0], os_[0])
     outs = (out[0]._storage.data, out[1]) if isinstance(out, tuple) else (out._storage.data,)
-    kernel(self.rt.queue, self.grid(no * -(-ni // 16)), (LOCAL,), *outs, x._storage.data,
+    per = 16 if self.rt.kernel_shape == "cpu" else 1  # PG_COLS in reduce.cl
+    kernel(self.rt.queue, self.grid(no * -(-ni // per)), (LOCAL,), *outs, x._storage.data,
            *map(np.int64, (Lk["offset"][1], no, ni, kso, ks[kn - 1], oso, os_[kn - 1], nred, Lr["strides"][1][0])))
 
 
@@ -106,10 +145,13 @@ def _arg_reduce(self, x, axis, keepdims, better, with_values=False):
         defines = [f"ACC={acc}", f"BETTER(v,best)={better}"] + _io_defines("I", x.dtype, acc)
         defines += [f"TV={vals.dtype.cl if vals.dtype is not D.bool_ else 'uchar'}",
                     _io_defines("V", vals.dtype, acc)[2]] if with_values else ["TV=uchar", "ST_V(p,i,v)="]
-        prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(s) for s in defines))
+        prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(s) for s in defines + _wg_defines(self)))
         vbuf = (vals if with_values else out)._storage.data
         if _cols_layout(Lk, Lr):
             _launch_cols(self, prg.argreduce_cols_k, (out, vbuf), x, Lk, Lr, nout, nred)
+        elif self.rt.kernel_shape == "gpu" and nred >= _WG_MIN_ROW:
+            prg.argreduce_wg_k(self.rt.queue, (min(nout, _MAX_GROUPS) * self.wg,), (self.wg,), out._storage.data,
+                               vbuf, x._storage.data, Lk, np.int64(nout), np.int64(nred), np.int64(x._strides[d]))
         else:
             prg.argreduce_k(self.rt.queue, self.grid(nout), (LOCAL,), out._storage.data, vbuf, x._storage.data, Lk,
                             np.int64(nout), np.int64(nred), np.int64(x._strides[d]))
@@ -137,9 +179,13 @@ def _scan(self, x, axis, out_dtype, combine, init):
     Lk = make_layout(kc, [ko, ki], [0, x._offset])
     acc = _ctype(out_dtype)
     defines = [f"ACC={acc}", f"INIT=(({acc}){init})", f"COMBINE(acc,v)={combine}"]
-    defines += _io_defines("I", x.dtype, acc) + _io_defines("O", out_dtype)
+    defines += _io_defines("I", x.dtype, acc) + _io_defines("O", out_dtype) + _wg_defines(self)
     prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(d) for d in defines))
-    if nout:
+    if nout and self.rt.kernel_shape == "gpu" and nred >= _WG_MIN_ROW:
+        prg.scan_wg_k(self.rt.queue, (min(nout, _MAX_GROUPS) * self.wg,), (self.wg,), out._storage.data,
+                      x._storage.data, Lk, np.int64(nout), np.int64(nred), np.int64(x._strides[axis]),
+                      np.int64(out._strides[axis]))
+    elif nout:
         prg.scan_k(self.rt.queue, self.grid(nout), (LOCAL,), out._storage.data, x._storage.data, Lk,
                    np.int64(nout), np.int64(nred), np.int64(x._strides[axis]), np.int64(out._strides[axis]))
     return out
