@@ -44,6 +44,10 @@ def _io_defines(prefix, d, compute=None):
                 f"ST_{prefix}(p,i,v)=vstore_half((float)(v),(i),(p))"]
     if d is D.bool_:
         return [f"T{prefix}=uchar", f"LD_{prefix}(p,i)=(({c})(p)[i])", f"ST_{prefix}(p,i,v)=((p)[i]=(uchar)((v)!=0))"]
+    if not d.is_floating_point and d.itemsize < 8:
+        # through long: a float out of the narrow type's range (-5.0f -> uchar) is undefined in OpenCL C
+        # (NVIDIA gives 0), while float -> long -> uchar wraps like the CPU backend (251)
+        return [f"T{prefix}={d.cl}", f"LD_{prefix}(p,i)=(({c})(p)[i])", f"ST_{prefix}(p,i,v)=((p)[i]=({d.cl})(long)(v))"]
     return [f"T{prefix}={d.cl}", f"LD_{prefix}(p,i)=(({c})(p)[i])", f"ST_{prefix}(p,i,v)=((p)[i]=({d.cl})(v))"]
 
 
