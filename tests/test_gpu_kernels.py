@@ -71,6 +71,16 @@ OCLGRIND_SCRIPT = textwrap.dedent(r"""
     m, k, n = 5, 7, 9
     x, y = rng.standard_normal((m, k)).astype(np.float32), rng.standard_normal((k, n)).astype(np.float32)
     check(torch.tensor(x, device="opencl") @ torch.tensor(y, device="opencl"), x @ y, "matmul")
+    m, k, n = 130, 37, 129  # the 128 x 128 double-buffered kernel across two tiles each way, ragged edges
+    x, y = rng.standard_normal((m, k)).astype(np.float32), rng.standard_normal((k, n)).astype(np.float32)
+    for kind in ("big", "tiled"):
+        type(be).gemm_kernel = kind
+        check(torch.tensor(x, device="opencl") @ torch.tensor(y, device="opencl"), x @ y, kind)
+        check(torch.tensor(x.T.copy(), device="opencl").t() @ torch.tensor(y, device="opencl"), x @ y, kind + " A^T")
+    type(be).gemm_kernel, type(be).gemm_split_k = None, 4
+    x, y = rng.standard_normal((3, 64)).astype(np.float32), rng.standard_normal((64, 5)).astype(np.float32)
+    check(torch.tensor(x, device="opencl") @ torch.tensor(y, device="opencl"), x @ y, "split-K")
+    type(be).gemm_split_k = None
     print("ok", flush=True)
 """)
 
@@ -97,3 +107,88 @@ def test_workgroup_kernels_under_oclgrind(tmp_path):
     assert r.returncode == 0 and "ok" in r.stdout, r.stdout + r.stderr + report
     assert "Oclgrind" in r.stdout, r.stdout  # it really ran on the simulator
     assert report.strip() == "", report[:4000]
+
+
+GEMM_SHAPES = [(1, 1, 1), (128, 128, 128), (129, 257, 127), (256, 16, 260), (7, 1000, 5), (300, 33, 1)]
+
+
+@pytest.mark.parametrize("kind", ["big", "tiled", "naive"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gemm_kernels(kind, dtype):
+    """Each GEMM kernel (forced) on tile multiples and ragged edges, row- and column-major operands,
+    batched and broadcast, against NumPy in float64."""
+    if "opencl" not in _devices():
+        pytest.skip("no OpenCL device")
+    from pygrad.runtime import get_backend
+
+    be = get_backend(torch.device("opencl"))
+    old = type(be).gemm_kernel
+    type(be).gemm_kernel = kind
+    rng = np.random.default_rng(0)
+    tol = 1e-4 if dtype == "float32" else 1e-12
+    try:
+        for m, k, n in GEMM_SHAPES:
+            a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
+            want = a.astype(np.float64) @ b.astype(np.float64)
+            scale = max(1.0, np.abs(want).max())
+            ta, tb = torch.tensor(a, device="opencl"), torch.tensor(b, device="opencl")
+            ta_t = torch.tensor(np.ascontiguousarray(a.T), device="opencl").t()
+            tb_t = torch.tensor(np.ascontiguousarray(b.T), device="opencl").t()
+            for p, q in ((ta, tb), (ta_t, tb), (ta, tb_t), (ta_t, tb_t)):
+                got = (p @ q).cpu().numpy()
+                assert got.dtype == np.dtype(dtype)
+                np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale, err_msg=f"{kind} {m}x{k}x{n}")
+        a, b = rng.standard_normal((3, 2, 70, 9)).astype(dtype), rng.standard_normal((2, 9, 130)).astype(dtype)
+        got = (torch.tensor(a, device="opencl") @ torch.tensor(b, device="opencl")).cpu().numpy()
+        np.testing.assert_allclose(got, a @ b, rtol=tol, atol=tol * 10)
+    finally:
+        type(be).gemm_kernel = old
+
+
+@pytest.mark.parametrize("split", [None, 1, 2, 5])
+def test_gemm_split_k(split):
+    """Skinny products with long K: K split into slices (a batch of products, then a column sum)."""
+    if "opencl" not in _devices():
+        pytest.skip("no OpenCL device")
+    from pygrad.runtime import get_backend
+    from pygrad.runtime.opencl import backend_ops, gemm_tune
+
+    be = get_backend(torch.device("opencl"))
+    old_kind, old_split = type(be).gemm_kernel, type(be).gemm_split_k
+    type(be).gemm_split_k = split
+    rng = np.random.default_rng(1)
+    try:
+        for m, k, n in ((64, 8000, 64), (3, 4100, 7), (20, 2000, 1)):
+            a, b = rng.standard_normal((m, k)).astype(np.float32), rng.standard_normal((k, n)).astype(np.float32)
+            want = a.astype(np.float64) @ b.astype(np.float64)
+            got = (torch.tensor(a, device="opencl") @ torch.tensor(b, device="opencl")).cpu().numpy()
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
+        if split is None:  # the automatic choice divides K and keeps slices >= 512 long
+            s = backend_ops._split_k(be, 64, 64, 8000, gemm_tune.DEFAULT)
+            assert s == 1 or (8000 % s == 0 and 8000 // s >= 512)
+    finally:
+        type(be).gemm_kernel, type(be).gemm_split_k = old_kind, old_split
+
+
+def test_gemm_tuning_cache(tmp_path, monkeypatch):
+    """The tuner's result is stored per device name + driver version and read back by config()."""
+    if "opencl" not in _devices():
+        pytest.skip("no OpenCL device")
+    from pygrad.runtime import get_backend
+    from pygrad.runtime.opencl import gemm_tune
+
+    monkeypatch.setenv("PYGRAD_CACHE_DIR", str(tmp_path))
+    rt = get_backend(torch.device("opencl")).rt
+    gemm_tune._memo.pop(id(rt), None)
+    assert gemm_tune.config(rt) == gemm_tune.DEFAULT  # no tuning run yet: the fixed default
+    cfg = gemm_tune.tune(0, n=128, repeat=1, verbose=False)
+    assert gemm_tune.cache_path(rt).exists() and cfg["large"] in ("big", "tiled")
+    assert gemm_tune.config(rt)["large"] == cfg["large"]
+    gemm_tune._memo.pop(id(rt), None)
+    monkeypatch.delenv("PYGRAD_CACHE_DIR")
+
+
+def _devices():
+    from conftest import DEVICES
+
+    return DEVICES

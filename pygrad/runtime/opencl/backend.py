@@ -99,7 +99,8 @@ class OpenCLBackend:
     """Backend primitives for device ``opencl:index`` (see ``runtime/cpu.py`` for the contract)."""
 
     name = "opencl"
-    gemm_kernel = None  # None picks per device kind; "cpu", "tiled" or "naive" forces one (tests, docs)
+    gemm_kernel = None  # None picks per device kind; "cpu", "tiled", "big" or "naive" forces one (tests, docs)
+    gemm_split_k = None  # GPU shape: None picks split-K for skinny products; an int forces that many K slices
     gemm_direct_a = None  # gemm_cpu: None decides by size; True/False forces reading A in place or packed
     gemm_direct_b = None  # gemm_cpu: the same for B (in place only where its rows are contiguous and aligned)
     gemm_row_blocks = 4  # gemm_cpu: 6-row blocks of C per work-item, sharing one B panel in L1 (4: measured best)

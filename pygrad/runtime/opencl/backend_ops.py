@@ -404,7 +404,22 @@ def matmul(self, a, b):
     kind = self.gemm_kernel or ("cpu" if self.rt.kernel_shape == "cpu" else "tiled")
     if not a.dtype.is_floating_point or (kind == "cpu" and a.dtype is not D.float32):
         kind = "naive"
-    if kind == "cpu":
+    if kind == "tiled" and self.gemm_kernel is None:
+        from . import gemm_tune
+
+        cfg = gemm_tune.config(self.rt)
+        if z == 1 and not batch:
+            split = self.gemm_split_k if self.gemm_split_k is not None else _split_k(self, M, N, K, cfg)
+            if split > 1:
+                return _gemm_split_k(self, a, b, out, split)
+        if min(M, N) >= cfg["big_min"]:
+            kind = cfg["large"]
+    if kind == "big":
+        defines = (f"T {a.dtype.cl}", f"ACC {acc}", "GEMM_BIG 1", f"TK_BIG {8 if acc == 'double' else 16}",
+                   f"VT4 {a.dtype.cl}4")
+        prg = kernels.program(self.rt, "gemm.cl", defines)
+        prg.gemm_big(q, (-(-N // 128) * 16, -(-M // 128) * 16, z), (16, 16, 1), *args)
+    elif kind == "cpu":
         _gemm_cpu(self, a, b, outv, M, N, K, (sam, sak, sbk, sbn, scm, scn), (ab, bb, cb), bdims)
     elif kind == "tiled":
         prg = kernels.program(self.rt, "gemm.cl", (f"T {a.dtype.cl}", f"ACC {acc}"))
@@ -413,6 +428,33 @@ def matmul(self, a, b):
         prg = kernels.program(self.rt, "gemm.cl", (f"T {a.dtype.cl if a.dtype is not D.bool_ else 'uchar'}",
                                                    f"ACC {acc}"))
         prg.gemm_naive(q, (-(-N // 8) * 8, -(-M // 8) * 8, z), (8, 8, 1), *args)
+    return out
+
+
+def _split_k(self, M, N, K, cfg):
+    """Split-K factor for a skinny product (few 64 x 64 tiles of C, long K): enough slices of K to give
+    the device ~4 work-groups per compute unit, each slice >= 512 long and a divisor of K; 1 = no split."""
+    tiles = -(-M // 64) * -(-N // 64)
+    want = -(-4 * self.rt.device.max_compute_units // tiles)
+    if K < cfg["split_k_min"] or want < 2:
+        return 1
+    for s in range(min(want, K // 512, 64), 1, -1):
+        if K % s == 0:
+            return s
+    return 1
+
+
+def _gemm_split_k(self, a, b, out, split):
+    """C = sum over s of A[:, slice s] @ B[slice s, :]: the slices as a batch of ``split`` products (the
+    batch strides step along K), then a column reduction of the partial products into ``out``."""
+    M, K = a._shape
+    N = b._shape[1]
+    ks = K // split
+    (sam, sak), (sbk, sbn) = a._strides, b._strides
+    a3 = a._view((split, M, ks), (ks * sak, sam, sak), a._offset)
+    b3 = b._view((split, ks, N), (ks * sbk, sbk, sbn), b._offset)
+    part = matmul(self, a3, b3)
+    self.copy_(out, reduce(self, np.sum, part, (0,), False, out.dtype, out.dtype))
     return out
 
 
