@@ -32,7 +32,76 @@ inline long pg_red_off(const Layout* L, long r) {
     return b;
 }
 
-#ifndef BETTER
+#ifdef VAR
+/* var / std over the reduced dims, one launch: the mean, then (where ACC is float: the largest
+ * deviation, by which every deviation is scaled so that squares cannot overflow: the std of +-1e30 is
+ * 1.41e30) the sum of squared deviations / divisor.  ACC is double where the device has it.
+ *   CPU shape: one output per work-item, the row read 2-3 times (it stays in cache);
+ *   GPU shape: one work-group per output, each pass folded in local memory. */
+inline ACC pg_dev_scale(ACC mx) { return (mx > 0 && isfinite(mx)) ? mx : (ACC)1; }
+#ifdef PG_CPU
+__kernel void var_k(__global TO* out, __global const TI* in, const Layout Lk, const Layout Lr, const long nout,
+                    const long nred, const ACC divisor, const int root) {
+    PG_FOR(j, nout) {
+        long o_out, base, u2, u3;
+        pg_offsets(&Lk, j, &o_out, &base, &u2, &u3);
+        ACC s = 0;
+        for (long r = 0; r < nred; ++r) s += LD_I(in, base + pg_red_off(&Lr, r));
+        ACC mean = s / (ACC)nred, scale = 1, q = 0;
+#ifdef VAR_SCALED
+        ACC mx = 0;
+        for (long r = 0; r < nred; ++r) mx = fmax(mx, fabs(LD_I(in, base + pg_red_off(&Lr, r)) - mean));
+        scale = pg_dev_scale(mx);
+#endif
+        for (long r = 0; r < nred; ++r) {
+            ACC c = (LD_I(in, base + pg_red_off(&Lr, r)) - mean) / scale;
+            q += c * c;
+        }
+        q /= divisor;
+        ST_O(out, o_out, root ? scale * sqrt(q) : scale * scale * q);
+    }
+}
+#else
+/* fold v over the work-group (sum, or max with MAX), every work-item gets the result */
+inline ACC pg_wg_fold(__local ACC* sh, ACC v, int lid, int take_max) {
+    sh[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = WG / 2; s > 0; s >>= 1) {
+        if (lid < s) sh[lid] = take_max ? fmax(sh[lid], sh[lid + s]) : sh[lid] + sh[lid + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    ACC r = sh[0];
+    barrier(CLK_LOCAL_MEM_FENCE);  /* sh is rewritten by the next fold */
+    return r;
+}
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void var_k(__global TO* out, __global const TI* in, const Layout Lk, const Layout Lr, const long nout,
+           const long nred, const ACC divisor, const int root) {
+    __local ACC sh[WG];
+    int lid = get_local_id(0);
+    for (long j = get_group_id(0); j < nout; j += get_num_groups(0)) {
+        long o_out, base, u2, u3;
+        pg_offsets(&Lk, j, &o_out, &base, &u2, &u3);
+        ACC s = 0;
+        for (long r = lid; r < nred; r += WG) s += LD_I(in, base + pg_red_off(&Lr, r));
+        ACC mean = pg_wg_fold(sh, s, lid, 0) / (ACC)nred, scale = 1, q = 0;
+#ifdef VAR_SCALED
+        ACC mx = 0;
+        for (long r = lid; r < nred; r += WG) mx = fmax(mx, fabs(LD_I(in, base + pg_red_off(&Lr, r)) - mean));
+        scale = pg_dev_scale(pg_wg_fold(sh, mx, lid, 1));
+#endif
+        for (long r = lid; r < nred; r += WG) {
+            ACC c = (LD_I(in, base + pg_red_off(&Lr, r)) - mean) / scale;
+            q += c * c;
+        }
+        q = pg_wg_fold(sh, q, lid, 0) / divisor;
+        if (lid == 0) { ST_O(out, o_out, root ? scale * sqrt(q) : scale * scale * q); }
+    }
+}
+#endif
+
+#elif !defined(BETTER)
 __kernel void reduce_k(__global TO* out, __global const TI* in, const Layout Lk, const Layout Lr,
                        const long nout, const long nred, const long nchunks) {
     PG_FOR(g, nout * nchunks) {

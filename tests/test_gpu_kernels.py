@@ -63,6 +63,8 @@ OCLGRIND_SCRIPT = textwrap.dedent(r"""
             check(t.cumsum(1), np.cumsum(a, 1), ("cumsum", shape))
             check(t.cumsum(0), np.cumsum(a, 0), ("cumsum0", shape))
             check(t.t().sum(1), a.T.sum(1), ("transposed sum", shape))
+            if shape[1] > 1:
+                check(t.std(1), a.std(1, ddof=1), ("std", shape))
     big = rng.standard_normal(5000).astype(np.float32)
     check(torch.tensor(big, device="opencl").sum(), big.sum(dtype=np.float64), "two-pass sum")
     ints = rng.integers(-9, 9, (2, 70)).astype(np.int64)

@@ -330,9 +330,19 @@ def _variance(x, dims, n_eff, keepdim, root=False):
     float16 computes in float32 (as PyTorch).  float32 squares of large deviations overflow (the std of
     +-1e30 is 1.41e30, but 1e60 is past float32): PyTorch's CPU kernels accumulate float32 in double;
     here the deviations are scaled by their largest magnitude first, which needs no float64 device
-    support, so var = s^2 * q and std = s * sqrt(q) with q = sum((c / s)^2) / n_eff."""
+    support, so var = s^2 * q and std = s * sqrt(q) with q = sum((c / s)^2) / n_eff.  Where float64 is
+    as fast as float32 (the CPU backend, OpenCL CPU devices) float32 is computed in float64 instead.
+    The OpenCL backend does it all in one launch (``var_reduce``) where the shape suits that kernel."""
+    fused = getattr(backend_of(x), "var_reduce", None)
+    if fused is not None and x.numel():
+        y = fused(x, dims, n_eff, keepdim, root)  # one launch (None: a shape it leaves to the composition)
+        if y is not None:
+            return y
     if x.dtype is D.float16:
         return _variance(x.to(D.float32), dims, n_eff, keepdim, root).to(D.float16)
+    if x.dtype is D.float32 and getattr(backend_of(x), "fast_fp64", True):
+        # CPUs: float64 costs no more than the scaling passes; PyTorch's CPU kernels do the same
+        return _variance(x.to(D.float64), dims, n_eff, keepdim, root).to(D.float32)
     centered = x - mean(x, dims, keepdim=True)
     if x.dtype is D.float64 or x.numel() == 0:
         v = sum(centered * centered, dims, keepdim) / n_eff

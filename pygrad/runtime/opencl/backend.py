@@ -114,6 +114,8 @@ class OpenCLBackend:
         self._max_items = LOCAL * 4 * self.rt.device.max_compute_units if self.rt.kernel_shape == "cpu" else LOCAL * 16384
         self._dummy = None
         self._expr = None
+        # float64 about as fast as float32 (CPU devices): var/std of float32 accumulate in it (ops/reduce.py)
+        self.fast_fp64 = self.rt.is_cpu and self.rt.has_fp64
         # work-group size of the GPU-shaped kernels: 256, or the largest power of two the device allows
         mwg = self.rt.device.max_work_group_size
         self.wg = 256 if mwg >= 256 else 1 << (int(mwg).bit_length() - 1)

@@ -117,6 +117,31 @@ def _load_defines(dtype, acc, fn):
     return [tin, f"LD_I(p,i)=((uchar)({value} != 0))"]
 
 
+def var_reduce(self, x, dims, n_eff, keepdim, root):
+    """var (root: std) of a float tensor over ``dims`` in one launch (``var_k``), or None where that kernel
+    would leave the device idle (few outputs of many elements: ops/reduce.py then composes reductions,
+    which split long rows)."""
+    dims = tuple(dims)
+    Lk, Lr, nout, nred, kshape = _split_layout(x, dims)
+    if nout < 64 and nred >= 8192:
+        return None
+    out_shape = tuple(1 if d in dims else s for d, s in enumerate(x._shape)) if keepdim else kshape
+    out = self.empty(out_shape, x.dtype)
+    if nout == 0:
+        return out
+    acc = "double" if self.rt.has_fp64 else "float"
+    defines = ["VAR=1", f"ACC={acc}"] + (["VAR_SCALED=1"] if acc == "float" else []) + _wg_defines(self)
+    defines += _io_defines("I", x.dtype, acc) + _io_defines("O", x.dtype)
+    prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(d) for d in defines))
+    args = (out._storage.data, x._storage.data, Lk, Lr, np.int64(nout), np.int64(nred),
+            (np.float64 if acc == "double" else np.float32)(n_eff), np.int32(bool(root)))
+    if self.rt.kernel_shape == "gpu":
+        prg.var_k(self.rt.queue, (min(nout, _MAX_GROUPS) * self.wg,), (self.wg,), *args)
+    else:
+        prg.var_k(self.rt.queue, self.grid(nout), (LOCAL,), *args)
+    return out
+
+
 def _cols_layout(Lk, Lr):
     """Whether one reduced dim is slower than the innermost of at most two kept dims (the *_cols_k kernels)."""
     kn = int(Lk["nd"])
@@ -555,5 +580,5 @@ def random(self, kind, shape, dtype, a, b, generator):
 
 
 def install(cls):
-    for fn in (reduce, argsort, max_min_dim, call, offsets_along_dim, offsets_take, gather, scatter, matmul, unfold, fold, random):
+    for fn in (reduce, var_reduce, argsort, max_min_dim, call, offsets_along_dim, offsets_take, gather, scatter, matmul, unfold, fold, random):
         setattr(cls, fn.__name__, fn)
