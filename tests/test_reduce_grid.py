@@ -184,6 +184,7 @@ def test_two_pass_full_reductions(n, device):
     t2 = torch.tensor(a2, device=device)
     for name in ("sum", "amax", "argmin", "std", "logsumexp"):
         _check(name, "float64", t2, a2, 1)
+    _check("cumsum", "float32", t, a, None)  # a long scan: many tiles of the work-group scan
     b = _data("int64", (n,), seed=3)
     for name in ("sum", "prod", "amax", "amin", "cumsum"):
         _check(name, "int64", torch.tensor(b, device=device), b, None)
