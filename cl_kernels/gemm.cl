@@ -177,3 +177,98 @@ __kernel __attribute__((reqd_work_group_size(16, 16, 1))) void gemm_tiled(GEMM_A
             if (m < M && n < N) C[m * scm + n * scn] = (T)acc[i][j];
         }
 }
+
+/* GPU path for large products: a work-group of 16 x 16 work-items computes a 128 x 128 tile of C, each
+ * work-item an 8 x 8 block in registers (rows ty + 16 i, columns tx + 16 j: neighbouring work-items read
+ * neighbouring local addresses, no bank conflicts; every value read from local memory is used 8
+ * times, every value read from global memory 128 times).  Tiles of A (128 x TK) and B (TK x 128) are
+ * double-buffered in local memory: tile t + 1 is loaded while tile t is multiplied, one barrier per
+ * tile.  Where an operand is contiguous along its load direction (A along k, B along n), each
+ * work-item loads 4 neighbours at once (vload4); elsewhere loads are scalar but still coalesced.
+ * TK (the K step) is 16 for float and 8 for double, so both buffers fit in 32 KiB of local memory.
+ * Built with GEMM_BIG, TK_BIG and VT4 (the 4-vector of T) defined by the host. */
+#ifdef GEMM_BIG
+#define TB 128
+#define WB 8
+
+inline void pg_load_tiles(__local ACC* As, __local ACC* Bs, __global const T* A, __global const T* B,
+                          long M, long N, long K, long sam, long sak, long sbk, long sbn, long m0, long n0,
+                          long k0, int tid) {
+    if (sak == 1) {  /* A rows contiguous along k: 4 elements per load */
+        for (int e = tid; e < TB * TK_BIG / 4; e += 256) {
+            int am = e / (TK_BIG / 4), ak = (e % (TK_BIG / 4)) * 4;
+            long m = m0 + am, k = k0 + ak;
+            ACC v0 = 0, v1 = 0, v2 = 0, v3 = 0;
+            if (m < M) {
+                __global const T* p = A + m * sam + k;
+                if (k + 3 < K) { v0 = p[0]; v1 = p[1]; v2 = p[2]; v3 = p[3]; }
+                else { if (k < K) v0 = p[0]; if (k + 1 < K) v1 = p[1]; if (k + 2 < K) v2 = p[2]; }
+            }
+            As[(ak + 0) * TB + am] = v0; As[(ak + 1) * TB + am] = v1;
+            As[(ak + 2) * TB + am] = v2; As[(ak + 3) * TB + am] = v3;
+        }
+    } else {
+        for (int e = tid; e < TB * TK_BIG; e += 256) {
+            int am = e % TB, ak = e / TB;   /* neighbouring work-items: neighbouring m (A column-major) */
+            long m = m0 + am, k = k0 + ak;
+            As[ak * TB + am] = (m < M && k < K) ? (ACC)A[m * sam + k * sak] : (ACC)0;
+        }
+    }
+    if (sbn == 1) {  /* B rows contiguous along n */
+        for (int e = tid; e < TB * TK_BIG / 4; e += 256) {
+            int bk = e / (TB / 4), bn = (e % (TB / 4)) * 4;
+            long k = k0 + bk, n = n0 + bn;
+            ACC v0 = 0, v1 = 0, v2 = 0, v3 = 0;
+            if (k < K) {
+                __global const T* p = B + k * sbk + n;
+                if (n + 3 < N) {
+                    VT4 v = vload4(0, p);
+                    v0 = v.x; v1 = v.y; v2 = v.z; v3 = v.w;
+                } else { if (n < N) v0 = p[0]; if (n + 1 < N) v1 = p[1]; if (n + 2 < N) v2 = p[2]; }
+            }
+            __local ACC* row = Bs + bk * TB + bn;
+            row[0] = v0; row[1] = v1; row[2] = v2; row[3] = v3;
+        }
+    } else {
+        for (int e = tid; e < TB * TK_BIG; e += 256) {
+            int bn = e / TK_BIG, bk = e % TK_BIG;  /* neighbouring work-items: neighbouring k */
+            long k = k0 + bk, n = n0 + bn;
+            Bs[bk * TB + bn] = (n < N && k < K) ? (ACC)B[k * sbk + n * sbn] : (ACC)0;
+        }
+    }
+}
+
+__kernel __attribute__((reqd_work_group_size(16, 16, 1))) void gemm_big(GEMM_ARGS) {
+    BATCH_OFFSETS
+    __local ACC As[2][TK_BIG * TB];
+    __local ACC Bs[2][TK_BIG * TB];
+    int tx = get_local_id(0), ty = get_local_id(1), tid = ty * 16 + tx;
+    long n0 = get_group_id(0) * TB, m0 = get_group_id(1) * TB;
+    ACC acc[WB][WB];
+    for (int i = 0; i < WB; ++i)
+        for (int j = 0; j < WB; ++j) acc[i][j] = 0;
+    long ntiles = (K + TK_BIG - 1) / TK_BIG;
+    pg_load_tiles(As[0], Bs[0], A, B, M, N, K, sam, sak, sbk, sbn, m0, n0, 0, tid);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (long t = 0; t < ntiles; ++t) {
+        int cur = t & 1;
+        if (t + 1 < ntiles)  /* the other buffer was last read before the previous barrier */
+            pg_load_tiles(As[1 - cur], Bs[1 - cur], A, B, M, N, K, sam, sak, sbk, sbn, m0, n0,
+                          (t + 1) * TK_BIG, tid);
+        __local const ACC* as = As[cur];
+        __local const ACC* bs = Bs[cur];
+        for (int k = 0; k < TK_BIG; ++k) {
+            ACC a[WB], b[WB];
+            for (int i = 0; i < WB; ++i) { a[i] = as[k * TB + ty + 16 * i]; b[i] = bs[k * TB + tx + 16 * i]; }
+            for (int i = 0; i < WB; ++i)
+                for (int j = 0; j < WB; ++j) acc[i][j] += a[i] * b[j];
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    for (int i = 0; i < WB; ++i)
+        for (int j = 0; j < WB; ++j) {
+            long m = m0 + ty + 16 * i, n = n0 + tx + 16 * j;
+            if (m < M && n < N) C[m * scm + n * scn] = (T)acc[i][j];
+        }
+}
+#endif

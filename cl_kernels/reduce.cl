@@ -7,8 +7,101 @@
  *   TI / LD_I(p, i): input storage type and load (converted to ACC)
  *   TO / ST_O(p, i, v): output storage type and store;  ACC: accumulator type
  *   INIT: identity value;  COMBINE(acc, v): fold one value in
+ *
+ * GPU-shaped kernels (*_wg_k, built without PG_CPU) use work-groups of WG work-items (a power of
+ * two) that cooperate through local memory: the work-items of a group read neighbouring elements
+ * (coalesced) and combine their partial results in a tree.  The CPU-shaped kernels stay as they are
+ * (one work-item walks a chunk serially), and GPUs still use them where a work-group per output
+ * would idle (rows of fewer than 32 elements).
  */
-#ifndef BETTER
+#ifndef WG
+#define WG 256
+#endif
+/* outputs per work-item of the *_cols_k kernels: 16 on CPUs (cache lines), 1 on GPUs (coalescing) */
+#ifdef PG_CPU
+#define PG_COLS 16
+#else
+#define PG_COLS 1
+#endif
+
+/* storage offset of reduced element r relative to its row's base */
+inline long pg_red_off(const Layout* L, long r) {
+    if (L->nd == 1) return r * L->strides[1][0];
+    long a, b, c, e;
+    pg_offsets(L, r, &a, &b, &c, &e);
+    return b;
+}
+
+#ifdef VAR
+/* var / std over the reduced dims, one launch: the mean, then (where ACC is float: the largest
+ * deviation, by which every deviation is scaled so that squares cannot overflow: the std of +-1e30 is
+ * 1.41e30) the sum of squared deviations / divisor.  ACC is double where the device has it.
+ *   CPU shape: one output per work-item, the row read 2-3 times (it stays in cache);
+ *   GPU shape: one work-group per output, each pass folded in local memory. */
+inline ACC pg_dev_scale(ACC mx) { return (mx > 0 && isfinite(mx)) ? mx : (ACC)1; }
+#ifdef PG_CPU
+__kernel void var_k(__global TO* out, __global const TI* in, const Layout Lk, const Layout Lr, const long nout,
+                    const long nred, const ACC divisor, const int root) {
+    PG_FOR(j, nout) {
+        long o_out, base, u2, u3;
+        pg_offsets(&Lk, j, &o_out, &base, &u2, &u3);
+        ACC s = 0;
+        for (long r = 0; r < nred; ++r) s += LD_I(in, base + pg_red_off(&Lr, r));
+        ACC mean = s / (ACC)nred, scale = 1, q = 0;
+#ifdef VAR_SCALED
+        ACC mx = 0;
+        for (long r = 0; r < nred; ++r) mx = fmax(mx, fabs(LD_I(in, base + pg_red_off(&Lr, r)) - mean));
+        scale = pg_dev_scale(mx);
+#endif
+        for (long r = 0; r < nred; ++r) {
+            ACC c = (LD_I(in, base + pg_red_off(&Lr, r)) - mean) / scale;
+            q += c * c;
+        }
+        q /= divisor;
+        ST_O(out, o_out, root ? scale * sqrt(q) : scale * scale * q);
+    }
+}
+#else
+/* fold v over the work-group (sum, or max with MAX), every work-item gets the result */
+inline ACC pg_wg_fold(__local ACC* sh, ACC v, int lid, int take_max) {
+    sh[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = WG / 2; s > 0; s >>= 1) {
+        if (lid < s) sh[lid] = take_max ? fmax(sh[lid], sh[lid + s]) : sh[lid] + sh[lid + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    ACC r = sh[0];
+    barrier(CLK_LOCAL_MEM_FENCE);  /* sh is rewritten by the next fold */
+    return r;
+}
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void var_k(__global TO* out, __global const TI* in, const Layout Lk, const Layout Lr, const long nout,
+           const long nred, const ACC divisor, const int root) {
+    __local ACC sh[WG];
+    int lid = get_local_id(0);
+    for (long j = get_group_id(0); j < nout; j += get_num_groups(0)) {
+        long o_out, base, u2, u3;
+        pg_offsets(&Lk, j, &o_out, &base, &u2, &u3);
+        ACC s = 0;
+        for (long r = lid; r < nred; r += WG) s += LD_I(in, base + pg_red_off(&Lr, r));
+        ACC mean = pg_wg_fold(sh, s, lid, 0) / (ACC)nred, scale = 1, q = 0;
+#ifdef VAR_SCALED
+        ACC mx = 0;
+        for (long r = lid; r < nred; r += WG) mx = fmax(mx, fabs(LD_I(in, base + pg_red_off(&Lr, r)) - mean));
+        scale = pg_dev_scale(pg_wg_fold(sh, mx, lid, 1));
+#endif
+        for (long r = lid; r < nred; r += WG) {
+            ACC c = (LD_I(in, base + pg_red_off(&Lr, r)) - mean) / scale;
+            q += c * c;
+        }
+        q = pg_wg_fold(sh, q, lid, 0) / divisor;
+        if (lid == 0) { ST_O(out, o_out, root ? scale * sqrt(q) : scale * scale * q); }
+    }
+}
+#endif
+
+#elif !defined(BETTER)
 __kernel void reduce_k(__global TO* out, __global const TI* in, const Layout Lk, const Layout Lr,
                        const long nout, const long nred, const long nchunks) {
     PG_FOR(g, nout * nchunks) {
@@ -49,11 +142,11 @@ __kernel void reduce_k(__global TO* out, __global const TI* in, const Layout Lk,
 __kernel void reduce_cols_k(__global TO* out, __global const TI* in, const long off, const long no, const long ni,
                             const long kso, const long ksi, const long oso, const long osi, const long nred,
                             const long rs) {
-    long blocks = (ni + 15) / 16;
+    long blocks = (ni + PG_COLS - 1) / PG_COLS;
     PG_FOR(t, no * blocks) {
-        long jo = t / blocks, j0 = (t % blocks) * 16, m = min(16L, ni - j0);
-        ACC acc[16];
-        for (int q = 0; q < 16; ++q) acc[q] = INIT;
+        long jo = t / blocks, j0 = (t % blocks) * PG_COLS, m = min((long)PG_COLS, ni - j0);
+        ACC acc[PG_COLS];
+        for (int q = 0; q < PG_COLS; ++q) acc[q] = INIT;
         for (long r = 0; r < nred; ++r) {
             long base = off + jo * kso + r * rs + j0 * ksi;
             for (int q = 0; q < m; ++q) acc[q] = COMBINE(acc[q], LD_I(in, base + q * ksi));
@@ -75,6 +168,96 @@ __kernel void scan_k(__global TO* out, __global const TI* in, const Layout Lk, c
         }
     }
 }
+
+#ifndef PG_CPU
+/* GPUs: one work-group per (output, chunk) pair.  Its work-items stride through the chunk WG elements
+ * apart (neighbouring items, neighbouring elements), then fold their WG partials in local memory.
+ * With nchunks > 1 each group writes a partial to out[g] and a second launch folds the partials
+ * (a full reduction of 16M elements in two passes keeps every compute unit busy). */
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void reduce_wg_k(__global TO* out, __global const TI* in, const Layout Lk, const Layout Lr,
+                 const long nout, const long nred, const long nchunks) {
+    __local ACC sh[WG];
+    int lid = get_local_id(0);
+    for (long g = get_group_id(0); g < nout * nchunks; g += get_num_groups(0)) {
+        long j = g / nchunks, part = g % nchunks;
+        long o_out, base, u2, u3;
+        pg_offsets(&Lk, j, &o_out, &base, &u2, &u3);
+        long per = (nred + nchunks - 1) / nchunks;
+        long r0 = part * per, r1 = min(nred, r0 + per);
+        ACC acc = INIT;
+        for (long r = r0 + lid; r < r1; r += WG) acc = COMBINE(acc, LD_I(in, base + pg_red_off(&Lr, r)));
+        sh[lid] = acc;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int s = WG / 2; s > 0; s >>= 1) {
+            if (lid < s) { ACC w = sh[lid + s]; sh[lid] = COMBINE(sh[lid], w); }
+            barrier(CLK_LOCAL_MEM_FENCE);
+        }
+        if (lid == 0) {
+            if (nchunks == 1) { ST_O(out, o_out, sh[0]); }
+            else { ST_O(out, g, sh[0]); }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);  /* sh is rewritten for the next g */
+    }
+}
+
+/* GPUs, reduced dim slower than the innermost kept one (x.sum(0)): a work-group of 32 x (WG / 32)
+ * items; the 32 along x own neighbouring output columns (coalesced rows), the WG / 32 along y split the
+ * reduced dim between them and fold their partials in local memory.  Global size
+ * (ceil(ni / 32) * 32, WG / 32, no). */
+#define PG_CW 32
+#define PG_CH (WG / PG_CW)
+__kernel __attribute__((reqd_work_group_size(PG_CW, PG_CH, 1)))
+void reduce_cols_wg_k(__global TO* out, __global const TI* in, const long off, const long no, const long ni,
+                      const long kso, const long ksi, const long oso, const long osi, const long nred,
+                      const long rs) {
+    __local ACC sh[WG];
+    int lx = get_local_id(0), ly = get_local_id(1);
+    long j = get_global_id(0), jo = get_global_id(2);
+    ACC acc = INIT;
+    if (j < ni) {
+        long base = off + jo * kso + j * ksi;
+        for (long r = ly; r < nred; r += PG_CH) acc = COMBINE(acc, LD_I(in, base + r * rs));
+    }
+    sh[ly * PG_CW + lx] = acc;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = PG_CH / 2; s > 0; s >>= 1) {
+        if (ly < s) { ACC w = sh[(ly + s) * PG_CW + lx]; sh[ly * PG_CW + lx] = COMBINE(sh[ly * PG_CW + lx], w); }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (ly == 0 && j < ni) { ST_O(out, jo * oso + j * osi, sh[lx]); }
+}
+
+/* GPUs: cumulative sum / product, one work-group per row, in tiles of WG elements: each tile is
+ * scanned in local memory (Hillis-Steele, log2(WG) steps), then offset by the carry of the tiles
+ * before it. */
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void scan_wg_k(__global TO* out, __global const TI* in, const Layout Lk, const long nout, const long nred,
+               const long in_stride, const long out_stride) {
+    __local ACC sh[WG];
+    int lid = get_local_id(0);
+    for (long j = get_group_id(0); j < nout; j += get_num_groups(0)) {
+        long o_out, base, u2, u3;
+        pg_offsets(&Lk, j, &o_out, &base, &u2, &u3);
+        ACC carry = INIT;
+        for (long t = 0; t < nred; t += WG) {
+            long r = t + lid;
+            sh[lid] = r < nred ? LD_I(in, base + r * in_stride) : INIT;
+            barrier(CLK_LOCAL_MEM_FENCE);
+            for (int s = 1; s < WG; s <<= 1) {
+                ACC before = lid >= s ? sh[lid - s] : INIT;
+                barrier(CLK_LOCAL_MEM_FENCE);
+                if (lid >= s) sh[lid] = COMBINE(before, sh[lid]);
+                barrier(CLK_LOCAL_MEM_FENCE);
+            }
+            if (r < nred) { ST_O(out, o_out + r * out_stride, COMBINE(carry, sh[lid])); }
+            ACC total = sh[WG - 1];
+            barrier(CLK_LOCAL_MEM_FENCE);  /* sh is rewritten by the next tile */
+            carry = COMBINE(carry, total);
+        }
+    }
+}
+#endif
 
 #else
 /* argmax / argmin along one dim: first index of the extreme value (NaN counts as the extreme), and
@@ -101,12 +284,12 @@ __kernel void argreduce_cols_k(__global long* out, __global TV* vals, __global c
                                const long no,
                                const long ni, const long kso, const long ksi, const long oso, const long osi,
                                const long nred, const long rs) {
-    long blocks = (ni + 15) / 16;
+    long blocks = (ni + PG_COLS - 1) / PG_COLS;
     PG_FOR(t, no * blocks) {
-        long jo = t / blocks, j0 = (t % blocks) * 16, m = min(16L, ni - j0);
+        long jo = t / blocks, j0 = (t % blocks) * PG_COLS, m = min((long)PG_COLS, ni - j0);
         long first = off + jo * kso + j0 * ksi;
-        ACC best[16];
-        long best_i[16];
+        ACC best[PG_COLS];
+        long best_i[PG_COLS];
         for (int q = 0; q < m; ++q) { best[q] = LD_I(in, first + q * ksi); best_i[q] = 0; }
         for (long r = 1; r < nred; ++r) {
             long base = first + r * rs;
@@ -121,4 +304,45 @@ __kernel void argreduce_cols_k(__global long* out, __global TV* vals, __global c
         }
     }
 }
+#ifndef PG_CPU
+/* GPUs: argreduce_k with one work-group per output: each work-item keeps the best of its strided
+ * share (first index on ties, as it walks forward), then the group folds (value, index) pairs in
+ * local memory, preferring the better value and, between equals (or two NaNs), the smaller index. */
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void argreduce_wg_k(__global long* out, __global TV* vals, __global const TI* in, const Layout Lk,
+                    const long nout, const long nred, const long rstride) {
+    __local ACC shv[WG];
+    __local long shi[WG];
+    int lid = get_local_id(0);
+    for (long j = get_group_id(0); j < nout; j += get_num_groups(0)) {
+        long o_out, base, u2, u3;
+        pg_offsets(&Lk, j, &o_out, &base, &u2, &u3);
+        ACC best = 0;
+        long bi = -1;  /* none yet (work-items past the row's end keep it) */
+        for (long r = lid; r < nred; r += WG) {
+            ACC v = LD_I(in, base + r * rstride);
+            if (bi < 0 || BETTER(v, best)) { best = v; bi = r; }
+        }
+        shv[lid] = best;
+        shi[lid] = bi;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int s = WG / 2; s > 0; s >>= 1) {
+            if (lid < s) {
+                ACC v = shv[lid + s], b = shv[lid];
+                long vi = shi[lid + s], b_i = shi[lid];
+                if (vi >= 0 && (b_i < 0 || BETTER(v, b) || (!BETTER(b, v) && vi < b_i))) {
+                    shv[lid] = v;
+                    shi[lid] = vi;
+                }
+            }
+            barrier(CLK_LOCAL_MEM_FENCE);
+        }
+        if (lid == 0) {
+            out[o_out] = shi[0];
+            ST_V(vals, o_out, shv[0]);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+}
+#endif
 #endif

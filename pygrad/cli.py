@@ -230,19 +230,11 @@ def info(args):
               f"`pygrad demo` would use {_best_device()}")
 
 
-def bench(args):
-    """Run the scripts of the repository's benchmarks/ folder (source checkouts only)."""
-    import subprocess
+def bench(argv):
+    """``pygrad bench``: the side-by-side table of ``pygrad/bench.py`` (ships with the package)."""
+    from . import bench as side_by_side
 
-    here = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"
-    if not here.is_dir():
-        print("benchmarks/ is not installed with the package: run `pygrad bench` from a source checkout")
-        return 1
-    for script in ("bench_elementwise.py", "bench_gemm.py", "bench_conv.py"):
-        cmd = [sys.executable, str(here / script)] + (["--sizes", "256,1024"] if script == "bench_gemm.py" else [])
-        print(f"== {script}", flush=True)
-        subprocess.run(cmd, check=False)
-    return 0
+    return side_by_side.main(argv)
 
 
 def _split_run(tokens):
@@ -313,7 +305,7 @@ def main(argv=None):
     d.add_argument("--out", default="pygrad-demo", help="folder for the checkpoint and the plot")
     d.add_argument("--resume", default=None, help="checkpoint to continue training from")
     sub.add_parser("info", help="versions, OpenCL devices, build status")
-    sub.add_parser("bench", help="run the benchmarks and print ratio tables")
+    sub.add_parser("bench", help="pygrad side by side with PyTorch (pygrad bench --help for options)", add_help=False)
     r = sub.add_parser("run", help="run a script or module on N MPI ranks (wraps mpiexec)",
                        usage="pygrad run [-n N] [--mpiexec-arg ARG] (script.py | -m module) [args ...]")
     r.add_argument("-n", "--nproc", type=int, default=1, help="number of processes (ranks)")
@@ -328,7 +320,11 @@ def main(argv=None):
         if rest and args.module is None and rest[0] == "-m":
             args.module, args.target = (rest[1] if len(rest) > 1 else None), rest[2:]
         return _run(args, r)
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "bench":
+        return bench(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "demo":
         problem = _demo_arg_problem(args)
         if problem:  # one clear line, no traceback
@@ -339,7 +335,7 @@ def main(argv=None):
     if args.command == "info":
         info(args)
         return 0
-    return bench(args)
+    return 0
 
 
 if __name__ == "__main__":

@@ -63,7 +63,9 @@ class _Reduce(Function):
     @classmethod
     def forward(cls, ctx, x, dims, keepdim, dtype):
         ctx.dims, ctx.keepdim, ctx.shape = dims, keepdim, x._shape
-        y = backend_of(x).reduce(cls.np_fn, x, dims, keepdim, dtype, dtype)
+        # float16 sums and products accumulate in float32 (as PyTorch), then round once
+        compute = D.float32 if dtype is D.float16 and cls.np_fn in (np.sum, np.prod) else dtype
+        y = backend_of(x).reduce(cls.np_fn, x, dims, keepdim, dtype, compute)
         if cls.saves:
             ctx.save_for_backward(x, y)
         return y
@@ -165,6 +167,9 @@ class Mean(Function):
         for d in dims:
             count *= x._shape[d]
         ctx.dims, ctx.keepdim, ctx.shape, ctx.count = dims, keepdim, x._shape, count
+        if dtype is D.float16:  # accumulate in float32: the mean of 65504s is 65504, not inf (as PyTorch)
+            s = Sum.apply(x, dims, keepdim, D.float32)
+            return (s / count if count else s * float("nan")).to(dtype)
         s = Sum.apply(x, dims, keepdim, dtype)
         return s / count if count else s * float("nan")
 
@@ -214,11 +219,12 @@ def amin(x, dim=(), keepdim=False):
 
 
 def all(x, dim=None, keepdim=False):
-    return All.apply(x, _dims(x, dim), keepdim, D.bool_)
+    return All.apply(x, _dims(x, dim), keepdim, D.uint8 if x.dtype is D.uint8 else D.bool_)
 
 
 def any(x, dim=None, keepdim=False):
-    return Any.apply(x, _dims(x, dim), keepdim, D.bool_)
+    # PyTorch keeps uint8 for uint8 inputs (a legacy of uint8 masks); every other dtype gives bool
+    return Any.apply(x, _dims(x, dim), keepdim, D.uint8 if x.dtype is D.uint8 else D.bool_)
 
 
 def count_nonzero(x, dim=None):
@@ -283,6 +289,8 @@ def min(x, dim=None, keepdim=False, *, other=None):
 
 
 def _arg(x, dim, keepdim, np_fn, name):
+    if x.dtype is D.bool_:
+        raise RuntimeError(f"{name}(): does not support bool input")
     if x.numel() == 0 and dim is None:
         raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
     if dim is None:
@@ -326,9 +334,35 @@ def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return Std.apply(x, *_var_args(x, dim, unbiased, correction), keepdim)
 
 
-def _variance(x, dims, n_eff, keepdim):
+def _variance(x, dims, n_eff, keepdim, root=False):
+    """``var`` (or, with root, ``std``) of x over dims.
+
+    float16 computes in float32 (as PyTorch).  float32 squares of large deviations overflow (the std of
+    +-1e30 is 1.41e30, but 1e60 is past float32): PyTorch's CPU kernels accumulate float32 in double;
+    here the deviations are scaled by their largest magnitude first, which needs no float64 device
+    support, so var = s^2 * q and std = s * sqrt(q) with q = sum((c / s)^2) / n_eff.  Where float64 is
+    as fast as float32 (the CPU backend, OpenCL CPU devices) float32 is computed in float64 instead.
+    The OpenCL backend does it all in one launch (``var_reduce``) where the shape suits that kernel."""
+    fused = getattr(backend_of(x), "var_reduce", None)
+    if fused is not None and x.numel():
+        y = fused(x, dims, n_eff, keepdim, root)  # one launch (None: a shape it leaves to the composition)
+        if y is not None:
+            return y
+    if x.dtype is D.float16:
+        return _variance(x.to(D.float32), dims, n_eff, keepdim, root).to(D.float16)
+    if x.dtype is D.float32 and getattr(backend_of(x), "fast_fp64", True):
+        # CPUs: float64 costs no more than the scaling passes; PyTorch's CPU kernels do the same
+        return _variance(x.to(D.float64), dims, n_eff, keepdim, root).to(D.float32)
     centered = x - mean(x, dims, keepdim=True)
-    return sum(centered * centered, dims, keepdim) / n_eff
+    if x.dtype is D.float64 or x.numel() == 0:
+        v = sum(centered * centered, dims, keepdim) / n_eff
+        return v.sqrt() if root else v
+    s = centered.abs().amax(dims, keepdim=True)
+    s = s.masked_fill((s == 0) | s.isinf(), 1)  # all equal (or inf/nan deviations): no scaling
+    u = centered / s
+    q = sum(u * u, dims, keepdim) / n_eff
+    s = s if keepdim or not dims else s.squeeze(dims)
+    return s * q.sqrt() if root else s * s * q
 
 
 class Var(Function):
@@ -357,7 +391,7 @@ class Std(Function):
     @staticmethod
     def forward(ctx, x, dims, n_eff, keepdim):
         ctx.dims, ctx.n_eff, ctx.keepdim, ctx.shape = dims, n_eff, keepdim, x._shape
-        y = _variance(x, dims, n_eff, keepdim).sqrt()
+        y = _variance(x, dims, n_eff, keepdim, root=True)
         ctx.save_for_backward(x, y)
         return y
 
@@ -392,7 +426,8 @@ class Cumsum(Function):
     @staticmethod
     def forward(ctx, x, dim, dtype):
         ctx.dim = dim
-        return backend_of(x).call(np.cumsum, x, axis=dim, out_dtype=dtype, dtype=dtype.np)
+        acc = np.float32 if dtype is D.float16 else dtype.np  # float16 accumulates in float32
+        return backend_of(x).call(np.cumsum, x, axis=dim, out_dtype=dtype, dtype=acc)
 
     @staticmethod
     def backward(ctx, g):
@@ -411,6 +446,8 @@ def cumprod(x, dim, *, dtype=None):
     d = wrap_dim(dim, x.dim())
     if dtype is None:
         dtype = x.dtype if x.dtype.is_floating_point else D.int64
+    if x.dim() == 0:  # a 0-d tensor keeps shape () (the backends scan 1-d rows)
+        return Cumprod.apply(x.reshape(1), 0, D.as_dtype(dtype)).reshape(())
     return Cumprod.apply(x, d, D.as_dtype(dtype))
 
 

@@ -76,6 +76,10 @@ def _io_defines(prefix, d, compute=None):
                 f"+((as_uint({f})>>16)&1u))>>16)))"]
     if d is D.bool_:
         return [f"T{prefix}=uchar", f"LD_{prefix}(p,i)=(({c})(p)[i])", f"ST_{prefix}(p,i,v)=((p)[i]=(uchar)((v)!=0))"]
+    if not d.is_floating_point and d.itemsize < 8:
+        # through long: a float out of the narrow type's range (-5.0f -> uchar) is undefined in OpenCL C
+        # (NVIDIA gives 0), while float -> long -> uchar wraps like the CPU backend (251)
+        return [f"T{prefix}={d.cl}", f"LD_{prefix}(p,i)=(({c})(p)[i])", f"ST_{prefix}(p,i,v)=((p)[i]=({d.cl})(long)(v))"]
     return [f"T{prefix}={d.cl}", f"LD_{prefix}(p,i)=(({c})(p)[i])", f"ST_{prefix}(p,i,v)=((p)[i]=({d.cl})(v))"]
 
 
@@ -141,7 +145,8 @@ class OpenCLBackend:
     """Backend primitives for device ``opencl:index`` (see ``runtime/cpu.py`` for the contract)."""
 
     name = "opencl"
-    gemm_kernel = None  # None picks per device kind; "cpu", "tiled" or "naive" forces one (tests, docs)
+    gemm_kernel = None  # None picks per device kind; "cpu", "tiled", "big" or "naive" forces one (tests, docs)
+    gemm_split_k = None  # GPU shape: None picks split-K for skinny products; an int forces that many K slices
     gemm_direct_a = None  # gemm_cpu: None decides by size; True/False forces reading A in place or packed
     gemm_direct_b = None  # gemm_cpu: the same for B (in place only where its rows are contiguous and aligned)
     gemm_row_blocks = 4  # gemm_cpu: 6-row blocks of C per work-item, sharing one B panel in L1 (4: measured best)
@@ -158,6 +163,11 @@ class OpenCLBackend:
         self._max_items = LOCAL * 4 * self.rt.device.max_compute_units if self.rt.kernel_shape == "cpu" else LOCAL * 16384
         self._dummy = None
         self._expr = None
+        # float64 about as fast as float32 (CPU devices): var/std of float32 accumulate in it (ops/reduce.py)
+        self.fast_fp64 = self.rt.is_cpu and self.rt.has_fp64
+        # work-group size of the GPU-shaped kernels: 256, or the largest power of two the device allows
+        mwg = self.rt.device.max_work_group_size
+        self.wg = 256 if mwg >= 256 else 1 << (int(mwg).bit_length() - 1)
 
     def grid(self, n):
         """Global size of a 1-D launch over n elements (a multiple of the local size 64)."""

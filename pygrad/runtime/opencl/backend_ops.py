@@ -17,7 +17,10 @@ REDUCE = {
     np.min: ("INFINITY", "(((v) != (v) || (acc) != (acc)) ? (acc) + (v) : min(acc, v))"),
     np.all: ("1", "((acc) && ((v) != 0))"), np.any: ("0", "((acc) || ((v) != 0))"),
 }
-INT_LIMITS = {np.max: "LONG_MIN", np.min: "LONG_MAX"}
+# identity of max / min per integer OpenCL type (an int8 max starting from (char)INT_MIN = 0 was wrong)
+INT_LIMITS = {np.max: {"char": "CHAR_MIN", "short": "SHRT_MIN", "int": "INT_MIN", "long": "LONG_MIN", "uchar": "0"},
+              np.min: {"char": "CHAR_MAX", "short": "SHRT_MAX", "int": "INT_MAX", "long": "LONG_MAX",
+                       "uchar": "UCHAR_MAX"}}
 # Operations the device does not run yet: computed on the host (download, NumPy, upload).
 HOST_FALLBACK = ("scatter-accumulate for 64-bit dtypes on a device without 64-bit atomics",)
 
@@ -42,7 +45,7 @@ def reduce(self, fn, x, dims, keepdim, out_dtype, compute_dtype):
     init, combine = REDUCE[fn]
     acc = _ctype(compute_dtype) if fn not in (np.all, np.any) else "uchar"
     if not compute_dtype.is_floating_point and fn in INT_LIMITS:
-        init = INT_LIMITS[fn] if compute_dtype is D.int64 else ("INT_MIN" if fn is np.max else "INT_MAX")
+        init = INT_LIMITS[fn][acc]
         combine = "max(acc, v)" if fn is np.max else "min(acc, v)"
     dims = tuple(dims)
     Lk, Lr, nout, nred, kshape = _split_layout(x, dims)
@@ -50,19 +53,92 @@ def reduce(self, fn, x, dims, keepdim, out_dtype, compute_dtype):
     out = self.empty(out_shape, out_dtype)
     if nout == 0:
         return out
-    fold = [f"ACC={acc}", f"INIT=(({acc}){init})", f"COMBINE(acc,v)={combine}"] + _io_defines("I", x.dtype, acc)
+    fold = [f"ACC={acc}", f"INIT=(({acc}){init})", f"COMBINE(acc,v)={combine}"] + _load_defines(x.dtype, acc, fn)
+    fold += _wg_defines(self)
+    gpu = self.rt.kernel_shape == "gpu"
     if _cols_layout(Lk, Lr):
         prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(d) for d in fold + _io_defines("O", out.dtype)))
-        _launch_cols(self, prg.reduce_cols_k, out, x, Lk, Lr, nout, nred)
+        if gpu:
+            _launch_cols_wg(self, prg.reduce_cols_wg_k, out, x, Lk, Lr, nout, nred)
+        else:
+            _launch_cols(self, prg.reduce_cols_k, out, x, Lk, Lr, nout, nred)
         return out
-    nchunks = 1 if nout >= 64 or nred < 8192 else min(256, nred // 4096)
+    wg = gpu and nred >= _WG_MIN_ROW
+    if wg:  # enough (output, chunk) work-groups to fill the device, each chunk >= 4 * WG elements
+        want = -(-_groups_target(self) // nout)
+        nchunks = int(max(1, min(want, nred // (4 * self.wg), 1024)))
+    else:
+        nchunks = 1 if nout >= 64 or nred < 8192 else min(256, nred // 4096)
     target = out if nchunks == 1 else self.empty((nout * nchunks,), compute_dtype if acc != "uchar" else D.bool_)
     prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(d) for d in fold + _io_defines("O", target.dtype)))
-    prg.reduce_k(self.rt.queue, self.grid(nout * nchunks), (LOCAL,), target._storage.data, x._storage.data,
-                 Lk, Lr, np.int64(nout), np.int64(nred), np.int64(nchunks))
+    args = (target._storage.data, x._storage.data, Lk, Lr, np.int64(nout), np.int64(nred), np.int64(nchunks))
+    if wg:
+        prg.reduce_wg_k(self.rt.queue, (min(nout * nchunks, _MAX_GROUPS) * self.wg,), (self.wg,), *args)
+    else:
+        prg.reduce_k(self.rt.queue, self.grid(nout * nchunks), (LOCAL,), *args)
     if nchunks > 1:
         partial = target._view((nout, nchunks), (nchunks, 1), 0)
         return reduce(self, fn, partial, (1,), False, out_dtype, compute_dtype).reshape(out_shape)
+    return out
+
+
+# GPU shape: rows shorter than this reduce one per work-item (a work-group would mostly idle)
+_WG_MIN_ROW = 32
+_MAX_GROUPS = 65536  # work-groups per launch; kernels loop over the rest (grid-stride)
+
+
+def _wg_defines(self):
+    """The work-group size of the GPU-shaped kernels (WG in reduce.cl); nothing for CPU-shaped ones."""
+    return [f"WG={self.wg}"] if self.rt.kernel_shape == "gpu" else []
+
+
+def _groups_target(self):
+    """Work-groups that fill the device: 8 per compute unit (resident groups hide memory latency)."""
+    return max(64, 8 * self.rt.device.max_compute_units)
+
+
+def _launch_cols_wg(self, kernel, out, x, Lk, Lr, nout, nred):
+    """Launch reduce_cols_wg_k: 32 output columns x (WG / 32) slices of the reduced dim per group."""
+    kn, ks, os_ = int(Lk["nd"]), Lk["strides"][1], Lk["strides"][0]
+    no, ni = (1, nout) if kn == 1 else (int(Lk["shape"][0]), int(Lk["shape"][1]))
+    kso, oso = (0, 0) if kn == 1 else (ks[0], os_[0])
+    ch = self.wg // 32
+    kernel(self.rt.queue, (-(-ni // 32) * 32, ch, no), (32, ch, 1), out._storage.data, x._storage.data,
+           *map(np.int64, (Lk["offset"][1], no, ni, kso, ks[kn - 1], oso, os_[kn - 1], nred, Lr["strides"][1][0])))
+
+
+def _load_defines(dtype, acc, fn):
+    """How reduce.cl loads an input element: converted to ACC; for all/any tested ``!= 0`` in its own
+    type first (converting 0.5 or 256 to uchar first gave 0)."""
+    if fn not in (np.all, np.any):
+        return _io_defines("I", dtype, acc)
+    tin, load, _ = _io_defines("I", dtype)
+    value = load.partition("=")[2]
+    return [tin, f"LD_I(p,i)=((uchar)({value} != 0))"]
+
+
+def var_reduce(self, x, dims, n_eff, keepdim, root):
+    """var (root: std) of a float tensor over ``dims`` in one launch (``var_k``), or None where that kernel
+    would leave the device idle (few outputs of many elements: ops/reduce.py then composes reductions,
+    which split long rows)."""
+    dims = tuple(dims)
+    Lk, Lr, nout, nred, kshape = _split_layout(x, dims)
+    if nout < 64 and nred >= 8192:
+        return None
+    out_shape = tuple(1 if d in dims else s for d, s in enumerate(x._shape)) if keepdim else kshape
+    out = self.empty(out_shape, x.dtype)
+    if nout == 0:
+        return out
+    acc = "double" if self.rt.has_fp64 else "float"
+    defines = ["VAR=1", f"ACC={acc}"] + (["VAR_SCALED=1"] if acc == "float" else []) + _wg_defines(self)
+    defines += _io_defines("I", x.dtype, acc) + _io_defines("O", x.dtype)
+    prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(d) for d in defines))
+    args = (out._storage.data, x._storage.data, Lk, Lr, np.int64(nout), np.int64(nred),
+            (np.float64 if acc == "double" else np.float32)(n_eff), np.int32(bool(root)))
+    if self.rt.kernel_shape == "gpu":
+        prg.var_k(self.rt.queue, (min(nout, _MAX_GROUPS) * self.wg,), (self.wg,), *args)
+    else:
+        prg.var_k(self.rt.queue, self.grid(nout), (LOCAL,), *args)
     return out
 
 
@@ -78,7 +154,8 @@ def _launch_cols(self, kernel, out, x, Lk, Lr, nout, nred):
     no, ni = (1, nout) if kn == 1 else (int(Lk["shape"][0]), int(Lk["shape"][1]))
     kso, oso = (0, 0) if kn == 1 else (ks[0], os_[0])
     outs = (out[0]._storage.data, out[1]) if isinstance(out, tuple) else (out._storage.data,)
-    kernel(self.rt.queue, self.grid(no * -(-ni // 16)), (LOCAL,), *outs, x._storage.data,
+    per = 16 if self.rt.kernel_shape == "cpu" else 1  # PG_COLS in reduce.cl
+    kernel(self.rt.queue, self.grid(no * -(-ni // per)), (LOCAL,), *outs, x._storage.data,
            *map(np.int64, (Lk["offset"][1], no, ni, kso, ks[kn - 1], oso, os_[kn - 1], nred, Lr["strides"][1][0])))
 
 
@@ -93,10 +170,13 @@ def _arg_reduce(self, x, axis, keepdims, better, with_values=False):
         defines = [f"ACC={acc}", f"BETTER(v,best)={better}"] + _io_defines("I", x.dtype, acc)
         defines += [f"TV={vals.dtype.cl if vals.dtype is not D.bool_ else 'uchar'}",
                     _io_defines("V", vals.dtype, acc)[2]] if with_values else ["TV=uchar", "ST_V(p,i,v)="]
-        prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(s) for s in defines))
+        prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(s) for s in defines + _wg_defines(self)))
         vbuf = (vals if with_values else out)._storage.data
         if _cols_layout(Lk, Lr):
             _launch_cols(self, prg.argreduce_cols_k, (out, vbuf), x, Lk, Lr, nout, nred)
+        elif self.rt.kernel_shape == "gpu" and nred >= _WG_MIN_ROW:
+            prg.argreduce_wg_k(self.rt.queue, (min(nout, _MAX_GROUPS) * self.wg,), (self.wg,), out._storage.data,
+                               vbuf, x._storage.data, Lk, np.int64(nout), np.int64(nred), np.int64(x._strides[d]))
         else:
             prg.argreduce_k(self.rt.queue, self.grid(nout), (LOCAL,), out._storage.data, vbuf, x._storage.data, Lk,
                             np.int64(nout), np.int64(nred), np.int64(x._strides[d]))
@@ -124,9 +204,13 @@ def _scan(self, x, axis, out_dtype, combine, init):
     Lk = make_layout(kc, [ko, ki], [0, x._offset])
     acc = _ctype(out_dtype)
     defines = [f"ACC={acc}", f"INIT=(({acc}){init})", f"COMBINE(acc,v)={combine}"]
-    defines += _io_defines("I", x.dtype, acc) + _io_defines("O", out_dtype)
+    defines += _io_defines("I", x.dtype, acc) + _io_defines("O", out_dtype) + _wg_defines(self)
     prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(d) for d in defines))
-    if nout:
+    if nout and self.rt.kernel_shape == "gpu" and nred >= _WG_MIN_ROW:
+        prg.scan_wg_k(self.rt.queue, (min(nout, _MAX_GROUPS) * self.wg,), (self.wg,), out._storage.data,
+                      x._storage.data, Lk, np.int64(nout), np.int64(nred), np.int64(x._strides[axis]),
+                      np.int64(out._strides[axis]))
+    elif nout:
         prg.scan_k(self.rt.queue, self.grid(nout), (LOCAL,), out._storage.data, x._storage.data, Lk,
                    np.int64(nout), np.int64(nred), np.int64(x._strides[axis]), np.int64(out._strides[axis]))
     return out
@@ -345,7 +429,22 @@ def matmul(self, a, b):
     kind = self.gemm_kernel or ("cpu" if self.rt.kernel_shape == "cpu" else "tiled")
     if not a.dtype.is_floating_point or (kind == "cpu" and a.dtype is not D.float32):
         kind = "naive"
-    if kind == "cpu":
+    if kind == "tiled" and self.gemm_kernel is None:
+        from . import gemm_tune
+
+        cfg = gemm_tune.config(self.rt)
+        if z == 1 and not batch:
+            split = self.gemm_split_k if self.gemm_split_k is not None else _split_k(self, M, N, K, cfg)
+            if split > 1:
+                return _gemm_split_k(self, a, b, out, split)
+        if min(M, N) >= cfg["big_min"]:
+            kind = cfg["large"]
+    if kind == "big":
+        defines = (f"T {a.dtype.cl}", f"ACC {acc}", "GEMM_BIG 1", f"TK_BIG {8 if acc == 'double' else 16}",
+                   f"VT4 {a.dtype.cl}4")
+        prg = kernels.program(self.rt, "gemm.cl", defines)
+        prg.gemm_big(q, (-(-N // 128) * 16, -(-M // 128) * 16, z), (16, 16, 1), *args)
+    elif kind == "cpu":
         _gemm_cpu(self, a, b, outv, M, N, K, (sam, sak, sbk, sbn, scm, scn), (ab, bb, cb), bdims)
     elif kind == "tiled":
         prg = kernels.program(self.rt, "gemm.cl", (f"T {a.dtype.cl}", f"ACC {acc}"))
@@ -354,6 +453,33 @@ def matmul(self, a, b):
         prg = kernels.program(self.rt, "gemm.cl", (f"T {a.dtype.cl if a.dtype is not D.bool_ else 'uchar'}",
                                                    f"ACC {acc}"))
         prg.gemm_naive(q, (-(-N // 8) * 8, -(-M // 8) * 8, z), (8, 8, 1), *args)
+    return out
+
+
+def _split_k(self, M, N, K, cfg):
+    """Split-K factor for a skinny product (few 64 x 64 tiles of C, long K): enough slices of K to give
+    the device ~4 work-groups per compute unit, each slice >= 512 long and a divisor of K; 1 = no split."""
+    tiles = -(-M // 64) * -(-N // 64)
+    want = -(-4 * self.rt.device.max_compute_units // tiles)
+    if K < cfg["split_k_min"] or want < 2:
+        return 1
+    for s in range(min(want, K // 512, 64), 1, -1):
+        if K % s == 0:
+            return s
+    return 1
+
+
+def _gemm_split_k(self, a, b, out, split):
+    """C = sum over s of A[:, slice s] @ B[slice s, :]: the slices as a batch of ``split`` products (the
+    batch strides step along K), then a column reduction of the partial products into ``out``."""
+    M, K = a._shape
+    N = b._shape[1]
+    ks = K // split
+    (sam, sak), (sbk, sbn) = a._strides, b._strides
+    a3 = a._view((split, M, ks), (ks * sak, sam, sak), a._offset)
+    b3 = b._view((split, ks, N), (ks * sbk, sbk, sbn), b._offset)
+    part = matmul(self, a3, b3)
+    self.copy_(out, reduce(self, np.sum, part, (0,), False, out.dtype, out.dtype))
     return out
 
 
@@ -454,5 +580,5 @@ def random(self, kind, shape, dtype, a, b, generator):
 
 
 def install(cls):
-    for fn in (reduce, argsort, max_min_dim, call, offsets_along_dim, offsets_take, gather, scatter, matmul, unfold, fold, random):
+    for fn in (reduce, var_reduce, argsort, max_min_dim, call, offsets_along_dim, offsets_take, gather, scatter, matmul, unfold, fold, random):
         setattr(cls, fn.__name__, fn)
