@@ -5,8 +5,10 @@
 
 1. Training throughput of the demo's CNN and of a wider MLP with DDP on 1 and 2 processes: samples/s per
    process and in total.  On 2 processes also the all-reduce time and the fraction of it hidden behind
-   the backward pass (1 - time spent waiting after backward / total all-reduce time), for DDP's two
-   ways of progressing communication: a communication thread (default) and non-blocking MPI requests.
+   the backward pass (the part of the communication thread's all-reduce intervals that lies before
+   backward's last node), for DDP's three ways of progressing communication (``PYGRAD_DDP_COMM``): a
+   communication thread making blocking calls (default), a thread polling non-blocking requests
+   between sleeps, and plain non-blocking requests waited on at the end.
 2. All-reduce of float32 messages from 1 KB to 64 MB: ``dist.all_reduce`` on a CPU tensor against
    mpi4py's ``Allreduce`` on a NumPy array (medians of interleaved rounds), and on an OpenCL tensor
    (staged through host memory) when a device is available.
@@ -85,7 +87,7 @@ def worker(args):
                                "allreduce_ms": comm * 1e3, "wait_ms": wait * 1e3,
                                "hidden": float(np.median([s["hidden"] for s in spans])),
                                "buckets": len(model._buckets),
-                               "timeline": spans[len(spans) // 2]["record"]}
+                               "timeline": sorted(spans, key=lambda s: s["step"])[len(spans) // 2]["record"]}
     if args.bandwidth and size > 1:
         out["bandwidth"] = bandwidth(dist, rank)
     if rank == 0:
@@ -195,7 +197,7 @@ def main():
     extra = ["--steps", str(args.steps), "--warmup", str(args.warmup)]
     one = launch(1, "thread", extra)
     two = launch(2, "thread", extra + ["--bandwidth"] * args.bandwidth_too)
-    blk = launch(2, "thread-blocking", extra)
+    blk = launch(2, "thread-poll", extra)
     req = launch(2, "request", extra)
     print(f"{'model':40s} {'procs':>5s} {'mode':>15s} {'samples/s/proc':>14s} {'samples/s total':>15s} "
           f"{'backward ms':>11s} {'allreduce ms':>12s} {'wait ms':>8s} {'hidden':>7s}")

@@ -131,6 +131,37 @@ def check_collectives(device, contiguous):
         close(host(t), values(dt, (R + 1) % N, salt=2), dt)
 
 
+def check_async_all(device):
+    """Every collective with async_op=True: the result is in place after wait(), not necessarily before."""
+    dt = torch.float32
+    everyone = [values(dt, r) for r in range(N)]
+    t = make(values(dt, R), device, False)
+    works = [("broadcast", dist.broadcast(t, src=0, async_op=True), t, values(dt, 0))]
+    r = make(values(dt, R), device, True)
+    works.append(("reduce", dist.reduce(r, dst=0, op=dist.ReduceOp.MIN, async_op=True), r,
+                  np_reduce("MIN", everyone) if R == 0 else values(dt, R)))
+    a = make(values(dt, R), device, True)
+    works.append(("all_reduce AVG", dist.all_reduce(a, op=dist.ReduceOp.AVG, async_op=True), a, np_reduce("AVG", everyone)))
+    big = [values(dt, q, shape=(N * 2, 3)) for q in range(N)]
+    o = torch.zeros(2, 3, device=device)
+    works.append(("reduce_scatter", dist.reduce_scatter_tensor(o, make(big[R], device, True), async_op=True), o,
+                  np_reduce("SUM", big)[R * 2:(R + 1) * 2]))
+    sc = torch.zeros(3, 4, device=device)
+    sl = [make(values(dt, q, salt=3), device, True) for q in range(N)] if R == 0 else None
+    works.append(("scatter", dist.scatter(sc, sl, src=0, async_op=True), sc, values(dt, R, salt=3)))
+    gl = [torch.zeros(3, 4, device=device) for _ in range(N)] if R == 0 else None
+    gw = dist.gather(make(values(dt, R), device, True), gl, dst=0, async_op=True)
+    bw = dist.barrier(async_op=True)
+    for name, w, tensor, expected in works:
+        w.wait()
+        close(host(tensor), expected, dt)
+    gw.wait()
+    bw.wait()
+    if R == 0:
+        for q in range(N):
+            close(host(gl[q]), values(dt, q), dt)
+
+
 def check_debug_mismatch():
     os.environ["PYGRAD_DEBUG"] = "1"
     dist.set_debug_level_from_env()
@@ -328,6 +359,7 @@ def main():
         for contiguous in (True, False):
             checks.append((f"collectives_{dev}_{'contiguous' if contiguous else 'strided'}",
                            lambda d=dev, c=contiguous: check_collectives(d, c)))
+        checks.append((f"async_{dev}", lambda d=dev: check_async_all(d)))
     for opt in ("sgd", "adam"):
         for no_sync in (False, True):
             checks.append((f"ddp_{opt}{'_no_sync' if no_sync else ''}", lambda o=opt, s=no_sync: check_ddp(o, s, False, False)))

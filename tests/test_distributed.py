@@ -65,10 +65,10 @@ def _report(n):
 
 
 NAMES = ["errors", "debug_mismatch", "sampler", "sampler_loader", "collectives_cpu_contiguous",
-         "collectives_cpu_strided", "ddp_sgd", "ddp_sgd_no_sync", "ddp_adam", "ddp_adam_no_sync", "ddp_sgd_unused",
+         "collectives_cpu_strided", "async_cpu", "ddp_sgd", "ddp_sgd_no_sync", "ddp_adam", "ddp_adam_no_sync", "ddp_sgd_unused",
          "ddp_adam_tiny_buckets", "ddp_sgd_no_sync_unused_tiny", "ddp_unused_error", "ddp_locally_unused",
          "ddp_shape_mismatch"]
-OPENCL_NAMES = ["collectives_opencl_contiguous", "collectives_opencl_strided", "ddp_adam_opencl"]
+OPENCL_NAMES = ["collectives_opencl_contiguous", "collectives_opencl_strided", "async_opencl", "ddp_adam_opencl"]
 
 
 @pytest.mark.mpi
