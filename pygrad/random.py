@@ -12,7 +12,6 @@ reproducible for a seed but not PyTorch's CUDA stream; ``pygrad.opencl.get_rng_s
 """
 import contextlib
 import os
-import platform
 
 import numpy as np
 
@@ -26,14 +25,7 @@ _DEFAULT_SEED = 67280421310721  # PyTorch's default CPU seed
 
 def _has_avx2():
     """PyTorch's float32 ``normal_`` uses its AVX2 kernel on x86 CPUs with AVX2 + FMA (the scalar one elsewhere)."""
-    if platform.machine().lower() not in ("x86_64", "amd64", "i686", "x86"):
-        return False
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = f.read(1 << 16)
-        return " avx2" in flags and " fma" in flags
-    except OSError:
-        return True
+    return _rng.cpu_has_avx2_fma()
 
 
 _AVX2 = _has_avx2()
