@@ -62,7 +62,7 @@ cdef extern from *:
         y = fmaf(-z, 0.5f, y);
         x = x + y;
         x = fmaf(e, 0.693359375f, x);
-        if (invalid) x = pg_u2f(0xffffffffu);
+        x = pg_u2f(pg_f2u(x) | (0u - (uint32_t)invalid));   /* NaN for x <= 0, branch-free */
         return x;
     }
 
