@@ -262,6 +262,24 @@ _INT_BOUNDS = {"bool": (0, 1), "uint8": (0, 255), "int8": (-128, 127), "int16": 
                "int32": (-(1 << 31), (1 << 31) - 1), "int64": (-(1 << 63), (1 << 63) - 1)}
 
 
+def _float_bounds(low, high, dtype):
+    """Move ``from``/``to`` inwards when ``from + 1`` / ``to - 1`` round outside them in ``dtype``."""
+    digits = {"float16": 11, "float32": 24, "float64": 53}[dtype.name]
+    as_t = lambda v: int(np.asarray(v, dtype=np.float64).astype(np.float32).astype(dtype.np)
+                         if dtype is D.float16 else np.asarray(v, dtype=np.float64).astype(dtype.np)) \
+        if dtype is not D.float64 else int(float(v))
+    up = as_t(low + 1)
+    if up < low:
+        low = up + (1 << (abs(low + 1).bit_length() - 1 - digits + 1))
+    down = as_t(high - 1)
+    if down >= high:
+        high = down - (1 << (abs(high - 1).bit_length() - 1 - digits + 1))
+    if low >= high:
+        raise RuntimeError(f"random_ expects 'from' casted to dtype to be less than 'to' casted to dtype, but got "
+                           f"from={low} >= to={high}")
+    return low, high
+
+
 def _random_values(n, dtype, low=None, high=None, generator=None):
     """``random_()``, ``random_(to)``, ``random_(from, to)`` exactly as PyTorch's CPU kernels draw them."""
     g = _g(generator)
@@ -282,8 +300,11 @@ def _random_values(n, dtype, low=None, high=None, generator=None):
             raise RuntimeError(f"from is out of bounds for {name}")
         if not lo <= high - 1 <= hi:
             raise RuntimeError(f"to - 1 is out of bounds for {name}")
-    rng = (int(high) - int(low)) & ((1 << 64) - 1)
-    vals = g.randint(n, rng, int(low))
+    low, high = int(low), int(high)
+    if dtype.is_floating_point:  # PyTorch's update_from/update_to: bounds a float type can hold
+        low, high = _float_bounds(low, high, dtype)
+    rng = (high - low) & ((1 << 64) - 1)
+    vals = g.randint(n, rng, low)
     if dtype is D.bool_:
         return vals != 0
     return vals.astype(dtype.np)
@@ -414,6 +435,7 @@ def normal_factory(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, 
 
 
 def bernoulli_factory(input, p=None, *, generator=None):
+    """``torch.bernoulli``: PyTorch fills a contiguous ``empty_like(input)``, so draws follow the logical order."""
     probs = input if p is None else p
     return bernoulli(input._shape, input.dtype, probs, generator).to(input.device)
 
