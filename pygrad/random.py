@@ -265,9 +265,11 @@ _INT_BOUNDS = {"bool": (0, 1), "uint8": (0, 255), "int8": (-128, 127), "int16": 
 def _float_bounds(low, high, dtype):
     """Move ``from``/``to`` inwards when ``from + 1`` / ``to - 1`` round outside them in ``dtype``."""
     digits = {"float16": 11, "float32": 24, "float64": 53}[dtype.name]
-    as_t = lambda v: int(np.asarray(v, dtype=np.float64).astype(np.float32).astype(dtype.np)
-                         if dtype is D.float16 else np.asarray(v, dtype=np.float64).astype(dtype.np)) \
-        if dtype is not D.float64 else int(float(v))
+
+    def as_t(v):  # static_cast<int64_t>(static_cast<scalar_t>(v))
+        if dtype is D.float64:
+            return int(float(v))
+        return int(np.asarray(float(v), dtype=np.float32).astype(dtype.np))
     up = as_t(low + 1)
     if up < low:
         low = up + (1 << (abs(low + 1).bit_length() - 1 - digits + 1))
@@ -337,10 +339,9 @@ def _bernoulli_values(n, p, generator):
 
 
 def bernoulli(shape, dtype, p=0.5, generator=None):
+    """0/1 samples of ``shape`` in ``dtype`` (``p`` a number or a tensor broadcast to ``shape``)."""
     n = _numel(shape)
     if hasattr(p, "_storage"):
-        from .ops.movement import _sizes as _s  # noqa: F401
-
         p = p.to("cpu").expand(tuple(shape)).contiguous() if tuple(p._shape) != tuple(shape) else p.to("cpu")
     return cpu.wrap(_bernoulli_values(n, p, generator).reshape(shape).astype(dtype.np), dtype)
 
