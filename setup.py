@@ -20,7 +20,7 @@ extensions = [
         ["pygrad/_rng.pyx"],
         include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=["-O2", "-ffp-contract=off", "-fno-math-errno"],
+        extra_compile_args=["-O2", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math"],
     ),
     Extension(  # float32 gelu/erf loops that gcc vectorises (no libm call per element)
         "pygrad._vmath",

@@ -62,7 +62,7 @@ cdef extern from *:
         y = fmaf(-z, 0.5f, y);
         x = x + y;
         x = fmaf(e, 0.693359375f, x);
-        if (invalid) x = pg_u2f(0xffffffffu);
+        x = pg_u2f(pg_f2u(x) | (0u - (uint32_t)invalid));   /* NaN for x <= 0, branch-free */
         return x;
     }
 
@@ -117,6 +117,15 @@ cdef extern from *:
         }
     }
 
+    static int pg_cpu_avx2_fma(void) {
+    #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    #else
+        return 0;
+    #endif
+    }
+
     /* float -> nearest float16 (ties to even) -> float, as c10::Half's conversion rounds. */
     static float pg_round_half(float f) {
         float a = fabsf(f);
@@ -137,8 +146,14 @@ cdef extern from *:
     }
     """
     void pg_fill16_avx2(float *data, float mean, float std) nogil
+    int pg_cpu_avx2_fma()
     uint32_t pg_mcg31_skip(uint32_t x, uint64_t n) nogil
     float pg_round_half(float f) nogil
+
+def cpu_has_avx2_fma():
+    """Whether this x86 CPU has AVX2 and FMA (PyTorch then runs its AVX2 normal_ kernel; so do we)."""
+    return bool(pg_cpu_avx2_fma())
+
 
 DEF N = 624
 DEF M = 397

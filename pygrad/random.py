@@ -12,7 +12,6 @@ reproducible for a seed but not PyTorch's CUDA stream; ``pygrad.opencl.get_rng_s
 """
 import contextlib
 import os
-import platform
 
 import numpy as np
 
@@ -26,14 +25,7 @@ _DEFAULT_SEED = 67280421310721  # PyTorch's default CPU seed
 
 def _has_avx2():
     """PyTorch's float32 ``normal_`` uses its AVX2 kernel on x86 CPUs with AVX2 + FMA (the scalar one elsewhere)."""
-    if platform.machine().lower() not in ("x86_64", "amd64", "i686", "x86"):
-        return False
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = f.read(1 << 16)
-        return " avx2" in flags and " fma" in flags
-    except OSError:
-        return True
+    return _rng.cpu_has_avx2_fma()
 
 
 _AVX2 = _has_avx2()
@@ -270,6 +262,26 @@ _INT_BOUNDS = {"bool": (0, 1), "uint8": (0, 255), "int8": (-128, 127), "int16": 
                "int32": (-(1 << 31), (1 << 31) - 1), "int64": (-(1 << 63), (1 << 63) - 1)}
 
 
+def _float_bounds(low, high, dtype):
+    """Move ``from``/``to`` inwards when ``from + 1`` / ``to - 1`` round outside them in ``dtype``."""
+    digits = {"float16": 11, "float32": 24, "float64": 53}[dtype.name]
+
+    def as_t(v):  # static_cast<int64_t>(static_cast<scalar_t>(v))
+        if dtype is D.float64:
+            return int(float(v))
+        return int(np.asarray(float(v), dtype=np.float32).astype(dtype.np))
+    up = as_t(low + 1)
+    if up < low:
+        low = up + (1 << (abs(low + 1).bit_length() - 1 - digits + 1))
+    down = as_t(high - 1)
+    if down >= high:
+        high = down - (1 << (abs(high - 1).bit_length() - 1 - digits + 1))
+    if low >= high:
+        raise RuntimeError(f"random_ expects 'from' casted to dtype to be less than 'to' casted to dtype, but got "
+                           f"from={low} >= to={high}")
+    return low, high
+
+
 def _random_values(n, dtype, low=None, high=None, generator=None):
     """``random_()``, ``random_(to)``, ``random_(from, to)`` exactly as PyTorch's CPU kernels draw them."""
     g = _g(generator)
@@ -290,8 +302,11 @@ def _random_values(n, dtype, low=None, high=None, generator=None):
             raise RuntimeError(f"from is out of bounds for {name}")
         if not lo <= high - 1 <= hi:
             raise RuntimeError(f"to - 1 is out of bounds for {name}")
-    rng = (int(high) - int(low)) & ((1 << 64) - 1)
-    vals = g.randint(n, rng, int(low))
+    low, high = int(low), int(high)
+    if dtype.is_floating_point:  # PyTorch's update_from/update_to: bounds a float type can hold
+        low, high = _float_bounds(low, high, dtype)
+    rng = (high - low) & ((1 << 64) - 1)
+    vals = g.randint(n, rng, low)
     if dtype is D.bool_:
         return vals != 0
     return vals.astype(dtype.np)
@@ -324,10 +339,9 @@ def _bernoulli_values(n, p, generator):
 
 
 def bernoulli(shape, dtype, p=0.5, generator=None):
+    """0/1 samples of ``shape`` in ``dtype`` (``p`` a number or a tensor broadcast to ``shape``)."""
     n = _numel(shape)
     if hasattr(p, "_storage"):
-        from .ops.movement import _sizes as _s  # noqa: F401
-
         p = p.to("cpu").expand(tuple(shape)).contiguous() if tuple(p._shape) != tuple(shape) else p.to("cpu")
     return cpu.wrap(_bernoulli_values(n, p, generator).reshape(shape).astype(dtype.np), dtype)
 
@@ -422,6 +436,7 @@ def normal_factory(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, 
 
 
 def bernoulli_factory(input, p=None, *, generator=None):
+    """``torch.bernoulli``: PyTorch fills a contiguous ``empty_like(input)``, so draws follow the logical order."""
     probs = input if p is None else p
     return bernoulli(input._shape, input.dtype, probs, generator).to(input.device)
 

@@ -193,6 +193,23 @@ def _random_fill(name):
     return method
 
 
+def _memory_order(x, dense_only=False):
+    """Row-major indices of ``x``'s elements sorted by storage offset (PyTorch's CPU fill order); None when
+    ``dense_only`` and the layout is not a permutation of a dense block (``empty_like`` is contiguous then)."""
+    import numpy as np
+
+    offs = np.zeros(x._shape, dtype=np.int64)
+    for d, (size, stride) in enumerate(zip(x._shape, x._strides)):
+        shape = [1] * len(x._shape)
+        shape[d] = size
+        offs = offs + (np.arange(size, dtype=np.int64) * stride).reshape(shape)
+    flat = offs.reshape(-1)
+    order = np.argsort(flat, kind="stable")
+    if dense_only and not (np.diff(flat[order]) == 1).all():
+        return None
+    return order
+
+
 def _memory_order_fill(x, r, dense_only=False):
     """PyTorch's CPU kernels write the draws of a strided tensor in memory order: reorder ``r`` (draw order).
     With ``dense_only``, a layout that is not a permutation of a dense block keeps the draw order (what
@@ -201,16 +218,9 @@ def _memory_order_fill(x, r, dense_only=False):
 
     from ..runtime import cpu
 
-    offs = np.zeros(x._shape, dtype=np.int64)
-    for d, (size, stride) in enumerate(zip(x._shape, x._strides)):
-        shape = [1] * len(x._shape)
-        shape[d] = size
-        offs = offs + (np.arange(size, dtype=np.int64) * stride).reshape(shape)
-    order = np.argsort(offs.reshape(-1), kind="stable")
-    if dense_only:
-        flat_offs = offs.reshape(-1)[order]
-        if not (np.diff(flat_offs) == 1).all():
-            return r
+    order = _memory_order(x, dense_only)
+    if order is None:
+        return r
     flat = np.asarray(r._host()).reshape(-1)
     out = np.empty_like(flat)
     out[order] = flat
