@@ -58,6 +58,7 @@ def test_onecycle_errors():
     with pytest.raises(ValueError, match="You must define either total_steps OR"):
         S.OneCycleLR(opt, max_lr=1.0)
     s = S.OneCycleLR(opt, max_lr=1.0, total_steps=2)
+    opt.step()
     s.step()
     s.step()
     with pytest.raises(ValueError, match="Tried to step 3 times. The specified number of total steps is 2"):
