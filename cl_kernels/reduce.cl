@@ -204,7 +204,7 @@ void reduce_wg_k(__global TO* out, __global const TI* in, const Layout Lk, const
 /* GPUs, reduced dim slower than the innermost kept one (x.sum(0)): a work-group of 32 x (WG / 32)
  * items; the 32 along x own neighbouring output columns (coalesced rows), the WG / 32 along y split the
  * reduced dim between them and fold their partials in local memory.  Global size
- * (ceil(ni / 32) * 32, WG / 32, no). */
+ * (ceil(ni / 32) * 32, (WG / 32) * min(no, 65535)). */
 #define PG_CW 32
 #define PG_CH (WG / PG_CW)
 __kernel __attribute__((reqd_work_group_size(PG_CW, PG_CH, 1)))
@@ -213,19 +213,23 @@ void reduce_cols_wg_k(__global TO* out, __global const TI* in, const long off, c
                       const long rs) {
     __local ACC sh[WG];
     int lx = get_local_id(0), ly = get_local_id(1);
-    long j = get_global_id(0), jo = get_global_id(2);
-    ACC acc = INIT;
-    if (j < ni) {
-        long base = off + jo * kso + j * ksi;
-        for (long r = ly; r < nred; r += PG_CH) acc = COMBINE(acc, LD_I(in, base + r * rs));
-    }
-    sh[ly * PG_CW + lx] = acc;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = PG_CH / 2; s > 0; s >>= 1) {
-        if (ly < s) { ACC w = sh[(ly + s) * PG_CW + lx]; sh[ly * PG_CW + lx] = COMBINE(sh[ly * PG_CW + lx], w); }
+    long j = get_global_id(0);
+    /* outer kept index: one per group along dim 1, looping past the 65535 groups a GPU grid allows */
+    for (long jo = get_group_id(1); jo < no; jo += get_num_groups(1)) {
+        ACC acc = INIT;
+        if (j < ni) {
+            long base = off + jo * kso + j * ksi;
+            for (long r = ly; r < nred; r += PG_CH) acc = COMBINE(acc, LD_I(in, base + r * rs));
+        }
+        sh[ly * PG_CW + lx] = acc;
         barrier(CLK_LOCAL_MEM_FENCE);
+        for (int s = PG_CH / 2; s > 0; s >>= 1) {
+            if (ly < s) { ACC w = sh[(ly + s) * PG_CW + lx]; sh[ly * PG_CW + lx] = COMBINE(sh[ly * PG_CW + lx], w); }
+            barrier(CLK_LOCAL_MEM_FENCE);
+        }
+        if (ly == 0 && j < ni) { ST_O(out, jo * oso + j * osi, sh[lx]); }
+        barrier(CLK_LOCAL_MEM_FENCE);  /* sh is rewritten for the next jo */
     }
-    if (ly == 0 && j < ni) { ST_O(out, jo * oso + j * osi, sh[lx]); }
 }
 
 /* GPUs: cumulative sum / product, one work-group per row, in tiles of WG elements: each tile is

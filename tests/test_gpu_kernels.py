@@ -194,3 +194,16 @@ def _devices():
     from conftest import DEVICES
 
     return DEVICES
+
+
+def test_integer_powers_are_exact(device):
+    """x ** 2 and x ** 3 multiply (exact, as on the CPU): OpenCL's pow() may be 16 ulp off on a GPU driver,
+    which broke test_backward_with_create_graph_builds_graph_of_grad's exact 27.0 / 18.0 there."""
+    from pygrad.ops.elementwise import BINARY
+
+    assert "(a) * (a)" in BINARY["pow"][1]
+    x = torch.tensor([3.0, -2.0, 0.1, 1e-3], dtype=torch.float64, device=device, requires_grad=True)
+    assert (x ** 2).tolist() == [9.0, 4.0, 0.1 * 0.1, 1e-3 * 1e-3]
+    assert (x ** 3).tolist() == [27.0, -8.0, 0.1 * 0.1 * 0.1, 1e-3 * 1e-3 * 1e-3]
+    (g,) = torch.autograd.grad((x ** 3).sum(), x, create_graph=True)
+    assert g.tolist() == [27.0, 12.0, 3 * (0.1 * 0.1), 3 * (1e-3 * 1e-3)]

@@ -103,7 +103,7 @@ def _launch_cols_wg(self, kernel, out, x, Lk, Lr, nout, nred):
     no, ni = (1, nout) if kn == 1 else (int(Lk["shape"][0]), int(Lk["shape"][1]))
     kso, oso = (0, 0) if kn == 1 else (ks[0], os_[0])
     ch = self.wg // 32
-    kernel(self.rt.queue, (-(-ni // 32) * 32, ch, no), (32, ch, 1), out._storage.data, x._storage.data,
+    kernel(self.rt.queue, (-(-ni // 32) * 32, ch * min(no, 65535)), (32, ch), out._storage.data, x._storage.data,
            *map(np.int64, (Lk["offset"][1], no, ni, kso, ks[kn - 1], oso, os_[kn - 1], nred, Lr["strides"][1][0])))
 
 
