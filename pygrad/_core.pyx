@@ -29,8 +29,21 @@ DEF MAX_DIMS = 64  # NumPy's limit on dimensions (the CPU backend views storage 
 # product or sum that wraps around would let a bad layout pass the bounds check and reach memory.
 cdef extern from *:
     """
+    #if defined(__GNUC__) || defined(__clang__)
     static inline int pg_mul_ovf(int64_t a, int64_t b, int64_t *r) { return __builtin_mul_overflow(a, b, r); }
     static inline int pg_add_ovf(int64_t a, int64_t b, int64_t *r) { return __builtin_add_overflow(a, b, r); }
+    #else  /* MSVC: the same checks spelled out */
+    static inline int pg_mul_ovf(int64_t a, int64_t b, int64_t *r) {
+        if (a == 0 || b == 0) { *r = 0; return 0; }
+        if (a > 0 ? (b > 0 ? a > INT64_MAX / b : b < INT64_MIN / a)
+                  : (b > 0 ? a < INT64_MIN / b : a < INT64_MAX / b)) return 1;
+        *r = a * b; return 0;
+    }
+    static inline int pg_add_ovf(int64_t a, int64_t b, int64_t *r) {
+        if ((b > 0 && a > INT64_MAX - b) || (b < 0 && a < INT64_MIN - b)) return 1;
+        *r = a + b; return 0;
+    }
+    #endif
     """
     bint pg_mul_ovf(int64_t a, int64_t b, int64_t* r) nogil
     bint pg_add_ovf(int64_t a, int64_t b, int64_t* r) nogil
