@@ -278,6 +278,8 @@ def _gather_offsets(x, dim, index, name):
         if k != d and index._shape[k] > x._shape[k]:
             raise RuntimeError(f"Size does not match at dimension {k} expected index {list(index._shape)} to be "
                                f"smaller than self {list(x._shape)} apart from dimension {d}")
+    if x.device.type != "cpu":  # checked on the device, raised at the next sync: as a RuntimeError here
+        return backend_of(x).offsets_along_dim(x, d, index, exc=RuntimeError)
     try:
         return backend_of(x).offsets_along_dim(x, d, index)
     except IndexError as e:  # an index value out of range is a RuntimeError here, as in PyTorch

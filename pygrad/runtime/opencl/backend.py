@@ -3,7 +3,8 @@
 One ``OpenCLBackend`` object per device.  Storage is a buffer from the device's memory pool.
 Kernels are launched with a fixed local size of 64 (PoCL compiles one work-group function per
 local size) on a global size rounded up to it.  The queue is in-order and asynchronous: only
-``to_numpy`` (``item``, ``numpy``, ``tolist``, printing) waits for the device.
+``to_numpy`` (``item``, ``numpy``, ``tolist``, printing) waits for the device, and there reports a bad
+index that a kernel met earlier (``runtime.DeviceErrors``).
 """
 import numpy as np
 
@@ -139,7 +140,7 @@ class OpenCLBackend:
         arr = np.asarray(arr, dtype=dtype.np, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
         t = self.empty(tuple(arr.shape), dtype)
         if arr.size:
-            cl.enqueue_copy(self.rt.queue, t._storage.data, arr, is_blocking=True)
+            self.rt.write(t._storage.data, arr)
         return t
 
     def to_numpy(self, t):
@@ -152,15 +153,15 @@ class OpenCLBackend:
             t = c
         out = np.empty(t._shape, dtype=t.dtype.np)
         if out.size:
-            cl.enqueue_copy(self.rt.queue, out, t._storage.data, src_offset=t._offset * t.dtype.itemsize,
-                            is_blocking=True)
+            self.rt.read(out, t._storage.data, t._offset * t.dtype.itemsize)
+        self.rt.errors.check()  # a bad index met by an earlier kernel raises here (see DeviceErrors)
         return out
 
     def transfer(self, x, dev):
         return self.wrap(np.asarray(x._host()), x.dtype)
 
     def synchronize(self):
-        self.rt.queue.finish()
+        self.rt.finish()
 
     # -- operands -----------------------------------------------------------------------------------
     def _operand(self, x, dtype):
@@ -277,3 +278,7 @@ def _fix(d):
 from .backend_ops import install  # noqa: E402
 
 install(OpenCLBackend)
+
+from .fused import install as _install_fused  # noqa: E402
+
+_install_fused(OpenCLBackend)

@@ -1,0 +1,70 @@
+"""Fused OpenCL kernels: nll_loss (``cl_kernels/loss.cl``) and optimizer updates (``cl_kernels/optim.cl``).
+
+Each is one launch where the op-by-op version took several, and none waits for the device: a
+target out of range is recorded by the kernel and raised at the next sync (``runtime.DeviceErrors``).
+``install`` adds these functions as methods of ``OpenCLBackend``.
+"""
+import numpy as np
+
+from ... import dtypes as D
+from . import kernels
+from .backend import LOCAL, _ctype, _fix, _io_defines
+
+
+def _nll_program(self, x, target):
+    acc = _ctype(x.dtype)
+    defines = [f"ACC={acc}", f"TGT={'uchar' if target.dtype is D.uint8 else 'long'}"]
+    defines += _io_defines("I", x.dtype, acc) + _io_defines("O", x.dtype, acc)
+    self._check_dtype(x.dtype)
+    return kernels.program(self.rt, "loss.cl", tuple(_fix(d) for d in defines))
+
+
+def nll_forward(self, x, target, weight, ignore_index, reduction):
+    """nll_loss of log-probabilities ``x`` (M, C) and class targets (M,): ``(loss, total weight)``.
+
+    'none' gives the (M,) losses and no total; 'sum' / 'mean' one 0-d loss from one work-group, and the
+    total weight of the counted rows (a 1-element float buffer the backward of 'mean' divides by)."""
+    M, C = x._shape
+    prg = _nll_program(self, x, target)
+    errors = self.rt.errors
+    tag = errors.tag(IndexError, "Target {value} is out of bounds.")
+    w = weight._storage.data if weight is not None else self._dummy_operand()._storage.data
+    i64 = np.int64
+    common = (x._storage.data, target._storage.data, w, i64(M), i64(C), i64(x._offset), i64(x._strides[0]),
+              i64(x._strides[1]), i64(target._offset), i64(target._strides[0]), i64(ignore_index),
+              np.int32(weight is not None))
+    if reduction == "none":
+        out = self.empty((M,), x.dtype)
+        if M:
+            prg.nll_none_k(self.rt.queue, self.grid(M), (LOCAL,), out._storage.data, *common, errors.buffer(),
+                           np.int32(tag))
+            errors.after_launch()
+        return out, None
+    out = self.empty((), x.dtype)
+    wsum = self.empty((1,), D.float64 if _ctype(x.dtype) == "double" else D.float32)
+    prg.nll_reduce_k(self.rt.queue, (LOCAL,), (LOCAL,), out._storage.data, wsum._storage.data, *common,
+                     np.int32(reduction == "mean"), errors.buffer(), np.int32(tag))
+    errors.after_launch()
+    return out, wsum
+
+
+def nll_backward(self, g, target, weight, wsum, ignore_index, reduction, C):
+    """Gradient of nll_loss for the log-probabilities: (M, C), nonzero only at each row's target."""
+    M = target._shape[0]
+    gx = self.empty((M, C), g.dtype)
+    if M * C == 0:
+        return gx
+    prg = _nll_program(self, g, target)
+    w = weight._storage.data if weight is not None else self._dummy_operand()._storage.data
+    ws = wsum._storage.data if wsum is not None else self._dummy_operand()._storage.data
+    i64 = np.int64
+    prg.nll_backward_k(self.rt.queue, self.grid(M * C), (LOCAL,), gx._storage.data, g._storage.data,
+                       target._storage.data, w, ws, i64(M), i64(C), i64(g._offset),
+                       i64(g._strides[0] if g.dim() else 0), i64(target._offset), i64(target._strides[0]),
+                       i64(ignore_index), np.int32(weight is not None), np.int32(reduction == "mean"))
+    return gx
+
+
+def install(cls):
+    for fn in (nll_forward, nll_backward):
+        setattr(cls, fn.__name__, fn)
