@@ -134,7 +134,7 @@ def _transformer():
 @pytest.mark.parametrize("model", [_lenet, _lstm, _transformer], ids=["lenet", "lstm", "transformer"])
 @pytest.mark.parametrize("opt", ["SGD", "Adam"])
 def test_a_training_step_never_waits_for_the_device(model, opt):
-    """Forward, zero_grad, backward and step of three models: no blocking read (host sync)."""
+    """Forward, zero_grad, backward and step of three models: no blocking read or write (host sync)."""
     torch.manual_seed(0)
     m, loss_fn = model()
     o = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9) if opt == "SGD" else torch.optim.Adam(m.parameters())
@@ -145,11 +145,12 @@ def test_a_training_step_never_waits_for_the_device(model, opt):
         o.step()
     torch.opencl.synchronize()
     rt = _rt()
-    reads = rt.blocking_reads
+    reads, writes = rt.blocking_reads, rt.blocking_writes
     loss = loss_fn()
     o.zero_grad()
     loss.backward()
     o.step()
     assert rt.blocking_reads - reads == 0
+    assert rt.blocking_writes - writes == 0  # a waiting upload (new scalar constant) would sync as well
     value = loss.item()  # the loop's own sync (printing the loss) comes after the step
     assert rt.blocking_reads - reads >= 1 and value == value

@@ -230,4 +230,4 @@ def fold(cols, out_hw, kernel, dilation, padding, stride):
     return wrap(out[:, :, ph: ph + out_hw[0], pw: pw + out_hw[1]], cols.dtype)
 
 
-from .cpu_fused import nll_backward, nll_forward  # noqa: E402,F401  (fused primitives, one NumPy pass each)
+from .cpu_fused import nll_backward, nll_forward, optim_step  # noqa: E402,F401  (fused primitives, one NumPy pass each)

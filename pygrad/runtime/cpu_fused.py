@@ -57,3 +57,68 @@ def nll_backward(g, target, weight, wsum, ignore_index, reduction, C):
     gx = np.zeros((M, C), ga.dtype)
     gx[np.arange(M), t] = v
     return _wrap(gx, g.dtype)
+
+
+def optim_step(kind, tensors, floats, flags):
+    """See ``OpenCLBackend.optim_step``: the same update as ``cl_kernels/optim.cl``, as NumPy in-place passes."""
+    p, g, *state = [None if t is None else _np(t) for t in tensors] + [None] * (5 - len(tensors))
+    f = list(floats) + [0.0] * (8 - len(floats))
+    k = list(flags) + [0] * (4 - len(flags))
+    gi = -g if (kind in ("sgd", "rmsprop") and k[1]) or (kind == "adam" and k[2]) or (kind == "adagrad" and k[0]) \
+        else g
+    s1, s2, s3 = state[:3]
+    if kind == "sgd":
+        lr, momentum, dampening, wd = f[:4]
+        if wd != 0:
+            gi = gi + wd * p
+        if momentum != 0:
+            if k[2]:
+                s1[...] = gi
+            else:
+                s1 *= momentum
+                s1 += (1 - dampening) * gi
+            gi = gi + momentum * s1 if k[0] else s1
+        p -= lr * gi
+    elif kind == "adam":
+        lr, beta1, beta2, eps, wd, bc1, bc2_sqrt = f[:7]
+        if wd != 0:
+            if k[0]:
+                p *= 1 - lr * wd
+            else:
+                gi = gi + wd * p
+        s1 += (1 - beta1) * (gi - s1)
+        s2 *= beta2
+        s2 += (1 - beta2) * gi * gi
+        v = s2
+        if k[1]:
+            np.maximum(s3, s2, out=s3)
+            v = s3
+        denom = np.sqrt(v) / bc2_sqrt
+        denom += eps
+        p -= (lr / bc1) * (s1 / denom)
+    elif kind == "rmsprop":
+        lr, alpha, eps, wd, momentum = f[:5]
+        if wd != 0:
+            gi = gi + wd * p
+        s1 *= alpha
+        s1 += (1 - alpha) * gi * gi
+        if k[0]:
+            s3 += (1 - alpha) * (gi - s3)
+            avg = np.sqrt(s1 - s3 * s3)
+        else:
+            avg = np.sqrt(s1)
+        avg += eps
+        if momentum > 0:
+            s2 *= momentum
+            s2 += gi / avg
+            p -= lr * s2
+        else:
+            p -= lr * (gi / avg)
+    elif kind == "adagrad":
+        lr, eps, wd = f[:3]
+        if wd != 0:
+            gi = gi + wd * p
+        s1 += gi * gi
+        p -= lr * (gi / (np.sqrt(s1) + eps))
+    else:
+        raise ValueError(f"unknown optimizer update {kind!r}")

@@ -65,6 +65,25 @@ def nll_backward(self, g, target, weight, wsum, ignore_index, reduction, C):
     return gx
 
 
+def optim_step(self, kind, tensors, floats, flags):
+    """One optimizer update in one kernel (``cl_kernels/optim.cl``): ``kind`` is sgd/adam/rmsprop/adagrad,
+    ``tensors`` the parameter, its gradient and up to three state buffers (contiguous, the parameter's
+    dtype; None where unused), ``floats`` up to eight hyperparameters and ``flags`` up to four switches."""
+    p = tensors[0]
+    n = p.numel()
+    if n == 0:
+        return
+    acc = _ctype(p.dtype)
+    self._check_dtype(p.dtype)
+    prg = kernels.program(self.rt, "optim.cl", tuple(_fix(d) for d in [f"ACC={acc}"] + _io_defines("P", p.dtype, acc)))
+    bufs = [t._storage.data if t is not None else p._storage.data for t in tensors]
+    bufs += [p._storage.data] * (5 - len(bufs))
+    fty = np.float64 if acc == "double" else np.float32
+    fs = [fty(f) for f in floats] + [fty(0)] * (8 - len(floats))
+    ks = [np.int32(bool(k)) for k in flags] + [np.int32(0)] * (4 - len(flags))
+    getattr(prg, kind + "_k")(self.rt.queue, self.grid(n), (LOCAL,), *bufs, np.int64(n), *fs, *ks)
+
+
 def install(cls):
-    for fn in (nll_forward, nll_backward):
+    for fn in (nll_forward, nll_backward, optim_step):
         setattr(cls, fn.__name__, fn)

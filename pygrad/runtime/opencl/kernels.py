@@ -14,6 +14,7 @@ import warnings
 
 _sources = {}
 _programs = {}
+launches = 0  # kernel launches since import (all devices): for tests, benchmarks and the profiler
 
 
 def kernel_dir():
@@ -104,6 +105,8 @@ class _TypedKernel:
         self.linked = set()  # local sizes whose first launch has completed
 
     def __call__(self, queue, global_size, local_size, *args):
+        global launches
+        launches += 1
         if not self.typed:
             import numpy as np
 
