@@ -139,11 +139,15 @@ class Function(metaclass=FunctionMeta):
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run forward; record a graph node when grad mode is on and an input requires grad."""
-        ctx = cls._backward_cls()
-        needs = tuple(getattr(a, "requires_grad", False) is True for a in args)
-        ctx.needs_input_grad = needs
-        if not (grad_mode._state["enabled"] and any(needs)):
+        needs = tuple([getattr(a, "requires_grad", False) is True for a in args])
+        if not (True in needs and grad_mode._state["enabled"]):
+            # nothing is recorded: forward gets a bare ctx (no graph-node fields), dropped afterwards
+            ctx = object.__new__(cls._backward_cls)
+            ctx.needs_input_grad = needs
+            ctx._saved = None
             return cls.forward(ctx, *args, **kwargs)
+        ctx = cls._backward_cls()
+        ctx.needs_input_grad = needs
         grad_mode._state["enabled"] = False
         try:
             out = cls.forward(ctx, *args, **kwargs)

@@ -23,10 +23,38 @@ name = "cpu"
 warnings.filterwarnings("ignore", category=RuntimeWarning, module=__name__)
 
 
+try:  # NumPy >= 2: switch its floating-point error mode for one call without building an errstate object
+    from numpy._core.umath import _extobj_contextvar, _make_extobj
+
+    _IGNORE_FP = _make_extobj(all="ignore")
+
+    def _ufunc_quiet(fn, args, out):
+        """``fn(*args, out=out)`` with NumPy's floating-point warnings off (PyTorch returns inf/nan silently)."""
+        token = _extobj_contextvar.set(_IGNORE_FP)
+        try:
+            fn(*args, out=out)
+        finally:
+            _extobj_contextvar.reset(token)
+except ImportError:  # older NumPy: the public context manager (about 1.5 us more per op)
+    def _ufunc_quiet(fn, args, out):
+        with np.errstate(all="ignore"):
+            fn(*args, out=out)
+
+_Tensor = None
+
+
+def _tensor_class():
+    global _Tensor
+    if _Tensor is None:
+        from ..tensor import Tensor
+
+        _Tensor = Tensor
+    return _Tensor
+
+
 def empty(shape, dtype, strides=None):
     """A new uninitialised tensor: contiguous, or dense with the given (permuted) strides."""
-    from ..tensor import Tensor
-
+    Tensor = _Tensor or _tensor_class()
     n = _core.numel(shape)
     data = np.empty(n, dtype=dtype.np)
     t = Tensor._make(_core.Storage(data, CPU, dtype, n), shape, strides or _core.contiguous_strides(shape), 0)
@@ -82,8 +110,7 @@ def elementwise(fn, inputs, shape, out_dtype, compute_dtype):
     else:
         args = [_arg(x, compute_dtype.np) for x in inputs]
     if out._storage.size:
-        with np.errstate(all="ignore"):  # the filter above is lost when imported inside warnings.catch_warnings
-            fn(*args, out=to_numpy(out))
+        _ufunc_quiet(fn, args, to_numpy(out))  # (the filter above is lost when imported inside catch_warnings)
     return out
 
 

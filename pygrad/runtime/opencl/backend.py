@@ -13,6 +13,7 @@ from ... import dtypes as D
 from ...device import device as _device
 from . import kernels
 from .runtime import runtime
+from .. import cpu as _cpu
 
 LOCAL = 64
 # OpenCL C has no generic abs/floor/pow for integers: integer versions of those table rows.
@@ -127,8 +128,7 @@ class OpenCLBackend:
                                "use float32")
 
     def empty(self, shape, dtype, strides=None):
-        from ...tensor import Tensor
-
+        Tensor = _cpu._Tensor or _cpu._tensor_class()
         n = _core.numel(shape)
         return Tensor._make(self._storage(n, dtype), shape, strides or _core.contiguous_strides(shape), 0)
 
