@@ -55,7 +55,7 @@ def attach(node, args, out):
     node._input_meta = tuple((a._shape, a.dtype) if hasattr(a, "_storage") else None for a in args)
     outs = out if isinstance(out, tuple) else (out,)
     node._n_outputs = len(outs)
-    node._output_meta = tuple((o._shape, o.dtype) if o is not None else None for o in outs)
+    node._output_meta = tuple((o._shape, o.dtype, o._storage.device) if o is not None else None for o in outs)
     positions = {}
     for i, o in enumerate(outs):
         if o is None or id(o) in node._non_differentiable or not o.dtype.is_floating_point:
@@ -215,7 +215,7 @@ def _apply(node, out_grads):
 def _zeros(meta):
     from ..creation import zeros
 
-    return zeros(meta[0], dtype=meta[1])
+    return zeros(meta[0], dtype=meta[1], device=meta[2])  # on the output's device, not the default one
 
 
 def _accumulate(leaf, g, create_graph):

@@ -38,7 +38,7 @@ class Node:
         self._non_differentiable = ()
         self._materialize_grads = True
         self._n_outputs = 1
-        self._output_meta = ()  # (shape, dtype) of each output, to make zero gradients when needed
+        self._output_meta = ()  # (shape, dtype, device) of each output, to make zero gradients when needed
 
     def name(self):
         return self._name

@@ -257,4 +257,4 @@ def fold(cols, out_hw, kernel, dilation, padding, stride):
     return wrap(out[:, :, ph: ph + out_hw[0], pw: pw + out_hw[1]], cols.dtype)
 
 
-from .cpu_fused import nll_backward, nll_forward, optim_step  # noqa: E402,F401  (fused primitives, one NumPy pass each)
+from .cpu_fused import lstm_cell_backward, lstm_cell_forward, nll_backward, nll_forward, optim_step  # noqa: E402,F401  (fused primitives, one NumPy pass each)

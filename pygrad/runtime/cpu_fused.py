@@ -122,3 +122,38 @@ def optim_step(kind, tensors, floats, flags):
         p -= lr * (gi / (np.sqrt(s1) + eps))
     else:
         raise ValueError(f"unknown optimizer update {kind!r}")
+
+
+def _sigmoid(x):
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-x))
+
+
+def lstm_cell_forward(h, c, acts, gi, gh, c_prev):
+    """See ``OpenCLBackend.lstm_cell_forward``: one LSTM step's gate math, written into h, c and acts."""
+    H = c._shape[1]
+    a, z = _np(acts), _np(gi) + _np(gh)
+    a[:, :H] = _sigmoid(z[:, :H])
+    a[:, H:2 * H] = _sigmoid(z[:, H:2 * H])
+    np.tanh(z[:, 2 * H:3 * H], out=a[:, 2 * H:3 * H])
+    a[:, 3 * H:] = _sigmoid(z[:, 3 * H:])
+    cn = _np(c)
+    np.multiply(a[:, H:2 * H], _np(c_prev), out=cn)
+    cn += a[:, :H] * a[:, 2 * H:3 * H]
+    np.multiply(a[:, 3 * H:], np.tanh(cn), out=_np(h))
+
+
+def lstm_cell_backward(dgates, dc_prev, dout, dh_next, dc_next, acts, c, c_prev):
+    """See ``OpenCLBackend.lstm_cell_backward``."""
+    H = c._shape[1]
+    a = _np(acts)
+    i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+    tc = np.tanh(_np(c))
+    dh = _np(dout) + _np(dh_next)
+    dc = _np(dc_next) + dh * o * (1 - tc * tc)
+    d = _np(dgates)
+    d[:, :H] = dc * g * i * (1 - i)
+    d[:, H:2 * H] = dc * _np(c_prev) * f * (1 - f)
+    d[:, 2 * H:3 * H] = dc * i * (1 - g * g)
+    d[:, 3 * H:] = dh * tc * o * (1 - o)
+    np.multiply(dc, f, out=_np(dc_prev))

@@ -84,6 +84,35 @@ def optim_step(self, kind, tensors, floats, flags):
     getattr(prg, kind + "_k")(self.rt.queue, self.grid(n), (LOCAL,), *bufs, np.int64(n), *fs, *ks)
 
 
+def _rnn_program(self, dtype):
+    if dtype not in (D.float32, D.float64):
+        raise NotImplementedError(f"fused LSTM cell for {dtype}")
+    self._check_dtype(dtype)
+    return kernels.program(self.rt, "rnn.cl", (f"T {dtype.cl}",))
+
+
+def _bo(t):
+    return (t._storage.data, np.int64(t._offset))
+
+
+def lstm_cell_forward(self, h, c, acts, gi, gh, c_prev):
+    """One LSTM step's gate math in one kernel: writes h, c (N, H) and acts (N, 4H); inputs contiguous blocks."""
+    N, H = c._shape
+    if N * H:
+        _rnn_program(self, c.dtype).lstm_cell_fwd_k(
+            self.rt.queue, self.grid(N * H), (LOCAL,), *_bo(h), *_bo(c), *_bo(acts), *_bo(gi), *_bo(gh),
+            *_bo(c_prev), np.int64(N), np.int64(H))
+
+
+def lstm_cell_backward(self, dgates, dc_prev, dout, dh_next, dc_next, acts, c, c_prev):
+    """The backward of ``lstm_cell_forward`` in one kernel: writes dgates (N, 4H) and dc_prev (N, H)."""
+    N, H = c._shape
+    if N * H:
+        _rnn_program(self, c.dtype).lstm_cell_bwd_k(
+            self.rt.queue, self.grid(N * H), (LOCAL,), *_bo(dgates), *_bo(dc_prev), *_bo(dout), *_bo(dh_next),
+            *_bo(dc_next), *_bo(acts), *_bo(c), *_bo(c_prev), np.int64(N), np.int64(H))
+
+
 def install(cls):
-    for fn in (nll_forward, nll_backward, optim_step):
+    for fn in (nll_forward, nll_backward, optim_step, lstm_cell_forward, lstm_cell_backward):
         setattr(cls, fn.__name__, fn)
