@@ -27,6 +27,7 @@ from ._functional import *  # noqa: F401,F403  (add, sum, exp, ... as functions)
 from . import autograd, cuda, opencl
 from .serialization import save, load
 from . import optim, utils
+from . import profiler
 from . import nn
 from . import vision
 from .ops.pool import max_pool2d, avg_pool2d, max_pool1d, adaptive_avg_pool2d

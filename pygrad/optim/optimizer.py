@@ -14,6 +14,7 @@ from collections import defaultdict
 from copy import deepcopy
 from itertools import chain
 
+from .. import profiler as _profiler
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..tensor import Tensor
 
@@ -193,6 +194,9 @@ def _use_grad(step):
 
     @functools.wraps(step)
     def wrapper(self, *args, **kwargs):
+        if _profiler._ACTIVE is not None:  # one row per optimizer step in pygrad.profiler's table
+            with no_grad(), _profiler.record_function(f"Optimizer.step#{type(self).__name__}.step"):
+                return step(self, *args, **kwargs)
         with no_grad():
             return step(self, *args, **kwargs)
 
