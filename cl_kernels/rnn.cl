@@ -41,3 +41,58 @@ __kernel void lstm_cell_bwd_k(__global T* dgates, const long dgo, __global T* dc
         dcp[dcpo + e] = dc * f;
     }
 }
+
+/* GRU: gates r, z, n.  gh = h W_hh^T (bias ``bh`` added here, flag has_b); r = sigmoid(gi_r + gh_r),
+ * z = sigmoid(gi_z + gh_z), hn = gh_n, n = tanh(gi_n + r*hn), h = n + z*(h_prev - n).  acts keeps r, z, n, hn. */
+__kernel void gru_cell_fwd_k(__global T* h, const long ho, __global T* acts, const long ao, __global const T* gi,
+                             const long gio, __global const T* gh, const long gho, __global const T* bh,
+                             const int has_b, __global const T* hp, const long hpo, const long N, const long H) {
+    PG_FOR(e, N * H) {
+        long n = e / H, j = e - n * H, r3 = n * 3 * H, r4 = n * 4 * H;
+        T br = has_b ? bh[j] : 0, bz = has_b ? bh[H + j] : 0, bn = has_b ? bh[2 * H + j] : 0;
+        T r = pg_sigmoid(gi[gio + r3 + j] + gh[gho + r3 + j] + br);
+        T z = pg_sigmoid(gi[gio + r3 + H + j] + gh[gho + r3 + H + j] + bz);
+        T hn = gh[gho + r3 + 2 * H + j] + bn;
+        T nn = tanh(gi[gio + r3 + 2 * H + j] + r * hn);
+        h[ho + e] = nn + z * (hp[hpo + e] - nn);
+        acts[ao + r4 + j] = r; acts[ao + r4 + H + j] = z; acts[ao + r4 + 2 * H + j] = nn; acts[ao + r4 + 3 * H + j] = hn;
+    }
+}
+
+/* GRU backward: dh = dout + dhd + dhm (the direct and the matmul part of the next step's dh_prev);
+ * writes dgi (N, 3H), dgh (N, 3H: the gradient of h W_hh^T + b_hh) and dhd (N, H: dh * z). */
+__kernel void gru_cell_bwd_k(__global T* dgi, const long dgio, __global T* dgh, const long dgho, __global T* dhd_out,
+                             const long dhdo, __global const T* dout, const long douto, __global const T* dhd,
+                             const long dhdio, __global const T* dhm, const long dhmo, __global const T* acts,
+                             const long ao, __global const T* hp, const long hpo, const long N, const long H) {
+    PG_FOR(e, N * H) {
+        long n = e / H, j = e - n * H, r3 = n * 3 * H, r4 = n * 4 * H;
+        T r = acts[ao + r4 + j], z = acts[ao + r4 + H + j], nn = acts[ao + r4 + 2 * H + j], hn = acts[ao + r4 + 3 * H + j];
+        T dh = dout[douto + e] + dhd[dhdio + e] + dhm[dhmo + e];
+        T dnp = dh * ((T)1 - z) * ((T)1 - nn * nn);
+        T drp = dnp * hn * r * ((T)1 - r);
+        T dzp = dh * (hp[hpo + e] - nn) * z * ((T)1 - z);
+        dgi[dgio + r3 + j] = drp; dgi[dgio + r3 + H + j] = dzp; dgi[dgio + r3 + 2 * H + j] = dnp;
+        dgh[dgho + r3 + j] = drp; dgh[dgho + r3 + H + j] = dzp; dgh[dgho + r3 + 2 * H + j] = dnp * r;
+        dhd_out[dhdo + e] = dh * z;
+    }
+}
+
+/* Elman RNN: h = act(pre + gh) with pre = gi (both biases folded in); RELU picks relu over tanh. */
+__kernel void rnn_cell_fwd_k(__global T* h, const long ho, __global const T* gi, const long gio,
+                             __global const T* gh, const long gho, const int relu, const long n) {
+    PG_FOR(e, n) {
+        T v = gi[gio + e] + gh[gho + e];
+        h[ho + e] = relu ? max(v, (T)0) : tanh(v);
+    }
+}
+
+/* its backward: dpre = (dout + dhn) * act'(h), from the output h. */
+__kernel void rnn_cell_bwd_k(__global T* dpre, const long dpo, __global const T* dout, const long douto,
+                             __global const T* dhn, const long dhno, __global const T* h, const long ho,
+                             const int relu, const long n) {
+    PG_FOR(e, n) {
+        T dh = dout[douto + e] + dhn[dhno + e], hv = h[ho + e];
+        dpre[dpo + e] = relu ? (hv > 0 ? dh : (T)0) : dh * ((T)1 - hv * hv);
+    }
+}

@@ -80,3 +80,92 @@ class LSTMLayer(Function):
         dw = be.matmul(flat.t(), _span(hs, 0, T).reshape(T * N, H)) if ctx.needs_input_grad[3] else None
         db = flat.sum(0) if ctx.has_bias and ctx.needs_input_grad[4] else None
         return dgates, dh, dc, dw, db
+
+
+def _no_double_backward():
+    if grad_mode.is_grad_enabled():
+        raise RuntimeError("double backward (create_graph=True) through a fused RNN/LSTM/GRU layer is not supported; "
+                           "set pygrad.nn.modules.rnn.FUSED_LSTM = False to run the step-by-step layers")
+
+
+class GRULayer(Function):
+    """``(out (T, N, H), h_n)`` of one GRU layer and direction: one matmul and one gate kernel per step."""
+
+    node_name = "GruLayerBackward0"
+
+    @staticmethod
+    def forward(ctx, gi, h0, w_hh, b_hh):
+        be = backend_of(gi)
+        T, N, G = gi._shape
+        H = G // 3
+        gi = gi.contiguous()
+        hs = be.empty((T + 1, N, H), gi.dtype)
+        acts = be.empty((T, N, 4 * H), gi.dtype)
+        be.copy_(_at(hs, 0), h0)
+        w_t = w_hh.t()
+        bias = b_hh.contiguous() if b_hh is not None else None
+        for t in range(T):
+            be.gru_cell_forward(_at(hs, t + 1), _at(acts, t), _at(gi, t), be.matmul(_at(hs, t), w_t), bias, _at(hs, t))
+        ctx.save_for_backward(w_hh, hs, acts)
+        ctx.has_bias = b_hh is not None
+        return _span(hs, 1, T + 1), _at(hs, T).clone()
+
+    @staticmethod
+    def backward(ctx, dout, dh_n):
+        _no_double_backward()
+        w_hh, hs, acts = ctx.saved_tensors
+        be = backend_of(dout)
+        T, N, H4 = acts._shape
+        H = H4 // 4
+        dout = dout.contiguous()
+        dgi = be.empty((T, N, 3 * H), dout.dtype)
+        dgh = be.empty((T, N, 3 * H), dout.dtype)
+        dhd, dhm = dh_n.contiguous(), dh_n.new_zeros((N, H))
+        for t in reversed(range(T)):
+            dhd_new = be.empty((N, H), dout.dtype)
+            be.gru_cell_backward(_at(dgi, t), _at(dgh, t), dhd_new, _at(dout, t), dhd, dhm, _at(acts, t), _at(hs, t))
+            dhm, dhd = be.matmul(_at(dgh, t), w_hh), dhd_new
+        flat = dgh.reshape(T * N, 3 * H)
+        dw = be.matmul(flat.t(), _span(hs, 0, T).reshape(T * N, H)) if ctx.needs_input_grad[2] else None
+        db = flat.sum(0) if ctx.has_bias and ctx.needs_input_grad[3] else None
+        return dgi, dhd + dhm, dw, db
+
+
+class RNNLayer(Function):
+    """``(out (T, N, H), h_n)`` of one Elman RNN layer and direction (tanh or relu)."""
+
+    node_name = "RnnLayerBackward0"
+
+    @staticmethod
+    def forward(ctx, gi, h0, w_hh, b_hh, relu):
+        be = backend_of(gi)
+        T, N, H = gi._shape
+        if b_hh is not None:
+            gi = gi + b_hh
+        gi = gi.contiguous()
+        hs = be.empty((T + 1, N, H), gi.dtype)
+        be.copy_(_at(hs, 0), h0)
+        w_t = w_hh.t()
+        for t in range(T):
+            be.rnn_cell_forward(_at(hs, t + 1), _at(gi, t), be.matmul(_at(hs, t), w_t), relu)
+        ctx.save_for_backward(w_hh, hs)
+        ctx.has_bias, ctx.relu = b_hh is not None, relu
+        return _span(hs, 1, T + 1), _at(hs, T).clone()
+
+    @staticmethod
+    def backward(ctx, dout, dh_n):
+        _no_double_backward()
+        w_hh, hs = ctx.saved_tensors
+        be = backend_of(dout)
+        T1, N, H = hs._shape
+        T = T1 - 1
+        dout = dout.contiguous()
+        dpre = be.empty((T, N, H), dout.dtype)
+        dh = dh_n.contiguous()
+        for t in reversed(range(T)):
+            be.rnn_cell_backward(_at(dpre, t), _at(dout, t), dh, _at(hs, t + 1), ctx.relu)
+            dh = be.matmul(_at(dpre, t), w_hh)
+        flat = dpre.reshape(T * N, H)
+        dw = be.matmul(flat.t(), _span(hs, 0, T).reshape(T * N, H)) if ctx.needs_input_grad[2] else None
+        db = flat.sum(0) if ctx.has_bias and ctx.needs_input_grad[3] else None
+        return dpre, dh, dw, db, None

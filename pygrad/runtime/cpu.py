@@ -257,4 +257,5 @@ def fold(cols, out_hw, kernel, dilation, padding, stride):
     return wrap(out[:, :, ph: ph + out_hw[0], pw: pw + out_hw[1]], cols.dtype)
 
 
-from .cpu_fused import lstm_cell_backward, lstm_cell_forward, nll_backward, nll_forward, optim_step  # noqa: E402,F401  (fused primitives, one NumPy pass each)
+from .cpu_fused import (gru_cell_backward, gru_cell_forward, lstm_cell_backward, lstm_cell_forward,  # noqa: E402,F401
+                        nll_backward, nll_forward, optim_step, rnn_cell_backward, rnn_cell_forward)  # fused, one NumPy pass each

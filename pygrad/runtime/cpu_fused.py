@@ -157,3 +157,47 @@ def lstm_cell_backward(dgates, dc_prev, dout, dh_next, dc_next, acts, c, c_prev)
     d[:, 2 * H:3 * H] = dc * i * (1 - g * g)
     d[:, 3 * H:] = dh * tc * o * (1 - o)
     np.multiply(dc, f, out=_np(dc_prev))
+
+
+def gru_cell_forward(h, acts, gi, gh, b_hh, h_prev):
+    """See ``OpenCLBackend.gru_cell_forward``."""
+    H = h._shape[1]
+    g, x, hp, a = _np(gh), _np(gi), _np(h_prev), _np(acts)
+    if b_hh is not None:
+        g = g + _np(b_hh)
+    r = _sigmoid(x[:, :H] + g[:, :H])
+    z = _sigmoid(x[:, H:2 * H] + g[:, H:2 * H])
+    hn = g[:, 2 * H:]
+    n = np.tanh(x[:, 2 * H:] + r * hn)
+    a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:] = r, z, n, hn
+    np.add(n, z * (hp - n), out=_np(h))
+
+
+def gru_cell_backward(dgi, dgh, dhd_out, dout, dhd, dhm, acts, h_prev):
+    """See ``OpenCLBackend.gru_cell_backward``."""
+    H = h_prev._shape[1]
+    a = _np(acts)
+    r, z, n, hn = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+    dh = _np(dout) + _np(dhd) + _np(dhm)
+    dnp = dh * (1 - z) * (1 - n * n)
+    drp = dnp * hn * r * (1 - r)
+    dzp = dh * (_np(h_prev) - n) * z * (1 - z)
+    gi, gh = _np(dgi), _np(dgh)
+    gi[:, :H], gi[:, H:2 * H], gi[:, 2 * H:] = drp, dzp, dnp
+    gh[:, :H], gh[:, H:2 * H], gh[:, 2 * H:] = drp, dzp, dnp * r
+    np.multiply(dh, z, out=_np(dhd_out))
+
+
+def rnn_cell_forward(h, gi, gh, relu):
+    """See ``OpenCLBackend.rnn_cell_forward``."""
+    v = _np(gi) + _np(gh)
+    if relu:
+        np.maximum(v, 0, out=_np(h))
+    else:
+        np.tanh(v, out=_np(h))
+
+
+def rnn_cell_backward(dpre, dout, dh_next, h, relu):
+    """See ``OpenCLBackend.rnn_cell_backward``."""
+    dh, hv = _np(dout) + _np(dh_next), _np(h)
+    np.multiply(dh, (hv > 0) if relu else (1 - hv * hv), out=_np(dpre))

@@ -48,8 +48,9 @@ def _gru_step(gi, h, w_hh, b_hh):
     return n + z * (h - n)
 
 
-# An LSTM layer runs as one Function (pygrad/ops/rnn.py: a fused gate kernel + one matmul per step, its
-# own backward through time); False runs the step-by-step tensor code above (the reference it is tested against).
+# Each RNN/LSTM/GRU layer and direction runs as one Function (pygrad/ops/rnn.py: a fused gate kernel + one
+# matmul per step, its own backward through time); False runs the step-by-step tensor code above (the
+# reference the fused layers are tested against, and the way to get second derivatives).
 FUSED_LSTM = True
 
 _STEPS = {"RNN_TANH": _rnn_tanh_step, "RNN_RELU": _rnn_relu_step, "GRU": _gru_step}
@@ -142,8 +143,14 @@ class RNNBase(Module):
                 w_ih, w_hh, b_ih, b_hh = w if self.bias else (*w, None, None)
                 gi = F.linear(x, w_ih, b_ih)  # the input projection of every time step in one matmul
                 h, c = states[0][idx], (states[1][idx] if lstm else None)
-                if lstm and FUSED_LSTM and _fused.fusable(gi, h, c, w_hh, b_hh):
-                    seq, h, c = _fused.LSTMLayer.apply(gi if direction == 0 else gi.flip(0), h, c, w_hh, b_hh)
+                if FUSED_LSTM and _fused.fusable(gi, h, c, w_hh, b_hh):
+                    seq_in = gi if direction == 0 else gi.flip(0)
+                    if lstm:
+                        seq, h, c = _fused.LSTMLayer.apply(seq_in, h, c, w_hh, b_hh)
+                    elif self.mode == "GRU":
+                        seq, h = _fused.GRULayer.apply(seq_in, h, w_hh, b_hh)
+                    else:
+                        seq, h = _fused.RNNLayer.apply(seq_in, h, w_hh, b_hh, self.mode == "RNN_RELU")
                     outs.append(seq if direction == 0 else seq.flip(0))
                     h_n.append(h)
                     c_n.append(c)

@@ -113,6 +113,42 @@ def lstm_cell_backward(self, dgates, dc_prev, dout, dh_next, dc_next, acts, c, c
             *_bo(dc_next), *_bo(acts), *_bo(c), *_bo(c_prev), np.int64(N), np.int64(H))
 
 
+def gru_cell_forward(self, h, acts, gi, gh, b_hh, h_prev):
+    """One GRU step's gate math in one kernel: writes h (N, H) and acts (N, 4H: r, z, n, W_hn h + b_hn)."""
+    N, H = h._shape
+    if N * H:
+        b = b_hh._storage.data if b_hh is not None else h._storage.data
+        _rnn_program(self, h.dtype).gru_cell_fwd_k(
+            self.rt.queue, self.grid(N * H), (LOCAL,), *_bo(h), *_bo(acts), *_bo(gi), *_bo(gh), b,
+            np.int32(b_hh is not None), *_bo(h_prev), np.int64(N), np.int64(H))
+
+
+def gru_cell_backward(self, dgi, dgh, dhd_out, dout, dhd, dhm, acts, h_prev):
+    """The backward of ``gru_cell_forward``: writes dgi, dgh (N, 3H) and dhd_out (N, H)."""
+    N, H = h_prev._shape
+    if N * H:
+        _rnn_program(self, h_prev.dtype).gru_cell_bwd_k(
+            self.rt.queue, self.grid(N * H), (LOCAL,), *_bo(dgi), *_bo(dgh), *_bo(dhd_out), *_bo(dout), *_bo(dhd),
+            *_bo(dhm), *_bo(acts), *_bo(h_prev), np.int64(N), np.int64(H))
+
+
+def rnn_cell_forward(self, h, gi, gh, relu):
+    """One Elman RNN step: h = tanh(gi + gh) (or relu), one kernel."""
+    n = h.numel()
+    if n:
+        _rnn_program(self, h.dtype).rnn_cell_fwd_k(self.rt.queue, self.grid(n), (LOCAL,), *_bo(h), *_bo(gi),
+                                                   *_bo(gh), np.int32(relu), np.int64(n))
+
+
+def rnn_cell_backward(self, dpre, dout, dh_next, h, relu):
+    """Its backward: dpre = (dout + dh_next) * act'(h), one kernel."""
+    n = h.numel()
+    if n:
+        _rnn_program(self, h.dtype).rnn_cell_bwd_k(self.rt.queue, self.grid(n), (LOCAL,), *_bo(dpre), *_bo(dout),
+                                                   *_bo(dh_next), *_bo(h), np.int32(relu), np.int64(n))
+
+
 def install(cls):
-    for fn in (nll_forward, nll_backward, optim_step, lstm_cell_forward, lstm_cell_backward):
+    for fn in (nll_forward, nll_backward, optim_step, lstm_cell_forward, lstm_cell_backward, gru_cell_forward,
+               gru_cell_backward, rnn_cell_forward, rnn_cell_backward):
         setattr(cls, fn.__name__, fn)
