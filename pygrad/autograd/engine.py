@@ -13,6 +13,7 @@ is reached through an ``AccumulateGrad`` node, which adds what arrives into ``le
    ``sum_to_shape`` undoes broadcasting centrally, so no op has to);
 3. *release*: unless ``retain_graph``, each node drops its saved tensors right after it ran.
 """
+import sys
 import weakref
 
 from . import grad_mode
@@ -218,12 +219,47 @@ def _zeros(meta):
     return zeros(meta[0], dtype=meta[1], device=meta[2])  # on the output's device, not the default one
 
 
+# How many references the engine itself holds on a gradient when it reaches _sole_owner (its buffer list,
+# loop variables, the call arguments, getrefcount's own): measured once on a known-fresh gradient, so the
+# count matches this interpreter.  A tensor also referenced elsewhere (the same gradient sent to two
+# leaves, a gradient the caller passed in and still holds) has more.
+_own = {"refs": None, "probe": None}
+
+
+def _calibrate():
+    from ..creation import tensor
+
+    _own["refs"] = 0  # during the probe: record, never steal
+    with grad_mode.enable_grad():  # (called from inside a backward, where recording is off)
+        x = tensor([1.0], device="cpu", requires_grad=True)
+        (x * 2.0).backward(tensor([1.0], device="cpu"))  # MulBackward returns a fresh g * 2: the engine's only
+    _own["refs"] = _own["probe"]
+
+
+def _sole_owner(g):
+    """Whether ``g`` is a dense tensor that only the engine references, over memory no other tensor uses."""
+    if _own["refs"] is None:
+        _calibrate()
+    if _own["refs"] == 0:  # calibrating
+        _own["probe"] = sys.getrefcount(g)
+        return False
+    return (g._base is None and g.grad_fn is None and g._offset == 0 and g._storage.size == g.numel()
+            and g.is_contiguous() and sys.getrefcount(g) <= _own["refs"] and sys.getrefcount(g._storage) <= 2)
+
+
 def _accumulate(leaf, g, create_graph):
     """``leaf.grad += g`` (after the leaf's own hooks); the first gradient is stored as a copy."""
     if leaf._hooks:
         g = _call_hooks(leaf._hooks, g)
     if leaf._grad is None:
-        leaf._grad = g if create_graph else g.detach().clone()
+        if create_graph:
+            leaf._grad = g
+        elif _sole_owner(g):
+            # nobody else holds this tensor or its memory (a fresh result of a backward): keep it as the
+            # gradient instead of copying it, as PyTorch does; saves a copy per parameter and step
+            leaf._grad = g.detach()
+        else:
+            leaf._grad = g.detach().clone()
     elif create_graph:
         leaf._grad = leaf._grad + g
     else:
