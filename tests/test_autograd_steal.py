@@ -44,3 +44,30 @@ def test_calibration_is_recorded():
     x = torch.randn(2, requires_grad=True)
     (x * 2).sum().backward()
     assert engine._own["refs"] and engine._own["refs"] > 1
+
+
+def test_dense_view_of_a_fresh_result_is_kept_but_not_a_view_of_a_kept_tensor(monkeypatch):
+    a = torch.randn(6, requires_grad=True)
+    w = torch.randn(2, 3)
+    (a.reshape(2, 3) * w).sum().backward()
+    a.grad = None
+    calls = _count_clones(monkeypatch)
+    (a.reshape(2, 3) * w).sum().backward()  # ReshapeBackward: a view of MulBackward's fresh g * w
+    assert not calls and a.grad.tolist() == w.reshape(6).tolist()
+
+    kept = torch.ones(2, 3)
+
+    class Keep(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx, g):
+            return kept.reshape(6)  # a view of a tensor the caller keeps
+
+    b = torch.randn(6, requires_grad=True)
+    Keep.apply(b).sum().backward()
+    assert calls  # copied
+    b.grad += 1
+    assert kept.tolist() == [[1.0] * 3] * 2

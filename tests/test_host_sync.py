@@ -154,3 +154,24 @@ def test_a_training_step_never_waits_for_the_device(model, opt):
     assert rt.blocking_writes - writes == 0  # a waiting upload (new scalar constant) would sync as well
     value = loss.item()  # the loop's own sync (printing the loss) comes after the step
     assert rt.blocking_reads - reads >= 1 and value == value
+
+
+@opencl
+def test_lenet_step_launches_at_most_110_kernels():
+    """The issue's target (211 before fused optimizers, fused nll_loss and gradient buffers kept)."""
+    from pygrad.runtime.opencl import kernels
+
+    torch.manual_seed(0)
+    m, loss_fn = _lenet()
+    o = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
+    for _ in range(2):
+        loss = loss_fn()
+        o.zero_grad()
+        loss.backward()
+        o.step()
+    n = kernels.launches
+    loss = loss_fn()
+    o.zero_grad()
+    loss.backward()
+    o.step()
+    assert kernels.launches - n <= 110

@@ -243,8 +243,13 @@ def _sole_owner(g):
     if _own["refs"] == 0:  # calibrating
         _own["probe"] = sys.getrefcount(g)
         return False
-    return (g._base is None and g.grad_fn is None and g._offset == 0 and g._storage.size == g.numel()
-            and g.is_contiguous() and sys.getrefcount(g) <= _own["refs"] and sys.getrefcount(g._storage) <= 2)
+    if not (g.grad_fn is None and g._offset == 0 and g._storage.size == g.numel() and g.is_contiguous()
+            and sys.getrefcount(g) <= _own["refs"]):
+        return False
+    if g._base is None:
+        return sys.getrefcount(g._storage) <= 2  # only g uses the memory
+    # a dense view (reshape of a fresh result): its base may be referenced by nothing but g
+    return sys.getrefcount(g._base) <= 2 and sys.getrefcount(g._storage) <= 3
 
 
 def _accumulate(leaf, g, create_graph):
@@ -257,7 +262,7 @@ def _accumulate(leaf, g, create_graph):
         elif _sole_owner(g):
             # nobody else holds this tensor or its memory (a fresh result of a backward): keep it as the
             # gradient instead of copying it, as PyTorch does; saves a copy per parameter and step
-            leaf._grad = g.detach()
+            leaf._grad = g.detach()  # (a new tensor object over the same memory, no base, no history)
         else:
             leaf._grad = g.detach().clone()
     elif create_graph:
