@@ -175,3 +175,13 @@ def test_lenet_step_launches_at_most_110_kernels():
     loss.backward()
     o.step()
     assert kernels.launches - n <= 110
+
+
+@opencl
+def test_index_select_reports_like_the_cpu():
+    x = torch.arange(12.0, device=DEV).reshape(3, 4)
+    y = x.index_select(1, torch.tensor([3, 0, 4], device=DEV))
+    with pytest.raises(RuntimeError, match="^index_select\\(\\): index 4 is out of bounds for dimension 1 with size 4$"):
+        y.tolist()
+    with pytest.raises(RuntimeError, match="^index_select\\(\\): index 4 is out of bounds for dimension 1 with size 4$"):
+        torch.arange(12.0).reshape(3, 4).index_select(1, torch.tensor([4]))

@@ -352,8 +352,12 @@ def index_select(x, dim, index):
     if index.dim() > 1:
         raise IndexError("index_select(): Index is supposed to be a vector")
     d = wrap_dim(dim, x.dim())
+    items = (slice(None),) * d + (index.reshape(-1),)
+    take = _device_take(x, items)
+    if take is not None:  # checked on the device: a bad value raises at the next sync, as the CPU's error
+        return Index.apply(x, None, take + (RuntimeError, "index_select(): "), items)
     try:
-        return getitem(x, (slice(None),) * d + (index.reshape(-1),))
+        return getitem(x, items)
     except IndexError as e:  # PyTorch reports a bad index value as a RuntimeError here
         raise RuntimeError(f"index_select(): {e}") from None
 

@@ -194,16 +194,16 @@ def offsets_along_dim(self, x, d, index, exc=IndexError):
                           exc)
 
 
-def offsets_take(self, x, k, index, exc=IndexError):
+def offsets_take(self, x, k, index, exc=IndexError, prefix=""):
     """Storage offsets of ``x[:, ..., index]`` (``index`` at dim k, full slices elsewhere; negatives wrap)."""
     pre, post = x.dim() - k - 1, x._shape[k + 1:]
     shape = x._shape[:k] + index._shape + post
     ist = (0,) * k + index._strides + (0,) * pre
     xst = x._strides[:k] + (0,) * index.dim() + x._strides[k + 1:]
-    return _index_offsets(self, x, index, shape, ist, xst, x._shape[k], x._strides[k], k, True, exc)
+    return _index_offsets(self, x, index, shape, ist, xst, x._shape[k], x._strides[k], k, True, exc, prefix)
 
 
-def _index_offsets(self, x, index, shape, ist, xst, size, stride, d, wrap, exc):
+def _index_offsets(self, x, index, shape, ist, xst, size, stride, d, wrap, exc, prefix=""):
     """Launch ``index_offsets_k`` over ``shape``; an index out of range is reported at the next sync.
 
     The kernel gives a bad element offset -1 (gather/scatter skip it) and records the value in the
@@ -217,7 +217,7 @@ def _index_offsets(self, x, index, shape, ist, xst, size, stride, d, wrap, exc):
     cshape, cstrides = collapse(shape, [_core.contiguous_strides(shape), tuple(ist), tuple(xst)])
     L = make_layout(cshape, cstrides, [0, index._offset, x._offset])
     errors = self.rt.errors
-    tag = errors.tag(exc, f"index {{value}} is out of bounds for dimension {d} with size {size}")
+    tag = errors.tag(exc, f"{prefix}index {{value}} is out of bounds for dimension {d} with size {size}")
     prg = kernels.program(self.rt, "index.cl", ("T long", f"IDX {index.dtype.cl}"))
     prg.index_offsets_k(self.rt.queue, self.grid(n), (LOCAL,), out._storage.data, index._storage.data, L,
                         np.int64(n), np.int64(size), np.int64(stride), np.int32(wrap), errors.buffer(), np.int32(tag))
