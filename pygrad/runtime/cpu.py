@@ -229,6 +229,9 @@ def unfold(x, kernel, dilation, padding, stride, pad_value=0.0):
     copy; one ``ascontiguousarray`` then lays them out for the matrix product of a convolution.
     """
     a = to_numpy(x)
+    if a.dtype in (np.float32, np.float64):  # one compiled pass (_core.im2col): no padded copy
+        return wrap(_core.im2col(np.ascontiguousarray(a), tuple(kernel), tuple(dilation), tuple(padding),
+                                 tuple(stride), pad_value), x.dtype)
     (kh, kw), (dh, dw), (ph, pw), (sh, sw) = kernel, dilation, padding, stride
     if ph or pw:
         a = np.pad(a, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=pad_value)
@@ -247,6 +250,9 @@ def fold(cols, out_hw, kernel, dilation, padding, stride):
     Loops over the kh*kw kernel offsets (not over elements): each adds one strided slab.
     """
     c = to_numpy(cols)
+    if c.dtype in (np.float32, np.float64):  # one compiled pass (_core.col2im)
+        return wrap(_core.col2im(np.ascontiguousarray(c), out_hw[0], out_hw[1], tuple(dilation), tuple(padding),
+                                 tuple(stride)), cols.dtype)
     n, ch, kh, kw, oh, ow = c.shape
     (dh, dw), (ph, pw), (sh, sw) = dilation, padding, stride
     H, W = out_hw[0] + 2 * ph, out_hw[1] + 2 * pw
