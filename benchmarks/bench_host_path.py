@@ -1,23 +1,43 @@
 """The host path: per-op overhead of a small ``a + b`` and whole training steps, side by side with PyTorch
 CPU (1 thread) and NumPy, plus OpenCL launches and host syncs per LeNet step.
 
-Run: ``python benchmarks/bench_host_path.py [--rounds 5] [--quick]``.  Each figure is the median of
+Run: ``python benchmarks/bench_host_path.py [--rounds 5] [--quick] [--threads 1]``.  ``--threads`` (default 1)
+sets PyTorch's threads and, before NumPy loads, OpenBLAS/OpenMP's (0: leave both at the machine's
+default).  Each figure is the median of
 interleaved rounds (pygrad CPU, pygrad OpenCL, PyTorch one after another in every round), so machine
 load hits all alike.  Ratio = pygrad time / PyTorch time (lower is better).
 """
 import argparse
+import os
 import statistics
+import sys
 import time
 
-import numpy as np
 
-import pygrad
-import pygrad.nn as pnn
-import pygrad.nn.functional as PF
+def _threads_arg():
+    for i, a in enumerate(sys.argv):
+        if a == "--threads" and i + 1 < len(sys.argv):
+            return int(sys.argv[i + 1])
+        if a.startswith("--threads="):
+            return int(a.split("=", 1)[1])
+    return 1
+
+
+THREADS = _threads_arg()
+if THREADS:  # must happen before NumPy (and its BLAS) is imported
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(THREADS)
+
+import numpy as np  # noqa: E402
+
+import pygrad  # noqa: E402
+import pygrad.nn as pnn  # noqa: E402
+import pygrad.nn.functional as PF  # noqa: E402
 
 try:
     import torch
-    torch.set_num_threads(1)
+    if THREADS:
+        torch.set_num_threads(THREADS)
 except ImportError:  # PyTorch is optional
     torch = None
 
@@ -105,6 +125,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="the a + b rows only")
+    ap.add_argument("--threads", type=int, default=1, help="threads for PyTorch and BLAS (0: their defaults)")
     args = ap.parse_args()
     devices = ["cpu"] + (["opencl"] if pygrad.opencl.is_available() else [])
     cases = {}

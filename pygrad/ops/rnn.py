@@ -50,7 +50,7 @@ class LSTMLayer(Function):
         acts = be.empty((T, N, G), gi.dtype)
         be.copy_(_at(hs, 0), h0)
         be.copy_(_at(cs, 0), c0)
-        w_t = w_hh.t()
+        w_t = w_hh.t().contiguous()  # once per sequence: every step's matmul then reads it in order
         for t in range(T):
             gh = be.matmul(_at(hs, t), w_t)
             be.lstm_cell_forward(_at(hs, t + 1), _at(cs, t + 1), _at(acts, t), _at(gi, t), gh, _at(cs, t))
@@ -102,7 +102,7 @@ class GRULayer(Function):
         hs = be.empty((T + 1, N, H), gi.dtype)
         acts = be.empty((T, N, 4 * H), gi.dtype)
         be.copy_(_at(hs, 0), h0)
-        w_t = w_hh.t()
+        w_t = w_hh.t().contiguous()  # once per sequence: every step's matmul then reads it in order
         bias = b_hh.contiguous() if b_hh is not None else None
         for t in range(T):
             be.gru_cell_forward(_at(hs, t + 1), _at(acts, t), _at(gi, t), be.matmul(_at(hs, t), w_t), bias, _at(hs, t))
@@ -145,7 +145,7 @@ class RNNLayer(Function):
         gi = gi.contiguous()
         hs = be.empty((T + 1, N, H), gi.dtype)
         be.copy_(_at(hs, 0), h0)
-        w_t = w_hh.t()
+        w_t = w_hh.t().contiguous()  # once per sequence: every step's matmul then reads it in order
         for t in range(T):
             be.rnn_cell_forward(_at(hs, t + 1), _at(gi, t), be.matmul(_at(hs, t), w_t), relu)
         ctx.save_for_backward(w_hh, hs)
