@@ -41,3 +41,9 @@ inline void pg_offsets(const Layout* L, long i, long* o0, long* o1, long* o2, lo
 #else
 #define PG_FOR(i, n) for (long i = get_global_id(0); i < (long)(n); i += get_global_size(0))
 #endif
+
+/* Record a failed value check for the host (runtime.DeviceErrors): the first failure wins.  ``bad``
+ * holds an int tag (which check) in its first word and the offending value in its second long. */
+inline void pg_report_bad(__global long* bad, int tag, long value) {
+    if (atomic_cmpxchg((volatile __global int*)bad, 0, tag) == 0) bad[1] = value;
+}

@@ -2,13 +2,15 @@
  *   T: element storage type; an unsigned integer of the element's size where elements only move
  *      (gather, scatter, im2col), the real type where they are summed (col2im).
  */
+/* A negative offset marks an element whose index was out of range (index_offsets_k recorded it for the
+ * host): gather writes 0 there and scatter skips it, so no kernel touches memory outside the tensor. */
 __kernel void gather_k(__global T* out, __global const T* in, __global const long* offs, const long n) {
-    PG_FOR(i, n) out[i] = in[offs[i]];
+    PG_FOR(i, n) { long o = offs[i]; out[i] = o >= 0 ? in[o] : (T)0; }
 }
 
 __kernel void scatter_k(__global T* dst, __global const long* offs, __global const T* vals, const long n,
                         const long voff) {
-    PG_FOR(i, n) dst[offs[i]] = vals[voff + i];
+    PG_FOR(i, n) { long o = offs[i]; if (o >= 0) dst[o] = vals[voff + i]; }
 }
 
 #ifdef IDX
@@ -17,16 +19,18 @@ __kernel void scatter_k(__global T* dst, __global const long* offs, __global con
  * For element i of the result (layout L: operand 1 walks the index, operand 2 walks x with stride 0
  * along the indexed dim), offs[i] = x's offset at i's other coordinates + index * stride.  With
  * ``wrap`` (x[i]) a negative index counts from the end; gather/scatter take none.  A value out of
- * range is recorded in bad[0..1] (flag, value) and replaced by 0: no kernel reads outside x. */
+ * range gets offset -1 (gather/scatter skip it) and is recorded for the host (pg_report_bad): the
+ * queue never waits for the check. */
 __kernel void index_offsets_k(__global long* offs, __global const IDX* index, const Layout L, const long n,
-                              const long size, const long stride, const int wrap, __global long* bad) {
+                              const long size, const long stride, const int wrap, __global long* bad,
+                              const int tag) {
     PG_FOR(i, n) {
         long o0, o1, o2, o3;
         pg_offsets(&L, i, &o0, &o1, &o2, &o3);
         long j = index[o1];
         long k = (wrap && j < 0) ? j + size : j;
-        if (k < 0 || k >= size) { bad[0] = 1; bad[1] = j; k = 0; }
-        offs[o0] = o2 + k * stride;
+        if (k < 0 || k >= size) { pg_report_bad(bad, tag, j); offs[o0] = -1; }
+        else offs[o0] = o2 + k * stride;
     }
 }
 #endif
@@ -46,6 +50,7 @@ inline ushort pg_f2h(float f) { ushort b; vstore_half(f, 0, (__private half*)&b)
 __kernel void scatter_add_k(__global RAW* dst, __global const long* offs, __global const RAW* vals, const long n,
                             const long voff) {
     PG_FOR(i, n) {
+        if (offs[i] < 0) continue;  /* a bad index, already recorded */
         ACC v = DECODE(vals[voff + i]);
 #if RAW_BYTES == 8
         volatile __global ulong* p = (volatile __global ulong*)(dst + offs[i]);

@@ -35,6 +35,7 @@ from .serialization import save, load
 from .utils.dlpack import from_dlpack
 from . import onnx
 from . import optim, utils
+from . import profiler
 from . import nn
 from . import vision
 from . import distributed  # noqa: E402  (imports mpi4py only when a process group starts)

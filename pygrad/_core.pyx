@@ -689,3 +689,114 @@ def dense_strides_like(inputs, tuple shape):
                 acc *= max(<Py_ssize_t>shape[order[i]], 1)
             return tuple(out)
     return None
+
+
+# ----------------------------------------------------------------------------------------------
+# Convolution and pooling loops of the CPU backend (im2col, col2im, max-pool with indices): one
+# compiled pass each instead of NumPy's pad + strided copy, or one slab per window offset.
+# ----------------------------------------------------------------------------------------------
+ctypedef fused conv_t:
+    float
+    double
+
+
+def _check_conv(Py_ssize_t n, Py_ssize_t c, Py_ssize_t h, Py_ssize_t w, tuple kernel, tuple dilation,
+                tuple padding, tuple stride):
+    """(oh, ow) of a window walk; raises RuntimeError for sizes that would make the loops misbehave."""
+    kh, kw = kernel
+    dh, dw = dilation
+    ph, pw = padding
+    sh, sw = stride
+    if min(kh, kw, dh, dw, sh, sw) <= 0 or min(ph, pw) < 0:
+        raise RuntimeError(f"bad window: kernel {kernel}, dilation {dilation}, padding {padding}, stride {stride}")
+    oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    if oh <= 0 or ow <= 0:
+        raise RuntimeError(f"window larger than the padded input ({h}x{w}, kernel {kernel}, padding {padding})")
+    return oh, ow
+
+
+def im2col(const conv_t[:, :, :, ::1] x, tuple kernel, tuple dilation, tuple padding, tuple stride, pad_value=0.0):
+    """Windows of a contiguous (N, C, H, W) float array as a new (N, C, kh, kw, oh, ow) array."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    oh_, ow_ = _check_conv(N, C, H, W, kernel, dilation, padding, stride)
+    cdef Py_ssize_t kh = kernel[0], kw = kernel[1], dh = dilation[0], dw = dilation[1]
+    cdef Py_ssize_t ph = padding[0], pw = padding[1], sh = stride[0], sw = stride[1], oh = oh_, ow = ow_
+    dtype = np.float32 if conv_t is float else np.float64
+    out_arr = np.empty((N, C, kh, kw, oh, ow), dtype=dtype)
+    cdef conv_t[:, :, :, :, :, ::1] out = out_arr
+    cdef conv_t pad = pad_value
+    cdef Py_ssize_t n, c, i, j, y, xx, h, w0, x0, x1
+    cdef conv_t* o
+    cdef const conv_t* src
+    if out_arr.size == 0:
+        return out_arr
+    with nogil:
+        for n in range(N):
+            for c in range(C):
+                for i in range(kh):
+                    for j in range(kw):
+                        # the output columns x0..x1-1 read inside the row (w = w0 + x*sw in [0, W))
+                        w0 = j * dw - pw
+                        x0 = 0 if w0 >= 0 else (-w0 + sw - 1) // sw
+                        x1 = min(ow, (W - 1 - w0) // sw + 1) if W - 1 - w0 >= 0 else 0
+                        if x1 < x0:
+                            x1 = x0
+                        if x0 > ow:
+                            x0 = x1 = ow
+                        for y in range(oh):
+                            o = &out[n, c, i, j, y, 0]
+                            h = y * sh - ph + i * dh
+                            if h < 0 or h >= H:
+                                for xx in range(ow):
+                                    o[xx] = pad
+                                continue
+                            src = &x[n, c, h, 0]
+                            for xx in range(x0):
+                                o[xx] = pad
+                            if sw == 1:
+                                if x1 > x0:
+                                    memcpy(o + x0, src + w0 + x0, (x1 - x0) * sizeof(conv_t))
+                            else:
+                                for xx in range(x0, x1):
+                                    o[xx] = src[w0 + xx * sw]
+                            for xx in range(x1, ow):
+                                o[xx] = pad
+    return out_arr
+
+
+def col2im(const conv_t[:, :, :, :, :, ::1] cols, Py_ssize_t H, Py_ssize_t W, tuple dilation, tuple padding,
+           tuple stride):
+    """The adjoint of ``im2col``: sums each column entry back into a new (N, C, H, W) array."""
+    cdef Py_ssize_t N = cols.shape[0], C = cols.shape[1], kh = cols.shape[2], kw = cols.shape[3]
+    cdef Py_ssize_t oh = cols.shape[4], ow = cols.shape[5]
+    oh_, ow_ = _check_conv(N, C, H, W, (kh, kw), dilation, padding, stride)
+    if (oh_, ow_) != (oh, ow):
+        raise RuntimeError(f"col2im: columns of {oh}x{ow} windows do not match an output of {H}x{W}")
+    cdef Py_ssize_t dh = dilation[0], dw = dilation[1], ph = padding[0], pw = padding[1]
+    cdef Py_ssize_t sh = stride[0], sw = stride[1]
+    dtype = np.float32 if conv_t is float else np.float64
+    out_arr = np.zeros((N, C, H, W), dtype=dtype)
+    cdef conv_t[:, :, :, ::1] out = out_arr
+    cdef Py_ssize_t n, c, i, j, y, xx, h, w0, x0, x1
+    cdef conv_t* o
+    cdef const conv_t* src
+    if cols.size == 0 or out_arr.size == 0:
+        return out_arr
+    with nogil:
+        for n in range(N):
+            for c in range(C):
+                for i in range(kh):
+                    for j in range(kw):
+                        w0 = j * dw - pw
+                        x0 = 0 if w0 >= 0 else (-w0 + sw - 1) // sw
+                        x1 = min(ow, (W - 1 - w0) // sw + 1) if W - 1 - w0 >= 0 else 0
+                        for y in range(oh):
+                            h = y * sh - ph + i * dh
+                            if h < 0 or h >= H:
+                                continue
+                            o = &out[n, c, h, 0]
+                            src = &cols[n, c, i, j, y, 0]
+                            for xx in range(x0, x1):
+                                o[w0 + xx * sw] += src[xx]
+    return out_arr

@@ -32,7 +32,7 @@ def get_device_properties(index=None):
 
 def synchronize(index=None):
     """Wait until every kernel queued on the device has finished."""
-    _rt.runtime(_check(index)).queue.finish()
+    _rt.runtime(_check(index)).finish()
 
 
 def memory_allocated(index=None):

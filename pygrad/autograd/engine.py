@@ -13,6 +13,7 @@ is reached through an ``AccumulateGrad`` node, which adds what arrives into ``le
    ``sum_to_shape`` undoes broadcasting centrally, so no op has to);
 3. *release*: unless ``retain_graph``, each node drops its saved tensors right after it ran.
 """
+import sys
 import threading
 import weakref
 
@@ -73,7 +74,7 @@ def attach(node, args, out):
     node._input_meta = tuple((a._shape, a.dtype) if hasattr(a, "_storage") else None for a in args)
     outs = out if isinstance(out, tuple) else (out,)
     node._n_outputs = len(outs)
-    node._output_meta = tuple((o._shape, o.dtype) if o is not None else None for o in outs)
+    node._output_meta = tuple((o._shape, o.dtype, o._storage.device) if o is not None else None for o in outs)
     positions = {}
     for i, o in enumerate(outs):
         if o is None or id(o) in node._non_differentiable or not o.dtype.is_floating_point:
@@ -239,7 +240,40 @@ def _apply(node, out_grads):
 def _zeros(meta):
     from ..creation import zeros
 
-    return zeros(meta[0], dtype=meta[1])
+    return zeros(meta[0], dtype=meta[1], device=meta[2])  # on the output's device, not the default one
+
+
+# How many references the engine itself holds on a gradient when it reaches _sole_owner (its buffer list,
+# loop variables, the call arguments, getrefcount's own): measured once on a known-fresh gradient, so the
+# count matches this interpreter.  A tensor also referenced elsewhere (the same gradient sent to two
+# leaves, a gradient the caller passed in and still holds) has more.
+_own = {"refs": None, "probe": None}
+
+
+def _calibrate():
+    from ..creation import tensor
+
+    _own["refs"] = 0  # during the probe: record, never steal
+    with grad_mode.enable_grad():  # (called from inside a backward, where recording is off)
+        x = tensor([1.0], device="cpu", requires_grad=True)
+        (x * 2.0).backward(tensor([1.0], device="cpu"))  # MulBackward returns a fresh g * 2: the engine's only
+    _own["refs"] = _own["probe"]
+
+
+def _sole_owner(g):
+    """Whether ``g`` is a dense tensor that only the engine references, over memory no other tensor uses."""
+    if _own["refs"] is None:
+        _calibrate()
+    if _own["refs"] == 0:  # calibrating
+        _own["probe"] = sys.getrefcount(g)
+        return False
+    if not (g.grad_fn is None and g._offset == 0 and g._storage.size == g.numel() and g.is_contiguous()
+            and sys.getrefcount(g) <= _own["refs"]):
+        return False
+    if g._base is None:
+        return sys.getrefcount(g._storage) <= 2  # only g uses the memory
+    # a dense view (reshape of a fresh result): its base may be referenced by nothing but g
+    return sys.getrefcount(g._base) <= 2 and sys.getrefcount(g._storage) <= 3
 
 
 def _accumulate(leaf, g, create_graph):
@@ -247,7 +281,14 @@ def _accumulate(leaf, g, create_graph):
     if leaf._hooks:
         g = _call_hooks(leaf._hooks, g)
     if leaf._grad is None:
-        leaf._grad = g if create_graph else g.detach().clone()
+        if create_graph:
+            leaf._grad = g
+        elif _sole_owner(g):
+            # nobody else holds this tensor or its memory (a fresh result of a backward): keep it as the
+            # gradient instead of copying it, as PyTorch does; saves a copy per parameter and step
+            leaf._grad = g.detach()  # (a new tensor object over the same memory, no base, no history)
+        else:
+            leaf._grad = g.detach().clone()
     elif create_graph:
         leaf._grad = leaf._grad + g
     else:

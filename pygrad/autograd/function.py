@@ -39,7 +39,7 @@ class Node:
         self._non_differentiable = ()
         self._materialize_grads = True
         self._n_outputs = 1
-        self._output_meta = ()  # (shape, dtype) of each output, to make zero gradients when needed
+        self._output_meta = ()  # (shape, dtype, device) of each output, to make zero gradients when needed
 
     def name(self):
         return self._name
@@ -144,11 +144,15 @@ class Function(metaclass=FunctionMeta):
         """Run forward; record a graph node when grad mode is on and an input requires grad."""
         if cls._builtin:
             _check_devices(args)  # every built-in op passes here: one place, before any backend runs
-        ctx = cls._backward_cls()
-        needs = tuple(getattr(a, "requires_grad", False) is True for a in args)
-        ctx.needs_input_grad = needs
-        if not (grad_mode._state.enabled and any(needs)):
+        needs = tuple([getattr(a, "requires_grad", False) is True for a in args])
+        if not (True in needs and grad_mode._state.enabled):
+            # nothing is recorded: forward gets a bare ctx (no graph-node fields), dropped afterwards
+            ctx = object.__new__(cls._backward_cls)
+            ctx.needs_input_grad = needs
+            ctx._saved = None
             return cls.forward(ctx, *args, **kwargs)
+        ctx = cls._backward_cls()
+        ctx.needs_input_grad = needs
         grad_mode._state.enabled = False
         try:
             out = cls.forward(ctx, *args, **kwargs)

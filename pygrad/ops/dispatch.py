@@ -1,5 +1,5 @@
 """Choosing the backend for an op from its inputs' device."""
-from ..runtime import cpu
+from ..runtime import cpu, get_backend
 
 
 def backend_of(t):
@@ -7,8 +7,6 @@ def backend_of(t):
     dev = t._storage.device
     if dev.type == "cpu":
         return cpu
-    from ..runtime import get_backend
-
     return get_backend(dev)
 
 

@@ -296,6 +296,8 @@ def _gather_offsets(x, dim, index, name):
         if k != d and index._shape[k] > x._shape[k]:
             raise RuntimeError(f"Size does not match at dimension {k} expected index {list(index._shape)} to be "
                                f"smaller than self {list(x._shape)} apart from dimension {d}")
+    if x.device.type != "cpu":  # checked on the device, raised at the next sync: as a RuntimeError here
+        return backend_of(x).offsets_along_dim(x, d, index, exc=RuntimeError)
     try:
         return backend_of(x).offsets_along_dim(x, d, index)
     except IndexError as e:  # an index value out of range is a RuntimeError here, as in PyTorch
@@ -413,8 +415,12 @@ def index_select(x, dim, index):
         raise IndexError("index_select(): Index is supposed to be a vector")
     check_same_device(x, index)
     d = wrap_dim(dim, x.dim())
+    items = (slice(None),) * d + (index.reshape(-1),)
+    take = _device_take(x, items)
+    if take is not None:  # checked on the device: a bad value raises at the next sync, as the CPU's error
+        return Index.apply(x, None, take + (RuntimeError, "index_select(): "), items)
     try:
-        return getitem(x, (slice(None),) * d + (index.reshape(-1),))
+        return getitem(x, items)
     except IndexError as e:  # PyTorch reports a bad index value as a RuntimeError here
         raise RuntimeError(f"index_select(): {e}") from None
 

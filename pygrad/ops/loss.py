@@ -1,4 +1,8 @@
 """Loss functions of ``nn.functional`` with PyTorch's ``reduction`` ('mean', 'sum', 'none')."""
+from .. import dtypes as D
+from ..autograd.function import Function
+from .dispatch import backend_of, check_same_device
+
 
 def _reduce(loss, reduction):
     if reduction == "mean":
@@ -19,10 +23,36 @@ def _check_same_shape(input, target, name):
                       "the same size.", stacklevel=3)
 
 
+class MseLoss(Function):
+    """(input - target)² reduced, as one graph node (PyTorch's ``MseLossBackward0``)."""
+
+    node_name = "MseLossBackward0"
+
+    @staticmethod
+    def forward(ctx, input, target, reduction):
+        d = input - target
+        ctx.reduction, ctx.shapes = reduction, (input._shape, target._shape)
+        ctx.save_for_backward(input, target)
+        return _reduce(d * d, reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        from .movement import sum_to_shape
+
+        input, target = ctx.saved_tensors
+        d = input - target
+        scale = 2.0 / d.numel() if ctx.reduction == "mean" and d.numel() else 2.0
+        gd = d * (g * scale)
+        gi = sum_to_shape(gd, ctx.shapes[0]) if ctx.needs_input_grad[0] else None
+        gt = sum_to_shape(-gd, ctx.shapes[1]) if ctx.needs_input_grad[1] else None
+        return gi, gt, None
+
+
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     _check_same_shape(input, target, "mse_loss")
-    d = input - target
-    return _reduce(d * d, reduction)
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    return MseLoss.apply(input, target, reduction)
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
@@ -54,32 +84,73 @@ def _class_dim_first(input, target):
     return input, target
 
 
+class NllLoss(Function):
+    """nll_loss of (M, C) log-probabilities and (M,) class targets: one kernel forward, one backward.
+
+    The target range is checked inside the kernel; on a device a bad target is raised at the next sync
+    (``runtime.DeviceErrors``), on the CPU at once, both as PyTorch's ``IndexError: Target 5 is out of bounds.``
+    """
+
+    node_name = "NllLossBackward0"
+
+    @staticmethod
+    def forward(ctx, x, target, weight, ignore_index, reduction):
+        check_same_device(x, target)
+        if weight is not None:
+            check_same_device(x, weight)
+            weight = weight.detach().to(x.dtype).contiguous()
+        loss, wsum = backend_of(x).nll_forward(x, target, weight, ignore_index, reduction)
+        ctx.args = (weight, wsum, ignore_index, reduction, x._shape[1])
+        ctx.save_for_backward(target)
+        return loss
+
+    @staticmethod
+    def backward(ctx, g):
+        (target,) = ctx.saved_tensors
+        return NllLossGrad.apply(g, target, *ctx.args), None, None, None, None
+
+
+class NllLossGrad(Function):
+    """NllLoss's backward as a Function, so a second derivative exists: nll_loss is linear in x."""
+
+    node_name = "NllLossBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, g, target, weight, wsum, ignore_index, reduction, C):
+        ctx.args = (target, weight, ignore_index, reduction)
+        return backend_of(g).nll_backward(g, target, weight, wsum, ignore_index, reduction, C)
+
+    @staticmethod
+    def backward(ctx, gg):
+        target, weight, ignore_index, reduction = ctx.args
+        return (NllLoss.apply(gg, target, weight, ignore_index, reduction),) + (None,) * 6
+
+
+def _check_nll_target(target):
+    if target.dtype not in (D.int64, D.uint8):
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_TYPE_NAMES.get(target.dtype.name, target.dtype.name)}")
+
+
+_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16", "int32": "Int",
+               "int16": "Short", "int8": "Char", "bool": "Bool"}
+
+
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     """-logp[target] per sample (weighted); 'mean' divides by the total weight of non-ignored samples."""
-    out_shape = target._shape
-    if input.dim() >= 2 and target._shape[0] != input._shape[0]:
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if input.dim() >= 2 and target.dim() >= 1 and target._shape[0] != input._shape[0]:
         raise ValueError(f"Expected input batch_size ({input._shape[0]}) to match target batch_size "
                          f"({target._shape[0]}).")
+    if input.dim() == 2 and target.dim() != 1:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    _check_nll_target(target)
+    out_shape = target._shape
     x, t = _class_dim_first(input, target)
-    if t.dtype.is_floating_point:
-        raise RuntimeError(f"expected scalar type Long but found {t.dtype.name}")
-    c = x._shape[1]
-    valid = t != ignore_index
-    safe_t = t.where(valid, t.new_zeros(()))
-    if t.numel() and (int(safe_t.min().item()) < 0 or int(safe_t.max().item()) >= c):
-        raise IndexError(f"Target {int(safe_t.max().item()) if int(safe_t.max().item()) >= c else int(safe_t.min().item())} "
-                         f"is out of bounds.")
-    picked = -x.gather(1, safe_t.unsqueeze(1)).squeeze(1)
-    w = weight[safe_t] if weight is not None else x.new_ones(t._shape)
-    w = w * valid
-    loss = picked * w
-    if reduction == "none":
+    loss = NllLoss.apply(x, t, weight, int(ignore_index), reduction)
+    if reduction == "none" and input.dim() != 2:
         return loss.reshape(out_shape) if input.dim() != 1 else loss.reshape(())
-    if reduction == "sum":
-        return loss.sum()
-    if reduction == "mean":
-        return loss.sum() / w.sum()
-    raise ValueError(f"{reduction} is not a valid value for reduction")
+    return loss
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
@@ -88,11 +159,11 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     class_dim = 0 if input.dim() == 1 else 1
-    logp = input.log_softmax(class_dim)
     c = input._shape[class_dim]
-    if target.dtype.is_floating_point:
-        if target._shape != input._shape:
-            raise RuntimeError(f"Expected target size {list(input._shape)}, got {list(target._shape)}")
+    if target._shape != input._shape or not target.dtype.is_floating_point:
+        _check_nll_target(target)  # class-index targets: checked before any kernel runs
+    logp = input.log_softmax(class_dim)
+    if target._shape == input._shape and target.dtype.is_floating_point:
         tgt = target * (1 - label_smoothing) + label_smoothing / c if label_smoothing else target
         wshape = (c,) + (1,) * (input.dim() - class_dim - 1)
         per = logp * tgt if weight is None else logp * tgt * weight.reshape(wshape)

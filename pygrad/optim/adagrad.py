@@ -8,7 +8,7 @@ For each parameter ``p`` with gradient ``g``, at step ``t = 1, 2, ...`` (PyTorch
     p = p - clr * g / (sqrt(sum) + eps)
 """
 from .. import creation as C
-from .optimizer import Optimizer, _use_grad, check_non_negative
+from .optimizer import Optimizer, _use_grad, check_non_negative, fused_ok, fused_step
 
 
 class Adagrad(Optimizer):
@@ -29,7 +29,7 @@ class Adagrad(Optimizer):
     def _state_for(self, p, group):
         state = self.state[p]
         if len(state) == 0:
-            state["step"] = C.tensor(0.0)
+            state["step"] = C.tensor(0.0, device="cpu")  # on the host, as in PyTorch: reading it never waits
             state["sum"] = C.full_like(p, group["initial_accumulator_value"])
         return state
 
@@ -41,10 +41,15 @@ class Adagrad(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                grad = p.grad if not group["maximize"] else -p.grad
                 state = self._state_for(p, group)
                 state["step"] += 1
                 step = state["step"].item()
+                if fused_ok(group, p, p.grad, state["sum"]):  # one kernel (OpenCL) / one NumPy pass (CPU)
+                    clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
+                    fused_step("adagrad", [p, p.grad, state["sum"]], [clr, group["eps"], group["weight_decay"]],
+                               [group["maximize"]])
+                    continue
+                grad = p.grad if not group["maximize"] else -p.grad
                 if group["weight_decay"] != 0:
                     grad = grad.add(p, alpha=group["weight_decay"])
                 clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])

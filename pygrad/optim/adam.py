@@ -11,7 +11,7 @@ For each parameter ``p`` with gradient ``g``, at step ``t = 1, 2, ...`` (PyTorch
 The ``1 - beta**t`` terms undo the bias of averages that start at zero.
 """
 from .. import creation as C
-from .optimizer import Optimizer, _use_grad, check_non_negative
+from .optimizer import Optimizer, _use_grad, check_non_negative, fused_ok, fused_step
 
 
 class Adam(Optimizer):
@@ -34,7 +34,7 @@ class Adam(Optimizer):
         """This parameter's state, created on its first step (a step counter and zero averages)."""
         state = self.state[p]
         if len(state) == 0:
-            state["step"] = C.tensor(0.0)
+            state["step"] = C.tensor(0.0, device="cpu")  # on the host, as in PyTorch: reading it never waits
             state["exp_avg"] = C.zeros_like(p)
             state["exp_avg_sq"] = C.zeros_like(p)
             if group["amsgrad"]:
@@ -50,10 +50,17 @@ class Adam(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                grad = p.grad if not group["maximize"] else -p.grad
                 state = self._state_for(p, group)
                 exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
                 state["step"] += 1
+                max_sq = state["max_exp_avg_sq"] if group["amsgrad"] else None
+                if fused_ok(group, p, p.grad, exp_avg, exp_avg_sq, max_sq):  # one kernel / one NumPy pass
+                    step = state["step"].item()  # a CPU tensor: no device wait
+                    fused_step("adam", [p, p.grad, exp_avg, exp_avg_sq, max_sq],
+                               [lr, beta1, beta2, eps, wd, 1 - beta1 ** step, (1 - beta2 ** step) ** 0.5],
+                               [group["decoupled_weight_decay"], group["amsgrad"], group["maximize"]])
+                    continue
+                grad = p.grad if not group["maximize"] else -p.grad
                 if wd != 0:
                     if group["decoupled_weight_decay"]:
                         p.mul_(1 - lr * wd)

@@ -14,6 +14,7 @@ from collections import defaultdict
 from copy import deepcopy
 from itertools import chain
 
+from .. import profiler as _profiler
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..tensor import Tensor
 
@@ -193,6 +194,9 @@ def _use_grad(step):
 
     @functools.wraps(step)
     def wrapper(self, *args, **kwargs):
+        if _profiler._ACTIVE is not None:  # one row per optimizer step in pygrad.profiler's table
+            with no_grad(), _profiler.record_function(f"Optimizer.step#{type(self).__name__}.step"):
+                return step(self, *args, **kwargs)
         with no_grad():
             return step(self, *args, **kwargs)
 
@@ -205,3 +209,30 @@ def check_non_negative(**hparams):
     for name, value in hparams.items():
         if not 0.0 <= value:
             raise ValueError(f"Invalid {labels.get(name, name + ' value')}: {value}")
+
+
+def fused_ok(group, p, *tensors):
+    """Whether ``p``'s update can run as one fused pass (``backend.optim_step``): float tensors of one dtype
+    and device, contiguous from their storage's start.  ``foreach=False`` or ``differentiable=True`` keeps
+    the step-by-step tensor code (the reference the fused kernels are tested against)."""
+    if group.get("foreach") is False or group.get("differentiable"):
+        return False
+    if not p.dtype.is_floating_point:
+        return False
+    for t in (p,) + tensors:
+        if t is None:
+            continue
+        if t.dtype is not p.dtype or t.device != p.device or t._offset != 0 or not t.is_contiguous() \
+                or t._shape != p._shape:
+            return False
+    return True
+
+
+def fused_step(kind, tensors, floats, flags):
+    """Run one fused update and note the in-place change of each tensor it wrote (version counters)."""
+    from ..ops.dispatch import backend_of
+
+    backend_of(tensors[0]).optim_step(kind, tensors, floats, flags)
+    for k, t in enumerate(tensors):
+        if t is not None and k != 1:  # the gradient is only read
+            t._storage.version += 1

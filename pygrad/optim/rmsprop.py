@@ -9,7 +9,7 @@ For each parameter ``p`` with gradient ``g`` (PyTorch's update)::
     p = p - lr * g / avg                                    (otherwise)
 """
 from .. import creation as C
-from .optimizer import Optimizer, _use_grad, check_non_negative
+from .optimizer import Optimizer, _use_grad, check_non_negative, fused_ok, fused_step
 
 
 class RMSprop(Optimizer):
@@ -26,7 +26,7 @@ class RMSprop(Optimizer):
     def _state_for(self, p, group):
         state = self.state[p]
         if len(state) == 0:
-            state["step"] = C.tensor(0.0)
+            state["step"] = C.tensor(0.0, device="cpu")  # on the host, as in PyTorch: reading it never waits
             state["square_avg"] = C.zeros_like(p)
             if group["momentum"] > 0:
                 state["momentum_buffer"] = C.zeros_like(p)
@@ -43,9 +43,15 @@ class RMSprop(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                grad = p.grad if not group["maximize"] else -p.grad
                 state = self._state_for(p, group)
                 state["step"] += 1
+                bufs = [state["square_avg"], state.get("momentum_buffer"), state.get("grad_avg")]
+                if fused_ok(group, p, p.grad, *bufs):  # one kernel (OpenCL) / one NumPy pass (CPU)
+                    fused_step("rmsprop", [p, p.grad] + bufs,
+                               [lr, alpha, eps, group["weight_decay"], group["momentum"]],
+                               [group["centered"], group["maximize"]])
+                    continue
+                grad = p.grad if not group["maximize"] else -p.grad
                 if group["weight_decay"] != 0:
                     grad = grad.add(p, alpha=group["weight_decay"])
                 square_avg = state["square_avg"]

@@ -7,7 +7,8 @@ For each parameter ``p`` with gradient ``g`` (PyTorch's update, step by step)::
     g = g + momentum * buf  (nesterov)  or  g = buf
     p = p - lr * g
 """
-from .optimizer import Optimizer, _use_grad, check_non_negative
+from .. import creation as C
+from .optimizer import Optimizer, _use_grad, check_non_negative, fused_ok, fused_step
 
 
 class SGD(Optimizer):
@@ -31,6 +32,14 @@ class SGD(Optimizer):
             lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
             for p in group["params"]:
                 if p.grad is None:
+                    continue
+                buf = self.state[p].get("momentum_buffer") if momentum != 0 else None
+                if fused_ok(group, p, p.grad, buf):  # one kernel (OpenCL) / one NumPy pass (CPU)
+                    first = momentum != 0 and buf is None
+                    if first:
+                        buf = self.state[p]["momentum_buffer"] = C.zeros_like(p)
+                    fused_step("sgd", [p, p.grad, buf], [lr, momentum, dampening, group["weight_decay"]],
+                               [group["nesterov"], group["maximize"], first])
                     continue
                 grad = p.grad if not group["maximize"] else -p.grad
                 if group["weight_decay"] != 0:

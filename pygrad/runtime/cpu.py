@@ -25,10 +25,38 @@ name = "cpu"
 warnings.filterwarnings("ignore", category=RuntimeWarning, module=__name__)
 
 
+try:  # NumPy >= 2: switch its floating-point error mode for one call without building an errstate object
+    from numpy._core.umath import _extobj_contextvar, _make_extobj
+
+    _IGNORE_FP = _make_extobj(all="ignore")
+
+    def _ufunc_quiet(fn, args, out):
+        """``fn(*args, out=out)`` with NumPy's floating-point warnings off (PyTorch returns inf/nan silently)."""
+        token = _extobj_contextvar.set(_IGNORE_FP)
+        try:
+            fn(*args, out=out)
+        finally:
+            _extobj_contextvar.reset(token)
+except ImportError:  # older NumPy: the public context manager (about 1.5 us more per op)
+    def _ufunc_quiet(fn, args, out):
+        with np.errstate(all="ignore"):
+            fn(*args, out=out)
+
+_Tensor = None
+
+
+def _tensor_class():
+    global _Tensor
+    if _Tensor is None:
+        from ..tensor import Tensor
+
+        _Tensor = Tensor
+    return _Tensor
+
+
 def empty(shape, dtype, strides=None):
     """A new uninitialised tensor: contiguous, or dense with the given (permuted) strides."""
-    from ..tensor import Tensor
-
+    Tensor = _Tensor or _tensor_class()
     n = _core.numel(shape)
     data = np.empty(n, dtype=dtype.np)
     t = Tensor._make(_core.Storage(data, CPU, dtype, n), shape, strides or _core.contiguous_strides(shape), 0)
@@ -84,8 +112,7 @@ def elementwise(fn, inputs, shape, out_dtype, compute_dtype):
     else:
         args = [_arg(x, D.compute_dtype(compute_dtype).np) for x in inputs]
     if out._storage.size:
-        with np.errstate(all="ignore"):  # the filter above is lost when imported inside warnings.catch_warnings
-            fn(*args, out=to_numpy(out))
+        _ufunc_quiet(fn, args, to_numpy(out))  # (the filter above is lost when imported inside catch_warnings)
     return out
 
 
@@ -204,6 +231,9 @@ def unfold(x, kernel, dilation, padding, stride, pad_value=0.0):
     copy; one ``ascontiguousarray`` then lays them out for the matrix product of a convolution.
     """
     a = to_numpy(x)
+    if a.dtype in (np.float32, np.float64):  # one compiled pass (_core.im2col): no padded copy
+        return wrap(_core.im2col(np.ascontiguousarray(a), tuple(kernel), tuple(dilation), tuple(padding),
+                                 tuple(stride), pad_value), x.dtype)
     (kh, kw), (dh, dw), (ph, pw), (sh, sw) = kernel, dilation, padding, stride
     if ph or pw:
         a = np.pad(a, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=pad_value)
@@ -222,6 +252,9 @@ def fold(cols, out_hw, kernel, dilation, padding, stride):
     Loops over the kh*kw kernel offsets (not over elements): each adds one strided slab.
     """
     c = to_numpy(cols)
+    if c.dtype in (np.float32, np.float64):  # one compiled pass (_core.col2im)
+        return wrap(_core.col2im(np.ascontiguousarray(c), out_hw[0], out_hw[1], tuple(dilation), tuple(padding),
+                                 tuple(stride)), cols.dtype)
     n, ch, kh, kw, oh, ow = c.shape
     (dh, dw), (ph, pw), (sh, sw) = dilation, padding, stride
     H, W = out_hw[0] + 2 * ph, out_hw[1] + 2 * pw
@@ -313,3 +346,7 @@ def layer_norm_backward(g, x, w, mean, rstd, n, needs):
     if needs[2]:
         gb = wrap(gy.sum(axis=0), x.dtype)
     return gx, gw, gb
+
+
+from .cpu_fused import (gru_cell_backward, gru_cell_forward, lstm_cell_backward, lstm_cell_forward,  # noqa: E402,F401
+                        nll_backward, nll_forward, optim_step, rnn_cell_backward, rnn_cell_forward)  # fused, one NumPy pass each

@@ -12,6 +12,7 @@ import warnings
 
 from ... import creation
 from ...ops.movement import stack, cat
+from ...ops import rnn as _fused
 from .. import functional as F
 from .. import init
 from ..module import Module
@@ -46,6 +47,11 @@ def _gru_step(gi, h, w_hh, b_hh):
     n = (i_n + r * h_n).tanh()
     return n + z * (h - n)
 
+
+# Each RNN/LSTM/GRU layer and direction runs as one Function (pygrad/ops/rnn.py: a fused gate kernel + one
+# matmul per step, its own backward through time); False runs the step-by-step tensor code above (the
+# reference the fused layers are tested against, and the way to get second derivatives).
+FUSED_LSTM = True
 
 _STEPS = {"RNN_TANH": _rnn_tanh_step, "RNN_RELU": _rnn_relu_step, "GRU": _gru_step}
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
@@ -137,6 +143,18 @@ class RNNBase(Module):
                 w_ih, w_hh, b_ih, b_hh = w if self.bias else (*w, None, None)
                 gi = F.linear(x, w_ih, b_ih)  # the input projection of every time step in one matmul
                 h, c = states[0][idx], (states[1][idx] if lstm else None)
+                if FUSED_LSTM and _fused.fusable(gi, h, c, w_hh, b_hh):
+                    seq_in = gi if direction == 0 else gi.flip(0)
+                    if lstm:
+                        seq, h, c = _fused.LSTMLayer.apply(seq_in, h, c, w_hh, b_hh)
+                    elif self.mode == "GRU":
+                        seq, h = _fused.GRULayer.apply(seq_in, h, w_hh, b_hh)
+                    else:
+                        seq, h = _fused.RNNLayer.apply(seq_in, h, w_hh, b_hh, self.mode == "RNN_RELU")
+                    outs.append(seq if direction == 0 else seq.flip(0))
+                    h_n.append(h)
+                    c_n.append(c)
+                    continue
                 out = [None] * x.size(0)
                 for t in (reversed(range(x.size(0))) if direction == 1 else range(x.size(0))):
                     if lstm:

@@ -3,7 +3,8 @@
 One ``OpenCLBackend`` object per device.  Storage is a buffer from the device's memory pool.
 Kernels are launched with a fixed local size of 64 (PoCL compiles one work-group function per
 local size) on a global size rounded up to it.  The queue is in-order and asynchronous: only
-``to_numpy`` (``item``, ``numpy``, ``tolist``, printing) waits for the device.
+``to_numpy`` (``item``, ``numpy``, ``tolist``, printing) waits for the device, and there reports a bad
+index that a kernel met earlier (``runtime.DeviceErrors``).
 """
 import collections
 import threading
@@ -15,6 +16,7 @@ from ... import dtypes as D
 from ...device import device as _device
 from . import kernels
 from .runtime import runtime
+from .. import cpu as _cpu
 
 LOCAL = 64
 SCALAR_CACHE_SIZE = 256  # Python-number operands kept on the device (least recently used dropped first)
@@ -185,8 +187,7 @@ class OpenCLBackend:
                                "use float32")
 
     def empty(self, shape, dtype, strides=None):
-        from ...tensor import Tensor
-
+        Tensor = _cpu._Tensor or _cpu._tensor_class()
         n = _core.numel(shape)
         return Tensor._make(self._storage(n, dtype), shape, strides or _core.contiguous_strides(shape), 0)
 
@@ -198,7 +199,7 @@ class OpenCLBackend:
         arr = np.asarray(arr, dtype=dtype.np, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
         t = self.empty(tuple(arr.shape), dtype)
         if arr.size:
-            cl.enqueue_copy(self.rt.queue, t._storage.data, arr, is_blocking=True)
+            self.rt.write(t._storage.data, arr)
         return t
 
     def to_numpy(self, t):
@@ -211,15 +212,15 @@ class OpenCLBackend:
             t = c
         out = np.empty(t._shape, dtype=t.dtype.np)
         if out.size:
-            cl.enqueue_copy(self.rt.queue, out, t._storage.data, src_offset=t._offset * t.dtype.itemsize,
-                            is_blocking=True)
+            self.rt.read(out, t._storage.data, t._offset * t.dtype.itemsize)
+        self.rt.errors.check()  # a bad index met by an earlier kernel raises here (see DeviceErrors)
         return out
 
     def transfer(self, x, dev):
         return self.wrap(np.asarray(x._host()), x.dtype)
 
     def synchronize(self):
-        self.rt.queue.finish()
+        self.rt.finish()
 
     # -- operands -----------------------------------------------------------------------------------
     def _operand(self, x, dtype):
@@ -375,3 +376,7 @@ install(OpenCLBackend)
 from .rows import install as _install_rows  # noqa: E402  (softmax, layer norm: cl_kernels/rows.cl)
 
 _install_rows(OpenCLBackend)
+
+from .fused import install as _install_fused  # noqa: E402
+
+_install_fused(OpenCLBackend)

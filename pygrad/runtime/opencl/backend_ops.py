@@ -269,42 +269,43 @@ def call(self, fn, *tensors, out_dtype=None, **kwargs):
     raise NotImplementedError(f"the OpenCL backend has no kernel for {getattr(fn, '__name__', fn)}")
 
 
-def offsets_along_dim(self, x, d, index):
+def offsets_along_dim(self, x, d, index, exc=IndexError):
     """Storage offsets of ``x.gather(d, index)`` as a device tensor (``index_offsets_k``)."""
     if x.dim() == 0:
-        return _index_offsets(self, x, index, (1,), (0,), (0,), 1, 0, 0, False).reshape(())
+        return _index_offsets(self, x, index, (1,), (0,), (0,), 1, 0, 0, False, exc).reshape(())
     xst = tuple(0 if k == d else s for k, s in enumerate(x._strides))
-    return _index_offsets(self, x, index, index._shape, index._strides, xst, x._shape[d], x._strides[d], d, False)
+    return _index_offsets(self, x, index, index._shape, index._strides, xst, x._shape[d], x._strides[d], d, False,
+                          exc)
 
 
-def offsets_take(self, x, k, index):
+def offsets_take(self, x, k, index, exc=IndexError, prefix=""):
     """Storage offsets of ``x[:, ..., index]`` (``index`` at dim k, full slices elsewhere; negatives wrap)."""
     pre, post = x.dim() - k - 1, x._shape[k + 1:]
     shape = x._shape[:k] + index._shape + post
     ist = (0,) * k + index._strides + (0,) * pre
     xst = x._strides[:k] + (0,) * index.dim() + x._strides[k + 1:]
-    return _index_offsets(self, x, index, shape, ist, xst, x._shape[k], x._strides[k], k, True)
+    return _index_offsets(self, x, index, shape, ist, xst, x._shape[k], x._strides[k], k, True, exc, prefix)
 
 
-def _index_offsets(self, x, index, shape, ist, xst, size, stride, d, wrap):
-    """Launch ``index_offsets_k`` over ``shape``, then read back its 16-byte bad-index flag.
+def _index_offsets(self, x, index, shape, ist, xst, size, stride, d, wrap, exc, prefix=""):
+    """Launch ``index_offsets_k`` over ``shape``; an index out of range is reported at the next sync.
 
-    That read waits for the kernel: a deliberate exception to the asynchronous queue, so that a bad
-    index raises at the op that used it, naming the value, as on the CPU (CUDA instead reports a
-    "device-side assert" at some later call).  The index values themselves never leave the device."""
+    The kernel gives a bad element offset -1 (gather/scatter skip it) and records the value in the
+    runtime's error buffer; ``exc`` with the CPU backend's message is raised at the next ``.item()``,
+    ``.cpu()``, printing or ``synchronize()`` (``runtime.DeviceErrors``), so the queue never waits here.
+    The index values themselves never leave the device."""
     out = self.empty(shape, D.int64)
     n = out.numel()
     if n == 0:
         return out
     cshape, cstrides = collapse(shape, [_core.contiguous_strides(shape), tuple(ist), tuple(xst)])
     L = make_layout(cshape, cstrides, [0, index._offset, x._offset])
-    bad = self.wrap(np.zeros(2, dtype=np.int64))
+    errors = self.rt.errors
+    tag = errors.tag(exc, f"{prefix}index {{value}} is out of bounds for dimension {d} with size {size}")
     prg = kernels.program(self.rt, "index.cl", ("T long", f"IDX {index.dtype.cl}"))
     prg.index_offsets_k(self.rt.queue, self.grid(n), (LOCAL,), out._storage.data, index._storage.data, L,
-                        np.int64(n), np.int64(size), np.int64(stride), np.int32(wrap), bad._storage.data)
-    flag, value = self.to_numpy(bad)
-    if flag:
-        raise IndexError(f"index {value} is out of bounds for dimension {d} with size {size}")
+                        np.int64(n), np.int64(size), np.int64(stride), np.int32(wrap), errors.buffer(), np.int32(tag))
+    errors.after_launch()
     return out
 
 

@@ -20,6 +20,7 @@ import warnings
 _sources = {}
 _programs = {}
 _lock = threading.RLock()  # guards building programs, reading sources and creating Kernel objects
+launches = 0  # kernel launches since import (all devices): for tests, benchmarks and the profiler
 
 
 def kernel_dir():
@@ -124,6 +125,8 @@ class _TypedKernel:
         self.lock = threading.Lock()  # setting the arguments and enqueueing is one step per kernel object
 
     def __call__(self, queue, global_size, local_size, *args):
+        global launches
+        launches += 1
         with self.lock:
             return self._launch(queue, global_size, local_size, args)
 

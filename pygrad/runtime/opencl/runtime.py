@@ -157,6 +157,27 @@ class Runtime:
         self.lock = threading.Lock()  # the memory pool is shared by every thread using this device
         self.global_mem = self.device.global_mem_size
         self.max_alloc = self.device.max_mem_alloc_size
+        self.blocking_reads = 0  # device->host copies and queue waits: the host syncs (counted for tests/profiler)
+        self.blocking_writes = 0  # host->device copies that wait (an in-order queue runs them after all before)
+        self.errors = DeviceErrors(self)
+
+    def read(self, dst, src, src_offset=0):
+        """Copy device buffer ``src`` into host array ``dst``, waiting for the queue (a host sync)."""
+        cl = _cl()
+        self.blocking_reads += 1
+        cl.enqueue_copy(self.queue, dst, src, src_offset=src_offset, is_blocking=True)
+
+    def write(self, dst, src):
+        """Copy host array ``src`` into device buffer ``dst``; waits, as the array may be freed after."""
+        cl = _cl()
+        self.blocking_writes += 1
+        cl.enqueue_copy(self.queue, dst, src, is_blocking=True)
+
+    def finish(self):
+        """Wait for every queued kernel (a host sync), then raise any error a kernel recorded."""
+        self.blocking_reads += 1
+        self.queue.finish()
+        self.errors.check()
 
     def alloc(self, nbytes):
         """A buffer of at least ``nbytes`` from the pool; device or host OOM becomes a RuntimeError.
@@ -205,6 +226,86 @@ def _host_available():
     except OSError:
         pass
     return float("inf")
+
+
+class DeviceErrors:
+    """Bad indices and targets found by kernels, reported at the next host sync (no wait inside an op).
+
+    A kernel that checks values (an index in range, a class target below C) skips an element that fails
+    and records it in a small device buffer: a tag (which check: op, dim, size) and the bad value; the
+    first failure wins.  The host looks at that buffer only when it waits anyway (``.item()``,
+    ``.cpu()``, ``.numpy()``, ``.tolist()``, printing, ``synchronize()``) and raises there the error the
+    CPU backend raises at the op itself, as CUDA's device-side asserts do.  ``PYGRAD_DEBUG=1`` checks
+    right after each checking kernel instead; a failure still unreported at exit is printed as a warning.
+    """
+
+    def __init__(self, rt):
+        self.rt = rt
+        self._buf = None
+        self._tags = {}  # (exception type, message format) -> tag (1, 2, ...): bounded by distinct checks
+        self._checks = [None]  # tag -> (exception type, message format with {value})
+        self.dirty = False  # a checking kernel ran since the last look
+
+    def buffer(self):
+        """The device flag buffer (int32 tag, int32 pad, int64 value), created once, zeroed."""
+        if self._buf is None:
+            import numpy as np
+
+            cl = _cl()
+            self._zero = np.zeros(2, np.int64)
+            self._buf = cl.Buffer(self.rt.context, cl.mem_flags.READ_WRITE | cl.mem_flags.COPY_HOST_PTR,
+                                  hostbuf=self._zero)
+            import atexit
+
+            atexit.register(self._warn_at_exit)
+        return self._buf
+
+    def tag(self, exc, fmt):
+        """The tag a kernel writes when this check fails; ``fmt`` names the value as ``{value}``."""
+        key = (exc, fmt)
+        t = self._tags.get(key)
+        if t is None:
+            t = self._tags[key] = len(self._checks)
+            self._checks.append(key)
+        self.dirty = True
+        return t
+
+    def after_launch(self):
+        """``PYGRAD_DEBUG=1``: wait for the checking kernel just queued and raise at the op itself."""
+        if os.environ.get("PYGRAD_DEBUG"):
+            self.rt.finish()
+
+    def _read(self):
+        import numpy as np
+
+        cl = _cl()
+        flag = np.empty(2, np.int64)
+        cl.enqueue_copy(self.rt.queue, flag, self._buf, is_blocking=True)
+        return int(flag[0] & 0xFFFFFFFF), int(flag[1])
+
+    def check(self):
+        """Raise the recorded error, if any (call after the queue has been waited for)."""
+        if not self.dirty or self._buf is None:
+            return
+        self.dirty = False
+        tag, value = self._read()
+        if tag:
+            _cl().enqueue_copy(self.rt.queue, self._buf, self._zero, is_blocking=True)  # reported once
+            exc, fmt = self._checks[tag]
+            raise exc(fmt.format(value=value))
+
+    def _warn_at_exit(self):
+        try:
+            if self.dirty:
+                tag, value = self._read()
+                if tag:
+                    import sys
+
+                    exc, fmt = self._checks[tag]
+                    print(f"pygrad: warning: an OpenCL kernel on {self.rt.device.name.strip()} recorded an error "
+                          f"that no later sync reported: {exc.__name__}: {fmt.format(value=value)}", file=sys.stderr)
+        except Exception:  # the driver may be half torn down at exit
+            pass
 
 
 def runtime(index):
