@@ -865,7 +865,7 @@ class _Loader:
             raise pickle.UnpicklingError(f"malformed storage record key={key!r} location={location!r}")
         if key in self.storages:
             st = self.storages[key]
-            if st.flat.dtype is not dtype and st.location == location and self.map_location is None:
+            if self.map_location is None and st.flat.dtype is not dtype:
                 raise RuntimeError(f"pygrad.load: storage {key} is declared with two dtypes")
             return st
         arr = self.read_record(key, dtype, numel)
@@ -1115,6 +1115,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     on the CPU.  ``weights_only`` (default True, or False when ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` /
     ``PYGRAD_FORCE_NO_WEIGHTS_ONLY_LOAD`` is set) allows only tensors, containers, numbers and strings;
     pass ``weights_only=False`` for whole objects (such as a Module), but only for files you trust.
+    ``mmap`` is accepted for compatibility; storages are always read into memory (one copy each).
     """
     if _env_flag("TORCH_FORCE_WEIGHTS_ONLY_LOAD", "PYGRAD_FORCE_WEIGHTS_ONLY_LOAD"):
         weights_only = True
