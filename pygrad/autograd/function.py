@@ -121,8 +121,11 @@ class FunctionMeta(type):
 
     def __init__(cls, name, bases, attrs):
         super().__init__(name, bases, attrs)
+        if "_builtin" not in attrs and attrs.get("__module__", "").startswith("pygrad.") \
+                and attrs.get("__module__") != __name__:
+            cls._builtin = True  # every Function defined inside pygrad is a built-in op (device check, names)
         # pygrad's own ops (``_builtin = True``) print as PyTorch's do, e.g. <MulBackward0>.
-        node_name = attrs.get("node_name") or f"{name}Backward{'0' if attrs.get('_builtin') else ''}"
+        node_name = attrs.get("node_name") or f"{name}Backward{'0' if cls._builtin else ''}"
         cls._backward_cls = type(node_name, (Node,), {"_name": node_name, "_fn": cls})
 
 
