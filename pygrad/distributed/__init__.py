@@ -288,10 +288,15 @@ def _install_excepthook():
         try:
             rank = _state["pg"].rank if _state["pg"] is not None else os.environ.get(
                 "PMI_RANK", os.environ.get("OMPI_COMM_WORLD_RANK", "?"))
-            sys.stderr.write(f"[pygrad.distributed] rank {rank} raised an exception; aborting the job\n")
-            prev(exc_type, exc, tb)
-            sys.stderr.flush()
+            import time
+            import traceback
+
+            # one write, then a moment for mpiexec to forward it: Abort tears every rank down at once
+            text = "".join(traceback.format_exception(exc_type, exc, tb))
             sys.stdout.flush()
+            sys.stderr.write(f"[pygrad.distributed] rank {rank} raised an exception; aborting the job\n{text}")
+            sys.stderr.flush()
+            time.sleep(0.5)
         finally:
             _mpi().COMM_WORLD.Abort(1)
 
