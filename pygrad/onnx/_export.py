@@ -258,22 +258,6 @@ def _fn_softmax(op):
     return softmax
 
 
-def _fn_gelu(tr, out, input, approximate="none"):
-    x = tr.value(input)
-    dt = input.dtype
-    if tr.opset >= 20:
-        return tr.emit(out, "Gelu", [x], approximate=approximate)
-    half, one = tr.operand(0.5, dt), tr.operand(1.0, dt)
-    if approximate == "tanh":
-        inner = tr.node("Mul", [tr.node("Add", [x, tr.node("Mul", [tr.operand(0.044715, dt),
-                                                                    tr.node("Mul", [x, tr.node("Mul", [x, x])])])]),
-                                tr.operand(math.sqrt(2 / math.pi), dt)])
-        t = tr.node("Tanh", [inner])
-    else:
-        t = tr.node("Erf", [tr.node("Div", [x, tr.operand(math.sqrt(2.0), dt)])])
-    return tr.emit(out, "Mul", [tr.node("Mul", [x, half]), tr.node("Add", [t, one])])
-
-
 def _fn_embedding(tr, out, input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
                   sparse=False):
     if max_norm is not None:
@@ -297,7 +281,6 @@ _FUNCTIONS = {  # (module, name) of the original function -> translation
     ("pygrad.ops.activation", "dropout2d"): _fn_dropout,
     ("pygrad.ops.activation", "softmax"): _fn_softmax("Softmax"),
     ("pygrad.ops.activation", "log_softmax"): _fn_softmax("LogSoftmax"),
-    ("pygrad.ops.activation", "gelu"): _fn_gelu,
     ("pygrad.ops.activation", "embedding"): _fn_embedding,
 }
 
@@ -307,7 +290,7 @@ _GATES = {"LSTM": (4, [0, 3, 1, 2]), "GRU": (3, [1, 0, 2])}  # PyTorch (i,f,g,o)
 
 
 def _rnn_run(tr, result, module, input, states):
-    """``RNNBase._run(input (T, N, I), states)`` as ONNX LSTM/GRU nodes, one per layer."""
+    """``RNNBase._run(input (T, N, I), states)`` (fused LSTMLayer/GRULayer Functions) as ONNX LSTM/GRU nodes."""
     mode = module.mode
     if mode not in _GATES:
         raise _unsupported(f"{type(module).__name__} (mode {mode}); LSTM and GRU are exported")
@@ -376,6 +359,22 @@ _BINARY = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "pow": "Pow",
            "bitwise_and": "BitwiseAnd", "bitwise_or": "BitwiseOr", "bitwise_xor": "BitwiseXor"}
 
 
+def _gelu(tr, out, x, approximate):
+    """GELU of value ``x``: ONNX Gelu from opset 20, before it the erf (or tanh) formula."""
+    dt = out.dtype
+    if tr.opset >= 20:
+        return tr.emit(out, "Gelu", [x], approximate=approximate)
+    half, one = tr.operand(0.5, dt), tr.operand(1.0, dt)
+    if approximate == "tanh":
+        inner = tr.node("Mul", [tr.node("Add", [x, tr.node("Mul", [tr.operand(0.044715, dt),
+                                                                    tr.node("Mul", [x, tr.node("Mul", [x, x])])])]),
+                                tr.operand(math.sqrt(2 / math.pi), dt)])
+        t = tr.node("Tanh", [inner])
+    else:
+        t = tr.node("Erf", [tr.node("Div", [x, tr.operand(math.sqrt(2.0), dt)])])
+    return tr.emit(out, "Mul", [tr.node("Mul", [x, half]), tr.node("Add", [t, one])])
+
+
 def _unary(tr, op, out, x):
     dt = out.dtype if op not in ("logical_not", "isnan", "isinf") else x.dtype
     v = tr.operand(x, dt if op != "logical_not" else x.dtype)
@@ -383,6 +382,8 @@ def _unary(tr, op, out, x):
         if op == "logical_not" and x.dtype.name != "bool":
             v = tr.cast(v, out.dtype)
         return tr.emit(out, _UNARY[op], [v])
+    if op in ("gelu", "gelu_tanh"):
+        return _gelu(tr, out, v, "tanh" if op == "gelu_tanh" else "none")
     if op == "square":
         return tr.emit(out, "Mul", [v, v])
     if op == "rsqrt":
@@ -474,6 +475,10 @@ def _dims(dims, ndim):
     return [d % max(ndim, 1) for d in dims] if dims else None
 
 
+_REDUCE = {"Sum": "ReduceSum", "SumDim": "ReduceSum", "Mean": "ReduceMean", "MeanDim": "ReduceMean",
+           "Amax": "ReduceMax", "Amin": "ReduceMin", "Prod": "ReduceProd"}  # Function (args x, dims, keepdim) -> op
+
+
 def _record_function(tr, cls, args, out):
     """Translate one ``Function.apply(*args) -> out``."""
     name = cls.__name__
@@ -525,15 +530,11 @@ def _record_function(tr, cls, args, out):
     if name == "Cat":
         dim, tensors = args[0], args[1:]
         return tr.emit(out, "Concat", [tr.operand(t, out.dtype) for t in tensors], axis=int(dim % out.dim()))
-    if name in ("Sum", "Mean", "Amax", "Amin", "Prod"):
+    if name in _REDUCE:
         x, dims, keepdim = args[0], args[1], args[2]
-        v = tr.operand(x, out.dtype) if name in ("Sum", "Mean", "Prod") else tr.value(x)
-        axes = _dims(dims, x.dim())
-        onnx_op = {"Sum": "ReduceSum", "Mean": "ReduceMean", "Amax": "ReduceMax", "Amin": "ReduceMin",
-                   "Prod": "ReduceProd"}[name]
-        if axes is None:
-            axes = list(range(x.dim()))
-        return tr.reduce(onnx_op, v, axes, keepdim, out=out)
+        v = tr.value(x) if name in ("Amax", "Amin") else tr.operand(x, out.dtype)
+        axes = _dims(dims, x.dim()) or list(range(x.dim()))
+        return tr.reduce(_REDUCE[name], v, axes, keepdim, out=out)
     if name in ("MaxAll", "MinAll"):
         x = args[0]
         return tr.reduce("ReduceMax" if name == "MaxAll" else "ReduceMin", tr.value(x), list(range(x.dim())), False,
