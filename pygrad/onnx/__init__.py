@@ -5,8 +5,8 @@ for the duration of the export (nothing in the op layer changes for normal use):
 
 * the layer functions that have an ONNX operator of their own (``F.linear`` -> Gemm/MatMul,
   ``conv2d`` -> Conv, pooling, ``layer_norm``, ``batch_norm``, ``softmax``, ``embedding``, ``dropout``,
-  the LSTM and GRU layers (``RNNBase._run``, around the fused layer Functions)): each becomes one ONNX node (or a few), and the ops they
-  run inside are not recorded;
+  the LSTM and GRU layers via ``RNNBase._run``): each becomes one ONNX node (or a few), and the ops
+  they run inside (the fused ``LSTMLayer``/``GRULayer`` Functions too) are not recorded;
 * every other op through ``Function.apply`` (the path all autograd ops take): elementwise math, ``gelu``,
   matmul, views (reshape/transpose/permute/slicing), ``cat``, reductions, ``where``, ``clamp``, casts.
 
