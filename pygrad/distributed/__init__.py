@@ -563,6 +563,22 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
     return _run(pg, async_op, lambda comm: comm.Reduce_scatter_block(h.arr, o.arr, mop), finish)
 
 
+def _check_root_list(op, tensors, tensor, pg, root, role):
+    """``gather``/``scatter``'s list (``op + "_list"``): on the root rank one tensor like ``tensor`` per rank,
+    elsewhere none; ``role`` names the root in the messages ("destination" or "source")."""
+    name = op + "_list"
+    if root:
+        if not tensors:
+            raise ValueError(f"Argument ``{name}`` must be specified on {role} rank.")
+        if len(tensors) != pg.size:
+            raise ValueError(f"{op}: {name} must hold {pg.size} tensors (the world size)")
+        for t in tensors:
+            _check_tensor(t, name)
+            _same(t, tensor, op)
+    elif tensors:
+        raise ValueError(f"Argument ``{name}`` must NOT be specified on non-{role} ranks.")
+
+
 def gather(tensor, gather_list=None, dst=0, group=None, async_op=False, group_dst=None):
     """``gather_list[r]`` = ``tensor`` of rank ``r``, on rank ``dst`` only."""
     _check_tensor(tensor)
@@ -570,16 +586,7 @@ def gather(tensor, gather_list=None, dst=0, group=None, async_op=False, group_ds
     pg = _pg()
     dst = _root(pg, dst if group_dst is None else group_dst, "dst")
     root = pg.rank == dst
-    if root:
-        if not gather_list:
-            raise ValueError("Argument ``gather_list`` must be specified on destination rank.")
-        if len(gather_list) != pg.size:
-            raise ValueError(f"gather: gather_list must hold {pg.size} tensors (the world size)")
-        for t in gather_list:
-            _check_tensor(t, "gather_list")
-            _same(t, tensor, "gather")
-    elif gather_list:
-        raise ValueError("Argument ``gather_list`` must NOT be specified on non-destination ranks.")
+    _check_root_list("gather", gather_list, tensor, pg, root, "destination")
     _debug_check(pg, f"gather(dst={dst})", tensor)
     h = _Host(tensor)
     out = np.empty(pg.size * h.arr.size, tensor.dtype.np) if root else None
@@ -594,16 +601,7 @@ def scatter(tensor, scatter_list=None, src=0, group=None, async_op=False, group_
     pg = _pg()
     src = _root(pg, src if group_src is None else group_src, "src")
     root = pg.rank == src
-    if root:
-        if not scatter_list:
-            raise ValueError("Argument ``scatter_list`` must be specified on source rank.")
-        if len(scatter_list) != pg.size:
-            raise ValueError(f"scatter: scatter_list must hold {pg.size} tensors (the world size)")
-        for t in scatter_list:
-            _check_tensor(t, "scatter_list")
-            _same(t, tensor, "scatter")
-    elif scatter_list:
-        raise ValueError("Argument ``scatter_list`` must NOT be specified on non-source ranks.")
+    _check_root_list("scatter", scatter_list, tensor, pg, root, "source")
     _debug_check(pg, f"scatter(src={src})", tensor)
     inp = np.concatenate([_Host(t).arr for t in scatter_list]) if root else None
     o = _Host(tensor, read=False)

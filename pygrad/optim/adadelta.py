@@ -23,24 +23,16 @@ class Adadelta(Optimizer):
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
                                       capturable=capturable, foreach=foreach, differentiable=differentiable))
 
+    def _init_state(self, p, grad, group):
+        return dict(square_avg=C.zeros_like(p), acc_delta=C.zeros_like(p))
+
     @_use_grad
     def step(self, closure=None):
         loss = self._eval_closure(closure)
         for group in self.param_groups:
-            lr, rho, eps, wd = group["lr"], group["rho"], group["eps"], group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                grad = p.grad if not group["maximize"] else -p.grad
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = C.tensor(0.0)
-                    state["square_avg"] = C.zeros_like(p)
-                    state["acc_delta"] = C.zeros_like(p)
+            lr, rho, eps = group["lr"], group["rho"], group["eps"]
+            for p, grad, state in self._params_with_grad(group):
                 square_avg, acc_delta = state["square_avg"], state["acc_delta"]
-                state["step"] += 1
-                if wd != 0:
-                    grad = grad.add(p, alpha=wd)
                 square_avg.mul_(rho).addcmul_(grad, grad, value=1 - rho)
                 std = square_avg.add(eps).sqrt_()
                 delta = acc_delta.add(eps).sqrt_().div_(std).mul_(grad)

@@ -11,7 +11,7 @@ For each parameter ``p`` with gradient ``g``, at step ``t = 1, 2, ...`` (PyTorch
 The ``1 - beta**t`` terms undo the bias of averages that start at zero.
 """
 from .. import creation as C
-from .optimizer import Optimizer, _use_grad, check_non_negative, fused_ok, fused_step
+from .optimizer import Optimizer, _use_grad, check_betas, check_non_negative, fused_ok, fused_step
 
 
 class Adam(Optimizer):
@@ -21,10 +21,7 @@ class Adam(Optimizer):
                  foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
                  decoupled_weight_decay=False):
         check_non_negative(lr=lr, eps=eps, weight_decay=weight_decay)
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        check_betas(betas)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize, foreach=foreach, capturable=capturable, differentiable=differentiable,
                         fused=fused, decoupled_weight_decay=decoupled_weight_decay)

@@ -8,7 +8,7 @@ Per parameter at step t (PyTorch's update)::
     p = p - lr / (1 - beta1**t) * m / u
 """
 from .. import creation as C
-from .optimizer import Optimizer, _use_grad, check_non_negative
+from .optimizer import Optimizer, _use_grad, check_betas, check_non_negative
 
 
 class Adamax(Optimizer):
@@ -17,31 +17,21 @@ class Adamax(Optimizer):
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
                  maximize=False, differentiable=False, capturable=False):
         check_non_negative(lr=lr, eps=eps, weight_decay=weight_decay)
-        for i, b in enumerate(betas):
-            if not 0.0 <= b < 1.0:
-                raise ValueError(f"Invalid beta parameter at index {i}: {b}")
+        check_betas(betas)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                                       foreach=foreach, maximize=maximize, differentiable=differentiable,
                                       capturable=capturable))
+
+    def _init_state(self, p, grad, group):
+        return dict(exp_avg=C.zeros_like(p), exp_inf=C.zeros_like(p))
 
     @_use_grad
     def step(self, closure=None):
         loss = self._eval_closure(closure)
         for group in self.param_groups:
-            lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                grad = p.grad if not group["maximize"] else -p.grad
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = C.tensor(0.0)
-                    state["exp_avg"] = C.zeros_like(p)
-                    state["exp_inf"] = C.zeros_like(p)
+            lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+            for p, grad, state in self._params_with_grad(group):
                 exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
-                state["step"] += 1
-                if wd != 0:
-                    grad = grad.add(p, alpha=wd)
                 exp_avg.lerp_(grad, 1 - beta1)
                 exp_inf.copy_(exp_inf.mul_(beta2).maximum(grad.abs().add_(eps)))
                 clr = lr / (1 - beta1 ** state["step"].item())

@@ -22,25 +22,17 @@ class ASGD(Optimizer):
                                       foreach=foreach, maximize=maximize, differentiable=differentiable,
                                       capturable=capturable))
 
+    def _init_state(self, p, grad, group):
+        return dict(eta=C.tensor(float(group["lr"]), dtype=D.float32), mu=C.ones((), dtype=D.float32),
+                    ax=C.zeros_like(p))
+
     @_use_grad
     def step(self, closure=None):
         loss = self._eval_closure(closure)
         for group in self.param_groups:
-            lr, lambd, alpha, t0, wd = group["lr"], group["lambd"], group["alpha"], group["t0"], group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                grad = p.grad if not group["maximize"] else -p.grad
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = C.tensor(0.0)
-                    state["eta"] = C.tensor(float(lr), dtype=D.float32)
-                    state["mu"] = C.ones((), dtype=D.float32)
-                    state["ax"] = C.zeros_like(p)
-                state["step"] += 1
+            lr, lambd, alpha, t0 = group["lr"], group["lambd"], group["alpha"], group["t0"]
+            for p, grad, state in self._params_with_grad(group):
                 step = state["step"].item()
-                if wd != 0:
-                    grad = grad.add(p, alpha=wd)
                 eta = state["eta"].item()
                 p.mul_(1 - lambd * eta)
                 p.add_(grad, alpha=-eta)

@@ -11,7 +11,7 @@ Per parameter at step t::
 """
 from .. import creation as C
 from .. import dtypes as D
-from .optimizer import Optimizer, _use_grad, check_non_negative
+from .optimizer import Optimizer, _use_grad, check_betas, check_non_negative
 
 
 class NAdam(Optimizer):
@@ -21,9 +21,7 @@ class NAdam(Optimizer):
                  decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False):
         check_non_negative(lr=lr, eps=eps, weight_decay=weight_decay)
-        for i, b in enumerate(betas):
-            if not 0.0 <= b < 1.0:
-                raise ValueError(f"Invalid beta parameter at index {i}: {b}")
+        check_betas(betas)
         if not 0.0 <= momentum_decay:
             raise ValueError(f"Invalid momentum_decay value: {momentum_decay}")
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
@@ -31,31 +29,18 @@ class NAdam(Optimizer):
                                       maximize=maximize, foreach=foreach, capturable=capturable,
                                       differentiable=differentiable))
 
+    def _init_state(self, p, grad, group):
+        return dict(mu_product=C.ones((), dtype=D.float32), exp_avg=C.zeros_like(p), exp_avg_sq=C.zeros_like(p))
+
     @_use_grad
     def step(self, closure=None):
         loss = self._eval_closure(closure)
         for group in self.param_groups:
-            lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-            md = group["momentum_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                grad = p.grad if not group["maximize"] else -p.grad
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = C.tensor(0.0)
-                    state["mu_product"] = C.ones((), dtype=D.float32)
-                    state["exp_avg"] = C.zeros_like(p)
-                    state["exp_avg_sq"] = C.zeros_like(p)
+            lr, (beta1, beta2), eps, md = group["lr"], group["betas"], group["eps"], group["momentum_decay"]
+            for p, grad, state in self._params_with_grad(group):
                 exp_avg, exp_avg_sq, mu_product = state["exp_avg"], state["exp_avg_sq"], state["mu_product"]
-                state["step"] += 1
                 step = state["step"].item()
                 bias_correction2 = 1 - beta2 ** step
-                if wd != 0:
-                    if group["decoupled_weight_decay"]:
-                        p.mul_(1 - lr * wd)
-                    else:
-                        grad = grad.add(p, alpha=wd)
                 mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * md)))
                 mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * md)))
                 mu_product.mul_(mu)

@@ -3,7 +3,8 @@
 An optimizer holds ``param_groups`` (a list of dicts: the tensors to update plus their
 hyperparameters, e.g. ``{"params": [w, b], "lr": 0.1, "momentum": 0.9}``) and ``state`` (a dict from
 each parameter to what the algorithm remembers about it, e.g. Adam's running averages).  A subclass
-only writes ``step()``: read ``p.grad`` for each parameter and update ``p`` in place under ``no_grad``.
+only writes ``step()``: read ``p.grad`` for each parameter and update ``p`` in place under ``no_grad``
+(``_params_with_grad(group)`` does the common part: maximize, lazy state, step count, weight decay).
 
 ``state_dict()`` uses PyTorch's format: parameters are replaced by integer ids (their position across
 all groups) so the dict can be saved and loaded into a new optimizer over new parameter tensors.
@@ -14,6 +15,7 @@ from collections import defaultdict
 from copy import deepcopy
 from itertools import chain
 
+from .. import creation as C
 from .. import profiler as _profiler
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..tensor import Tensor
@@ -126,6 +128,33 @@ class Optimizer:
         """Update every parameter that has a gradient (subclasses implement the rule)."""
         raise NotImplementedError
 
+    def _params_with_grad(self, group):
+        """Yield ``(p, grad, state)`` for each parameter of ``group`` that has a gradient, the shared start of
+        a ``step()``: ``grad`` is ``-p.grad`` with ``maximize``; on the first step ``state`` gets a ``"step"``
+        counter plus what ``self._init_state(p, grad, group)`` returns; ``state["step"]`` is then counted up;
+        with ``weight_decay`` the L2 penalty is added (``grad + weight_decay * p``), or, with
+        ``decoupled_weight_decay``, ``p`` itself shrinks (``p * (1 - lr * weight_decay)``)."""
+        wd = group.get("weight_decay", 0)
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            grad = p.grad if not group["maximize"] else -p.grad
+            state = self.state[p]
+            if len(state) == 0:
+                state["step"] = C.tensor(0.0)
+                state.update(self._init_state(p, grad, group))
+            state["step"] += 1
+            if wd != 0:
+                if group.get("decoupled_weight_decay"):
+                    p.mul_(1 - group["lr"] * wd)
+                else:
+                    grad = grad.add(p, alpha=wd)
+            yield p, grad, state
+
+    def _init_state(self, p, grad, group):
+        """The per-parameter state ``_params_with_grad`` creates on the first step (besides ``"step"``)."""
+        return {}
+
     def _eval_closure(self, closure):
         """Run ``closure`` (re-computes the loss and calls backward) with grad recording on."""
         if closure is None:
@@ -209,6 +238,13 @@ def check_non_negative(**hparams):
     for name, value in hparams.items():
         if not 0.0 <= value:
             raise ValueError(f"Invalid {labels.get(name, name + ' value')}: {value}")
+
+
+def check_betas(betas):
+    """Raise PyTorch's ValueError for a beta outside [0, 1) (e.g. "Invalid beta parameter at index 1: 1.0")."""
+    for i, b in enumerate(betas):
+        if not 0.0 <= b < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {b}")
 
 
 def fused_ok(group, p, *tensors):

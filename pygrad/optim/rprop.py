@@ -22,22 +22,16 @@ class Rprop(Optimizer):
         super().__init__(params, dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes), foreach=foreach,
                                       maximize=maximize, differentiable=differentiable, capturable=capturable))
 
+    def _init_state(self, p, grad, group):
+        return dict(prev=C.zeros_like(p), step_size=C.full_like(grad, group["lr"]))
+
     @_use_grad
     def step(self, closure=None):
         loss = self._eval_closure(closure)
         for group in self.param_groups:
             (etaminus, etaplus), (step_min, step_max) = group["etas"], group["step_sizes"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                grad = p.grad if not group["maximize"] else -p.grad
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = C.tensor(0.0)
-                    state["prev"] = C.zeros_like(p)
-                    state["step_size"] = C.full_like(grad, group["lr"])
+            for p, grad, state in self._params_with_grad(group):
                 prev, step_size = state["prev"], state["step_size"]
-                state["step"] += 1
                 sign = grad.mul(prev).sign()
                 factor = C.ones_like(sign).masked_fill_(sign > 0, etaplus).masked_fill_(sign < 0, etaminus)
                 step_size.mul_(factor).clamp_(step_min, step_max)
