@@ -800,3 +800,94 @@ def col2im(const conv_t[:, :, :, :, :, ::1] cols, Py_ssize_t H, Py_ssize_t W, tu
                             for xx in range(x0, x1):
                                 o[w0 + xx * sw] += src[xx]
     return out_arr
+
+from libc.math cimport INFINITY
+
+
+def max_pool2d_fwd(const conv_t[:, :, :, ::1] x, tuple kernel, tuple stride, tuple padding, tuple dilation,
+                   Py_ssize_t oh, Py_ssize_t ow):
+    """Max of each window of a contiguous (N, C, H, W) float array -> (values, flat H*W indices).
+
+    PyTorch's CPU rule: padding never wins, a NaN always takes over (so the last NaN's index is kept),
+    otherwise the first strict maximum wins ties; a window with no real maximum keeps its first
+    in-bounds position.
+    """
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t kh = kernel[0], kw = kernel[1], sh = stride[0], sw = stride[1]
+    cdef Py_ssize_t ph = padding[0], pw = padding[1], dh = dilation[0], dw = dilation[1]
+    if min(kh, kw, sh, sw, dh, dw, oh, ow) <= 0 or min(ph, pw) < 0:
+        raise RuntimeError(f"max_pool2d: bad window: kernel {kernel}, stride {stride}, padding {padding}, "
+                           f"dilation {dilation}, output {oh}x{ow}")
+    dtype = np.float32 if conv_t is float else np.float64
+    out_arr = np.empty((N, C, oh, ow), dtype=dtype)
+    idx_arr = np.empty((N, C, oh, ow), dtype=np.int64)
+    cdef conv_t[:, :, :, ::1] out = out_arr
+    cdef int64_t[:, :, :, ::1] idx = idx_arr
+    cdef Py_ssize_t n, c, y, xo, i, j, h, w, h0, w0, hs, ws, best
+    cdef conv_t val, m
+    cdef const conv_t* plane
+    if out_arr.size == 0:
+        return out_arr, idx_arr
+    with nogil:
+        for n in range(N):
+            for c in range(C):
+                plane = &x[n, c, 0, 0]
+                for y in range(oh):
+                    hs = y * sh - ph
+                    h0 = hs
+                    while h0 < 0:
+                        h0 = h0 + dh
+                    for xo in range(ow):
+                        ws = xo * sw - pw
+                        w0 = ws
+                        while w0 < 0:
+                            w0 = w0 + dw
+                        best = h0 * W + w0
+                        m = -INFINITY
+                        for i in range(kh):
+                            h = hs + i * dh
+                            if h < 0 or h >= H:
+                                continue
+                            for j in range(kw):
+                                w = ws + j * dw
+                                if w < 0 or w >= W:
+                                    continue
+                                val = plane[h * W + w]
+                                if val > m or val != val:
+                                    m = val
+                                    best = h * W + w
+                        out[n, c, y, xo] = m
+                        idx[n, c, y, xo] = best
+    return out_arr, idx_arr
+
+
+def max_pool2d_bwd(const conv_t[:, :, :, ::1] grad, const int64_t[:, :, :, ::1] indices, Py_ssize_t H,
+                   Py_ssize_t W):
+    """Backward of ``max_pool2d_fwd``: a new (N, C, H, W) array with each gradient added at its index."""
+    cdef Py_ssize_t N = grad.shape[0], C = grad.shape[1], oh = grad.shape[2], ow = grad.shape[3]
+    if (indices.shape[0], indices.shape[1], indices.shape[2], indices.shape[3]) != (N, C, oh, ow):
+        ishape = (indices.shape[0], indices.shape[1], indices.shape[2], indices.shape[3])
+        raise RuntimeError(f"max_pool2d backward: indices of shape {ishape} do not match the gradient's "
+                           f"{(N, C, oh, ow)}")
+    dtype = np.float32 if conv_t is float else np.float64
+    out_arr = np.zeros((N, C, H, W), dtype=dtype)
+    cdef conv_t[:, :, :, ::1] out = out_arr
+    cdef Py_ssize_t n, c, y, xo, k, hw = H * W
+    cdef int64_t bad = 0
+    cdef conv_t* o
+    if grad.size == 0 or out_arr.size == 0:
+        return out_arr
+    with nogil:
+        for n in range(N):
+            for c in range(C):
+                o = &out[n, c, 0, 0]
+                for y in range(oh):
+                    for xo in range(ow):
+                        k = indices[n, c, y, xo]
+                        if k < 0 or k >= hw:
+                            bad = 1
+                            continue
+                        o[k] += grad[n, c, y, xo]
+    if bad:
+        raise RuntimeError(f"max_pool2d backward: an index is outside the {H}x{W} input plane")
+    return out_arr

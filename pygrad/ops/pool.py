@@ -7,7 +7,10 @@
 """
 import numpy as np
 
+from ..autograd.function import Function
+from ..dtypes import float32, float64
 from .conv import Unfold, adaptive_windows, out_size, pair
+from .dispatch import backend_of
 
 
 def _pool_out(size, k, s, p, d, ceil_mode):
@@ -19,8 +22,8 @@ def _pool_out(size, k, s, p, d, ceil_mode):
     return o
 
 
-def _windows(x, name, kernel_size, stride, padding, dilation, ceil_mode, pad_value):
-    """Unfold pooling windows; returns (cols (N, C, kh*kw, oh, ow), unbatched flag, geometry)."""
+def _geometry(x, name, kernel_size, stride, padding, dilation, ceil_mode):
+    """Checks a pooling call; returns (batched x, unbatched flag, (k, s, p, d, h, w, oh, ow))."""
     if x.dim() not in (3, 4):
         raise RuntimeError(f"{name}: Expected 3D or 4D (batch mode) tensor for input with possibly 0 batch "
                            f"size and non-zero dimensions, but got: {list(x._shape)}")
@@ -38,6 +41,13 @@ def _windows(x, name, kernel_size, stride, padding, dilation, ceil_mode, pad_val
     if oh <= 0 or ow <= 0:
         raise RuntimeError(f"Given input size: ({x._shape[1]}x{h}x{w}). Calculated output size: "
                            f"({x._shape[1]}x{oh}x{ow}). Output size is too small")
+    return x, unbatched, (k, s, p, d, h, w, oh, ow)
+
+
+def _windows(x, name, kernel_size, stride, padding, dilation, ceil_mode, pad_value):
+    """Unfold pooling windows; returns (cols (N, C, kh*kw, oh, ow), unbatched flag, geometry)."""
+    x, unbatched, (k, s, p, d, h, w, oh, ow) = _geometry(x, name, kernel_size, stride, padding, dilation,
+                                                         ceil_mode)
     # extra bottom/right padding so ceil_mode's last partial window exists
     eh = max(0, (oh - 1) * s[0] + d[0] * (k[0] - 1) + 1 - (h + 2 * p[0]))
     ew = max(0, (ow - 1) * s[1] + d[1] * (k[1] - 1) + 1 - (w + 2 * p[1]))
@@ -48,8 +58,56 @@ def _windows(x, name, kernel_size, stride, padding, dilation, ceil_mode, pad_val
     return cols.reshape(n, c, k[0] * k[1], oh, ow), unbatched, (k, s, p, d, h, w, oh, ow)
 
 
+class MaxPool2DWithIndices(Function):
+    """CPU float32/float64 max pooling in one compiled pass: (values, flat H*W indices) of each window."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, x, k, s, p, d, out_hw):
+        values, idx = backend_of(x).max_pool2d(x, k, s, p, d, out_hw)
+        ctx.mark_non_differentiable(idx)
+        ctx.save_for_backward(idx)
+        ctx.hw = x._shape[2:]
+        return values, idx
+
+    @staticmethod
+    def backward(ctx, g, g_idx):
+        (idx,) = ctx.saved_tensors
+        return MaxPool2DWithIndicesBackward.apply(g, idx, ctx.hw), None, None, None, None, None
+
+
+class MaxPool2DWithIndicesBackward(Function):
+    """Scatter-adds the output gradient into the argmax positions; its own backward gathers them."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, g, idx, in_hw):
+        ctx.save_for_backward(idx)
+        return backend_of(g).max_pool2d_backward(g, idx, in_hw)
+
+    @staticmethod
+    def backward(ctx, gg):
+        (idx,) = ctx.saved_tensors
+        n, c, oh, ow = idx._shape
+        return gg.reshape(n, c, -1).gather(2, idx.reshape(n, c, oh * ow)).reshape(n, c, oh, ow), None, None
+
+
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Largest value of each window; the gradient goes to that element."""
+    if input.device.type == "cpu" and input.dtype in (float32, float64):
+        x, unbatched, (k, s, p, d, h, w, oh, ow) = _geometry(input, "max_pool2d", kernel_size, stride, padding,
+                                                             dilation, ceil_mode)
+        values, idx = MaxPool2DWithIndices.apply(x, k, s, p, d, (oh, ow))
+        if unbatched:
+            values, idx = values.squeeze(0), idx.squeeze(0)
+        return (values, idx) if return_indices else values
+    return _max_pool2d_composed(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def _max_pool2d_composed(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    """max_pool2d from differentiable pieces (unfold, max): the path of other dtypes and devices."""
     cols, unbatched, (k, s, p, d, h, w, oh, ow) = _windows(
         input, "max_pool2d", kernel_size, stride, padding, dilation, ceil_mode, float("-inf"))
     values, arg = cols.max(dim=2)

@@ -246,6 +246,25 @@ def unfold(x, kernel, dilation, padding, stride, pad_value=0.0):
     return wrap(np.ascontiguousarray(win), x.dtype)
 
 
+def max_pool2d(x, kernel, stride, padding, dilation, out_hw):
+    """(values, int64 flat H*W indices) of each max-pool window of a float32/float64 (N, C, H, W) tensor,
+    in one compiled pass (``_core.max_pool2d_fwd``); ``None`` for other dtypes (callers compose it)."""
+    a = to_numpy(x)
+    if a.dtype not in (np.float32, np.float64):
+        return None
+    from ..dtypes import int64
+
+    v, i = _core.max_pool2d_fwd(np.ascontiguousarray(a), tuple(kernel), tuple(stride), tuple(padding),
+                                tuple(dilation), out_hw[0], out_hw[1])
+    return wrap(v, x.dtype), wrap(i, int64)
+
+
+def max_pool2d_backward(g, indices, in_hw):
+    """Gradient of ``max_pool2d``: each output gradient added at its window's argmax (one compiled pass)."""
+    return wrap(_core.max_pool2d_bwd(np.ascontiguousarray(to_numpy(g)), np.ascontiguousarray(to_numpy(indices)),
+                                     in_hw[0], in_hw[1]), g.dtype)
+
+
 def fold(cols, out_hw, kernel, dilation, padding, stride):
     """col2im, the adjoint of ``unfold``: sums each window column back into a (N, C, H, W) image.
 
