@@ -1,0 +1,74 @@
+"""CPU max_pool2d forward + backward: the compiled single pass (``_core.max_pool2d_fwd``/``_bwd``) next
+to the composed path it replaced (unfold + max, fold backward) and PyTorch at one thread.
+
+Run: ``python benchmarks/bench_pool.py``.  Medians of 5 interleaved rounds, milliseconds per fwd+bwd.
+"""
+import statistics
+import time
+
+import numpy as np
+
+import pygrad
+import pygrad.nn.functional as F
+from pygrad.ops.pool import _max_pool2d_composed
+
+CASES = [((64, 6, 28, 28), dict(kernel_size=2)), ((32, 64, 56, 56), dict(kernel_size=3, stride=2, padding=1))]
+
+
+def once(fn, reps):
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        fn()
+    return (time.perf_counter() - t0) / reps * 1e3
+
+
+def pygrad_step(a, kw, composed):
+    x = pygrad.tensor(a, requires_grad=True)
+
+    def run():
+        x.grad = None
+        if composed:
+            y = _max_pool2d_composed(x, kw["kernel_size"], kw.get("stride"), kw.get("padding", 0), 1, False, False)
+        else:
+            y = F.max_pool2d(x, **kw)
+        y.sum().backward()
+    return run
+
+
+def torch_step(a, kw):
+    import torch
+
+    x = torch.tensor(a, requires_grad=True)
+
+    def run():
+        x.grad = None
+        torch.nn.functional.max_pool2d(x, **kw).sum().backward()
+    return run
+
+
+def main(rounds=5):
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        torch = None
+    rng = np.random.default_rng(0)
+    for shape, kw in CASES:
+        a = rng.standard_normal(shape).astype(np.float32)
+        fns = {"composed (before)": pygrad_step(a, kw, True), "compiled (after)": pygrad_step(a, kw, False)}
+        if torch is not None:
+            fns["torch 1 thread"] = torch_step(a, kw)
+        reps = max(1, int(2e6 // a.size))
+        for f in fns.values():
+            f()
+        times = {k: [] for k in fns}
+        for _ in range(rounds):
+            for k, f in fns.items():
+                times[k].append(once(f, reps))
+        row = "  ".join(f"{k} {statistics.median(v):8.2f} ms" for k, v in times.items())
+        print(f"max_pool2d fwd+bwd float32 {shape} {kw}:\n  {row}")
+
+
+if __name__ == "__main__":
+    main()
