@@ -891,3 +891,89 @@ def max_pool2d_bwd(const conv_t[:, :, :, ::1] grad, const int64_t[:, :, :, ::1] 
     if bad:
         raise RuntimeError(f"max_pool2d backward: an index is outside the {H}x{W} input plane")
     return out_arr
+
+
+cdef inline Py_ssize_t _avg_divisor(Py_ssize_t hs, Py_ssize_t ws, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t H,
+                                    Py_ssize_t W, Py_ssize_t ph, Py_ssize_t pw, bint count_include_pad,
+                                    Py_ssize_t divisor) noexcept nogil:
+    """PyTorch's avg-pool divisor: the override, else the window clipped to the padded (or plain) input."""
+    cdef Py_ssize_t he = min(hs + kh, H + ph), we = min(ws + kw, W + pw)
+    if divisor > 0:
+        return divisor
+    if count_include_pad:
+        return (he - hs) * (we - ws)
+    return (min(he, H) - max(hs, 0)) * (min(we, W) - max(ws, 0))
+
+
+def avg_pool2d_fwd(const conv_t[:, :, :, ::1] x, tuple kernel, tuple stride, tuple padding, Py_ssize_t oh,
+                   Py_ssize_t ow, bint count_include_pad, Py_ssize_t divisor):
+    """Mean of each window of a contiguous (N, C, H, W) float array (sum in window order, then divide)."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t kh = kernel[0], kw = kernel[1], sh = stride[0], sw = stride[1], ph = padding[0], pw = padding[1]
+    if min(kh, kw, sh, sw, oh, ow) <= 0 or min(ph, pw) < 0:
+        raise RuntimeError(f"avg_pool2d: bad window: kernel {kernel}, stride {stride}, padding {padding}, "
+                           f"output {oh}x{ow}")
+    dtype = np.float32 if conv_t is float else np.float64
+    out_arr = np.empty((N, C, oh, ow), dtype=dtype)
+    cdef conv_t[:, :, :, ::1] out = out_arr
+    cdef Py_ssize_t n, c, y, xo, i, j, h, w, hs, ws, dv
+    cdef conv_t acc
+    cdef const conv_t* plane
+    if out_arr.size == 0:
+        return out_arr
+    with nogil:
+        for n in range(N):
+            for c in range(C):
+                plane = &x[n, c, 0, 0]
+                for y in range(oh):
+                    hs = y * sh - ph
+                    for xo in range(ow):
+                        ws = xo * sw - pw
+                        acc = 0
+                        for i in range(kh):
+                            h = hs + i
+                            if h < 0 or h >= H:
+                                continue
+                            for j in range(kw):
+                                w = ws + j
+                                if 0 <= w < W:
+                                    acc = acc + plane[h * W + w]
+                        dv = _avg_divisor(hs, ws, kh, kw, H, W, ph, pw, count_include_pad, divisor)
+                        out[n, c, y, xo] = acc / <conv_t>dv
+    return out_arr
+
+
+def avg_pool2d_bwd(const conv_t[:, :, :, ::1] grad, Py_ssize_t H, Py_ssize_t W, tuple kernel, tuple stride,
+                   tuple padding, bint count_include_pad, Py_ssize_t divisor):
+    """Backward of ``avg_pool2d_fwd``: each output gradient, divided once, added over its window."""
+    cdef Py_ssize_t N = grad.shape[0], C = grad.shape[1], oh = grad.shape[2], ow = grad.shape[3]
+    cdef Py_ssize_t kh = kernel[0], kw = kernel[1], sh = stride[0], sw = stride[1], ph = padding[0], pw = padding[1]
+    if min(kh, kw, sh, sw) <= 0 or min(ph, pw) < 0:
+        raise RuntimeError(f"avg_pool2d backward: bad window: kernel {kernel}, stride {stride}, padding {padding}")
+    dtype = np.float32 if conv_t is float else np.float64
+    out_arr = np.zeros((N, C, H, W), dtype=dtype)
+    cdef conv_t[:, :, :, ::1] out = out_arr
+    cdef Py_ssize_t n, c, y, xo, i, j, h, w, hs, ws, dv
+    cdef conv_t gd
+    cdef conv_t* o
+    if grad.size == 0 or out_arr.size == 0:
+        return out_arr
+    with nogil:
+        for n in range(N):
+            for c in range(C):
+                o = &out[n, c, 0, 0]
+                for y in range(oh):
+                    hs = y * sh - ph
+                    for xo in range(ow):
+                        ws = xo * sw - pw
+                        dv = _avg_divisor(hs, ws, kh, kw, H, W, ph, pw, count_include_pad, divisor)
+                        gd = grad[n, c, y, xo] / <conv_t>dv
+                        for i in range(kh):
+                            h = hs + i
+                            if h < 0 or h >= H:
+                                continue
+                            for j in range(kw):
+                                w = ws + j
+                                if 0 <= w < W:
+                                    o[h * W + w] += gd
+    return out_arr

@@ -1,5 +1,5 @@
-"""CPU max_pool2d in one compiled pass (``_core.max_pool2d_fwd``/``_bwd``) against the composed path
-(unfold + max, the code it replaces) and a NumPy loop that follows PyTorch's CPU rule."""
+"""CPU max_pool2d and avg_pool2d in one compiled pass each (``_core.max_pool2d_fwd``/``_bwd``, ``avg_pool2d_*``) against the composed path
+(unfold + max/sum, the code they replace) and a NumPy loop that follows PyTorch's CPU rule."""
 import itertools
 
 import numpy as np
@@ -8,7 +8,7 @@ import pytest
 import pygrad as torch
 import pygrad.nn.functional as F
 from pygrad.autograd import gradcheck, gradgradcheck
-from pygrad.ops.pool import _max_pool2d_composed
+from pygrad.ops.pool import _avg_pool2d_composed, _max_pool2d_composed
 
 rng = np.random.default_rng(12)
 
@@ -155,3 +155,79 @@ def test_backward_rejects_bad_indices():
         _core.max_pool2d_bwd(g, np.full((1, 1, 2, 2), 9, np.int64), 3, 3)
     with pytest.raises(RuntimeError, match="do not match"):
         _core.max_pool2d_bwd(g, np.zeros((1, 1, 2, 3), np.int64), 3, 3)
+
+
+def ref_avg_pool(a, k, s, p, ceil_mode, count_include_pad, divisor):
+    """PyTorch's CPU avg-pool: sum of the in-bounds window in order, over the override or the clipped count."""
+    n, c, h, w = a.shape
+    vals, _ = ref_max_pool(a, k, s, p, (1, 1), ceil_mode)  # only for the output shape
+    oh, ow = vals.shape[2:]
+    out = np.empty_like(vals)
+    for y, x in itertools.product(range(oh), range(ow)):
+        hs, ws = y * s[0] - p[0], x * s[1] - p[1]
+        he, we = min(hs + k[0], h + p[0]), min(ws + k[1], w + p[1])
+        size = (he - hs) * (we - ws)
+        h0, w0, h1, w1 = max(hs, 0), max(ws, 0), min(he, h), min(we, w)
+        dv = divisor or (size if count_include_pad else (h1 - h0) * (w1 - w0))
+        acc = np.zeros((n, c), a.dtype)
+        for i, j in itertools.product(range(h0, h1), range(w0, w1)):
+            acc = acc + a[:, :, i, j]
+        out[:, :, y, x] = acc / a.dtype.type(dv)
+    return out
+
+
+AVG_CASES = [  # (shape, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)
+    ((2, 3, 7, 7), 2, None, 0, False, True, None),
+    ((1, 2, 5, 9), 3, 2, 1, False, True, None),
+    ((1, 2, 5, 9), 3, 2, 1, True, False, None),
+    ((2, 1, 9, 6), (3, 2), (2, 3), (1, 1), True, True, None),
+    ((3, 2, 5, 5), 2, 4, 0, False, True, None),
+    ((1, 3, 6, 7), 3, 3, 1, True, True, 5),
+    ((2, 2, 1, 9), (1, 3), (1, 2), (0, 1), True, False, None),
+    ((1, 1, 13, 11), 5, 2, 2, True, False, None),
+    ((0, 2, 5, 5), 2, None, 0, False, True, None),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", AVG_CASES, ids=str)
+def test_avg_matches_composed_path_and_reference(case, dtype):
+    shape, k, s, p, ceil, cip, div = case
+    tup = lambda t: (t, t) if isinstance(t, int) else t  # noqa: E731
+    a = rng.standard_normal(shape).astype(dtype)
+    a.reshape(-1)[::4] = np.nan if a.size > 20 else 0.0
+    x = torch.tensor(a, requires_grad=True)
+    v = F.avg_pool2d(x, k, s, p, ceil, cip, div)
+    assert v.grad_fn.name() == "AvgPool2DBackward0"
+    x2 = torch.tensor(a, requires_grad=True)
+    v2 = _avg_pool2d_composed(x2, k, s, p, ceil, cip, div)
+    np.testing.assert_array_equal(v.detach().numpy(), v2.detach().numpy())
+    rv = ref_avg_pool(a, tup(k), tup(s if s is not None else k), tup(p), ceil, cip, div)
+    np.testing.assert_array_equal(v.detach().numpy(), rv)
+    g = rng.standard_normal(v.shape).astype(dtype)
+    v.backward(torch.tensor(g))
+    v2.backward(torch.tensor(g))
+    # col2im sums overlapping windows in kernel-offset order, PyTorch and the compiled pass in output order
+    np.testing.assert_allclose(x.grad.numpy(), x2.grad.numpy(), rtol=1e-6, atol=1e-6 if dtype == np.float32 else 1e-14)
+
+
+def test_avg_matches_torch_when_available():
+    tt = pytest.importorskip("torch")
+    for shape, k, s, p, ceil, cip, div in AVG_CASES:
+        a = rng.standard_normal(shape).astype(np.float32)
+        x, tx = torch.tensor(a, requires_grad=True), tt.tensor(a, requires_grad=True)
+        v, tv = F.avg_pool2d(x, k, s, p, ceil, cip, div), tt.nn.functional.avg_pool2d(tx, k, s, p, ceil, cip, div)
+        np.testing.assert_allclose(v.detach().numpy(), tv.detach().numpy(), rtol=1e-6, atol=1e-6)
+        g = rng.standard_normal(tuple(v.shape)).astype(np.float32)
+        v.backward(torch.tensor(g))
+        tv.backward(tt.tensor(g))
+        np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_avg_gradcheck_and_double_backward():
+    x = torch.tensor(rng.standard_normal((2, 2, 7, 6)), requires_grad=True)
+    for kw in [dict(kernel_size=3, stride=2, padding=1), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True,
+                                                                count_include_pad=False), dict(kernel_size=2,
+                                                                                               divisor_override=3)]:
+        assert gradcheck(lambda t: F.avg_pool2d(t, **kw), (x,))
+        assert gradgradcheck(lambda t: F.avg_pool2d(t, **kw), (x,))

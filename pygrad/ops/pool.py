@@ -133,9 +133,50 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return r.squeeze(-2)
 
 
+class AvgPool2D(Function):
+    """CPU float32/float64 average pooling in one compiled pass; backward spreads the gradient back."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, x, k, s, p, out_hw, count_include_pad, divisor):
+        ctx.args, ctx.hw = (k, s, p, out_hw, count_include_pad, divisor), x._shape[2:]
+        return backend_of(x).avg_pool2d(x, k, s, p, out_hw, count_include_pad, divisor)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (AvgPool2DBackward.apply(g, ctx.hw, *ctx.args),) + (None,) * 6
+
+
+class AvgPool2DBackward(Function):
+    """The adjoint of ``AvgPool2D`` (linear), whose own backward is ``AvgPool2D`` again."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, g, in_hw, k, s, p, out_hw, count_include_pad, divisor):
+        ctx.args = (k, s, p, out_hw, count_include_pad, divisor)
+        return backend_of(g).avg_pool2d_backward(g, in_hw, k, s, p, count_include_pad, divisor)
+
+    @staticmethod
+    def backward(ctx, gg):
+        return (AvgPool2D.apply(gg, *ctx.args),) + (None,) * 7
+
+
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     """Mean of each window (padding counts as zeros unless ``count_include_pad=False``)."""
+    if input.device.type == "cpu" and input.dtype in (float32, float64) and \
+            (not divisor_override or isinstance(divisor_override, int)):
+        x, unbatched, (k, s, p, d, h, w, oh, ow) = _geometry(input, "avg_pool2d", kernel_size, stride, padding, 1,
+                                                             ceil_mode)
+        out = AvgPool2D.apply(x, k, s, p, (oh, ow), bool(count_include_pad), int(divisor_override or 0))
+        return out.squeeze(0) if unbatched else out
+    return _avg_pool2d_composed(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+
+
+def _avg_pool2d_composed(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    """avg_pool2d from differentiable pieces (unfold, sum, divide): the path of other dtypes and devices."""
     cols, unbatched, (k, s, p, d, h, w, oh, ow) = _windows(
         input, "avg_pool2d", kernel_size, stride, padding, 1, ceil_mode, 0.0)
     total = cols.sum(dim=2)

@@ -265,6 +265,22 @@ def max_pool2d_backward(g, indices, in_hw):
                                      in_hw[0], in_hw[1]), g.dtype)
 
 
+def avg_pool2d(x, kernel, stride, padding, out_hw, count_include_pad, divisor):
+    """Window means of a float32/float64 (N, C, H, W) tensor in one compiled pass (``_core.avg_pool2d_fwd``);
+    ``divisor`` 0 means PyTorch's own count.  ``None`` for other dtypes (callers compose it)."""
+    a = to_numpy(x)
+    if a.dtype not in (np.float32, np.float64):
+        return None
+    return wrap(_core.avg_pool2d_fwd(np.ascontiguousarray(a), tuple(kernel), tuple(stride), tuple(padding),
+                                     out_hw[0], out_hw[1], count_include_pad, divisor), x.dtype)
+
+
+def avg_pool2d_backward(g, in_hw, kernel, stride, padding, count_include_pad, divisor):
+    """Gradient of ``avg_pool2d``: each output gradient over its divisor, added across its window."""
+    return wrap(_core.avg_pool2d_bwd(np.ascontiguousarray(to_numpy(g)), in_hw[0], in_hw[1], tuple(kernel),
+                                     tuple(stride), tuple(padding), count_include_pad, divisor), g.dtype)
+
+
 def fold(cols, out_hw, kernel, dilation, padding, stride):
     """col2im, the adjoint of ``unfold``: sums each window column back into a (N, C, H, W) image.
 
