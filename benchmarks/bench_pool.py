@@ -1,4 +1,4 @@
-"""CPU max_pool2d forward + backward: the compiled single pass (``_core.max_pool2d_fwd``/``_bwd``) next
+"""CPU max_pool2d (and avg_pool2d) forward + backward: the compiled single pass (``_core.max_pool2d_fwd``/``_bwd``) next
 to the composed path it replaced (unfold + max, fold backward) and PyTorch at one thread.
 
 Run: ``python benchmarks/bench_pool.py``.  Medians of 5 interleaved rounds, milliseconds per fwd+bwd.
@@ -10,7 +10,7 @@ import numpy as np
 
 import pygrad
 import pygrad.nn.functional as F
-from pygrad.ops.pool import _max_pool2d_composed
+from pygrad.ops.pool import _avg_pool2d_composed, _max_pool2d_composed
 
 CASES = [((64, 6, 28, 28), dict(kernel_size=2)), ((32, 64, 56, 56), dict(kernel_size=3, stride=2, padding=1))]
 
@@ -22,12 +22,15 @@ def once(fn, reps):
     return (time.perf_counter() - t0) / reps * 1e3
 
 
-def pygrad_step(a, kw, composed):
+def pygrad_step(a, kw, composed, op="max"):
     x = pygrad.tensor(a, requires_grad=True)
 
     def run():
         x.grad = None
-        if composed:
+        if op == "avg":
+            y = (_avg_pool2d_composed(x, kw["kernel_size"], kw.get("stride"), kw.get("padding", 0), False, True, None)
+                 if composed else F.avg_pool2d(x, **kw))
+        elif composed:
             y = _max_pool2d_composed(x, kw["kernel_size"], kw.get("stride"), kw.get("padding", 0), 1, False, False)
         else:
             y = F.max_pool2d(x, **kw)
@@ -35,14 +38,15 @@ def pygrad_step(a, kw, composed):
     return run
 
 
-def torch_step(a, kw):
+def torch_step(a, kw, op="max"):
     import torch
 
     x = torch.tensor(a, requires_grad=True)
+    f = torch.nn.functional.max_pool2d if op == "max" else torch.nn.functional.avg_pool2d
 
     def run():
         x.grad = None
-        torch.nn.functional.max_pool2d(x, **kw).sum().backward()
+        f(x, **kw).sum().backward()
     return run
 
 
@@ -54,11 +58,11 @@ def main(rounds=5):
     except ImportError:
         torch = None
     rng = np.random.default_rng(0)
-    for shape, kw in CASES:
+    for op, (shape, kw) in [("max", c) for c in CASES] + [("avg", CASES[1])]:
         a = rng.standard_normal(shape).astype(np.float32)
-        fns = {"composed (before)": pygrad_step(a, kw, True), "compiled (after)": pygrad_step(a, kw, False)}
+        fns = {"composed (before)": pygrad_step(a, kw, True, op), "compiled (after)": pygrad_step(a, kw, False, op)}
         if torch is not None:
-            fns["torch 1 thread"] = torch_step(a, kw)
+            fns["torch 1 thread"] = torch_step(a, kw, op)
         reps = max(1, int(2e6 // a.size))
         for f in fns.values():
             f()
@@ -67,7 +71,7 @@ def main(rounds=5):
             for k, f in fns.items():
                 times[k].append(once(f, reps))
         row = "  ".join(f"{k} {statistics.median(v):8.2f} ms" for k, v in times.items())
-        print(f"max_pool2d fwd+bwd float32 {shape} {kw}:\n  {row}")
+        print(f"{op}_pool2d fwd+bwd float32 {shape} {kw}:\n  {row}")
 
 
 if __name__ == "__main__":
