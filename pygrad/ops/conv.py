@@ -12,6 +12,8 @@ from ..autograd.function import Function
 from .dispatch import backend_of
 
 _CHUNK_BYTES = 256 << 20  # cap on the im2col buffer of one batch chunk
+# GPU kernel shape: cap on the (C*kh*kw) x (chunk*OH*OW) column matrix of one chunk (tests lower it)
+_GPU_CHUNK_BYTES = 64 << 20
 
 
 def pair(v, n=2):
@@ -105,6 +107,11 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     cout = weight._shape[0]
     wmat = weight.reshape(groups, cout // groups, -1)
     per_sample = c * k[0] * k[1] * oh * ow * x.dtype.itemsize
+    if _gpu_shape(x):
+        out = _conv2d_gpu(x, wmat, n, cout, k, s, p, d, groups, oh, ow, per_sample)
+        if bias is not None:
+            out = out + bias.reshape(1, cout, 1, 1)
+        return out.squeeze(0) if unbatched else out
     step = max(1, _CHUNK_BYTES // max(per_sample, 1))
     outs = []
     for start in range(0, n, step):  # batch chunks bound the im2col buffer, not a loop over elements
@@ -115,6 +122,32 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if bias is not None:
         out = out + bias.reshape(1, cout, 1, 1)
     return out.squeeze(0) if unbatched else out
+
+
+def _gpu_shape(x):
+    """True on an OpenCL device running the GPU-shaped kernels (``Runtime.kernel_shape``)."""
+    rt = getattr(backend_of(x), "rt", None)
+    return rt is not None and rt.kernel_shape == "gpu"
+
+
+def _conv2d_gpu(x, wmat, n, cout, k, s, p, d, groups, oh, ow, per_sample):
+    """GPU shape: per batch chunk (column matrix under ``_GPU_CHUNK_BYTES``) one im2col laid out as
+    (G, C/G*kh*kw, chunk*OH*OW) and ONE full-size GEMM by the (G, Cout/G, C/G*kh*kw) weights, instead
+    of chunk*G small per-sample products.  Autograd's matmul backward then gives one GEMM per chunk
+    for the columns' gradient (folded by col2im) and one per chunk for the weight's, summed over chunks."""
+    step = max(1, _GPU_CHUNK_BYTES // max(per_sample, 1))
+    L, outs = oh * ow, []
+    w2 = wmat.reshape(cout, -1) if groups == 1 else wmat  # groups == 1: a plain 2-D GEMM
+    for start in range(0, n, step):
+        xc = x[start:start + step] if step < n else x
+        nc = xc._shape[0]
+        cols = Unfold.apply(xc, k, d, p, s).reshape(nc, groups, -1, L)
+        cols = cols.permute(1, 2, 0, 3).reshape(groups, -1, nc * L)   # (G, C/G*kh*kw, chunk*L)
+        if groups == 1:
+            cols = cols.reshape(-1, nc * L)
+        y = (w2 @ cols).reshape(cout, nc, L)                          # (Cout, chunk, L)
+        outs.append(y.permute(1, 0, 2).reshape(nc, cout, oh, ow))
+    return outs[0] if len(outs) == 1 else _cat(outs)
 
 
 def _cat(parts):
