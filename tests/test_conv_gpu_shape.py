@@ -63,6 +63,16 @@ SCRIPT = textwrap.dedent(r"""
                 assert len(calls) == n0 + 1, "the GPU-shape path did not run"
         err = [float(np.abs(a - c).max() / (np.abs(c).max() + 1e-6)) for a, c in zip(outs["opencl"], outs["cpu"])]
         res[name] = {"err": err, "shape": list(outs["cpu"][0].shape)}
+    # numerical gradient checks (float64, two ragged chunks), second order too: the batch-inner
+    # unfold and fold are each other's backward
+    conv._GPU_CHUNK_BYTES = 2 * 2 * 2 * 2 * 4 * 4 * 8
+    rng = np.random.default_rng(2)
+    ins = [torch.tensor(rng.standard_normal(sh), dtype=torch.float64, device="opencl", requires_grad=True)
+           for sh in ((3, 2, 5, 4), (4, 1, 2, 2), (4,))]
+    fn = lambda x, w, b: F.conv2d(x, w, b, stride=1, padding=(1, 0), dilation=(2, 1), groups=2)
+    n0 = len(calls)
+    res["gradcheck"] = bool(torch.autograd.gradcheck(fn, ins)) and len(calls) > n0
+    res["gradgradcheck"] = bool(torch.autograd.gradgradcheck(fn, ins))
     print("RESULT" + json.dumps(res))
 """)
 
@@ -83,3 +93,8 @@ def test_conv2d_gpu_shape_matches_cpu(gpu_shape_results, case):
     assert res["shape"][:2] == [case[1], case[5]]
     for what, e in zip(("output", "grad_input", "grad_weight", "grad_bias"), res["err"]):
         assert e < 1e-4, (case[0], what, res["err"])
+
+
+def test_conv2d_gpu_shape_gradcheck(gpu_shape_results):
+    assert gpu_shape_results["gradcheck"] is True
+    assert gpu_shape_results["gradgradcheck"] is True

@@ -59,6 +59,37 @@ class Fold(Function):
         return Unfold.apply(g, *ctx.args), None, None, None, None, None
 
 
+class UnfoldBatchInner(Function):
+    """(N, C, H, W) -> (C, kh, kw, N, oh, ow) windows (OpenCL, GPU-shaped conv): the batch inside each
+    column row, so the whole chunk is one GEMM operand without a transposing copy."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, x, kernel, dilation, padding, stride):
+        ctx.args, ctx.hw = (kernel, dilation, padding, stride), x._shape[2:]
+        return backend_of(x).unfold(x, kernel, dilation, padding, stride, batch_inner=True)
+
+    @staticmethod
+    def backward(ctx, g):
+        return FoldBatchInner.apply(g, ctx.hw, *ctx.args), None, None, None, None
+
+
+class FoldBatchInner(Function):
+    """(C, kh, kw, N, oh, ow) columns -> (N, C, H, W), summing overlaps; backward unfolds."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, cols, out_hw, kernel, dilation, padding, stride):
+        ctx.args = (kernel, dilation, padding, stride)
+        return backend_of(cols).fold(cols, out_hw, kernel, dilation, padding, stride, batch_inner=True)
+
+    @staticmethod
+    def backward(ctx, g):
+        return UnfoldBatchInner.apply(g, *ctx.args), None, None, None, None, None
+
+
 def _check_conv_input(x, weight, groups, name, nd=2):
     if x.dim() not in (nd + 1, nd + 2):
         raise RuntimeError(f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {name}, but got "
@@ -141,10 +172,8 @@ def _conv2d_gpu(x, wmat, n, cout, k, s, p, d, groups, oh, ow, per_sample):
     for start in range(0, n, step):
         xc = x[start:start + step] if step < n else x
         nc = xc._shape[0]
-        cols = Unfold.apply(xc, k, d, p, s).reshape(nc, groups, -1, L)
-        cols = cols.permute(1, 2, 0, 3).reshape(groups, -1, nc * L)   # (G, C/G*kh*kw, chunk*L)
-        if groups == 1:
-            cols = cols.reshape(-1, nc * L)
+        cols = UnfoldBatchInner.apply(xc, k, d, p, s)                 # (C, kh, kw, chunk, oh, ow)
+        cols = cols.reshape(-1, nc * L) if groups == 1 else cols.reshape(groups, -1, nc * L)
         y = (w2 @ cols).reshape(cout, nc, L)                          # (Cout, chunk, L)
         outs.append(y.permute(1, 0, 2).reshape(nc, cout, oh, ow))
     return outs[0] if len(outs) == 1 else _cat(outs)
