@@ -88,7 +88,11 @@ __kernel void unfold_k(__global T* out, __global const T* in, const long off, co
         int j = t % kw; t /= kw;
         int i = t % kh; t /= kh;            /* t = n * C + c */
         long h = y * sh - ph + i * dh, w0 = (long)j * dw - pw;
+#ifdef COLS_CN   /* columns laid out (C, kh, kw, N, OH, OW): one GEMM operand for the whole batch */
+        __global T* o = out + ((((t % C) * kh + i) * kw + j) * N + t / C) * OH * OW + y * OW;
+#else
         __global T* o = out + r * OW;
+#endif
         if (h < 0 || h >= H) {
             for (long x = 0; x < OW; ++x) o[x] = pad;
             continue;
@@ -118,7 +122,11 @@ __kernel void fold_k(__global T* out, __global const T* cols, const long off, co
             long y = yy / sh;
             if (y >= OH) continue;
             for (int j = 0; j < kw; ++j) {
+#ifdef COLS_CN
+                __global const T* src = cols + off + (((((t % C) * kh + i) * kw + j) * N + t / C) * OH + y) * OW;
+#else
                 __global const T* src = cols + off + (((t * kh + i) * kw + j) * OH + y) * OW;
+#endif
                 long w0 = (long)j * dw - pw;
                 long x0 = w0 < 0 ? (-w0 + sw - 1) / sw : 0;            /* first x with w >= 0 */
                 long x1 = w0 > W - 1 ? 0 : min(OW, (W - 1 - w0) / sw + 1);  /* past the last x with w < W */

@@ -12,6 +12,8 @@ from ..autograd.function import Function
 from .dispatch import backend_of
 
 _CHUNK_BYTES = 256 << 20  # cap on the im2col buffer of one batch chunk
+# GPU kernel shape: cap on the (C*kh*kw) x (chunk*OH*OW) column matrix of one chunk (tests lower it)
+_GPU_CHUNK_BYTES = 64 << 20
 
 
 def pair(v, n=2):
@@ -55,6 +57,37 @@ class Fold(Function):
     @staticmethod
     def backward(ctx, g):
         return Unfold.apply(g, *ctx.args), None, None, None, None, None
+
+
+class UnfoldBatchInner(Function):
+    """(N, C, H, W) -> (C, kh, kw, N, oh, ow) windows (OpenCL, GPU-shaped conv): the batch inside each
+    column row, so the whole chunk is one GEMM operand without a transposing copy."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, x, kernel, dilation, padding, stride):
+        ctx.args, ctx.hw = (kernel, dilation, padding, stride), x._shape[2:]
+        return backend_of(x).unfold(x, kernel, dilation, padding, stride, batch_inner=True)
+
+    @staticmethod
+    def backward(ctx, g):
+        return FoldBatchInner.apply(g, ctx.hw, *ctx.args), None, None, None, None
+
+
+class FoldBatchInner(Function):
+    """(C, kh, kw, N, oh, ow) columns -> (N, C, H, W), summing overlaps; backward unfolds."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, cols, out_hw, kernel, dilation, padding, stride):
+        ctx.args = (kernel, dilation, padding, stride)
+        return backend_of(cols).fold(cols, out_hw, kernel, dilation, padding, stride, batch_inner=True)
+
+    @staticmethod
+    def backward(ctx, g):
+        return UnfoldBatchInner.apply(g, *ctx.args), None, None, None, None, None
 
 
 def _check_conv_input(x, weight, groups, name, nd=2):
@@ -105,6 +138,11 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     cout = weight._shape[0]
     wmat = weight.reshape(groups, cout // groups, -1)
     per_sample = c * k[0] * k[1] * oh * ow * x.dtype.itemsize
+    if _gpu_shape(x):
+        out = _conv2d_gpu(x, wmat, n, cout, k, s, p, d, groups, oh, ow, per_sample)
+        if bias is not None:
+            out = out + bias.reshape(1, cout, 1, 1)
+        return out.squeeze(0) if unbatched else out
     step = max(1, _CHUNK_BYTES // max(per_sample, 1))
     outs = []
     for start in range(0, n, step):  # batch chunks bound the im2col buffer, not a loop over elements
@@ -115,6 +153,30 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if bias is not None:
         out = out + bias.reshape(1, cout, 1, 1)
     return out.squeeze(0) if unbatched else out
+
+
+def _gpu_shape(x):
+    """True on an OpenCL device running the GPU-shaped kernels (``Runtime.kernel_shape``)."""
+    rt = getattr(backend_of(x), "rt", None)
+    return rt is not None and rt.kernel_shape == "gpu"
+
+
+def _conv2d_gpu(x, wmat, n, cout, k, s, p, d, groups, oh, ow, per_sample):
+    """GPU shape: per batch chunk (column matrix under ``_GPU_CHUNK_BYTES``) one im2col laid out as
+    (G, C/G*kh*kw, chunk*OH*OW) and ONE full-size GEMM by the (G, Cout/G, C/G*kh*kw) weights, instead
+    of chunk*G small per-sample products.  Autograd's matmul backward then gives one GEMM per chunk
+    for the columns' gradient (folded by col2im) and one per chunk for the weight's, summed over chunks."""
+    step = max(1, _GPU_CHUNK_BYTES // max(per_sample, 1))
+    L, outs = oh * ow, []
+    w2 = wmat.reshape(cout, -1) if groups == 1 else wmat  # groups == 1: a plain 2-D GEMM
+    for start in range(0, n, step):
+        xc = x[start:start + step] if step < n else x
+        nc = xc._shape[0]
+        cols = UnfoldBatchInner.apply(xc, k, d, p, s)                 # (C, kh, kw, chunk, oh, ow)
+        cols = cols.reshape(-1, nc * L) if groups == 1 else cols.reshape(groups, -1, nc * L)
+        y = (w2 @ cols).reshape(cout, nc, L)                          # (Cout, chunk, L)
+        outs.append(y.permute(1, 0, 2).reshape(nc, cout, oh, ow))
+    return outs[0] if len(outs) == 1 else _cat(outs)
 
 
 def _cat(parts):

@@ -523,16 +523,17 @@ _DIRECT_A_MAX = 512 * 512
 _DIRECT_B_MAX = 256 * 256
 
 
-def unfold(self, x, kernel, dilation, padding, stride, pad_value=0.0):
-    """im2col (``unfold_k``): elements move as raw bits, so every dtype works, float16 included."""
+def unfold(self, x, kernel, dilation, padding, stride, pad_value=0.0, batch_inner=False):
+    """im2col (``unfold_k``): elements move as raw bits, so every dtype works, float16 included.
+    ``batch_inner``: lay the columns out (C, kh, kw, N, OH, OW), one GEMM operand for the batch."""
     x = x.contiguous()
     n, c, h, w = x._shape
     (kh, kw), (dh, dw), (ph, pw), (sh, sw) = kernel, dilation, padding, stride
     oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
     ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
-    out = self.empty((n, c, kh, kw, oh, ow), x.dtype)
+    out = self.empty((c, kh, kw, n, oh, ow) if batch_inner else (n, c, kh, kw, oh, ow), x.dtype)
     if out.numel():
-        prg = kernels.program(self.rt, "index.cl", (f"T {_raw(x.dtype)}",))
+        prg = kernels.program(self.rt, "index.cl", (f"T {_raw(x.dtype)}",) + (("COLS_CN 1",) if batch_inner else ()))
         pad = np.asarray(pad_value).astype(x.dtype.np).view(_RAW_NP[x.dtype.itemsize])  # its bit pattern
         prg.unfold_k(self.rt.queue, self.grid(n * c * kh * kw * oh), (LOCAL,), out._storage.data, x._storage.data,
                      *map(np.int64, (x._offset, n, c, h, w)), *map(np.int32, (kh, kw, dh, dw, ph, pw, sh, sw)),
@@ -543,19 +544,23 @@ def unfold(self, x, kernel, dilation, padding, stride, pad_value=0.0):
 _RAW_NP = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
-def fold(self, cols, out_hw, kernel, dilation, padding, stride):
+def fold(self, cols, out_hw, kernel, dilation, padding, stride, batch_inner=False):
     """col2im (``fold_k``), summing in the storage type; float16 sums in float32 (no half arithmetic
-    without cl_khr_fp16)."""
+    without cl_khr_fp16).  ``batch_inner``: columns laid out (C, kh, kw, N, OH, OW)."""
     if cols.dtype is D.float16:
-        return self.cast(fold(self, self.cast(cols, D.float32), out_hw, kernel, dilation, padding, stride),
-                         D.float16)
+        return self.cast(fold(self, self.cast(cols, D.float32), out_hw, kernel, dilation, padding, stride,
+                              batch_inner), D.float16)
     cols = cols.contiguous()
-    n, c, kh, kw, oh, ow = cols._shape
+    if batch_inner:
+        c, kh, kw, n, oh, ow = cols._shape
+    else:
+        n, c, kh, kw, oh, ow = cols._shape
     (dh, dw), (ph, pw), (sh, sw) = dilation, padding, stride
     H, W = out_hw
     out = self.empty((n, c, H, W), cols.dtype)
     if out.numel():
-        prg = kernels.program(self.rt, "index.cl", (f"T {cols.dtype.cl if cols.dtype is not D.bool_ else 'uchar'}",))
+        prg = kernels.program(self.rt, "index.cl", (f"T {cols.dtype.cl if cols.dtype is not D.bool_ else 'uchar'}",)
+                              + (("COLS_CN 1",) if batch_inner else ()))
         prg.fold_k(self.rt.queue, self.grid(n * c * H), (LOCAL,), out._storage.data, cols._storage.data,
                    *map(np.int64, (cols._offset, n, c, H, W)), *map(np.int32, (kh, kw, dh, dw, ph, pw, sh, sw)),
                    *map(np.int64, (oh, ow)))
