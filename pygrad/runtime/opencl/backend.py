@@ -191,6 +191,15 @@ class OpenCLBackend:
         n = _core.numel(shape)
         return Tensor._make(self._storage(n, dtype), shape, strides or _core.contiguous_strides(shape), 0)
 
+    def fill_(self, t, value):
+        """Fill a new tensor's whole storage with ``value`` (0 or 1) by ``clEnqueueFillBuffer``: no kernel, so
+        no program to build (a first step's ``ones_like`` root gradient and int64 ``zeros`` each built one)."""
+        import pyopencl as cl
+
+        pattern = np.zeros((), np.uint8) if value == 0 else np.asarray(value, t.dtype.np)
+        cl.enqueue_fill_buffer(self.rt.queue, t._storage.data, pattern, 0, t._storage.size * t.dtype.itemsize)
+        return t
+
     def wrap(self, arr, dtype=None):
         """Upload a NumPy array as a new contiguous device tensor."""
         import pyopencl as cl
