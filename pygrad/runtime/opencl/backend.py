@@ -357,7 +357,19 @@ class OpenCLBackend:
         return nbytes + 1024 <= self.rt.device.local_mem_size
 
     def copy_(self, dst, src):
-        """Strided, broadcasting, casting copy: the elementwise identity with a strided output."""
+        """Strided, broadcasting, casting copy: the elementwise identity with a strided output.
+
+        Between two contiguous tensors of one dtype and shape (``clone``, a gradient's first
+        accumulation) it is a buffer copy: no kernel, so no program to build in a first step."""
+        if src._storage is not dst._storage and src.dtype is dst.dtype and src._shape == dst._shape \
+                and src.is_contiguous() and dst.is_contiguous():
+            import pyopencl as cl
+
+            n, size = dst.numel() * dst.dtype.itemsize, dst.dtype.itemsize
+            if n:
+                cl.enqueue_copy(self.rt.queue, dst._storage.data, src._storage.data, byte_count=n,
+                                src_offset=src._offset * size, dst_offset=dst._offset * size)
+            return
         if src._storage is dst._storage:
             tmp = self.empty(src._shape, src.dtype)
             self._launch_ew(tmp, [src], [src.dtype], "OP1(x)=(x)", 1)
