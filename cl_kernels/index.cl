@@ -1,6 +1,8 @@
 /* index.cl: gather / scatter by storage offsets, index offsets, and im2col / col2im for convolution.
- *   T: element storage type; an unsigned integer of the element's size where elements only move
- *      (gather, scatter, im2col), the real type where they are summed (col2im).
+ *   T: an unsigned integer of the element's size: elements only move (gather, scatter, im2col);
+ *   TF: the real element type where they are summed (col2im; fold_k exists only where TF is defined);
+ *   IDX: the index type of index_offsets_k.  One program defines all three, so the kernels of a step
+ *   share one build.
  */
 /* A negative offset marks an element whose index was out of range (index_offsets_k recorded it for the
  * host): gather writes 0 there and scatter skips it, so no kernel touches memory outside the tensor. */
@@ -109,12 +111,13 @@ __kernel void unfold_k(__global T* out, __global const T* in, const long off, co
  * one output row, so it can add into it without atomics: it zeroes the row, then for each window row
  * i that reads this image row (found once per i, not per pixel) and each window column j, walks the
  * columns x and adds cols[..., i, j, y, x] at w = x*sw - pw + j*dw.  No division per pixel. */
-__kernel void fold_k(__global T* out, __global const T* cols, const long off, const long N, const long C,
+#ifdef TF
+__kernel void fold_k(__global TF* out, __global const TF* cols, const long off, const long N, const long C,
                      const long H, const long W, const int kh, const int kw, const int dh, const int dw,
                      const int ph, const int pw, const int sh, const int sw, const long OH, const long OW) {
     PG_FOR(r, N * C * H) {
         long h = r % H, t = r / H;          /* t = n * C + c */
-        __global T* o = out + r * W;
+        __global TF* o = out + r * W;
         for (long w = 0; w < W; ++w) o[w] = 0;
         for (int i = 0; i < kh; ++i) {
             long yy = h + ph - (long)i * dh;          /* = y * sh for the window row y that reads h */
@@ -123,9 +126,9 @@ __kernel void fold_k(__global T* out, __global const T* cols, const long off, co
             if (y >= OH) continue;
             for (int j = 0; j < kw; ++j) {
 #ifdef COLS_CN
-                __global const T* src = cols + off + (((((t % C) * kh + i) * kw + j) * N + t / C) * OH + y) * OW;
+                __global const TF* src = cols + off + (((((t % C) * kh + i) * kw + j) * N + t / C) * OH + y) * OW;
 #else
-                __global const T* src = cols + off + (((t * kh + i) * kw + j) * OH + y) * OW;
+                __global const TF* src = cols + off + (((t * kh + i) * kw + j) * OH + y) * OW;
 #endif
                 long w0 = (long)j * dw - pw;
                 long x0 = w0 < 0 ? (-w0 + sw - 1) / sw : 0;            /* first x with w >= 0 */
@@ -135,3 +138,4 @@ __kernel void fold_k(__global T* out, __global const T* cols, const long off, co
         }
     }
 }
+#endif

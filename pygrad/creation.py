@@ -131,7 +131,10 @@ def _factory(size, dtype, device, requires_grad, fill):
         b = get_backend(dev)
         t = b.empty(shape, dtype)
         if fill is not None and t._storage.size:
-            b.copy_(t, b._operand(fill, dtype))
+            if type(fill) is int and (fill == 0 or fill == 1 and dtype is not D.bfloat16) and hasattr(b, "fill_"):
+                b.fill_(t, fill)  # zeros/ones without a kernel (0 as an int: -0.0 has its sign bit set)
+            else:
+                b.copy_(t, b._operand(fill, dtype))
         return _finish(t, dev, requires_grad)
     t = cpu.empty(shape, dtype)
     if fill is not None and t._storage.size:

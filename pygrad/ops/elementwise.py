@@ -19,7 +19,8 @@ from .dispatch import backend_of, check_same_device
 
 
 def _where_pos(x, y, g):
-    return g * (y > 0)
+    """relu's derivative, ``y <= 0 ? 0 : g`` in one kernel (``ThresholdBackward``)."""
+    return ThresholdBackward.apply(g, y)
 
 
 # name: (NumPy function, OpenCL C expression of x, derivative (x, y, g) -> dx, result kind)
@@ -457,11 +458,34 @@ def _np_clamp(x, lo, hi, out):
     return np.minimum(np.maximum(x, lo, out=out), hi, out=out)
 
 
-# Kernels of the three-operand ops above for the OpenCL backend: function -> (name, C expression, arity).
+def _np_threshold_backward(g, y, out):
+    return np.copyto(out, np.where(y <= 0, 0, g))
+
+
+# Kernels of the ops above for the OpenCL backend: function -> (name, C expression, arity).
 EXTRA_CL = {
     _np_where: ("where", "a ? b : c", 3),
+    _np_threshold_backward: ("threshold_backward", "b <= 0 ? 0 : a", 2),
     _np_clamp: ("clamp", "(b != b || c != c || a != a) ? a + b + c : min(max(a, b), c)", 3),
 }
+
+
+class ThresholdBackward(Function):
+    """relu's backward, PyTorch's ``threshold_backward``: 0 where ``y <= 0``, else ``g`` (so a NaN output passes
+    ``g``, as in PyTorch), as one kernel
+    (``g * (y > 0)`` took two, and two more OpenCL programs to build in a first training step).
+    Linear in ``g``, so its own backward is itself (double backward through relu)."""
+
+    @staticmethod
+    def forward(ctx, g, y):
+        ctx.save_for_backward(y)
+        shape = _core.broadcast_shapes(g._shape, y._shape)
+        return backend_of(g).elementwise(_np_threshold_backward, (g, y), shape, g.dtype, (g.dtype, y.dtype))
+
+    @staticmethod
+    def backward(ctx, gg):
+        (y,) = ctx.saved_tensors
+        return ThresholdBackward.apply(gg, y), None
 
 
 class Where(Function):

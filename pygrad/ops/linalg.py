@@ -184,7 +184,11 @@ class Addmm(Function):
             y = y.mul_(alpha)
         if beta == 0:  # PyTorch: input is ignored (nan/inf in it do not propagate)
             return y
-        return y.add_(bias if beta == 1 else bias * beta)
+        bias = bias if beta == 1 else bias * beta
+        if bias.dtype is y.dtype and len(bias._shape) <= 2 and \
+                all(s in (1, n) for s, n in zip(bias._shape[::-1], y._shape[::-1])):
+            return y + bias  # one kernel; add_ would add into a temporary and copy it back (two)
+        return y.add_(bias)
 
     @staticmethod
     def backward(ctx, g):

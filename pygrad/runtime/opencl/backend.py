@@ -191,6 +191,15 @@ class OpenCLBackend:
         n = _core.numel(shape)
         return Tensor._make(self._storage(n, dtype), shape, strides or _core.contiguous_strides(shape), 0)
 
+    def fill_(self, t, value):
+        """Fill a new tensor's whole storage with ``value`` (0 or 1) by ``clEnqueueFillBuffer``: no kernel, so
+        no program to build (a first step's ``ones_like`` root gradient and int64 ``zeros`` each built one)."""
+        import pyopencl as cl
+
+        pattern = np.zeros((), np.uint8) if value == 0 else np.asarray(value, t.dtype.np)
+        cl.enqueue_fill_buffer(self.rt.queue, t._storage.data, pattern, 0, t._storage.size * t.dtype.itemsize)
+        return t
+
     def wrap(self, arr, dtype=None):
         """Upload a NumPy array as a new contiguous device tensor."""
         import pyopencl as cl
@@ -348,7 +357,19 @@ class OpenCLBackend:
         return nbytes + 1024 <= self.rt.device.local_mem_size
 
     def copy_(self, dst, src):
-        """Strided, broadcasting, casting copy: the elementwise identity with a strided output."""
+        """Strided, broadcasting, casting copy: the elementwise identity with a strided output.
+
+        Between two contiguous tensors of one dtype and shape (``clone``, a gradient's first
+        accumulation) it is a buffer copy: no kernel, so no program to build in a first step."""
+        if src._storage is not dst._storage and src.dtype is dst.dtype and src._shape == dst._shape \
+                and src.is_contiguous() and dst.is_contiguous():
+            import pyopencl as cl
+
+            n, size = dst.numel() * dst.dtype.itemsize, dst.dtype.itemsize
+            if n:
+                cl.enqueue_copy(self.rt.queue, dst._storage.data, src._storage.data, byte_count=n,
+                                src_offset=src._offset * size, dst_offset=dst._offset * size)
+            return
         if src._storage is dst._storage:
             tmp = self.empty(src._shape, src.dtype)
             self._launch_ew(tmp, [src], [src.dtype], "OP1(x)=(x)", 1)

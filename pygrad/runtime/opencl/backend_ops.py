@@ -302,7 +302,7 @@ def _index_offsets(self, x, index, shape, ist, xst, size, stride, d, wrap, exc, 
     L = make_layout(cshape, cstrides, [0, index._offset, x._offset])
     errors = self.rt.errors
     tag = errors.tag(exc, f"{prefix}index {{value}} is out of bounds for dimension {d} with size {size}")
-    prg = kernels.program(self.rt, "index.cl", ("T long", f"IDX {index.dtype.cl}"))
+    prg = _index_program(self, "uint", idx=index.dtype.cl)
     prg.index_offsets_k(self.rt.queue, self.grid(n), (LOCAL,), out._storage.data, index._storage.data, L,
                         np.int64(n), np.int64(size), np.int64(stride), np.int32(wrap), errors.buffer(), np.int32(tag))
     errors.after_launch()
@@ -323,7 +323,7 @@ def gather(self, x, offsets):
     out = self.empty(tuple(offsets.shape), x.dtype)
     n = out.numel()
     if n:
-        prg = kernels.program(self.rt, "index.cl", (f"T {_raw(x.dtype)}",))
+        prg = _index_program(self, _raw(x.dtype))
         prg.gather_k(self.rt.queue, self.grid(n), (LOCAL,), out._storage.data, x._storage.data,
                      offs._storage.data, np.int64(n))
     return out
@@ -332,6 +332,18 @@ def gather(self, x, offsets):
 def _core_check(offsets, size):
     if offsets.size and (offsets.min() < 0 or offsets.max() >= size):
         raise IndexError(f"storage offset out of range for a storage of {size} elements")
+
+
+def _index_program(self, raw, idx="long", fold=None, cols_cn=False):
+    """``index.cl`` moving elements as bits of type ``raw``, with ``idx`` indices and col2im summing ``fold``.
+
+    One program serves the indexing and conv kernels of a float32 step (offsets, gather, scatter,
+    im2col, col2im): 4-byte elements get col2im on float unless told otherwise, so a first training
+    step builds one index program, not three (each build costs ~0.1 s on PoCL with an empty cache).
+    ``cols_cn``: im2col columns in (C, kh, kw, N, OH, OW) order, for the GPU shape's full-size GEMMs."""
+    fold = fold or ("float" if raw == "uint" else None)
+    defines = (f"T {raw}", f"IDX {idx}") + ((f"TF {fold}",) if fold else ()) + (("COLS_CN 1",) if cols_cn else ())
+    return kernels.program(self.rt, "index.cl", defines)
 
 
 def _raw(dtype):
@@ -354,7 +366,7 @@ def scatter(self, dst, offsets, values, accumulate):
     vals = expand(vals, tuple(offsets.shape)).contiguous()
     offs = _device_offsets(self, offsets)
     if not accumulate:
-        prg = kernels.program(self.rt, "index.cl", (f"T {_raw(dst.dtype)}",))
+        prg = _index_program(self, _raw(dst.dtype))
         prg.scatter_k(self.rt.queue, self.grid(n), (LOCAL,), dst._storage.data, offs._storage.data,
                       vals._storage.data, np.int64(n), np.int64(vals._offset))
         return
@@ -533,7 +545,7 @@ def unfold(self, x, kernel, dilation, padding, stride, pad_value=0.0, batch_inne
     ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
     out = self.empty((c, kh, kw, n, oh, ow) if batch_inner else (n, c, kh, kw, oh, ow), x.dtype)
     if out.numel():
-        prg = kernels.program(self.rt, "index.cl", (f"T {_raw(x.dtype)}",) + (("COLS_CN 1",) if batch_inner else ()))
+        prg = _index_program(self, _raw(x.dtype), cols_cn=batch_inner)
         pad = np.asarray(pad_value).astype(x.dtype.np).view(_RAW_NP[x.dtype.itemsize])  # its bit pattern
         prg.unfold_k(self.rt.queue, self.grid(n * c * kh * kw * oh), (LOCAL,), out._storage.data, x._storage.data,
                      *map(np.int64, (x._offset, n, c, h, w)), *map(np.int32, (kh, kw, dh, dw, ph, pw, sh, sw)),
@@ -559,8 +571,8 @@ def fold(self, cols, out_hw, kernel, dilation, padding, stride, batch_inner=Fals
     H, W = out_hw
     out = self.empty((n, c, H, W), cols.dtype)
     if out.numel():
-        prg = kernels.program(self.rt, "index.cl", (f"T {cols.dtype.cl if cols.dtype is not D.bool_ else 'uchar'}",)
-                              + (("COLS_CN 1",) if batch_inner else ()))
+        prg = _index_program(self, _raw(cols.dtype), fold=cols.dtype.cl if cols.dtype is not D.bool_ else "uchar",
+                             cols_cn=batch_inner)
         prg.fold_k(self.rt.queue, self.grid(n * c * H), (LOCAL,), out._storage.data, cols._storage.data,
                    *map(np.int64, (cols._offset, n, c, H, W)), *map(np.int32, (kh, kw, dh, dw, ph, pw, sh, sw)),
                    *map(np.int64, (oh, ow)))

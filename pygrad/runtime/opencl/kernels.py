@@ -21,6 +21,10 @@ _sources = {}
 _programs = {}
 _lock = threading.RLock()  # guards building programs, reading sources and creating Kernel objects
 launches = 0  # kernel launches since import (all devices): for tests, benchmarks and the profiler
+builds = 0  # programs built since import, and the seconds spent building them (benchmarks/bench_cold_start.py)
+build_seconds = 0.0
+first_launches = 0  # first launches of a kernel per local size (where PoCL compiles machine code), and their seconds
+first_launch_seconds = 0.0
 
 
 def kernel_dir():
@@ -78,6 +82,9 @@ def _build(rt, name, defines, extra):
     except cl.RuntimeError as e:
         raise RuntimeError(f"building OpenCL kernel file {name} with {list(defines)} failed on "
                            f"{rt.device.name}:\n{e}") from None
+    global builds, build_seconds
+    builds += 1
+    build_seconds += time.perf_counter() - t
     if os.environ.get("PYGRAD_DEBUG"):
         print(f"[pygrad] built {name} {list(defines)} in {time.perf_counter() - t:.3f}s")
     return _KernelCache(built)
@@ -138,8 +145,15 @@ class _TypedKernel:
             self.kernel.set_scalar_arg_dtypes([a.dtype if isinstance(a, np.generic) else
                                                np.dtype(np.int64) if isinstance(a, int) else None for a in args])
             self.typed = True
+        if local_size in self.linked:
+            return self.kernel(queue, global_size, local_size, *args)
+        global first_launches, first_launch_seconds
+        t = time.perf_counter()
         event = self.kernel(queue, global_size, local_size, *args)
-        if local_size not in self.linked:
-            event.wait()
-            self.linked.add(local_size)
+        event.wait()
+        self.linked.add(local_size)
+        first_launches += 1
+        first_launch_seconds += time.perf_counter() - t
+        if os.environ.get("PYGRAD_DEBUG"):
+            print(f"[pygrad] first launch of {self.kernel.function_name} {local_size} in {time.perf_counter() - t:.3f}s")
         return event

@@ -1,0 +1,90 @@
+"""Cold start: the first LeNet-5 training step on OpenCL in a new process, with an empty driver cache
+(``POCL_CACHE_DIR`` set to a new empty folder) and with a warm one (the same folder, filled by a run).
+
+Run: ``python benchmarks/bench_cold_start.py [--rounds 3] [--batch 64]``.  Each round runs one cold and
+one warm child process; printed: medians of the first step's wall time (building included), of the
+programs built and of their build time (``pygrad.runtime.opencl.kernels.builds``/``build_seconds``).
+``PYGRAD_DEBUG=1`` makes the children list every build.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+CHILD = r"""
+import json, sys, time
+import pygrad
+import pygrad.nn as nn
+import pygrad.nn.functional as F
+from pygrad.runtime.opencl import kernels
+
+batch = int(sys.argv[1])
+
+
+class LeNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c1, self.c2 = nn.Conv2d(1, 6, 5, padding=2), nn.Conv2d(6, 16, 5)
+        self.f1, self.f2, self.f3 = nn.Linear(400, 120), nn.Linear(120, 84), nn.Linear(84, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.c1(x)), 2)
+        x = F.max_pool2d(F.relu(self.c2(x)), 2).flatten(1)
+        return self.f3(F.relu(self.f2(F.relu(self.f1(x)))))
+
+
+t0 = time.perf_counter()
+m = LeNet().to("opencl")
+opt = pygrad.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
+x, y = pygrad.randn(batch, 1, 28, 28, device="opencl"), pygrad.randint(0, 10, (batch,), device="opencl")
+opt.zero_grad()
+loss = F.cross_entropy(m(x), y)
+loss.backward()
+opt.step()
+loss.item()
+first = time.perf_counter() - t0
+counts = {"builds": kernels.builds, "build_s": kernels.build_seconds,
+          "links": kernels.first_launches, "link_s": kernels.first_launch_seconds}
+t1 = time.perf_counter()
+opt.zero_grad()
+loss = F.cross_entropy(m(x), y)
+loss.backward()
+opt.step()
+loss.item()
+print(json.dumps({"first": first, "second": time.perf_counter() - t1, **counts}))  # counts: the first step
+"""
+
+
+def child(cache, batch):
+    env = dict(os.environ, POCL_CACHE_DIR=cache)
+    out = subprocess.run([sys.executable, "-c", CHILD, str(batch)], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    if os.environ.get("PYGRAD_DEBUG"):
+        print(out, end="")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=64)
+    a = ap.parse_args()
+    res = {"cold": [], "warm": []}
+    for _ in range(a.rounds):
+        with tempfile.TemporaryDirectory(prefix="pygrad-pocl-cache-") as cache:
+            res["cold"].append(child(cache, a.batch))
+            res["warm"].append(child(cache, a.batch))
+    print(f"first LeNet step (batch {a.batch}) on OpenCL, new process, medians of {a.rounds} rounds")
+    print(f"{'cache':6} {'first step s':>12} {'2nd step s':>10} {'programs':>9} {'build s':>8} "
+          f"{'kernels':>8} {'1st launch s':>12}")
+    for k, rows in res.items():
+        med = lambda f: statistics.median(r[f] for r in rows)  # noqa: E731
+        print(f"{k:6} {med('first'):12.2f} {med('second'):10.4f} {med('builds'):9.0f} {med('build_s'):8.2f} "
+              f"{med('links'):8.0f} {med('link_s'):12.2f}")
+
+
+if __name__ == "__main__":
+    main()

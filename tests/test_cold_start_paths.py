@@ -1,0 +1,95 @@
+"""The paths that a first OpenCL training step now takes with fewer kernels: zeros/ones by a buffer fill,
+addmm's bias added out of place, relu's backward as one ``threshold_backward`` kernel, and the shared
+index program (gather, scatter, im2col, col2im in one build)."""
+import numpy as np
+import pytest
+
+import pygrad
+
+def _has_fp64(device):
+    try:
+        pygrad.zeros(1, dtype=pygrad.float64, device=device)
+        return True
+    except RuntimeError:
+        return False
+
+
+DTYPES = ["float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool"]
+
+
+@pytest.mark.parametrize("name", DTYPES)
+def test_zeros_ones_fill(device, name):
+    dt = getattr(pygrad, name)
+    if name == "float64" and not _has_fp64(device):
+        pytest.skip("the OpenCL device has no float64")
+    for fn, v in ((pygrad.zeros, 0), (pygrad.ones, 1)):
+        t = fn(3, 5, dtype=dt, device=device)
+        assert t.dtype is dt and t.shape == (3, 5)
+        np.testing.assert_array_equal(t.float().cpu().numpy(), np.full((3, 5), v, np.float32))
+    z = pygrad.zeros(7, dtype=dt, device=device)[2:]
+    np.testing.assert_array_equal(pygrad.ones_like(z).float().cpu().numpy(), np.ones(5, np.float32))
+    assert pygrad.zeros(0, dtype=dt, device=device).numel() == 0
+
+
+def test_full_negative_zero_keeps_sign(device):
+    t = pygrad.full((3,), -0.0, device=device).cpu().numpy()
+    assert np.all(np.signbit(t))
+
+
+def test_relu_backward_threshold(device):
+    # PyTorch 2.13: the gradient of relu(x).sum() * 3 at [-1, 0, 2, 5] is [0, 0, 3, 3], its node ThresholdBackwardBackward0
+    x = pygrad.tensor([-1.0, 0.0, 2.0, 5.0], requires_grad=True, device=device)
+    (g,) = pygrad.autograd.grad(x.relu().sum() * 3, x, create_graph=True)
+    assert type(g.grad_fn).__name__ == "ThresholdBackwardBackward0"
+    np.testing.assert_array_equal(g.detach().cpu().numpy(), [0, 0, 3, 3])
+    w = pygrad.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True, device=device)
+    (gw,) = pygrad.autograd.grad((x.relu() * w).sum(), x, create_graph=True)
+    (gg,) = pygrad.autograd.grad((gw * gw).sum(), w)  # d/dw sum((w * [x > 0])^2) = 2 w [x > 0]
+    np.testing.assert_array_equal(gg.cpu().numpy(), [0, 0, 6, 8])
+
+
+def test_relu_backward_nan_output_passes_grad():
+    # PyTorch 2.13: relu(nan) is nan and threshold_backward passes g there (grad [0, 1])
+    x = pygrad.tensor([-1.0, float("nan")], requires_grad=True)
+    x.relu().sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0, 1])
+
+
+@pytest.mark.parametrize("bias_shape", [(4,), (1, 4), (3, 1), (3, 4), ()])
+def test_addmm_bias_broadcast(device, bias_shape):
+    rng = np.random.default_rng(0)
+    b, m1, m2 = rng.random(bias_shape, np.float32), rng.random((3, 5), np.float32), rng.random((5, 4), np.float32)
+    bt = pygrad.tensor(b, requires_grad=True, device=device)
+    r = pygrad.addmm(bt, pygrad.tensor(m1, device=device), pygrad.tensor(m2, device=device), beta=2.0)
+    np.testing.assert_allclose(r.detach().cpu().numpy(), 2 * b + m1 @ m2, rtol=1e-5)
+    r.sum().backward()
+    np.testing.assert_allclose(bt.grad.cpu().numpy(), np.full(bias_shape, 2.0 * 12 / max(b.size, 1)), rtol=1e-6)
+
+
+def test_addmm_bias_too_big(device):
+    with pytest.raises(RuntimeError):
+        pygrad.addmm(pygrad.zeros(2, 3, 4, device=device), pygrad.zeros(3, 5, device=device),
+                     pygrad.zeros(5, 4, device=device))
+
+
+def test_index_program_shared(device):
+    # gather, scatter (max-pool), im2col and col2im (conv) in float32 and float64, forward and backward
+    rng = np.random.default_rng(1)
+    for dt in (pygrad.float32, pygrad.float64):
+        if dt is pygrad.float64 and not _has_fp64(device):
+            continue
+        x = pygrad.tensor(rng.random((2, 3, 6, 6)), dtype=dt, requires_grad=True, device=device)
+        w = pygrad.tensor(rng.random((4, 3, 3, 3)), dtype=dt, requires_grad=True, device=device)
+        y = pygrad.nn.functional.max_pool2d(pygrad.nn.functional.conv2d(x, w, padding=1), 2)
+        y.sum().backward()
+        xc = x.detach().cpu().requires_grad_()
+        wc = w.detach().cpu().requires_grad_()
+        yc = pygrad.nn.functional.max_pool2d(pygrad.nn.functional.conv2d(xc, wc, padding=1), 2)
+        yc.sum().backward()
+        tol = 1e-5 if dt is pygrad.float32 else 1e-12
+        np.testing.assert_allclose(y.detach().cpu().numpy(), yc.detach().numpy(), rtol=tol)
+        np.testing.assert_allclose(x.grad.cpu().numpy(), xc.grad.numpy(), rtol=tol, atol=tol)
+        np.testing.assert_allclose(w.grad.cpu().numpy(), wc.grad.numpy(), rtol=tol, atol=tol)
+    idx = pygrad.tensor([[0, 2], [1, 0]], device=device)
+    src = pygrad.tensor([[1, 2, 3], [4, 5, 6]], dtype=pygrad.int32, device=device)
+    np.testing.assert_array_equal(src.gather(1, idx).cpu().numpy(), [[1, 3], [5, 4]])
