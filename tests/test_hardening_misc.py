@@ -146,3 +146,11 @@ def test_floor_divide_inplace(device):
     with pytest.raises(RuntimeError, match="can't be cast"):
         pygrad.tensor([5, 7], device=device).floor_divide_(2.5)
     np.testing.assert_array_equal(pygrad.tensor([9, -9], device=device).floor_divide_(4).cpu().numpy(), [2, -3])
+
+
+def test_relu_keeps_nan_on_every_device(device):
+    """PyTorch's relu passes NaN through (max(x, 0) with NaN propagating); the OpenCL kernel once gave 0."""
+    x = pygrad.tensor([float("nan"), -1.0, 2.0], device=device)
+    y = pygrad.relu(x).tolist()
+    assert math.isnan(y[0]) and y[1:] == [0.0, 2.0]
+    assert pygrad.relu(pygrad.tensor([-3, 0, 4], device=device)).tolist() == [0, 0, 4]

@@ -44,7 +44,7 @@ UNARY = {
     "tanh": (np.tanh, "tanh(x)", lambda x, y, g: g * (1 - y * y), "float"),
     "sigmoid": (lambda x, out: np.divide(1, 1 + np.exp(-x), out=out), "1 / (1 + exp(-x))",
                 lambda x, y, g: g * y * (1 - y), "float"),
-    "relu": (lambda x, out: np.maximum(x, 0, out=out), "x > 0 ? x : 0", _where_pos, "same"),
+    "relu": (lambda x, out: np.maximum(x, 0, out=out), "(x > 0 || x != x) ? x : 0", _where_pos, "same"),
     "floor": (np.floor, "floor(x)", lambda x, y, g: g * 0, "same"),
     "ceil": (np.ceil, "ceil(x)", lambda x, y, g: g * 0, "same"),
     "round": (np.round, "rint(x)", lambda x, y, g: g * 0, "same"),
