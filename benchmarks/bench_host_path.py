@@ -190,9 +190,9 @@ def opencl_counts():
         return call(self, *a)
 
     def counted_copy(queue, dst, src, **kw):
-        if kw.get("is_blocking", True):
-            counts["reads" if isinstance(src, cl.MemoryObjectHolder) and not isinstance(dst, cl.MemoryObjectHolder)
-                   else "writes"] += 1
+        dev_src, dev_dst = isinstance(src, cl.MemoryObjectHolder), isinstance(dst, cl.MemoryObjectHolder)
+        if kw.get("is_blocking", True) and dev_src != dev_dst:  # (a buffer-to-buffer copy never waits)
+            counts["reads" if dev_src else "writes"] += 1
         return copy(queue, dst, src, **kw)
 
     kernels._TypedKernel.__call__, cl.enqueue_copy = counted_call, counted_copy
