@@ -121,7 +121,8 @@ __kernel void reduce_k(__global TO* out, __global const TI* in, const Layout Lk,
             for (long r = r0; r < r1; ++r) {
                 /* a contiguous run of the innermost reduced dim: 8 independent accumulators, so the
                  * adds do not wait on each other (one accumulator is bound by the add's latency) */
-                long run = Lr.strides[1][last] == 1 ? min(Lr.shape[last] - coord[last], r1 - r) : 1;
+                int li = max(last, 0);  /* (a 0-d reduction has no last dim: never index -1) */
+                long run = last >= 0 && Lr.strides[1][li] == 1 ? min(Lr.shape[li] - coord[li], r1 - r) : 1;
                 if (run >= 32) {
                     ACC a[8];
                     for (int q = 0; q < 8; ++q) a[q] = INIT;
@@ -130,7 +131,7 @@ __kernel void reduce_k(__global TO* out, __global const TI* in, const Layout Lk,
                         for (int q = 0; q < 8; ++q) { ACC v = LD_I(in, base + xo + i + q); a[q] = COMBINE(a[q], v); }
                     for (; i < run; ++i) { ACC v = LD_I(in, base + xo + i); a[0] = COMBINE(a[0], v); }
                     for (int q = 0; q < 8; ++q) acc = COMBINE(acc, a[q]);
-                    r += run - 1; xo += run - 1; coord[last] += run - 1;  /* the step below moves past the run */
+                    r += run - 1; xo += run - 1; coord[li] += run - 1;  /* the step below moves past the run */
                 } else {
                     ACC v = LD_I(in, base + xo);
                     acc = COMBINE(acc, v);
