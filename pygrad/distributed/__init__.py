@@ -522,16 +522,21 @@ def _write(t, values):
             t.detach().copy_(pygrad.from_numpy(np.ascontiguousarray(values).reshape(t._shape)).to(t.device))
 
 
+def _check_world_times(op, big_name, big, small_name, small, pg):
+    """``big`` must hold world_size times ``small``'s elements, in ``small``'s dtype."""
+    if big.numel() != pg.size * small.numel() or big.dtype != small.dtype:
+        raise ValueError(f"{op}: {big_name} must have world_size ({pg.size}) times the {small_name}'s "
+                         f"{small.numel()} elements and its dtype {small.dtype}, got shape {list(big._shape)} "
+                         f"and dtype {big.dtype}")
+
+
 def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=False):
     """The inputs of all ranks concatenated (or stacked) into ``output_tensor`` (world_size x numel elements)."""
     _check_tensor(output_tensor, "output_tensor")
     _check_tensor(input_tensor, "input_tensor")
     _check_group(group)
     pg = _pg()
-    if output_tensor.numel() != pg.size * input_tensor.numel() or output_tensor.dtype != input_tensor.dtype:
-        raise ValueError(f"all_gather_into_tensor: output_tensor must have world_size ({pg.size}) times the "
-                         f"input's {input_tensor.numel()} elements and its dtype {input_tensor.dtype}, got "
-                         f"shape {list(output_tensor._shape)} and dtype {output_tensor.dtype}")
+    _check_world_times("all_gather_into_tensor", "output_tensor", output_tensor, "input", input_tensor, pg)
     _debug_check(pg, "all_gather_into_tensor", input_tensor)
     h = _Host(input_tensor)
     o = _Host(output_tensor, read=False)
@@ -544,10 +549,7 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
     _check_tensor(input, "input")
     _check_group(group)
     pg = _pg()
-    if input.numel() != pg.size * output.numel() or output.dtype != input.dtype:
-        raise ValueError(f"reduce_scatter_tensor: input must have world_size ({pg.size}) times the output's "
-                         f"{output.numel()} elements and its dtype {output.dtype}, got shape {list(input._shape)} "
-                         f"and dtype {input.dtype}")
+    _check_world_times("reduce_scatter_tensor", "input", input, "output", output, pg)
     _debug_check(pg, "reduce_scatter_tensor", input)
     MPI = pg.MPI
     mop = _mpi_op(MPI, op, input.dtype)
