@@ -10,6 +10,7 @@ here are one-line calls into it, so ``a + b`` can be followed from ``__add__`` t
 """
 from . import _core
 from . import dtypes as D
+from . import runtime as _runtime
 from ._printing import tensor_repr
 from .ops import movement as M
 from .ops.dispatch import backend_of
@@ -469,5 +470,7 @@ _TYPE_NAMES = {
     "uint8": "torch.ByteTensor", "int8": "torch.CharTensor", "int16": "torch.ShortTensor",
     "int32": "torch.IntTensor", "int64": "torch.LongTensor", "bool": "torch.BoolTensor",
 }
+
+_runtime.set_tensor_class(Tensor)  # backends build results of this class (the runtime imports nothing above it)
 
 from . import tensor_methods  # noqa: E402,F401  (adds operators and op methods to Tensor)

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import _core
 from .. import dtypes as D
+from ..runtime import expressions as _expressions
 from ..autograd.function import Function
 from .dispatch import backend_of, check_same_device
 
@@ -468,6 +469,7 @@ EXTRA_CL = {
     _np_threshold_backward: ("threshold_backward", "b <= 0 ? 0 : a", 2),
     _np_clamp: ("clamp", "(b != b || c != c || a != a) ? a + b + c : min(max(a, b), c)", 3),
 }
+_expressions.register(UNARY, BINARY, EXTRA_CL)  # the OpenCL backend reads the expressions from there
 
 
 class ThresholdBackward(Function):

@@ -4,6 +4,15 @@
 import threading
 
 _opencl = {}
+
+
+def set_tensor_class(cls):
+    """Called once by ``pygrad.tensor``: the class (storage + layout, ``cls._make``) that backends build
+    their results with, so the runtime makes tensors without importing the layer above it."""
+    from . import cpu
+
+    cpu._Tensor = cls
+
 _lock = threading.Lock()  # one backend object per device, also when threads ask at the same moment
 
 

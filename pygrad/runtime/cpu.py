@@ -42,21 +42,12 @@ except ImportError:  # older NumPy: the public context manager (about 1.5 us mor
         with np.errstate(all="ignore"):
             fn(*args, out=out)
 
-_Tensor = None
-
-
-def _tensor_class():
-    global _Tensor
-    if _Tensor is None:
-        from ..tensor import Tensor
-
-        _Tensor = Tensor
-    return _Tensor
+_Tensor = None  # the class results are made of: set by ``pygrad.runtime.set_tensor_class`` (no import upward)
 
 
 def empty(shape, dtype, strides=None):
     """A new uninitialised tensor: contiguous, or dense with the given (permuted) strides."""
-    Tensor = _Tensor or _tensor_class()
+    Tensor = _Tensor
     n = _core.numel(shape)
     data = np.empty(n, dtype=dtype.np)
     t = Tensor._make(_core.Storage(data, CPU, dtype, n), shape, strides or _core.contiguous_strides(shape), 0)
@@ -71,8 +62,7 @@ def from_numpy(arr, dtype):
     The storage is the 1-D window of the array's buffer that runs from element ``[0, 0, ...]`` to the
     last element it can reach.  Arrays with negative or non-whole-element strides are copied first.
     """
-    from ..tensor import Tensor
-
+    Tensor = _Tensor
     item = arr.itemsize
     if any(s < 0 or s % item for s in arr.strides):
         arr = np.ascontiguousarray(arr)

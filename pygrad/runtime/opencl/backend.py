@@ -17,6 +17,7 @@ from ...device import device as _device
 from . import kernels
 from .runtime import runtime
 from .. import cpu as _cpu
+from .. import expressions as _expressions
 
 LOCAL = 64
 SCALAR_CACHE_SIZE = 256  # Python-number operands kept on the device (least recently used dropped first)
@@ -187,7 +188,7 @@ class OpenCLBackend:
                                "use float32")
 
     def empty(self, shape, dtype, strides=None):
-        Tensor = _cpu._Tensor or _cpu._tensor_class()
+        Tensor = _cpu._Tensor
         n = _core.numel(shape)
         return Tensor._make(self._storage(n, dtype), shape, strides or _core.contiguous_strides(shape), 0)
 
@@ -265,18 +266,9 @@ class OpenCLBackend:
         return self._dummy
 
     def _expressions(self):
-        """numpy function -> (op name, OpenCL expression), from the op tables (one op, one place)."""
+        """numpy function -> (op name, OpenCL expression), from the op tables (one op, one place; see runtime/expressions.py)."""
         if self._expr is None:
-            from ...ops import elementwise as E
-
-            table = {}
-            for name, row in E.UNARY.items():
-                table[row[0]] = (name, f"OP1(x)=({row[1]})", 1)
-            for name, row in E.BINARY.items():
-                table[row[0]] = (name, f"OP2(a,b)=({row[1]})", 2)
-            for fn, (name, expr, n) in E.EXTRA_CL.items():
-                table[fn] = (name, f"OP{n}({'a,b,c'[:2 * n - 1]})=({expr})", n)
-            self._expr = table
+            self._expr = _expressions.opencl_table()
         return self._expr
 
     # -- elementwise ---------------------------------------------------------------------------------

@@ -346,6 +346,11 @@ def _index_program(self, raw, idx="long", fold=None, cols_cn=False):
     return kernels.program(self.rt, "index.cl", defines)
 
 
+def _expand(t, shape):
+    """``t`` broadcast to ``shape`` as a view (size-1 dims get stride 0): a layout, no copy, no graph node."""
+    return t._view(shape, _core.expand_strides(t._shape, t._strides, shape), t._offset)
+
+
 def _raw(dtype):
     """An OpenCL type of the same size, to move elements as bits."""
     return {1: "uchar", 2: "ushort", 4: "uint", 8: "ulong"}[dtype.itemsize]
@@ -353,8 +358,6 @@ def _raw(dtype):
 
 def scatter(self, dst, offsets, values, accumulate):
     """``storage[offsets] = values``; with accumulate ``+=``, repeated offsets summed (``scatter_add_k``)."""
-    from ...ops.movement import expand
-
     n = int(np.prod(offsets.shape))
     if n == 0:
         return
@@ -363,7 +366,7 @@ def scatter(self, dst, offsets, values, accumulate):
     vals = self._operand(values, dst.dtype)
     if vals.dtype is not dst.dtype:
         vals = self.cast(vals, dst.dtype)
-    vals = expand(vals, tuple(offsets.shape)).contiguous()
+    vals = _expand(vals, tuple(offsets.shape)).contiguous()
     offs = _device_offsets(self, offsets)
     if not accumulate:
         prg = _index_program(self, _raw(dst.dtype))
@@ -405,8 +408,6 @@ _ATOMIC = {
 
 def matmul(self, a, b):
     """Batched product of >= 2-D operands; picks the kernel for the device kind."""
-    from ...ops.movement import expand
-
     batch = _core.broadcast_shapes(a._shape[:-2], b._shape[:-2])
     M, K, N = a._shape[-2], a._shape[-1], b._shape[-1]
     if a.dtype is D.float16:
@@ -418,8 +419,8 @@ def matmul(self, a, b):
     if K == 0:
         self.copy_(out, self._operand(0, a.dtype))
         return out
-    a = expand(a, batch + (M, K))
-    b = expand(b, batch + (K, N))
+    a = _expand(a, batch + (M, K))
+    b = _expand(b, batch + (K, N))
     if len(batch) > 2:  # fold extra batch dims into two
         a, b = a.contiguous().reshape(-1, M, K), b.contiguous().reshape(-1, K, N)
         outv = out.reshape(-1, M, N)
