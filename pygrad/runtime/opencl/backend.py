@@ -20,6 +20,7 @@ from .. import cpu as _cpu
 from .. import expressions as _expressions
 
 LOCAL = 64
+_LOCAL = (LOCAL,)
 SCALAR_CACHE_SIZE = 256  # Python-number operands kept on the device (least recently used dropped first)
 # OpenCL C has no generic abs/floor/pow for integers: integer versions of those table rows.
 INT_EXPR = {
@@ -100,6 +101,16 @@ def _tile_defines(d):
     return [f"TOT={t}", "TOV(v)=((uchar)((v) != 0))" if d is D.bool_ else f"TOV(v)=(({t})(v))"]
 
 
+def _step(x, shape, contiguous_strides):
+    """ew_contig's step of operand ``x`` for a contiguous output of ``shape``: 1 (walks it in order),
+    0 (one value, broadcast), or None (needs the strided kernel)."""
+    if x._shape == shape and (x._strides == contiguous_strides or _core.is_contiguous(shape, x._strides)):
+        return 1
+    if _core.numel(x._shape) == 1 or not any(x._strides):
+        return 0
+    return None
+
+
 def _round_up(n):
     return max(LOCAL, -(-n // LOCAL) * LOCAL)
 
@@ -162,6 +173,7 @@ class OpenCLBackend:
         self._scalars = collections.OrderedDict()
         self._scalar_lock = threading.Lock()
         self._ew_programs = {}  # (expression, dtypes) -> built elementwise program
+        self._ew_fns = {}  # (function, compute dtype(s), number of inputs) -> (expression, arity, compute dtypes)
         # Work-items per 1-D launch (kernels loop with PG_FOR): a few chunks per core on CPUs.
         self._max_items = LOCAL * 4 * self.rt.device.max_compute_units if self.rt.kernel_shape == "cpu" else LOCAL * 16384
         self._dummy = None
@@ -188,9 +200,12 @@ class OpenCLBackend:
                                "use float32")
 
     def empty(self, shape, dtype, strides=None):
-        Tensor = _cpu._Tensor
         n = _core.numel(shape)
-        return Tensor._make(self._storage(n, dtype), shape, strides or _core.contiguous_strides(shape), 0)
+        if dtype is D.float64 and not self.rt.has_fp64:
+            self._check_dtype(dtype)
+        # whole 8-byte words (as in _storage), written out here: this runs once per op
+        storage = _core.Storage(self.rt.alloc(-(-n * dtype.itemsize // 8) * 8), self.device, dtype, n)
+        return _cpu._Tensor._make(storage, shape, strides or _core.contiguous_strides(shape), 0)
 
     def fill_(self, t, value):
         """Fill a new tensor's whole storage with ``value`` (0 or 1) by ``clEnqueueFillBuffer``: no kernel, so
@@ -236,7 +251,7 @@ class OpenCLBackend:
     def _operand(self, x, dtype):
         """A device tensor for an input: tensors as they are, Python numbers as cached 1-element buffers."""
         if hasattr(x, "_storage"):
-            if x._storage.device != self.device:
+            if x._storage.device is not self.device and x._storage.device != self.device:
                 raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
                                    f"{self.device} and {x._storage.device}!")
             return x
@@ -274,65 +289,83 @@ class OpenCLBackend:
     # -- elementwise ---------------------------------------------------------------------------------
     def elementwise(self, fn, inputs, shape, out_dtype, compute_dtype):
         """``out = fn(*inputs)`` with fn's OpenCL expression from the op tables."""
+        plan = self._ew_fns.get((fn, compute_dtype, len(inputs)))
+        if plan is None:
+            plan = self._ew_fn_plan(fn, compute_dtype, len(inputs))
+        opdef, arity, computes = plan
+        out = self.empty(shape, out_dtype, _core.dense_strides_like(inputs, shape))
+        ops = [x if hasattr(x, "_storage") and x._storage.device is self.device else self._operand(x, c)
+               for x, c in zip(inputs, computes)]
+        self._launch_ew(out, ops, computes, opdef, arity)
+        return out
+
+    def _ew_fn_plan(self, fn, compute_dtype, nin):
+        """(expression macro, arity, compute dtypes) of ``fn`` for these compute dtypes, worked out once."""
         try:
             name, opdef, arity = self._expressions()[fn]
         except KeyError:
             raise NotImplementedError(f"no OpenCL kernel for elementwise function {fn!r}") from None
-        computes = compute_dtype if isinstance(compute_dtype, tuple) else (compute_dtype,) * len(inputs)
+        computes = compute_dtype if isinstance(compute_dtype, tuple) else (compute_dtype,) * nin
         if not computes[-1].is_floating_point and not computes[0].is_floating_point and name in INT_EXPR:
             args = "x" if arity == 1 else "a,b"
             opdef = f"OP{arity}({args})=({INT_EXPR[name]})"
-        out = self.empty(shape, out_dtype, _core.dense_strides_like(inputs, shape))
-        ops = [self._operand(x, c) for x, c in zip(inputs, computes)]
-        self._launch_ew(out, ops, computes, opdef, arity)
-        return out
+        computes = tuple(computes) + (D.uint8,) * (3 - len(computes))  # unused operand slots
+        plan = self._ew_fns[(fn, compute_dtype, nin)] = (opdef, arity, computes)
+        return plan
+
+    def _ew_program(self, key, out_dtype, ops, computes, opdef, arity):
+        """The elementwise program of one (expression, dtypes) key, built once (``key`` as in _launch_ew)."""
+        call = {1: "OP1(a)", 2: "OP2(a,b)", 3: "OP3(a,b,c)"}[arity]
+        defines = _io_defines("O", out_dtype) + [f"EXPR={call}", opdef] + _tile_defines(out_dtype)
+        for k, (x, c) in enumerate(zip(ops, computes), 1):
+            defines += _io_defines(str(k), x.dtype, _ctype(c)) + [f"C{k}={_ctype(c)}"]
+            if self.rt.kernel_shape == "gpu":
+                defines += _vec4_defines(str(k), x.dtype, _ctype(c))
+        self._check_dtype(out_dtype)
+        prg = kernels.program(self.rt, "elementwise.cl", tuple(_fix(d) for d in defines), INT_HELPERS)
+        self._ew_programs[key] = prg
+        return prg
 
     def _launch_ew(self, out, ops, computes, opdef, arity):
-        n = out.numel()
+        """Queue ``out = OP(ops...)``: ``ew_contig`` when every operand is contiguous like ``out`` or a single
+        broadcast value (the per-op fast path: no layout struct), else the strided/tiled kernels.
+        ``computes``: the compute dtype of each of the three operand slots (unused slots: uint8)."""
+        shape = out._shape
+        n = _core.numel(shape)
         if n == 0:
             return
-        ops = list(ops)
-        computes = list(computes)
-        while len(ops) < 3:
-            ops.append(self._dummy_operand())
-            computes.append(D.uint8)
-        key = (opdef, arity, out.dtype, tuple(x.dtype for x in ops), tuple(computes))
+        if len(ops) == 3:
+            a, b, c = ops
+        else:  # unused operand slots read a 1-byte dummy buffer
+            c = self._dummy if self._dummy is not None else self._dummy_operand()
+            a, b = (ops[0], ops[1]) if len(ops) == 2 else (ops[0], c)
+            ops = (a, b, c)
+        key = (opdef, out.dtype, a.dtype, b.dtype, c.dtype, computes)
         prg = self._ew_programs.get(key)
         if prg is None:
-            call = {1: "OP1(a)", 2: "OP2(a,b)", 3: "OP3(a,b,c)"}[arity]
-            defines = _io_defines("O", out.dtype) + [f"EXPR={call}", opdef] + _tile_defines(out.dtype)
-            for k, (x, c) in enumerate(zip(ops, computes), 1):
-                defines += _io_defines(str(k), x.dtype, _ctype(c)) + [f"C{k}={_ctype(c)}"]
-                if self.rt.kernel_shape == "gpu":
-                    defines += _vec4_defines(str(k), x.dtype, _ctype(c))
-            self._check_dtype(out.dtype)
-            prg = self._ew_programs[key] = kernels.program(self.rt, "elementwise.cl", tuple(_fix(d) for d in defines),
-                                                           INT_HELPERS)
-        shape = out._shape
-        in_strides = [_core.expand_strides(x._shape, x._strides, shape) for x in ops]
-        q, gs = self.rt.queue, self.grid(n)
-        contiguous_out = out.is_contiguous()
-        steps = []
-        for x, st in zip(ops, in_strides):
-            if _core.is_contiguous(shape, st) and x._shape == shape:
-                steps.append(1)
-            elif all(s == 0 for s in st):
-                steps.append(0)
-            else:
-                steps.append(None)
-        if contiguous_out and None not in steps:
-            if self.rt.kernel_shape == "gpu" and n >= 1024 and all(
-                    x._offset % 4 == 0 for x, st in zip([out] + ops, [1] + steps) if st):
-                prg.ew_contig4(q, (min(_round_up(n // 4), self._max_items),), (LOCAL,), out._storage.data,
-                               *(x._storage.data for x in ops), out._offset, *(x._offset for x in ops), *steps, n)
+            prg = self._ew_program(key, out.dtype, ops, computes, opdef, arity)
+        gs = (min(max(LOCAL, -(-n // LOCAL) * LOCAL), self._max_items),)
+        st = out._strides
+        if _core.is_contiguous(shape, st):
+            s1 = _step(a, shape, st)
+            s2 = _step(b, shape, st) if s1 is not None else None
+            s3 = _step(c, shape, st) if s2 is not None else None
+            if s3 is not None:
+                if self.rt.kernel_shape == "gpu" and n >= 1024 and all(
+                        x._offset % 4 == 0 for x, s in ((out, 1), (a, s1), (b, s2), (c, s3)) if s):
+                    prg.ew_contig4(self.rt.queue, (min(_round_up(n // 4), self._max_items),), _LOCAL,
+                                   out._storage.data, a._storage.data, b._storage.data, c._storage.data,
+                                   out._offset, a._offset, b._offset, c._offset, s1, s2, s3, n)
+                    return
+                prg.ew_contig(self.rt.queue, gs, _LOCAL, out._storage.data, a._storage.data, b._storage.data,
+                              c._storage.data, out._offset, a._offset, b._offset, c._offset, s1, s2, s3, n)
                 return
-            prg.ew_contig(q, gs, (LOCAL,), out._storage.data, *(x._storage.data for x in ops),
-                          out._offset, *(x._offset for x in ops), *steps, n)
-            return
+        in_strides = [_core.expand_strides(x._shape, x._strides, shape) for x in ops]
+        q = self.rt.queue
         cshape, cstrides = collapse(shape, [out._strides] + in_strides)
         L = make_layout(cshape, cstrides, [out._offset] + [x._offset for x in ops])
         if not _transposed(cshape, cstrides):
-            prg.ew_strided(q, gs, (LOCAL,), out._storage.data, *(x._storage.data for x in ops), L, np.int64(n))
+            prg.ew_strided(q, gs, _LOCAL, out._storage.data, *(x._storage.data for x in ops), L, np.int64(n))
         elif self.rt.kernel_shape == "gpu" and self._tiles_fit(out.dtype, computes):
             # operands walked across their contiguous dim go through local-memory tiles (ew_tiled_wg)
             tmask = sum(1 << k for k, st in enumerate(cstrides) if abs(st[-1]) > abs(st[-2]))
@@ -340,7 +373,7 @@ class OpenCLBackend:
             prg.ew_tiled_wg(q, (min(ntiles, 65536) * 256,), (256,), out._storage.data,
                             *(x._storage.data for x in ops), L, np.int64(n), tmask)
         else:
-            prg.ew_tiled(q, gs, (LOCAL,), out._storage.data, *(x._storage.data for x in ops), L, np.int64(n))
+            prg.ew_tiled(q, gs, _LOCAL, out._storage.data, *(x._storage.data for x in ops), L, np.int64(n))
 
     def _tiles_fit(self, out_dtype, computes):
         """Whether ew_tiled_wg's four 32x33 local tiles (output and three inputs) fit in local memory."""
@@ -364,9 +397,10 @@ class OpenCLBackend:
             return
         if src._storage is dst._storage:
             tmp = self.empty(src._shape, src.dtype)
-            self._launch_ew(tmp, [src], [src.dtype], "OP1(x)=(x)", 1)
+            self._launch_ew(tmp, [src], (src.dtype, D.uint8, D.uint8), "OP1(x)=(x)", 1)
             src = tmp
-        self._launch_ew(dst, [src], [dst.dtype if dst.dtype is not D.bool_ else src.dtype], "OP1(x)=(x)", 1)
+        self._launch_ew(dst, [src], (dst.dtype if dst.dtype is not D.bool_ else src.dtype, D.uint8, D.uint8),
+                        "OP1(x)=(x)", 1)
 
     def cast(self, x, dtype):
         out = self.empty(x._shape, dtype)

@@ -111,6 +111,8 @@ class _KernelCache:
                 k = self.kernels.get(name)
                 if k is None:
                     k = self.kernels[name] = _TypedKernel(getattr(self.prg, name))
+                    # an instance attribute from now on: later lookups skip __getattr__ (once per launch)
+                    setattr(self, name, k)
         return k
 
 
@@ -135,9 +137,12 @@ class _TypedKernel:
         global launches
         launches += 1
         with self.lock:
-            return self._launch(queue, global_size, local_size, args)
+            if local_size in self.linked:
+                return self.kernel(queue, global_size, local_size, *args)
+            return self._first_launch(queue, global_size, local_size, args)
 
-    def _launch(self, queue, global_size, local_size, args):
+    def _first_launch(self, queue, global_size, local_size, args):
+        """The first launch per local size (called under ``self.lock``): type the scalars, wait for the link."""
         if not self.typed:
             import numpy as np
 
@@ -145,8 +150,6 @@ class _TypedKernel:
             self.kernel.set_scalar_arg_dtypes([a.dtype if isinstance(a, np.generic) else
                                                np.dtype(np.int64) if isinstance(a, int) else None for a in args])
             self.typed = True
-        if local_size in self.linked:
-            return self.kernel(queue, global_size, local_size, *args)
         global first_launches, first_launch_seconds
         t = time.perf_counter()
         event = self.kernel(queue, global_size, local_size, *args)

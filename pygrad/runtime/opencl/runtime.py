@@ -43,9 +43,20 @@ def kernel_shape_for(device):
     return "cpu" if device.type & _cl().device_type.CPU else "gpu"
 
 
+def _mark_forked():
+    """In a forked child (``os.register_at_fork``): remember that the parent's OpenCL set-up is unusable here."""
+    if _state["pid"] is not None:
+        _state["forked"] = True
+
+
+_state["forked"] = False
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_mark_forked)
+
+
 def _check_not_forked():
     """OpenCL cannot be used in a process forked after it was set up (DataLoader workers): say so."""
-    if _state["pid"] is not None and _state["pid"] != os.getpid():
+    if _state["forked"] or (_state["pid"] is not None and _state["pid"] != os.getpid()):
         raise RuntimeError(
             "Cannot use an OpenCL device in a forked subprocess (such as a DataLoader worker): the OpenCL driver "
             "was set up in the parent process and its threads do not exist here. Make the Dataset return CPU "
@@ -186,7 +197,8 @@ class Runtime:
         whose buffers are host memory) past the memory the host has available, a driver such as PoCL
         crashes instead of failing, so those requests raise here.
         """
-        _check_not_forked()
+        if _state["forked"]:  # (set in a forked child by os.register_at_fork: no getpid per allocation)
+            _check_not_forked()
         nbytes = max(int(nbytes), 1)
         why = None
         if nbytes > self.max_alloc:
