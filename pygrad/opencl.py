@@ -12,10 +12,11 @@ def device_count():
 
 
 def _check(index):
-    n = _rt.device_count()
+    index = 0 if index is None else getattr(index, "index", index) or 0
+    # devices up to ``index`` (each probe compiles a kernel: the others are probed only when asked for)
+    n = len(_rt._usable(index)) if index >= 0 else _rt.device_count()
     if n == 0:
         raise RuntimeError("no OpenCL device found: " + _rt.INSTALL_HINT)
-    index = 0 if index is None else getattr(index, "index", index) or 0
     if not 0 <= index < n:
         raise RuntimeError(f"OpenCL device index {index} is out of range (this machine has {n})")
     return index

@@ -77,6 +77,7 @@ def test_without_a_usable_device_the_error_says_how_to_install_one(monkeypatch):
     from pygrad.runtime.opencl import runtime
 
     monkeypatch.setitem(runtime._state, "devices", [])
+    monkeypatch.setitem(runtime._state, "pending", [])  # (candidates not probed yet)
     monkeypatch.setitem(runtime._state, "runtimes", {})
     monkeypatch.setattr(pygrad.runtime, "_opencl", {})
     assert not torch.opencl.is_available() and torch.opencl.device_count() == 0
@@ -454,3 +455,26 @@ def test_kernel_shape_follows_the_device_type_unless_forced(monkeypatch):
     monkeypatch.setenv("PYGRAD_KERNEL_SHAPE", "fast")
     with pytest.raises(ValueError, match="PYGRAD_KERNEL_SHAPE must be 'cpu' or 'gpu', got 'fast'"):
         runtime.kernel_shape_for(cpu_dev)
+
+
+def test_devices_are_probed_only_as_far_as_asked(monkeypatch):
+    """opencl:0 probes one device; the others (a second PoCL, each a compiler to load) only when asked for,
+    and the numbering is the one probing all at once gives (a failing candidate is skipped)."""
+    from types import SimpleNamespace
+
+    from pygrad.runtime.opencl import runtime
+
+    probed = []
+
+    def fake_can_build(cl, dev):
+        probed.append(dev.name)
+        return dev.name != "bad"
+
+    devs = [SimpleNamespace(name=n) for n in ("a", "bad", "b", "c")]
+    monkeypatch.setitem(runtime._state, "devices", [])
+    monkeypatch.setitem(runtime._state, "pending", list(devs))
+    monkeypatch.setattr(runtime, "_can_build", fake_can_build)
+    monkeypatch.setattr(runtime, "_cl", lambda: None)
+    assert runtime.is_available() and probed == ["a"]
+    assert [d.name for d in runtime._usable(1)] == ["a", "b"] and probed == ["a", "bad", "b"]
+    assert runtime.device_count() == 3 and probed == ["a", "bad", "b", "c"]

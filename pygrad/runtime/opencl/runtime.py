@@ -9,7 +9,9 @@ one context (two contexts for one device gave INVALID_CONTEXT).
 import os
 import threading
 
-_state = {"devices": None, "runtimes": {}, "rejected": [], "pid": None}
+# devices: usable devices found so far (None before enumerating); pending: candidates not probed yet;
+# contexts: the probe's context of each usable device (by int_ptr), reused by its Runtime
+_state = {"devices": None, "pending": [], "contexts": {}, "runtimes": {}, "rejected": [], "pid": None}
 _lock = threading.RLock()
 _PROBE = "__kernel void pg_probe(__global float* a) { a[get_global_id(0)] *= 2.0f; }"
 
@@ -65,17 +67,38 @@ def _check_not_forked():
 
 
 def devices():
-    """All OpenCL devices, GPUs first; [] when there is no usable platform."""
+    """All usable OpenCL devices, GPUs first; [] when there is no usable platform (probes every device)."""
+    return _usable(None)
+
+
+def _usable(index):
+    """The usable devices found so far, probing candidates in order until device ``index`` is known
+    (``None``: all of them).
+
+    Probing compiles a one-line kernel (``_can_build``), and a driver's first compile in a process loads
+    its compiler (about a second for a PoCL): so ``opencl:0`` costs one probe, and a second OpenCL
+    runtime on the machine (another PoCL, Oclgrind) is only probed when a device past it is asked for
+    (``device_count()``, ``opencl:1``).  The numbering is the same as probing all at once."""
     _check_not_forked()
-    if _state["devices"] is None:
+    found = _state["devices"]
+    if found is None or (_state["pending"] and (index is None or index >= len(found))):
         with _lock:
             if _state["devices"] is None:
                 _enumerate()
-    return _state["devices"]
+            found, pending = _state["devices"], _state["pending"]
+            while pending and (index is None or index >= len(found)):
+                dev = pending.pop(0)
+                try:
+                    ok = _can_build(_cl(), dev)
+                except Exception:
+                    ok = False
+                if ok:
+                    found.append(dev)
+    return found
 
 
 def _enumerate():
-    """Find the usable devices once (called under ``_lock``)."""
+    """List the candidate devices once, GPUs first (called under ``_lock``); ``_usable`` probes them."""
     _state["pid"] = os.getpid()
     found = []
     try:
@@ -95,10 +118,10 @@ def _enumerate():
             # slower than real hardware, to find out-of-bounds accesses and races: used only when asked
             # for by name (PYGRAD_CL_DEVICE_FILTER=oclgrind).
             found = [d for d in found if "oclgrind" not in d.platform.name.lower()]
-        found = [d for d in found if _can_build(cl, d)]
     except Exception:
         found = []
-    _state["devices"] = found
+    _state["pending"] = found
+    _state["devices"] = []
 
 
 def _can_build(cl, dev):
@@ -107,10 +130,12 @@ def _can_build(cl, dev):
     Seen here: the PoCL 3.0 of ``pocl-binary-distribution`` (LLVM 14) cannot compile for CPUs newer than
     its LLVM (an AMD Zen 5 makes it say "unknown target CPU 'generic'"), while a newer PoCL on the
     same machine (Debian's ``pocl-opencl-icd``) works.  Leaving such a device out keeps ``opencl:0``
-    a device that runs kernels.
+    a device that runs kernels.  The probe's context is kept for the device's ``Runtime``.
     """
     try:
-        cl.Program(cl.Context([dev]), _PROBE).build()
+        ctx = cl.Context([dev])
+        cl.Program(ctx, _PROBE).build()
+        _state["contexts"][dev.int_ptr] = ctx
         return True
     except Exception as e:  # build failure, or a context the driver cannot create
         import warnings
@@ -121,7 +146,7 @@ def _can_build(cl, dev):
                f"kernels and is not used: {reason.strip()}. A newer OpenCL runtime for it (for CPUs: a newer PoCL, "
                f"e.g. Debian/Ubuntu's pocl-opencl-icd) fixes this.")
         _state["rejected"].append(msg)
-        warnings.warn(msg, RuntimeWarning, stacklevel=3)
+        warnings.warn(msg, RuntimeWarning, stacklevel=4)
         return False
 
 
@@ -132,7 +157,7 @@ def rejected():
 
 
 def is_available():
-    return bool(devices())
+    return bool(_usable(0))
 
 
 def device_count():
@@ -146,7 +171,7 @@ class Runtime:
         cl = _cl()
         import pyopencl.tools as cl_tools
 
-        devs = devices()
+        devs = _usable(index)
         if not devs:
             extra = ("; found but unusable: " + " ".join(_state["rejected"])) if _state["rejected"] else ""
             raise RuntimeError("no OpenCL device found: " + INSTALL_HINT + extra)
@@ -155,7 +180,7 @@ class Runtime:
                                f"OpenCL device(s) (opencl:0..opencl:{len(devs) - 1})")
         self.index = index
         self.device = devs[index]
-        self.context = cl.Context([self.device])
+        self.context = _state["contexts"].pop(self.device.int_ptr, None) or cl.Context([self.device])
         self.queue = cl.CommandQueue(self.context)
         # A memory pool keeps freed buffers for reuse: a training loop stops allocating after step 1.
         self.pool = cl_tools.MemoryPool(cl_tools.ImmediateAllocator(self.queue))
@@ -333,7 +358,7 @@ def runtime(index):
 
 def properties(index):
     """What ``pygrad.opencl.get_device_properties`` reports."""
-    d = devices()[index]
+    d = _usable(index)[index]
     return {
         "name": d.name.strip(), "platform": d.platform.name.strip(), "vendor": d.vendor.strip(),
         "type": "GPU" if d.type & _cl().device_type.GPU else "CPU" if d.type & _cl().device_type.CPU else "other",
