@@ -165,7 +165,7 @@ class OpenCLBackend:
     gemm_direct_a = None  # gemm_cpu: None decides by size; True/False forces reading A in place or packed
     gemm_direct_b = None  # gemm_cpu: the same for B (in place only where its rows are contiguous and aligned)
     gemm_row_blocks = 4  # gemm_cpu: 6-row blocks of C per work-item, sharing one B panel in L1 (4: measured best)
-    ew_cpu_local_one = True  # CPU shape: elementwise work-groups of one work-item (False: 64, as before; benchmarks)
+    ew_cpu_local_one = True  # CPU shape: elementwise work-groups of one work-item (False before the device is first used: 64)
 
     def __init__(self, index):
         self.rt = runtime(index)
