@@ -2,7 +2,8 @@
 
 One ``OpenCLBackend`` object per device.  Storage is a buffer from the device's memory pool.
 Kernels are launched with a fixed local size of 64 (PoCL compiles one work-group function per
-local size) on a global size rounded up to it.  The queue is in-order and asynchronous: only
+local size) on a global size rounded up to it; CPU-shaped elementwise kernels with work-groups of one
+work-item (see ``EW_CPU_CHUNK``).  The queue is in-order and asynchronous: only
 ``to_numpy`` (``item``, ``numpy``, ``tolist``, printing) waits for the device, and there reports a bad
 index that a kernel met earlier (``runtime.DeviceErrors``).
 """
