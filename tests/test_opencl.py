@@ -478,3 +478,28 @@ def test_devices_are_probed_only_as_far_as_asked(monkeypatch):
     assert runtime.is_available() and probed == ["a"]
     assert [d.name for d in runtime._usable(1)] == ["a", "b"] and probed == ["a", "bad", "b"]
     assert runtime.device_count() == 3 and probed == ["a", "bad", "b", "c"]
+
+
+@pytest.mark.parametrize("n", [1, 17, 4096 * 8 + 13, 4096 * 40 + 3])
+def test_elementwise_launch_paths_match_numpy(n):
+    """The elementwise fast path (ew_contig: steps 1 or 0 per operand) and the strided kernels, over sizes
+    that give one chunk, several ragged chunks and more chunks than work-items (CPU shape: work-groups
+    of one work-item, >= 4096 elements each)."""
+    rng = np.random.default_rng(n)
+    a_np = rng.standard_normal(n).astype(np.float32)
+    b_np = rng.standard_normal(n).astype(np.float32)
+    a, b = torch.tensor(a_np, device="opencl"), torch.tensor(b_np, device="opencl")
+    np.testing.assert_allclose((a + b).cpu().numpy(), a_np + b_np, rtol=1e-6)
+    np.testing.assert_allclose((a * 2.5).cpu().numpy(), a_np * np.float32(2.5), rtol=1e-6)
+    one = torch.tensor([[3.0]], device="opencl")  # 1 element, shape (1, 1): a broadcast value (step 0)
+    np.testing.assert_allclose((a - one).cpu().numpy(), (a_np - 3.0)[None, :], rtol=1e-6)
+    s = torch.tensor(2.0, device="opencl").expand(n)  # shape of the output, stride 0
+    np.testing.assert_allclose((a / s).cpu().numpy(), a_np / 2, rtol=1e-6)
+    if n > 2:  # an offset view (contiguous, offset 1) and a strided one (step 2: the strided kernel)
+        np.testing.assert_allclose((a[1:] + b[:-1]).cpu().numpy(), a_np[1:] + b_np[:-1], rtol=1e-6)
+        np.testing.assert_allclose((a[::2] + b[::2]).cpu().numpy(), a_np[::2] + b_np[::2], rtol=1e-6)
+    m = 64 if n > 4096 else 1
+    x_np = rng.standard_normal((m, 37)).astype(np.float32)
+    x = torch.tensor(x_np, device="opencl")
+    np.testing.assert_array_equal(x.t().contiguous().cpu().numpy(), x_np.T)  # transposed copy (ew_tiled)
+    np.testing.assert_allclose((x + x[0]).cpu().numpy(), x_np + x_np[0], rtol=1e-6)  # row broadcast (strided)
