@@ -58,6 +58,17 @@ def _is_tensor(x):
     return isinstance(x, Tensor)
 
 
+_api = None
+
+
+def _autograd_api():
+    """``pygrad.autograd.api`` (imported on first use: an import statement in a method costs ~1 us a call)."""
+    global _api
+    if _api is None:
+        from .autograd import api as _api
+    return _api
+
+
 class Tensor:
     """A multi-dimensional array with autograd support (``pygrad.Tensor``, like ``torch.Tensor``).
 
@@ -438,9 +449,7 @@ class Tensor:
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate the gradient of this tensor with respect to every leaf into ``leaf.grad``."""
-        from .autograd.api import backward
-
-        backward(self, gradient, retain_graph, create_graph, inputs)
+        _autograd_api().backward(self, gradient, retain_graph, create_graph, inputs)
 
     def register_hook(self, hook):
         from .autograd.api import register_hook

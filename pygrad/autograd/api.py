@@ -9,10 +9,15 @@ def _as_tuple(x):
     return tuple(x) if isinstance(x, (tuple, list)) else (x,)
 
 
+_ones_like = None  # creation.ones_like, bound on first use (an import statement costs ~1 us per call)
+
+
 def _root_grads(tensors, grad_tensors):
     """Gradients to start from: ones for scalars, the given ones otherwise (shapes checked)."""
-    from ..creation import ones_like
-
+    global _ones_like
+    if _ones_like is None:
+        from ..creation import ones_like as _ones_like
+    ones_like = _ones_like
     grads = []
     for t, g in zip(tensors, grad_tensors):
         if not t.requires_grad:

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import _core
 from .. import dtypes as D
+from ..autograd.engine import attach
 from ..autograd.function import Function
 from .dispatch import backend_of, check_same_device
 
@@ -374,20 +375,38 @@ class _Binary(Function):
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         y = backend_of(t).elementwise(fn, (a, b), shape, out_dtype, compute)
         if grad is not None and any(ctx.needs_input_grad):
-            da_reads, db_reads = _BINARY_READS.get(cls.op, ("ab", "ab"))
-            reads = (da_reads if ctx.needs_input_grad[0] else "") + (db_reads if ctx.needs_input_grad[1] else "")
-            ctx.save_for_backward(*(v if _is_tensor(v) and k in reads else None for v, k in ((a, "a"), (b, "b"))))
-            ctx.scalars = tuple(None if _is_tensor(v) else v for v in (a, b))
+            _save_operands(cls.op, ctx, a, b)
         return y
 
     @classmethod
     def backward(cls, ctx, g):
         # An operand that was not saved is not read by the gradients we need, but the row computes both:
         # it gets a harmless stand-in (1), and the gradient of an input that needs none is dropped.
-        a, b = (saved if saved is not None else scalar if scalar is not None else g.new_ones(())
-                for saved, scalar in zip(ctx.saved_tensors, ctx.scalars))
+        if _BINARY_READS.get(cls.op) == ("", ""):  # (add, sub, ...: the derivative reads neither operand)
+            a = b = None
+        else:
+            a, b = (saved if saved is not None else scalar if scalar is not None else g.new_ones(())
+                    for saved, scalar in zip(ctx.saved_tensors, ctx.scalars))
         ga, gb = BINARY[cls.op][2](a, b, None, g)  # no BINARY derivative reads the result y
         return ga if ctx.needs_input_grad[0] else None, gb if ctx.needs_input_grad[1] else None
+
+
+def _save_operands(op, ctx, a, b):
+    """Save what the derivative of ``op`` reads (``_BINARY_READS``) for the inputs that need a gradient."""
+    da_reads, db_reads = _BINARY_READS.get(op, ("ab", "ab"))
+    needs = ctx.needs_input_grad
+    reads = (da_reads if needs[0] else "") + (db_reads if needs[1] else "")
+    ctx.save_for_backward(a if "a" in reads and _is_tensor(a) else None, b if "b" in reads and _is_tensor(b) else None)
+    ctx.scalars = (None if _is_tensor(a) else a, None if _is_tensor(b) else b)
+
+
+def _record_binary(cls, a, b, y):
+    """The graph node of ``y = cls.op(a, b)`` computed by the compiled fast path (``pygrad/_hotpath.pyx``):
+    the same node ``Function.apply`` and ``_Binary.forward`` record (needs, saved operands, edges)."""
+    ctx = cls._backward_cls()
+    ctx.needs_input_grad = (getattr(a, "requires_grad", False) is True, getattr(b, "requires_grad", False) is True)
+    _save_operands(cls.op, ctx, a, b)
+    return attach(ctx, (a, b), y)
 
 
 def _check_int_division(b):
@@ -420,11 +439,47 @@ def unary(opname, x):
 
 def binary(opname, a, b):
     """Apply the BINARY op ``opname`` to two operands, at least one of them a tensor."""
+    if _hot_binary is not None:  # the compiled path for float CPU tensors; None: take the general one
+        y = _hot_binary(opname, a, b)
+        if y is not None:
+            return y
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         a, b = _from_ndarray(a, b), _from_ndarray(b, a)
     if _is_tensor(a) and _is_tensor(b) and a._storage.device is not b._storage.device:
         a, b = cpu_scalars_to_device(a, b)
     return BINARY_OPS[opname].apply(a, b)
+
+
+def setup_hotpath():
+    """Hand the compiled fast path (``pygrad/_hotpath.pyx``) what it needs, once ``Tensor`` exists (called by
+    ``tensor_methods``).  Without the built module, or on a NumPy with no error-state context variable, every
+    op takes the general path (same results, slower).  Returns the compiled operators (``__add__`` ...) for
+    ``Tensor``, or an empty dict."""
+    global _hot_binary
+    try:
+        from .. import _hotpath
+        from numpy._core.umath import _extobj_contextvar, _make_extobj
+    except ImportError:
+        return {}
+    from .. import profiler
+    from ..autograd import grad_mode
+    from ..device import CPU
+    from ..tensor import Tensor
+
+    _hotpath.setup(Tensor, _core.Storage, CPU, grad_mode._state, profiler, _record_binary, _extobj_contextvar,
+                   _make_extobj(all="ignore"), D.float32, D.float64)
+    for name in ("add", "sub", "mul", "div", "div_floor", "fmod", "atan2"):  # (NumPy ufuncs taking out positionally)
+        fn, _, grad, kind = BINARY[name]
+        assert isinstance(fn, np.ufunc) and grad is not None and kind in ("arith", "float")
+        _hotpath.register(name, BINARY_OPS[name], fn)
+    _hotpath.set_general(binary)
+    _hot_binary = _hotpath.binary
+    return {"__add__": _hotpath.tensor_add, "__radd__": _hotpath.tensor_radd, "__sub__": _hotpath.tensor_sub,
+            "__rsub__": _hotpath.tensor_rsub, "__mul__": _hotpath.tensor_mul, "__rmul__": _hotpath.tensor_rmul,
+            "__truediv__": _hotpath.tensor_truediv, "__rtruediv__": _hotpath.tensor_rtruediv}
+
+
+_hot_binary = None  # the compiled path's entry, bound by setup_hotpath()
 
 
 def cpu_scalars_to_device(*tensors):

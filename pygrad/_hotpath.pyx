@@ -1,0 +1,273 @@
+# cython: language_level=3
+"""The compiled fast path of a small elementwise op (``a + b``, ``x * 2.0``) on the CPU backend.
+
+For a 16-element ``a + b`` the arithmetic takes well under a microsecond; the rest of the generic path
+(``Function.apply`` -> ``_Binary.forward`` -> ``runtime.cpu.elementwise``: device check, type promotion,
+broadcasting, output layout, allocation, NumPy's error state) is Python glue, run for every op.  This module
+does the same steps in C for the one case that dominates small-op code: floating tensors on the CPU of one
+dtype (float32 or float64), and a same-dtype tensor or a Python number beside them.  For anything else it
+answers ``None`` and the caller takes the generic path, which stays the one full definition of every op
+(its checks and error messages are never duplicated here).
+
+What it keeps exactly as the generic path: the output dtype and layout (row-major when the first full-shape
+input is row-major, else the generic path decides), broadcasting, NumPy's floating-point warnings switched
+off for the call (PyTorch returns inf/nan silently), the graph node (recorded by the Python function
+``record`` given to ``setup``, the same node ``Function.apply`` leaves), and ``pygrad.profiler``: while a
+profile runs, the fast path steps aside so every op is seen.
+"""
+cimport cython
+cimport numpy as cnp
+import numpy as np
+
+cnp.import_array()
+
+cdef object _np_add = np.add
+
+# Bound once by ``setup`` (the Python modules import this one, not the other way round).
+cdef object _Tensor = None       # pygrad.Tensor
+cdef object _Storage = None      # pygrad._core.Storage
+cdef object _CPU = None          # the CPU device object every CPU tensor's storage carries
+cdef object _grad_state = None   # grad_mode._state: thread-local ``enabled``
+cdef object _profiler = None     # the pygrad.profiler module (``_ACTIVE`` is set while profiling)
+cdef object _record = None       # record(op_class, a, b, y): the graph node of a recorded op
+cdef object _fp_var = None       # NumPy's error-state context variable (NumPy >= 2), or None
+cdef object _fp_ignore = None    # the error state "ignore all"
+cdef object _f32 = None          # pygrad.float32
+cdef object _f64 = None          # pygrad.float64
+cdef dict _ops = {}              # op name -> (Function class, NumPy ufunc) for the ops allowed here
+cdef bint _ready = False
+
+
+def setup(Tensor, Storage, CPU, grad_state, profiler, record, fp_var, fp_ignore, float32, float64):
+    """Bind the Python objects the fast path uses (called once by ``pygrad.ops.elementwise``)."""
+    global _Tensor, _Storage, _CPU, _grad_state, _profiler, _record, _fp_var, _fp_ignore, _f32, _f64, _ready
+    _Tensor, _Storage, _CPU, _grad_state, _profiler, _record = Tensor, Storage, CPU, grad_state, profiler, record
+    _fp_var, _fp_ignore, _f32, _f64 = fp_var, fp_ignore, float32, float64
+    _ready = fp_var is not None
+
+
+def register(str name, cls, ufunc):
+    """Allow op ``name`` (Function class ``cls``, computed by the NumPy ufunc ``ufunc``) on the fast path."""
+    _ops[name] = (cls, ufunc)
+
+
+cdef inline bint _row_major(tuple shape, tuple strides):
+    """The same test as ``_core.is_contiguous``: row-major, size-1 dims may have any stride."""
+    cdef Py_ssize_t i, expected = 1, size
+    for i in range(len(shape) - 1, -1, -1):
+        size = <Py_ssize_t>shape[i]
+        if size == 0:
+            return True
+        if size != 1:
+            if <Py_ssize_t>strides[i] != expected:
+                return False
+            expected *= size
+    return True
+
+
+cdef tuple _broadcast(tuple s1, tuple s2):
+    """The broadcast shape of two shapes, or None when they do not broadcast (the generic path raises)."""
+    cdef Py_ssize_t n1 = len(s1), n2 = len(s2), n = n1 if n1 > n2 else n2, i, d1, d2
+    cdef list out = [0] * n
+    for i in range(n):
+        d1 = <Py_ssize_t>s1[n1 - n + i] if n1 - n + i >= 0 else 1
+        d2 = <Py_ssize_t>s2[n2 - n + i] if n2 - n + i >= 0 else 1
+        if d1 == d2 or d2 == 1:
+            out[i] = d1
+        elif d1 == 1:
+            out[i] = d2
+        else:
+            return None
+    return tuple(out)
+
+
+cdef object _array(t):
+    """The cached NumPy view of CPU tensor ``t`` (``runtime.cpu.to_numpy``), built on first use."""
+    a = t._np
+    if a is None:
+        from pygrad._core import ndarray_view
+        a = t._np = ndarray_view(t._storage.data, t._shape, t._strides, t._offset)
+    return a
+
+
+cdef object _new_tensor(object storage, tuple shape, tuple strides, object dtype, object view):
+    """``Tensor._make(storage, shape, strides, 0, dtype)`` with its NumPy view cached (no Python frame)."""
+    t = _Tensor.__new__(_Tensor)
+    t._storage = storage
+    t._shape = shape
+    t._strides = strides
+    t._offset = 0
+    t.dtype = dtype
+    t.requires_grad = False
+    t._grad = None
+    t.grad_fn = None
+    t._output_nr = 0
+    t._base = None
+    t._hooks = None
+    t._retains_grad = False
+    t._np = view
+    return t
+
+
+def binary(str name, a, b):
+    """``name(a, b)`` for the common case, or None when the general path must run (see the module doc)."""
+    return _binary(name, a, b)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef object _binary(str name, a, b):
+    if not _ready or _profiler._ACTIVE is not None:
+        return None
+    entry = _ops.get(name)
+    if entry is None:
+        return None
+    cdef bint ta = isinstance(a, _Tensor), tb = isinstance(b, _Tensor)
+    cdef object dtype, shape, first, ka, kb, tp, scalar
+    if ta and tb:
+        if a._storage.device is not _CPU or b._storage.device is not _CPU:
+            return None
+        dtype = a.dtype
+        if b.dtype is not dtype:
+            return None
+        shape = a._shape
+        if b._shape != shape:
+            shape = _broadcast(a._shape, b._shape)
+            if shape is None:
+                return None
+        # output layout: row-major when the first input of the full shape is (dense_strides_like)
+        first = a if a._shape == shape else b if b._shape == shape else None
+        if first is not None and not _row_major(shape, first._strides):
+            return None
+        ka, kb = _array(a), _array(b)
+    elif ta or tb:
+        first = a if ta else b
+        if first._storage.device is not _CPU:
+            return None
+        scalar = b if ta else a
+        tp = type(scalar)
+        # (bool promotes differently, NumPy scalars carry a dtype, ints past 2**53 round differently when
+        # NumPy converts them itself: all left to the generic path)
+        if tp is not float and (tp is not int or not -9007199254740992 < scalar < 9007199254740992):
+            return None
+        dtype = first.dtype
+        shape = first._shape
+        if not _row_major(shape, first._strides):
+            return None
+        ka, kb = (_array(a), b) if ta else (a, _array(b))
+    else:
+        return None
+    if dtype is not _f32 and dtype is not _f64:
+        return None
+    cdef Py_ssize_t n = 1, s, i, nd = len(shape)
+    for s in shape:
+        n *= s
+    if n == 0:
+        return None
+    cdef cnp.npy_intp dims[1]
+    dims[0] = n
+    cdef cnp.ndarray like = ka if ta else kb
+    data = cnp.PyArray_EMPTY(1, dims, cnp.PyArray_TYPE(like), 0)
+    view = data if nd == 1 else data.reshape(shape)
+    token = _fp_var.set(_fp_ignore)
+    try:
+        entry[1](ka, kb, view)
+    finally:
+        _fp_var.reset(token)
+    # the strides of a row-major layout (what runtime.cpu.empty gives)
+    cdef list st = [1] * nd
+    cdef Py_ssize_t acc = 1
+    for i in range(nd - 1, -1, -1):
+        st[i] = acc
+        acc *= <Py_ssize_t>shape[i]
+    y = _new_tensor(_Storage(data, _CPU, dtype, n), shape, tuple(st), dtype, view)
+    if ((ta and a.requires_grad is True) or (tb and b.requires_grad is True)) and _grad_state.enabled:
+        return _record(entry[0], a, b, y)
+    return y
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Tensor's arithmetic operators: ``a + b`` lands here directly (one C call instead of three Python frames),
+# tries the compiled path and otherwise calls ``pygrad.ops.elementwise.binary``, the general one.
+# ----------------------------------------------------------------------------------------------------------
+cdef object _general = None  # pygrad.ops.elementwise.binary
+
+
+def set_general(binary_fn):
+    """Bind the general path the operators fall back to."""
+    global _general
+    _general = binary_fn
+
+
+cdef inline object _op(str name, a, b):
+    y = _binary(name, a, b)
+    return y if y is not None else _general(name, a, b)
+
+
+def tensor_add(a, b):
+    """``a + b``"""
+    return _op("add", a, b)
+
+
+def tensor_radd(a, b):
+    """``b + a`` (a Python number on the left)"""
+    return _op("add", b, a)
+
+
+def tensor_sub(a, b):
+    """``a - b``"""
+    return _op("sub", a, b)
+
+
+def tensor_rsub(a, b):
+    """``b - a``"""
+    return _op("sub", b, a)
+
+
+def tensor_mul(a, b):
+    """``a * b``"""
+    return _op("mul", a, b)
+
+
+def tensor_rmul(a, b):
+    """``b * a``"""
+    return _op("mul", b, a)
+
+
+def tensor_truediv(a, b):
+    """``a / b``"""
+    return _op("div", a, b)
+
+
+def tensor_rtruediv(a, b):
+    """``b / a``"""
+    return _op("div", b, a)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Gradient accumulation: ``leaf.grad += g`` for every leaf in every backward pass
+# ----------------------------------------------------------------------------------------------------------
+def add_into(dst, src):
+    """``dst += src`` in place (the engine's ``leaf.grad.add_(g)`` under no_grad) for two CPU float tensors of
+    one dtype and shape with ``dst`` row-major; bumps ``dst``'s version as ``add_`` does.  Returns False,
+    having done nothing, in any other case (or while profiling), and the engine calls ``add_`` itself."""
+    if not _ready or _profiler._ACTIVE is not None:
+        return False
+    if not isinstance(dst, _Tensor) or not isinstance(src, _Tensor):
+        return False
+    storage = dst._storage
+    if storage.device is not _CPU or src._storage.device is not _CPU:
+        return False
+    dtype = dst.dtype
+    if src.dtype is not dtype or (dtype is not _f32 and dtype is not _f64):
+        return False
+    if dst._shape != src._shape or not _row_major(dst._shape, dst._strides):
+        return False
+    d = _array(dst)
+    token = _fp_var.set(_fp_ignore)
+    try:
+        _np_add(d, _array(src), d)
+    finally:
+        _fp_var.reset(token)
+    storage.version += 1
+    return True
