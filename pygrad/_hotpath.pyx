@@ -11,8 +11,8 @@ answers ``None`` and the caller takes the generic path, which stays the one full
 
 What it keeps exactly as the generic path: the output dtype and layout (row-major when the first full-shape
 input is row-major, else the generic path decides), broadcasting, NumPy's floating-point warnings switched
-off for the call (PyTorch returns inf/nan silently), the graph node (recorded by the Python function
-``record`` given to ``setup``, the same node ``Function.apply`` leaves), and ``pygrad.profiler``: while a
+off for the call (PyTorch returns inf/nan silently), the graph node (the same node ``Function.apply`` leaves:
+op class, saved operands, edges), and ``pygrad.profiler``: while a
 profile runs, the fast path steps aside so every op is seen.
 """
 cimport cython
@@ -29,7 +29,7 @@ cdef object _Storage = None      # pygrad._core.Storage
 cdef object _CPU = None          # the CPU device object every CPU tensor's storage carries
 cdef object _grad_state = None   # grad_mode._state: thread-local ``enabled``
 cdef object _profiler = None     # the pygrad.profiler module (``_ACTIVE`` is set while profiling)
-cdef object _record = None       # record(op_class, a, b, y): the graph node of a recorded op
+cdef object _edge = None         # engine._edge(t): the graph edge of an input that requires grad
 cdef object _fp_var = None       # NumPy's error-state context variable (NumPy >= 2), or None
 cdef object _fp_ignore = None    # the error state "ignore all"
 cdef object _f32 = None          # pygrad.float32
@@ -38,17 +38,18 @@ cdef dict _ops = {}              # op name -> (Function class, NumPy ufunc) for 
 cdef bint _ready = False
 
 
-def setup(Tensor, Storage, CPU, grad_state, profiler, record, fp_var, fp_ignore, float32, float64):
+def setup(Tensor, Storage, CPU, grad_state, profiler, edge, fp_var, fp_ignore, float32, float64):
     """Bind the Python objects the fast path uses (called once by ``pygrad.ops.elementwise``)."""
-    global _Tensor, _Storage, _CPU, _grad_state, _profiler, _record, _fp_var, _fp_ignore, _f32, _f64, _ready
-    _Tensor, _Storage, _CPU, _grad_state, _profiler, _record = Tensor, Storage, CPU, grad_state, profiler, record
+    global _Tensor, _Storage, _CPU, _grad_state, _profiler, _edge, _fp_var, _fp_ignore, _f32, _f64, _ready
+    _Tensor, _Storage, _CPU, _grad_state, _profiler, _edge = Tensor, Storage, CPU, grad_state, profiler, edge
     _fp_var, _fp_ignore, _f32, _f64 = fp_var, fp_ignore, float32, float64
     _ready = fp_var is not None
 
 
-def register(str name, cls, ufunc):
-    """Allow op ``name`` (Function class ``cls``, computed by the NumPy ufunc ``ufunc``) on the fast path."""
-    _ops[name] = (cls, ufunc)
+def register(str name, cls, ufunc, str da_reads, str db_reads):
+    """Allow op ``name`` on the fast path: its Function class ``cls``, the NumPy ufunc computing it, and which
+    operands (``"a"``, ``"b"``) the gradient of each input reads (``elementwise._BINARY_READS``)."""
+    _ops[name] = (cls, ufunc, da_reads, db_reads)
 
 
 cdef inline bint _row_major(tuple shape, tuple strides):
@@ -181,9 +182,42 @@ cdef object _binary(str name, a, b):
         st[i] = acc
         acc *= <Py_ssize_t>shape[i]
     y = _new_tensor(_Storage(data, _CPU, dtype, n), shape, tuple(st), dtype, view)
-    if ((ta and a.requires_grad is True) or (tb and b.requires_grad is True)) and _grad_state.enabled:
-        return _record(entry[0], a, b, y)
+    cdef bint ra = ta and a.requires_grad is True, rb = tb and b.requires_grad is True
+    if (ra or rb) and _grad_state.enabled:
+        _record(<tuple>entry, a, b, ta, tb, ra, rb, y)
     return y
+
+
+cdef tuple _NO_EDGE = (None, 0)
+
+
+cdef object _edge_of(t):
+    """The graph edge of input ``t``: ``(t.grad_fn, t._output_nr)`` for a result, else ``engine._edge``
+    (a leaf's AccumulateGrad node, or a view's refreshed history)."""
+    if t._base is None:
+        node = t.grad_fn
+        if node is not None:
+            return (node, t._output_nr)
+    return _edge(t)
+
+
+cdef object _record(tuple entry, a, b, bint ta, bint tb, bint ra, bint rb, y):
+    """Make ``y`` the output of a new graph node: the node ``Function.apply`` + ``_Binary.forward`` +
+    ``engine.attach`` would record for this op (saved operands as ``elementwise._save_operands`` picks
+    them, edges, input/output metadata), built without their Python frames."""
+    node = (<object>entry[0])._backward_cls()
+    node.needs_input_grad = (ra, rb)
+    cdef str reads = (<str>entry[2] if ra else "") + (<str>entry[3] if rb else "")
+    sa = a if ta and "a" in reads else None
+    sb = b if tb and "b" in reads else None
+    node._saved = [(sa, None if sa is None else sa._storage.version, None),
+                   (sb, None if sb is None else sb._storage.version, None)]
+    node.scalars = (None if ta else a, None if tb else b)
+    node.next_functions = (_edge_of(a) if ra else _NO_EDGE, _edge_of(b) if rb else _NO_EDGE)
+    node._input_meta = ((a._shape, a.dtype) if ta else None, (b._shape, b.dtype) if tb else None)
+    node._output_meta = ((y._shape, y.dtype, _CPU),)
+    y.grad_fn = node
+    y.requires_grad = True
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ import weakref
 
 from . import engine
 from .function import _RemovableHandle
+from ..runtime import cpu as _cpu
 
 
 def _as_tuple(x):
@@ -25,7 +26,11 @@ def _root_grads(tensors, grad_tensors):
         if g is None:
             if t.numel() != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            g = ones_like(t)
+            if t._storage.device.type == "cpu":  # (the usual loss.backward(): a one-element CPU array of 1)
+                g = _cpu.empty(t._shape, t.dtype)
+                g._storage.data[0] = 1
+            else:
+                g = ones_like(t)
         elif not hasattr(g, "_storage"):
             from ..creation import full_like
 

@@ -101,9 +101,13 @@ class Node:
 
         A node that saved nothing stays usable, so its part of the graph can be run again (as in PyTorch).
         """
-        if self._saved is not None and any(t is not None for t, _, _ in self._saved):
-            self._saved = None
-            self._freed = True
+        saved = self._saved
+        if saved is not None:
+            for t, _, _ in saved:
+                if t is not None:
+                    self._saved = None
+                    self._freed = True
+                    return
 
 
 class _RemovableHandle:

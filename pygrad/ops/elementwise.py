@@ -14,7 +14,6 @@ import numpy as np
 
 from .. import _core
 from .. import dtypes as D
-from ..autograd.engine import attach
 from ..autograd.function import Function
 from .dispatch import backend_of, check_same_device
 
@@ -400,15 +399,6 @@ def _save_operands(op, ctx, a, b):
     ctx.scalars = (None if _is_tensor(a) else a, None if _is_tensor(b) else b)
 
 
-def _record_binary(cls, a, b, y):
-    """The graph node of ``y = cls.op(a, b)`` computed by the compiled fast path (``pygrad/_hotpath.pyx``):
-    the same node ``Function.apply`` and ``_Binary.forward`` record (needs, saved operands, edges)."""
-    ctx = cls._backward_cls()
-    ctx.needs_input_grad = (getattr(a, "requires_grad", False) is True, getattr(b, "requires_grad", False) is True)
-    _save_operands(cls.op, ctx, a, b)
-    return attach(ctx, (a, b), y)
-
-
 def _check_int_division(b):
     zero = (b == 0).any().item() if _is_tensor(b) else b == 0
     if zero:
@@ -463,15 +453,16 @@ def setup_hotpath():
         return {}
     from .. import profiler
     from ..autograd import grad_mode
+    from ..autograd.engine import _edge
     from ..device import CPU
     from ..tensor import Tensor
 
-    _hotpath.setup(Tensor, _core.Storage, CPU, grad_mode._state, profiler, _record_binary, _extobj_contextvar,
+    _hotpath.setup(Tensor, _core.Storage, CPU, grad_mode._state, profiler, _edge, _extobj_contextvar,
                    _make_extobj(all="ignore"), D.float32, D.float64)
     for name in ("add", "sub", "mul", "div", "div_floor", "fmod", "atan2"):  # (NumPy ufuncs taking out positionally)
         fn, _, grad, kind = BINARY[name]
         assert isinstance(fn, np.ufunc) and grad is not None and kind in ("arith", "float")
-        _hotpath.register(name, BINARY_OPS[name], fn)
+        _hotpath.register(name, BINARY_OPS[name], fn, *_BINARY_READS.get(name, ("ab", "ab")))
     _hotpath.set_general(binary)
     _hot_binary = _hotpath.binary
     return {"__add__": _hotpath.tensor_add, "__radd__": _hotpath.tensor_radd, "__sub__": _hotpath.tensor_sub,
