@@ -12,12 +12,17 @@ answers ``None`` and the caller takes the generic path, which stays the one full
 What it keeps exactly as the generic path: the output dtype and layout (row-major when the first full-shape
 input is row-major, else the generic path decides), broadcasting, NumPy's floating-point warnings switched
 off for the call (PyTorch returns inf/nan silently), the graph node (the same node ``Function.apply`` leaves:
-op class, saved operands, edges), and ``pygrad.profiler``: while a
-profile runs, the fast path steps aside so every op is seen.
+op class, saved operands, edges), and ``pygrad.profiler`` and the ONNX
+exporter: while anything wraps ``Function.apply`` to watch ops, the fast path steps aside so every op is seen.
 """
 cimport cython
 cimport numpy as cnp
+from cpython.object cimport PyTypeObject
+from cpython.ref cimport PyObject
 import numpy as np
+
+cdef extern from "Python.h":
+    PyObject* _PyType_Lookup(PyTypeObject* type, object name)  # a class attribute through the MRO (borrowed)
 
 cnp.import_array()
 
@@ -28,7 +33,8 @@ cdef object _Tensor = None       # pygrad.Tensor
 cdef object _Storage = None      # pygrad._core.Storage
 cdef object _CPU = None          # the CPU device object every CPU tensor's storage carries
 cdef object _grad_state = None   # grad_mode._state: thread-local ``enabled``
-cdef object _profiler = None     # the pygrad.profiler module (``_ACTIVE`` is set while profiling)
+cdef object _apply = None        # Function.__dict__["apply"] as pygrad defines it
+cdef str _APPLY = "apply"
 cdef object _edge = None         # engine._edge(t): the graph edge of an input that requires grad
 cdef object _fp_var = None       # NumPy's error-state context variable (NumPy >= 2), or None
 cdef object _fp_ignore = None    # the error state "ignore all"
@@ -38,10 +44,10 @@ cdef dict _ops = {}              # op name -> (Function class, NumPy ufunc) for 
 cdef bint _ready = False
 
 
-def setup(Tensor, Storage, CPU, grad_state, profiler, edge, fp_var, fp_ignore, float32, float64):
+def setup(Tensor, Storage, CPU, grad_state, apply, edge, fp_var, fp_ignore, float32, float64):
     """Bind the Python objects the fast path uses (called once by ``pygrad.ops.elementwise``)."""
-    global _Tensor, _Storage, _CPU, _grad_state, _profiler, _edge, _fp_var, _fp_ignore, _f32, _f64, _ready
-    _Tensor, _Storage, _CPU, _grad_state, _profiler, _edge = Tensor, Storage, CPU, grad_state, profiler, edge
+    global _Tensor, _Storage, _CPU, _grad_state, _apply, _edge, _fp_var, _fp_ignore, _f32, _f64, _ready
+    _Tensor, _Storage, _CPU, _grad_state, _apply, _edge = Tensor, Storage, CPU, grad_state, apply, edge
     _fp_var, _fp_ignore, _f32, _f64 = fp_var, fp_ignore, float32, float64
     _ready = fp_var is not None
 
@@ -50,6 +56,12 @@ def register(str name, cls, ufunc, str da_reads, str db_reads):
     """Allow op ``name`` on the fast path: its Function class ``cls``, the NumPy ufunc computing it, and which
     operands (``"a"``, ``"b"``) the gradient of each input reads (``elementwise._BINARY_READS``)."""
     _ops[name] = (cls, ufunc, da_reads, db_reads)
+
+
+cdef inline bint _apply_patched(cls):
+    """Whether ``cls.apply`` is not pygrad's own: ``pygrad.profiler`` and the ONNX exporter (or a test counting
+    ops) wrap ``Function.apply`` to see every op, so while they do the fast path steps aside."""
+    return _PyType_Lookup(<PyTypeObject*>cls, _APPLY) != <PyObject*>_apply
 
 
 cdef inline bint _row_major(tuple shape, tuple strides):
@@ -118,10 +130,10 @@ def binary(str name, a, b):
 @cython.boundscheck(False)
 @cython.wraparound(False)
 cdef object _binary(str name, a, b):
-    if not _ready or _profiler._ACTIVE is not None:
+    if not _ready:
         return None
     entry = _ops.get(name)
-    if entry is None:
+    if entry is None or _apply_patched(entry[0]):
         return None
     cdef bint ta = isinstance(a, _Tensor), tb = isinstance(b, _Tensor)
     cdef object dtype, shape, first, ka, kb, tp, scalar
@@ -284,8 +296,8 @@ def tensor_rtruediv(a, b):
 def add_into(dst, src):
     """``dst += src`` in place (the engine's ``leaf.grad.add_(g)`` under no_grad) for two CPU float tensors of
     one dtype and shape with ``dst`` row-major; bumps ``dst``'s version as ``add_`` does.  Returns False,
-    having done nothing, in any other case (or while profiling), and the engine calls ``add_`` itself."""
-    if not _ready or _profiler._ACTIVE is not None:
+    having done nothing, in any other case (or while ``Function.apply`` is wrapped), and the engine calls ``add_`` itself."""
+    if not _ready or _apply_patched(_ops["add"][0]):
         return False
     if not isinstance(dst, _Tensor) or not isinstance(src, _Tensor):
         return False

@@ -188,3 +188,25 @@ def test_fast_path_declines_what_it_does_not_cover():
     assert _hotpath.binary("add", f, True) is None
     assert _hotpath.binary("add", f, pygrad.ones(3)) is None  # the general path raises its error
     assert _hotpath.binary("add", pygrad.ones(2, dtype=pygrad.int64), 1) is None
+
+
+def test_wrapping_function_apply_sees_fast_ops(monkeypatch):
+    """Whatever wraps ``Function.apply`` (the profiler, the ONNX exporter, a test counting ops) sees every op."""
+    from pygrad.autograd.function import Function
+
+    seen = []
+    original = Function.__dict__["apply"].__func__
+
+    def apply(cls, *args, **kwargs):
+        seen.append(cls.__name__)
+        return original(cls, *args, **kwargs)
+
+    x = pygrad.ones(2, requires_grad=True)
+    (x * 2).sum().backward()
+    monkeypatch.setattr(Function, "apply", classmethod(apply))
+    (x + x).sum().backward()
+    assert seen.count("Add") == 2  # the forward a + b, and x.grad += g in the backward
+    monkeypatch.undo()
+    seen.clear()
+    (x + x).sum().backward()
+    assert seen == []

@@ -451,13 +451,12 @@ def setup_hotpath():
         from numpy._core.umath import _extobj_contextvar, _make_extobj
     except ImportError:
         return {}
-    from .. import profiler
     from ..autograd import grad_mode
     from ..autograd.engine import _edge
     from ..device import CPU
     from ..tensor import Tensor
 
-    _hotpath.setup(Tensor, _core.Storage, CPU, grad_mode._state, profiler, _edge, _extobj_contextvar,
+    _hotpath.setup(Tensor, _core.Storage, CPU, grad_mode._state, Function.__dict__["apply"], _edge, _extobj_contextvar,
                    _make_extobj(all="ignore"), D.float32, D.float64)
     for name in ("add", "sub", "mul", "div", "div_floor", "fmod", "atan2"):  # (NumPy ufuncs taking out positionally)
         fn, _, grad, kind = BINARY[name]
