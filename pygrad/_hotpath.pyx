@@ -317,3 +317,95 @@ def add_into(dst, src):
         _fp_var.reset(token)
     storage.version += 1
     return True
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Function.apply and engine.attach, compiled.  Every op passes through them (about a hundred times in a
+# LeNet step), so their Python frames and attribute lookups are a fixed cost on every op.  These are
+# step-for-step translations of the Python definitions in ``pygrad/autograd/function.py`` (``Function.apply``)
+# and ``pygrad/autograd/engine.py`` (``attach``), which stay as the readable reference and are used when
+# this module is not built; ``tests/test_host_path.py`` runs both.
+# ----------------------------------------------------------------------------------------------------------
+cdef object _check_devices = None  # ops.dispatch.check_devices
+
+
+def bind_autograd(grad_state, check_devices, edge):
+    """Bind what ``function_apply`` and ``attach`` use (called by ``pygrad/autograd/function.py``)."""
+    global _grad_state, _check_devices, _edge
+    _grad_state, _check_devices, _edge = grad_state, check_devices, edge
+
+
+cdef inline bint _requires_grad(a):
+    """``getattr(a, "requires_grad", False) is True``, without a failed attribute lookup for plain values."""
+    tp = type(a)
+    if tp is int or tp is float or tp is bool or tp is tuple or tp is list or a is None or tp is str:
+        return False
+    if _Tensor is not None and isinstance(a, _Tensor):
+        return a.requires_grad is True
+    return getattr(a, "requires_grad", False) is True
+
+
+def function_apply(cls, *args, **kwargs):
+    """Run forward; record a graph node when grad mode is on and an input requires grad."""
+    if cls._builtin:
+        _check_devices(args)  # every built-in op passes here: one place, before any backend runs
+    cdef Py_ssize_t i, n = len(args)
+    cdef bint record = False
+    cdef list needs = [False] * n
+    for i in range(n):
+        if _requires_grad(args[i]):
+            needs[i] = True
+            record = True
+    ctx = cls._backward_cls()
+    ctx.needs_input_grad = tuple(needs)
+    state = _grad_state
+    if not (record and state.enabled):
+        return cls.forward(ctx, *args, **kwargs)  # nothing is recorded: ctx is dropped afterwards
+    state.enabled = False
+    try:
+        out = cls.forward(ctx, *args, **kwargs)
+    finally:
+        state.enabled = True
+    return attach(ctx, args, out)
+
+
+def attach(node, args, out):
+    """Link a freshly run op into the graph: its inputs' edges, and itself as its outputs' grad_fn."""
+    cdef tuple needs = node.needs_input_grad
+    cdef Py_ssize_t i, n = min(len(args), len(needs))
+    cdef list edges = [None] * n, metas = [None] * len(args)
+    for i in range(len(args)):
+        a = args[i]
+        if isinstance(a, _Tensor) if _Tensor is not None else hasattr(a, "_storage"):
+            metas[i] = (a._shape, a.dtype)
+        if i < n:
+            edges[i] = _edge_of(a) if needs[i] else _NO_EDGE
+    node.next_functions = tuple(edges)
+    node._input_meta = tuple(metas)
+    cdef bint single = not isinstance(out, tuple)
+    outs = (out,) if single else out
+    if not single:
+        node._n_outputs = len(outs)
+    node._output_meta = tuple([(o._shape, o.dtype, o._storage.device) if o is not None else None for o in outs])
+    positions = {}
+    non_diff = node._non_differentiable
+    for i in range(len(outs)):
+        o = outs[i]
+        if o is None or not o.dtype.is_floating_point or (non_diff and id(o) in non_diff):
+            continue
+        if o.grad_fn is not None or o.requires_grad:
+            # forward returned an input (or a view of one) unchanged: record a fresh alias instead
+            o = o.detach()
+            outs = outs[:i] + (o,) + outs[i + 1:]
+        o.grad_fn = node
+        o._output_nr = i
+        o.requires_grad = True
+        if o._base is not None:  # a view: remember which version of the storage its history describes
+            o.__dict__["_view_version"] = o._storage.version
+        positions[id(o)] = i
+    if node._saved:
+        # A saved output would point back at this node (output -> node -> output): keep a detached
+        # alias and its output number instead, so no reference cycle is left behind.
+        node._saved = [(t.detach(), v, positions[id(t)]) if t is not None and id(t) in positions else (t, v, None)
+                       for t, v, _ in node._saved]
+    return outs[0] if single else outs

@@ -210,3 +210,30 @@ def test_wrapping_function_apply_sees_fast_ops(monkeypatch):
     seen.clear()
     (x + x).sum().backward()
     assert seen == []
+
+
+def _scenario():
+    """Graph-building cases that touch every branch of apply/attach: views, multi-output, saved outputs,
+    non-differentiable outputs, an input returned unchanged, integer outputs, in-place rebasing."""
+    x = pygrad.tensor([[1.0, -2.0], [3.0, 4.0]], requires_grad=True)
+    w = pygrad.tensor([0.5, -1.5], requires_grad=True)
+    y = (x * w).exp().sum(1)  # saved output (exp), broadcasting
+    v = x[0]  # a view
+    m, idx = x.max(1)  # two outputs, one an integer tensor
+    z = x.clone()
+    z.add_(1.0)  # in place on a non-leaf: history rebased
+    s = x.sigmoid().t().contiguous().view(4)
+    out = y.sum() + (v * 2).sum() + m.sum() + z.pow(2).sum() + s.sum() + (x @ w).sum()
+    out.backward()
+    names = [out.grad_fn.name()] + [n.name() for n, _ in out.grad_fn.next_functions if n is not None]
+    return x.grad.tolist(), w.grad.tolist(), names, idx.tolist(), m.grad_fn.name(), v.grad_fn.name()
+
+
+@pytest.mark.skipif(not HOT, reason="the compiled fast path is not built")
+def test_compiled_apply_matches_python_apply(monkeypatch):
+    from pygrad.autograd import function
+
+    assert function.Function.__dict__["apply"] is not function._python_apply  # the compiled one is in use
+    compiled = _scenario()
+    monkeypatch.setattr(function.Function, "apply", function._python_apply)  # (the fast path steps aside too)
+    assert _scenario() == compiled

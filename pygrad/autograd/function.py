@@ -167,4 +167,15 @@ class Function(metaclass=FunctionMeta):
         return _attach(ctx, args, out)
 
 
-from . import engine as _engine  # noqa: E402,F401  (loading the engine binds _attach above)
+from . import engine as _engine  # noqa: E402  (loading the engine binds _attach above)
+
+_python_apply = Function.__dict__["apply"]  # (kept for tests: the compiled twin below must agree with it)
+try:  # the compiled twins of Function.apply and engine.attach (pygrad/_hotpath.pyx), when built
+    from .. import _hotpath
+except ImportError:
+    _hotpath = None
+if _hotpath is not None:
+    _hotpath.bind_autograd(grad_mode._state, _check_devices, _engine._edge)
+    _hotpath.function_apply.__qualname__ = "Function.apply"
+    Function.apply = classmethod(_hotpath.function_apply)
+    _engine.attach = _hotpath.attach
