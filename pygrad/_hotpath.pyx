@@ -327,12 +327,37 @@ def add_into(dst, src):
 # this module is not built; ``tests/test_host_path.py`` runs both.
 # ----------------------------------------------------------------------------------------------------------
 cdef object _check_devices = None  # ops.dispatch.check_devices
+cdef object _other_device = None   # ops.dispatch._other_device: the mixed-device rule and its error
 
 
-def bind_autograd(grad_state, check_devices, edge):
+def bind_autograd(grad_state, check_devices, other_device, edge):
     """Bind what ``function_apply`` and ``attach`` use (called by ``pygrad/autograd/function.py``)."""
-    global _grad_state, _check_devices, _edge
-    _grad_state, _check_devices, _edge = grad_state, check_devices, edge
+    global _grad_state, _check_devices, _other_device, _edge
+    _grad_state, _check_devices, _other_device, _edge = grad_state, check_devices, other_device, edge
+
+
+cdef _devices(tuple args):
+    """``ops.dispatch.check_devices(args)`` compiled (the same walk; a second device goes to the same
+    ``_other_device``, which allows CPU scalars and raises PyTorch's error for any other mix)."""
+    if _Tensor is None:  # (while pygrad is still importing)
+        _check_devices(args)
+        return
+    dev = first = None
+    for a in args:
+        if isinstance(a, _Tensor):
+            d = a._storage.device
+            if dev is None:
+                dev, first = d, a
+            elif d is not dev:
+                dev, first = _other_device(dev, first, d, a)
+        elif (type(a) is list or type(a) is tuple) and a and isinstance(a[0], _Tensor):
+            for t in a:
+                if isinstance(t, _Tensor):
+                    d = t._storage.device
+                    if dev is None:
+                        dev, first = d, t
+                    elif d is not dev:
+                        dev, first = _other_device(dev, first, d, t)
 
 
 cdef inline bint _requires_grad(a):
@@ -348,7 +373,7 @@ cdef inline bint _requires_grad(a):
 def function_apply(cls, *args, **kwargs):
     """Run forward; record a graph node when grad mode is on and an input requires grad."""
     if cls._builtin:
-        _check_devices(args)  # every built-in op passes here: one place, before any backend runs
+        _devices(args)  # every built-in op passes here: one place, before any backend runs
     cdef Py_ssize_t i, n = len(args)
     cdef bint record = False
     cdef list needs = [False] * n

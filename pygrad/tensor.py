@@ -5,7 +5,7 @@ A tensor is four things: ``_storage`` (a flat buffer, see ``_core.Storage``), ``
 objects over the *same* storage with another layout; ops make new storage.
 
 This file holds the class and its small methods; each op lives in ``pygrad/ops/`` and the methods
-here are one-line calls into it, so ``a + b`` can be followed from ``__add__`` to
+here are one-line calls into it, so ``a + b`` can be followed from ``__add__`` (compiled: ``_hotpath.pyx``) to
 ``ops.elementwise`` (the kernel) and to its backward in the same table row.
 """
 from . import _core

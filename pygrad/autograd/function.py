@@ -175,7 +175,9 @@ try:  # the compiled twins of Function.apply and engine.attach (pygrad/_hotpath.
 except ImportError:
     _hotpath = None
 if _hotpath is not None:
-    _hotpath.bind_autograd(grad_mode._state, _check_devices, _engine._edge)
+    from ..ops.dispatch import _other_device
+
+    _hotpath.bind_autograd(grad_mode._state, _check_devices, _other_device, _engine._edge)
     _hotpath.function_apply.__qualname__ = "Function.apply"
     Function.apply = classmethod(_hotpath.function_apply)
     _engine.attach = _hotpath.attach
