@@ -1,21 +1,23 @@
 # cython: language_level=3
-"""The compiled fast path of a small elementwise op (``a + b``, ``x * 2.0``) on the CPU backend.
+"""The per-op host path, compiled: what every small op on the CPU backend pays for besides its arithmetic.
 
-For a 16-element ``a + b`` the arithmetic takes well under a microsecond; the rest of the generic path
+For a 16-element ``a + b`` the arithmetic takes well under a microsecond; the rest of the general path
 (``Function.apply`` -> ``_Binary.forward`` -> ``runtime.cpu.elementwise``: device check, type promotion,
-broadcasting, output layout, allocation, NumPy's error state) is Python glue, run for every op.  This module
-does the same steps in C for the one case that dominates small-op code: floating tensors on the CPU of one
-dtype (float32 or float64), and a same-dtype tensor or a Python number beside them.  For anything else it
-answers ``None`` and the caller takes the generic path, which stays the one full definition of every op
-(its checks and error messages are never duplicated here).
+broadcasting, output layout, allocation, NumPy's error state, the graph node) is Python glue, run for every
+op.  This module holds three things:
 
-What it keeps exactly as the generic path: the output dtype and layout (row-major when the first full-shape
-input is row-major, else the generic path decides), broadcasting, NumPy's floating-point warnings switched
-off for the call (PyTorch returns inf/nan silently), the graph node (the same node ``Function.apply`` leaves:
-op class, saved operands, edges), and ``pygrad.profiler`` and the ONNX
-exporter: while anything wraps ``Function.apply`` to watch ops, the fast path steps aside so every op is seen.
-"""
-cimport cython
+* ``binary`` (and the ``Tensor`` operators ``tensor_add`` ...): the steps of a binary elementwise op in C
+  for the case that dominates small-op code, floating CPU tensors of one dtype (float32 or float64), or such
+  a tensor and a Python number.  For anything else it answers ``None`` and the caller takes the general path,
+  which stays the one full definition of every op (its checks and error messages are never duplicated here).
+  It keeps exactly what the general path gives: dtype, layout (row-major when the first full-shape input is
+  row-major; otherwise the general path decides), broadcasting, NumPy's floating-point warnings off (PyTorch
+  returns inf/nan silently), and the same graph node (op class, saved operands, edges).  While anything wraps
+  ``Function.apply`` to watch ops (``pygrad.profiler``, the ONNX exporter), it steps aside so every op is seen.
+* ``add_into``: the engine's ``leaf.grad += g``, in place, in one call.
+* ``function_apply`` and ``attach``: compiled twins of ``Function.apply`` and ``engine.attach``, which every
+  op passes through (see the section at the end).
+"""cimport cython
 cimport numpy as cnp
 from cpython.object cimport PyTypeObject
 from cpython.ref cimport PyObject
@@ -40,7 +42,7 @@ cdef object _fp_var = None       # NumPy's error-state context variable (NumPy >
 cdef object _fp_ignore = None    # the error state "ignore all"
 cdef object _f32 = None          # pygrad.float32
 cdef object _f64 = None          # pygrad.float64
-cdef dict _ops = {}              # op name -> (Function class, NumPy ufunc) for the ops allowed here
+cdef dict _ops = {}              # op name -> (Function class, NumPy ufunc, da reads, db reads): see register
 cdef bint _ready = False
 
 
