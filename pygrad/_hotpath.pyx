@@ -17,7 +17,8 @@ op.  This module holds three things:
 * ``add_into``: the engine's ``leaf.grad += g``, in place, in one call.
 * ``function_apply`` and ``attach``: compiled twins of ``Function.apply`` and ``engine.attach``, which every
   op passes through (see the section at the end).
-"""cimport cython
+"""
+cimport cython
 cimport numpy as cnp
 from cpython.object cimport PyTypeObject
 from cpython.ref cimport PyObject
