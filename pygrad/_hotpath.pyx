@@ -235,6 +235,67 @@ cdef object _record(tuple entry, a, b, bint ta, bint tb, bint ra, bint rb, y):
     y.requires_grad = True
 
 
+cdef dict _unary_ops = {}        # op name -> (Function class, CPU kernel fn(x, out=), what backward reads)
+
+
+def register_unary(str name, cls, fn, str reads):
+    """Allow unary op ``name`` on the fast path: its Function class, CPU kernel (``fn(x, out=out)``) and which
+    of ``"x"`` / ``"y"`` its derivative reads (``elementwise._UNARY_READS``)."""
+    _unary_ops[name] = (cls, fn, reads)
+
+
+def unary(str name, x):
+    """``name(x)`` for a row-major float32/float64 CPU tensor, or None when the general path must run."""
+    if not _ready:
+        return None
+    entry = _unary_ops.get(name)
+    if entry is None or _apply_patched((<tuple>entry)[0]) or not isinstance(x, _Tensor):
+        return None
+    storage = x._storage
+    dtype = x.dtype
+    if storage.device is not _CPU or (dtype is not _f32 and dtype is not _f64):
+        return None
+    shape = x._shape
+    if not _row_major(shape, x._strides):
+        return None
+    cdef Py_ssize_t n = 1, s, i, nd = len(shape)
+    for s in shape:
+        n *= s
+    if n == 0:
+        return None
+    kx = _array(x)
+    cdef cnp.npy_intp dims[1]
+    dims[0] = n
+    data = cnp.PyArray_EMPTY(1, dims, cnp.PyArray_TYPE(<cnp.ndarray>kx), 0)
+    view = data if nd == 1 else data.reshape(shape)
+    token = _fp_var.set(_fp_ignore)
+    try:
+        (<tuple>entry)[1](kx, out=view)
+    finally:
+        _fp_var.reset(token)
+    cdef list st = [1] * nd
+    cdef Py_ssize_t acc = 1
+    for i in range(nd - 1, -1, -1):
+        st[i] = acc
+        acc *= <Py_ssize_t>shape[i]
+    y = _new_tensor(_Storage(data, _CPU, dtype, n), shape, tuple(st), dtype, view)
+    if x.requires_grad is True and _grad_state.enabled:
+        # the node Function.apply + _Unary.forward + attach record: a saved output is kept as a detached
+        # alias with its output number (no reference cycle output -> node -> output)
+        node = (<object>(<tuple>entry)[0])._backward_cls()
+        node.needs_input_grad = (True,)
+        reads = (<tuple>entry)[2]
+        node._saved = [(x if "x" in reads else None, storage.version if "x" in reads else None, None),
+                       (_new_tensor(y._storage, shape, y._strides, dtype, view) if "y" in reads else None,
+                        0 if "y" in reads else None, 0 if "y" in reads else None)]
+        node.next_functions = (_edge_of(x),)
+        node._input_meta = ((shape, dtype),)
+        node._output_meta = ((shape, dtype, _CPU),)
+        y.grad_fn = node
+        y.requires_grad = True
+    return y
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Tensor's arithmetic operators: ``a + b`` lands here directly (one C call instead of three Python frames),
 # tries the compiled path and otherwise calls ``pygrad.ops.elementwise.binary``, the general one.

@@ -237,3 +237,41 @@ def test_compiled_apply_matches_python_apply(monkeypatch):
     compiled = _scenario()
     monkeypatch.setattr(function.Function, "apply", function._python_apply)  # (the fast path steps aside too)
     assert _scenario() == compiled
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_unary_fast_path_matches_general_path(dtype):
+    rng = np.random.default_rng(1)
+    xn = (rng.random((3, 5)) + 0.2).astype(dtype)  # positive: log, sqrt, ... are defined
+    names = [n for n, row in E.UNARY.items() if row[0] is not None and row[2] is not None and row[3] != "bool"]
+    assert {"exp", "relu", "sigmoid", "tanh", "neg", "gelu"} <= set(names)
+    for name in names:
+        outs = []
+        for general in (False, True):
+            x = pygrad.tensor(xn, requires_grad=True)
+            y = E.UNARY_OPS[name].apply(x) if general else E.unary(name, x)
+            g = pygrad.tensor(rng.random((3, 5)).astype(dtype)) if not outs else outs[0][3]
+            (y * g).sum().backward()
+            outs.append((y.detach().numpy(), y.grad_fn.name(), x.grad.numpy(), g, y.dtype, y.stride()))
+        (y0, n0, gx0, _, d0, s0), (y1, n1, gx1, _, d1, s1) = outs
+        assert n0 == n1 and d0 is d1 and s0 == s1, name
+        np.testing.assert_array_equal(y0, y1, err_msg=name)
+        np.testing.assert_array_equal(gx0, gx1, err_msg=name)
+
+
+def test_unary_saved_output_and_inplace_check():
+    x = pygrad.tensor([0.5, 1.0], requires_grad=True)
+    y = x.exp()  # saves its output
+    assert y.grad_fn.name() == "ExpBackward0"
+    z = y * 1.0
+    with pygrad.no_grad():
+        y.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+    del z
+    r = weakref.ref(x.sigmoid().grad_fn)
+    gc.collect()
+    assert r() is None  # no cycle output -> node -> output
+    t = pygrad.arange(6.0).reshape(2, 3).t()
+    assert t.exp().stride() == t.stride() and -t is not None  # a transposed input: the general path
+    assert (-pygrad.ones(2, dtype=pygrad.float16)).dtype is pygrad.float16

@@ -422,6 +422,10 @@ BINARY_OPS = _make(_Binary, BINARY)
 
 def unary(opname, x):
     """Apply the UNARY op ``opname`` to tensor ``x``."""
+    if _hot_unary is not None:  # the compiled path for float CPU tensors; None: take the general one
+        y = _hot_unary(opname, x)
+        if y is not None:
+            return y
     if opname == "sign" and x.dtype is D.bool_:
         return x.clone()  # the sign of True is True, of False is False
     return UNARY_OPS[opname].apply(x)
@@ -445,7 +449,7 @@ def setup_hotpath():
     ``tensor_methods``).  Without the built module, or on a NumPy with no error-state context variable, every
     op takes the general path (same results, slower).  Returns the compiled operators (``__add__`` ...) for
     ``Tensor``, or an empty dict."""
-    global _hot_binary
+    global _hot_binary, _hot_unary
     try:
         from .. import _hotpath
         from numpy._core.umath import _extobj_contextvar, _make_extobj
@@ -462,14 +466,17 @@ def setup_hotpath():
         fn, _, grad, kind = BINARY[name]
         assert isinstance(fn, np.ufunc) and grad is not None and kind in ("arith", "float")
         _hotpath.register(name, BINARY_OPS[name], fn, *_BINARY_READS.get(name, ("ab", "ab")))
+    for name, (fn, _, grad, kind) in UNARY.items():
+        if fn is not None and grad is not None and kind in ("float", "same"):
+            _hotpath.register_unary(name, UNARY_OPS[name], fn, _UNARY_READS.get(name, "x"))
     _hotpath.set_general(binary)
-    _hot_binary = _hotpath.binary
+    _hot_binary, _hot_unary = _hotpath.binary, _hotpath.unary
     return {"__add__": _hotpath.tensor_add, "__radd__": _hotpath.tensor_radd, "__sub__": _hotpath.tensor_sub,
             "__rsub__": _hotpath.tensor_rsub, "__mul__": _hotpath.tensor_mul, "__rmul__": _hotpath.tensor_rmul,
             "__truediv__": _hotpath.tensor_truediv, "__rtruediv__": _hotpath.tensor_rtruediv}
 
 
-_hot_binary = None  # the compiled path's entry, bound by setup_hotpath()
+_hot_binary = _hot_unary = None  # the compiled path's entries, bound by setup_hotpath()
 
 
 def cpu_scalars_to_device(*tensors):
