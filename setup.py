@@ -29,6 +29,13 @@ extensions = [
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=["-O3", "-fno-trapping-math"],  # lets gcc if-convert the selects (same results)
     ),
+    Extension(  # the compiled fast path of small elementwise ops (pygrad/ops/elementwise.py binary())
+        "pygrad._hotpath",
+        ["pygrad/_hotpath.pyx"],
+        include_dirs=[np.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        extra_compile_args=["-O2"],
+    ),
 ]
 
 setup(

@@ -5,7 +5,7 @@ A tensor is four things: ``_storage`` (a flat buffer, see ``_core.Storage``), ``
 objects over the *same* storage with another layout; ops make new storage.
 
 This file holds the class and its small methods; each op lives in ``pygrad/ops/`` and the methods
-here are one-line calls into it, so ``a + b`` can be followed from ``__add__`` to
+here are one-line calls into it, so ``a + b`` can be followed from ``__add__`` (compiled: ``_hotpath.pyx``) to
 ``ops.elementwise`` (the kernel) and to its backward in the same table row.
 """
 from . import _core
@@ -57,6 +57,17 @@ def _check_storage(storage):
 
 def _is_tensor(x):
     return isinstance(x, Tensor)
+
+
+_api = None
+
+
+def _autograd_api():
+    """``pygrad.autograd.api`` (imported on first use: an import statement in a method costs ~1 us a call)."""
+    global _api
+    if _api is None:
+        from .autograd import api as _api
+    return _api
 
 
 class Tensor:
@@ -439,9 +450,7 @@ class Tensor:
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate the gradient of this tensor with respect to every leaf into ``leaf.grad``."""
-        from .autograd.api import backward
-
-        backward(self, gradient, retain_graph, create_graph, inputs)
+        _autograd_api().backward(self, gradient, retain_graph, create_graph, inputs)
 
     def register_hook(self, hook):
         from .autograd.api import register_hook

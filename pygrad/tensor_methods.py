@@ -217,6 +217,8 @@ def _install():
         METHODS[k] = getattr(C, k)
     for name, fn in METHODS.items():
         setattr(Tensor, name, _numpy_aliases(fn) if name in _AXIS_ALIASED else fn)
+    for name, fn in E.setup_hotpath().items():  # a + b, a * 2.0, ...: straight into the compiled path
+        setattr(Tensor, name, fn)
 
 
 _install()

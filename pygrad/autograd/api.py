@@ -3,16 +3,22 @@ import weakref
 
 from . import engine
 from .function import _RemovableHandle
+from ..runtime import cpu as _cpu
 
 
 def _as_tuple(x):
     return tuple(x) if isinstance(x, (tuple, list)) else (x,)
 
 
+_ones_like = None  # creation.ones_like, bound on first use (an import statement costs ~1 us per call)
+
+
 def _root_grads(tensors, grad_tensors):
     """Gradients to start from: ones for scalars, the given ones otherwise (shapes checked)."""
-    from ..creation import ones_like
-
+    global _ones_like
+    if _ones_like is None:
+        from ..creation import ones_like as _ones_like
+    ones_like = _ones_like
     grads = []
     for t, g in zip(tensors, grad_tensors):
         if not t.requires_grad:
@@ -20,7 +26,11 @@ def _root_grads(tensors, grad_tensors):
         if g is None:
             if t.numel() != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            g = ones_like(t)
+            if t._storage.device.type == "cpu":  # (the usual loss.backward(): a one-element CPU array of 1)
+                g = _cpu.empty(t._shape, t.dtype)
+                g._storage.data[0] = 1
+            else:
+                g = ones_like(t)
         elif not hasattr(g, "_storage"):
             from ..creation import full_like
 

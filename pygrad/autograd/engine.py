@@ -17,6 +17,7 @@ import sys
 import threading
 import weakref
 
+from . import function as _function
 from . import grad_mode
 from .function import Node
 
@@ -46,7 +47,6 @@ class AccumulateGrad(Node):
     _name = "AccumulateGrad"
 
     def __init__(self, variable):
-        super().__init__()
         self.variable = variable
 
 
@@ -68,16 +68,22 @@ def _edge(t):
     return (node, 0)
 
 
+_NO_EDGE = (None, 0)
+
+
 def attach(node, args, out):
     """Link a freshly run op into the graph: its inputs' edges, and itself as its outputs' grad_fn."""
-    node.next_functions = tuple(_edge(a) if need else (None, 0) for a, need in zip(args, node.needs_input_grad))
-    node._input_meta = tuple((a._shape, a.dtype) if hasattr(a, "_storage") else None for a in args)
-    outs = out if isinstance(out, tuple) else (out,)
-    node._n_outputs = len(outs)
-    node._output_meta = tuple((o._shape, o.dtype, o._storage.device) if o is not None else None for o in outs)
+    node.next_functions = tuple([_edge(a) if need else _NO_EDGE for a, need in zip(args, node.needs_input_grad)])
+    node._input_meta = tuple([(a._shape, a.dtype) if hasattr(a, "_storage") else None for a in args])
+    single = not isinstance(out, tuple)
+    outs = (out,) if single else out
+    if not single:
+        node._n_outputs = len(outs)
+    node._output_meta = tuple([(o._shape, o.dtype, o._storage.device) if o is not None else None for o in outs])
     positions = {}
     for i, o in enumerate(outs):
-        if o is None or id(o) in node._non_differentiable or not o.dtype.is_floating_point:
+        if o is None or not o.dtype.is_floating_point or (node._non_differentiable and id(o) in
+                                                           node._non_differentiable):
             continue
         if o.grad_fn is not None or o.requires_grad:
             # forward returned an input (or a view of one) unchanged: record a fresh alias instead
@@ -92,25 +98,25 @@ def attach(node, args, out):
         # alias and its output number instead, so no reference cycle is left behind.
         node._saved = [(t.detach(), v, positions[id(t)]) if t is not None and id(t) in positions else (t, v, None)
                        for t, v, _ in node._saved]
-    return outs if isinstance(out, tuple) else outs[0]
+    return outs[0] if single else outs
 
 
 def _collect(roots):
     """Pass 1: every node reachable from the roots, with the number of edges pointing at it."""
     deps = {}
-    seen = set()
-    stack = [n for n in roots if n is not None]
-    for n in stack:
-        deps.setdefault(n, 0)
-    seen.update(id(n) for n in stack)
+    stack = []
+    for n in roots:
+        if n is not None and n not in deps:
+            deps[n] = 0
+            stack.append(n)
     while stack:
-        node = stack.pop()
-        for nxt, _ in node.next_functions:
+        for nxt, _ in stack.pop().next_functions:
             if nxt is None:
                 continue
-            deps[nxt] = deps.get(nxt, 0) + 1
-            if id(nxt) not in seen:
-                seen.add(id(nxt))
+            if nxt in deps:  # (nodes hash and compare by identity)
+                deps[nxt] += 1
+            else:
+                deps[nxt] = 1
                 stack.append(nxt)
     return deps
 
@@ -123,10 +129,15 @@ def _call_hooks(hooks, grad):
     return grad
 
 
+_sum_to_shape = None  # ops.movement.sum_to_shape, bound on first use (ops import this package)
+
+
 def _check_grad(node, i, g, meta):
     """Reduce a gradient to its input's shape and dtype; complain if it cannot fit."""
-    from ..ops.movement import sum_to_shape
-
+    global _sum_to_shape
+    if _sum_to_shape is None:
+        from ..ops.movement import sum_to_shape as _sum_to_shape
+    sum_to_shape = _sum_to_shape
     shape, dtype = meta
     if g._shape != shape:
         try:
@@ -173,9 +184,10 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
                 for nr, hooks in node._pre_hooks.items():
                     if nr < len(out_grads) and out_grads[nr] is not None:
                         out_grads[nr] = _call_hooks(hooks, out_grads[nr])
-            for nr, g in enumerate(out_grads):
-                for k in targets.get((node, nr), ()):
-                    captured[k] = g if captured[k] is None or g is None else captured[k] + g
+            if targets:
+                for nr, g in enumerate(out_grads):
+                    for k in targets.get((node, nr), ()):
+                        captured[k] = g if captured[k] is None or g is None else captured[k] + g
             if isinstance(node, AccumulateGrad):
                 if not capture and out_grads[0] is not None and (inputs is None or (node, 0) in targets):
                     _accumulate(node.variable, out_grads[0], create_graph)
@@ -183,14 +195,24 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
             in_grads = _apply(node, out_grads)
             if not retain_graph:
                 node._release()
-            for i, ((nxt, nr), g) in enumerate(zip(node.next_functions, in_grads)):
+            metas = node._input_meta
+            for i, (nxt, nr) in enumerate(node.next_functions):
                 if nxt is None:
                     continue
+                g = in_grads[i]
                 if g is not None:
-                    g = _check_grad(node, i, g, node._input_meta[i])
-                    _add(buffers, nxt, nr, g)
-                deps[nxt] -= 1
-                if deps[nxt] == 0:
+                    shape, dtype = metas[i]
+                    if g._shape != shape or (g.dtype is not dtype and dtype.is_floating_point):
+                        g = _check_grad(node, i, g, metas[i])
+                    buf = buffers.get(nxt)
+                    if buf is None:  # the first gradient to reach nxt (the usual case): no sum
+                        buf = buffers[nxt] = [None] * max(nxt._n_outputs, nr + 1)
+                        buf[nr] = g
+                    else:
+                        buf[nr] = g if buf[nr] is None else buf[nr] + g
+                n = deps[nxt] - 1
+                deps[nxt] = n
+                if n == 0:
                     ready.append(nxt)
         callbacks = callback_stack[-1]
         while callbacks:  # a callback may queue another one
@@ -217,7 +239,7 @@ def _apply(node, out_grads):
     """Run one node's backward; check and return one gradient per forward input."""
     if node._freed:
         node.saved_tensors  # raises the "backward through the graph a second time" error
-    if node._materialize_grads:
+    if node._materialize_grads and (len(out_grads) != len(node._output_meta) or _has_none(out_grads)):
         out_grads = [g if g is not None or meta is None else _zeros(meta)
                      for g, meta in zip(out_grads + [None] * (node._n_outputs - len(out_grads)),
                                         node._output_meta)]
@@ -235,6 +257,13 @@ def _apply(node, out_grads):
             if g is not None and bool(g.isnan().any()):
                 raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th output.")
     return r
+
+
+def _has_none(grads):
+    for g in grads:
+        if g is None:
+            return True
+    return False
 
 
 def _zeros(meta):
@@ -291,10 +320,18 @@ def _accumulate(leaf, g, create_graph):
             leaf._grad = g.detach().clone()
     elif create_graph:
         leaf._grad = leaf._grad + g
-    else:
+    elif not (_add_into is not None and _add_into(leaf._grad, g)):  # (compiled: CPU float, same shape)
         with grad_mode.no_grad():
             leaf._grad.add_(g.detach())
     post = leaf.__dict__.get("_post_accumulate_grad_hooks")
     if post:
         for hook in list(post):
             hook(leaf)
+
+
+try:  # ``leaf.grad += g`` in one compiled call for CPU float tensors (see pygrad/_hotpath.pyx)
+    from .._hotpath import add_into as _add_into
+except ImportError:
+    _add_into = None
+
+_function._attach = attach  # Function.apply links nodes through it (function.py cannot import this module)

@@ -19,6 +19,8 @@ the ``ctx`` object becomes the output's ``grad_fn``: a node of the graph that ``
 from . import grad_mode
 from ..ops.dispatch import check_devices as _check_devices
 
+_attach = None  # engine.attach, bound when engine.py (which imports this module) loads
+
 
 class Node:
     """A recorded op in the autograd graph (what ``tensor.grad_fn`` shows).
@@ -28,18 +30,18 @@ class Node:
     """
 
     _name = "Node"
-
-    def __init__(self):
-        self.next_functions = ()
-        self.needs_input_grad = ()
-        self._saved = None  # list of (tensor, version, is_output) or None when never saved
-        self._freed = False
-        self._pre_hooks = None  # {output_nr: [hook, ...]} from Tensor.register_hook on outputs
-        self._input_meta = ()  # (shape, dtype, device) of each input, to shape its gradient
-        self._non_differentiable = ()
-        self._materialize_grads = True
-        self._n_outputs = 1
-        self._output_meta = ()  # (shape, dtype, device) of each output, to make zero gradients when needed
+    # Defaults live on the class, so making a node (once per recorded op) sets nothing it does not change;
+    # assigning one of these on a node gives that node its own value.  All are immutable.
+    next_functions = ()
+    needs_input_grad = ()
+    _saved = None  # list of (tensor, version, is_output) or None when never saved
+    _freed = False
+    _pre_hooks = None  # {output_nr: [hook, ...]} from Tensor.register_hook on outputs
+    _input_meta = ()  # (shape, dtype) of each input (None for non-tensors), to shape its gradient
+    _non_differentiable = ()
+    _materialize_grads = True
+    _n_outputs = 1
+    _output_meta = ()  # (shape, dtype, device) of each output, to make zero gradients when needed
 
     def name(self):
         return self._name
@@ -99,9 +101,13 @@ class Node:
 
         A node that saved nothing stays usable, so its part of the graph can be run again (as in PyTorch).
         """
-        if self._saved is not None and any(t is not None for t, _, _ in self._saved):
-            self._saved = None
-            self._freed = True
+        saved = self._saved
+        if saved is not None:
+            for t, _, _ in saved:
+                if t is not None:
+                    self._saved = None
+                    self._freed = True
+                    return
 
 
 class _RemovableHandle:
@@ -148,19 +154,30 @@ class Function(metaclass=FunctionMeta):
         if cls._builtin:
             _check_devices(args)  # every built-in op passes here: one place, before any backend runs
         needs = tuple([getattr(a, "requires_grad", False) is True for a in args])
-        if not (True in needs and grad_mode._state.enabled):
-            # nothing is recorded: forward gets a bare ctx (no graph-node fields), dropped afterwards
-            ctx = object.__new__(cls._backward_cls)
-            ctx.needs_input_grad = needs
-            ctx._saved = None
-            return cls.forward(ctx, *args, **kwargs)
-        ctx = cls._backward_cls()
+        ctx = cls._backward_cls()  # (cheap: a node's fields default to class attributes)
         ctx.needs_input_grad = needs
-        grad_mode._state.enabled = False
+        state = grad_mode._state
+        if not (True in needs and state.enabled):
+            return cls.forward(ctx, *args, **kwargs)  # nothing is recorded: ctx is dropped afterwards
+        state.enabled = False
         try:
             out = cls.forward(ctx, *args, **kwargs)
         finally:
-            grad_mode._state.enabled = True
-        from .engine import attach
+            state.enabled = True
+        return _attach(ctx, args, out)
 
-        return attach(ctx, args, out)
+
+from . import engine as _engine  # noqa: E402  (loading the engine binds _attach above)
+
+_python_apply = Function.__dict__["apply"]  # (kept for tests: the compiled twin below must agree with it)
+try:  # the compiled twins of Function.apply and engine.attach (pygrad/_hotpath.pyx), when built
+    from .. import _hotpath
+except ImportError:
+    _hotpath = None
+if _hotpath is not None:
+    from ..ops.dispatch import _other_device
+
+    _hotpath.bind_autograd(grad_mode._state, _check_devices, _other_device, _engine._edge)
+    _hotpath.function_apply.__qualname__ = "Function.apply"
+    Function.apply = classmethod(_hotpath.function_apply)
+    _engine.attach = _hotpath.attach

@@ -375,20 +375,29 @@ class _Binary(Function):
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         y = backend_of(t).elementwise(fn, (a, b), shape, out_dtype, compute)
         if grad is not None and any(ctx.needs_input_grad):
-            da_reads, db_reads = _BINARY_READS.get(cls.op, ("ab", "ab"))
-            reads = (da_reads if ctx.needs_input_grad[0] else "") + (db_reads if ctx.needs_input_grad[1] else "")
-            ctx.save_for_backward(*(v if _is_tensor(v) and k in reads else None for v, k in ((a, "a"), (b, "b"))))
-            ctx.scalars = tuple(None if _is_tensor(v) else v for v in (a, b))
+            _save_operands(cls.op, ctx, a, b)
         return y
 
     @classmethod
     def backward(cls, ctx, g):
         # An operand that was not saved is not read by the gradients we need, but the row computes both:
         # it gets a harmless stand-in (1), and the gradient of an input that needs none is dropped.
-        a, b = (saved if saved is not None else scalar if scalar is not None else g.new_ones(())
-                for saved, scalar in zip(ctx.saved_tensors, ctx.scalars))
+        if _BINARY_READS.get(cls.op) == ("", ""):  # (add, sub, ...: the derivative reads neither operand)
+            a = b = None
+        else:
+            a, b = (saved if saved is not None else scalar if scalar is not None else g.new_ones(())
+                    for saved, scalar in zip(ctx.saved_tensors, ctx.scalars))
         ga, gb = BINARY[cls.op][2](a, b, None, g)  # no BINARY derivative reads the result y
         return ga if ctx.needs_input_grad[0] else None, gb if ctx.needs_input_grad[1] else None
+
+
+def _save_operands(op, ctx, a, b):
+    """Save what the derivative of ``op`` reads (``_BINARY_READS``) for the inputs that need a gradient."""
+    da_reads, db_reads = _BINARY_READS.get(op, ("ab", "ab"))
+    needs = ctx.needs_input_grad
+    reads = (da_reads if needs[0] else "") + (db_reads if needs[1] else "")
+    ctx.save_for_backward(a if "a" in reads and _is_tensor(a) else None, b if "b" in reads and _is_tensor(b) else None)
+    ctx.scalars = (None if _is_tensor(a) else a, None if _is_tensor(b) else b)
 
 
 def _check_int_division(b):
@@ -414,6 +423,10 @@ BINARY_OPS = _make(_Binary, BINARY)
 
 def unary(opname, x):
     """Apply the UNARY op ``opname`` to tensor ``x``."""
+    if _hot_unary is not None:  # the compiled path for float CPU tensors; None: take the general one
+        y = _hot_unary(opname, x)
+        if y is not None:
+            return y
     if opname == "sign" and x.dtype is D.bool_:
         return x.clone()  # the sign of True is True, of False is False
     return UNARY_OPS[opname].apply(x)
@@ -421,11 +434,50 @@ def unary(opname, x):
 
 def binary(opname, a, b):
     """Apply the BINARY op ``opname`` to two operands, at least one of them a tensor."""
+    if _hot_binary is not None:  # the compiled path for float CPU tensors; None: take the general one
+        y = _hot_binary(opname, a, b)
+        if y is not None:
+            return y
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         a, b = _from_ndarray(a, b), _from_ndarray(b, a)
     if _is_tensor(a) and _is_tensor(b) and a._storage.device is not b._storage.device:
         a, b = cpu_scalars_to_device(a, b)
     return BINARY_OPS[opname].apply(a, b)
+
+
+def setup_hotpath():
+    """Hand the compiled fast path (``pygrad/_hotpath.pyx``) what it needs, once ``Tensor`` exists (called by
+    ``tensor_methods``).  Without the built module, or on a NumPy with no error-state context variable, every
+    op takes the general path (same results, slower).  Returns the compiled operators (``__add__`` ...) for
+    ``Tensor``, or an empty dict."""
+    global _hot_binary, _hot_unary
+    try:
+        from .. import _hotpath
+        from numpy._core.umath import _extobj_contextvar, _make_extobj
+    except ImportError:
+        return {}
+    from ..autograd import grad_mode
+    from ..autograd.engine import _edge
+    from ..device import CPU
+    from ..tensor import Tensor
+
+    _hotpath.setup(Tensor, _core.Storage, CPU, grad_mode._state, Function.__dict__["apply"], _edge, _extobj_contextvar,
+                   _make_extobj(all="ignore"), D.float32, D.float64)
+    for name in ("add", "sub", "mul", "div", "div_floor", "fmod", "atan2"):  # (NumPy ufuncs taking out positionally)
+        fn, _, grad, kind = BINARY[name]
+        assert isinstance(fn, np.ufunc) and grad is not None and kind in ("arith", "float")
+        _hotpath.register(name, BINARY_OPS[name], fn, *_BINARY_READS.get(name, ("ab", "ab")))
+    for name, (fn, _, grad, kind) in UNARY.items():
+        if fn is not None and grad is not None and kind in ("float", "same"):
+            _hotpath.register_unary(name, UNARY_OPS[name], fn, _UNARY_READS.get(name, "x"))
+    _hotpath.set_general(binary)
+    _hot_binary, _hot_unary = _hotpath.binary, _hotpath.unary
+    return {"__add__": _hotpath.tensor_add, "__radd__": _hotpath.tensor_radd, "__sub__": _hotpath.tensor_sub,
+            "__rsub__": _hotpath.tensor_rsub, "__mul__": _hotpath.tensor_mul, "__rmul__": _hotpath.tensor_rmul,
+            "__truediv__": _hotpath.tensor_truediv, "__rtruediv__": _hotpath.tensor_rtruediv}
+
+
+_hot_binary = _hot_unary = None  # the compiled path's entries, bound by setup_hotpath()
 
 
 def cpu_scalars_to_device(*tensors):

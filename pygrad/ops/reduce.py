@@ -33,6 +33,8 @@ def _dims(x, dim):
 
 def _expand_back(g, x_shape, dims, keepdim):
     """Undo a reduction's shape change on a gradient: re-insert reduced dims, then broadcast."""
+    if not keepdim and len(dims) == len(x_shape):
+        return g.expand(x_shape)  # a full reduction: the 0-d gradient expands as it is (one view, not two)
     if not keepdim:
         shape = list(x_shape)
         for d in dims:

@@ -68,6 +68,8 @@ def from_numpy(arr, dtype):
         arr = np.ascontiguousarray(arr)
     shape = tuple(arr.shape)
     strides = tuple(s // item for s in arr.strides)
+    if arr.flags.c_contiguous and arr.size:  # (a fresh result: the usual case) its flat view is the storage
+        return Tensor._make(_core.Storage(arr.reshape(-1), CPU, dtype, arr.size), shape, strides, 0)
     lo, hi = _core.storage_extent(shape, strides, 0)
     if hi < lo:  # no elements
         base = np.empty(0, dtype=arr.dtype)
@@ -109,8 +111,16 @@ def elementwise(fn, inputs, shape, out_dtype, compute_dtype):
 def reduce(fn, x, dims, keepdim, out_dtype, compute_dtype):
     """``fn(x, axis=dims, keepdims=keepdim)`` as a new tensor (fn is a NumPy reduction)."""
     a = _arg(x, D.compute_dtype(compute_dtype).np)
-    r = fn(a, axis=dims, keepdims=keepdim)
+    r = _UFUNC_REDUCE.get(fn, fn)(a, axis=dims, keepdims=keepdim)
+    if isinstance(r, np.generic) and r.dtype == out_dtype.np:  # a full reduction's NumPy scalar: store it as is
+        out = empty((), out_dtype)
+        out._storage.data[0] = r
+        return out
     return wrap(np.asarray(r), out_dtype)
+
+
+# np.sum is np.add.reduce behind ~1 us of Python argument handling: call the ufunc's reduce directly
+_UFUNC_REDUCE = {np.sum: np.add.reduce}
 
 
 def call(fn, *tensors, out_dtype=None, **kwargs):
@@ -140,9 +150,9 @@ def argsort(x, axis, descending):
 
 def wrap(arr, dtype=None):
     """A tensor owning a contiguous copy of ``arr`` converted to ``dtype`` (no copy when it already is)."""
-    from ..dtypes import from_numpy_dtype
-
     if dtype is None:
+        from ..dtypes import from_numpy_dtype
+
         dtype = from_numpy_dtype(arr.dtype)
     arr = np.asarray(arr, dtype=dtype.np, order="C")
     if not arr.flags.owndata and arr.base is not None and arr.size != getattr(arr.base, "size", -1):

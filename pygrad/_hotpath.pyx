@@ -1,0 +1,500 @@
+# cython: language_level=3
+"""The per-op host path, compiled: what every small op on the CPU backend pays for besides its arithmetic.
+
+For a 16-element ``a + b`` the arithmetic takes well under a microsecond; the rest of the general path
+(``Function.apply`` -> ``_Binary.forward`` -> ``runtime.cpu.elementwise``: device check, type promotion,
+broadcasting, output layout, allocation, NumPy's error state, the graph node) is Python glue, run for every
+op.  This module holds three things:
+
+* ``binary`` (and the ``Tensor`` operators ``tensor_add`` ...): the steps of a binary elementwise op in C
+  for the case that dominates small-op code, floating CPU tensors of one dtype (float32 or float64), or such
+  a tensor and a Python number.  For anything else it answers ``None`` and the caller takes the general path,
+  which stays the one full definition of every op (its checks and error messages are never duplicated here).
+  It keeps exactly what the general path gives: dtype, layout (row-major when the first full-shape input is
+  row-major; otherwise the general path decides), broadcasting, NumPy's floating-point warnings off (PyTorch
+  returns inf/nan silently), and the same graph node (op class, saved operands, edges).  While anything wraps
+  ``Function.apply`` to watch ops (``pygrad.profiler``, the ONNX exporter), it steps aside so every op is seen.
+* ``add_into``: the engine's ``leaf.grad += g``, in place, in one call.
+* ``function_apply`` and ``attach``: compiled twins of ``Function.apply`` and ``engine.attach``, which every
+  op passes through (see the section at the end).
+"""
+cimport cython
+cimport numpy as cnp
+from cpython.object cimport PyTypeObject
+from cpython.ref cimport PyObject
+import numpy as np
+
+cdef extern from "Python.h":
+    PyObject* _PyType_Lookup(PyTypeObject* type, object name)  # a class attribute through the MRO (borrowed)
+
+cnp.import_array()
+
+cdef object _np_add = np.add
+
+# Bound once by ``setup`` (the Python modules import this one, not the other way round).
+cdef object _Tensor = None       # pygrad.Tensor
+cdef object _Storage = None      # pygrad._core.Storage
+cdef object _CPU = None          # the CPU device object every CPU tensor's storage carries
+cdef object _grad_state = None   # grad_mode._state: thread-local ``enabled``
+cdef object _apply = None        # Function.__dict__["apply"] as pygrad defines it
+cdef str _APPLY = "apply"
+cdef object _edge = None         # engine._edge(t): the graph edge of an input that requires grad
+cdef object _fp_var = None       # NumPy's error-state context variable (NumPy >= 2), or None
+cdef object _fp_ignore = None    # the error state "ignore all"
+cdef object _f32 = None          # pygrad.float32
+cdef object _f64 = None          # pygrad.float64
+cdef dict _ops = {}              # op name -> (Function class, NumPy ufunc, da reads, db reads): see register
+cdef bint _ready = False
+
+
+def setup(Tensor, Storage, CPU, grad_state, apply, edge, fp_var, fp_ignore, float32, float64):
+    """Bind the Python objects the fast path uses (called once by ``pygrad.ops.elementwise``)."""
+    global _Tensor, _Storage, _CPU, _grad_state, _apply, _edge, _fp_var, _fp_ignore, _f32, _f64, _ready
+    _Tensor, _Storage, _CPU, _grad_state, _apply, _edge = Tensor, Storage, CPU, grad_state, apply, edge
+    _fp_var, _fp_ignore, _f32, _f64 = fp_var, fp_ignore, float32, float64
+    _ready = fp_var is not None
+
+
+def register(str name, cls, ufunc, str da_reads, str db_reads):
+    """Allow op ``name`` on the fast path: its Function class ``cls``, the NumPy ufunc computing it, and which
+    operands (``"a"``, ``"b"``) the gradient of each input reads (``elementwise._BINARY_READS``)."""
+    _ops[name] = (cls, ufunc, da_reads, db_reads)
+
+
+cdef inline bint _apply_patched(cls):
+    """Whether ``cls.apply`` is not pygrad's own: ``pygrad.profiler`` and the ONNX exporter (or a test counting
+    ops) wrap ``Function.apply`` to see every op, so while they do the fast path steps aside."""
+    return _PyType_Lookup(<PyTypeObject*>cls, _APPLY) != <PyObject*>_apply
+
+
+cdef inline bint _row_major(tuple shape, tuple strides):
+    """The same test as ``_core.is_contiguous``: row-major, size-1 dims may have any stride."""
+    cdef Py_ssize_t i, expected = 1, size
+    for i in range(len(shape) - 1, -1, -1):
+        size = <Py_ssize_t>shape[i]
+        if size == 0:
+            return True
+        if size != 1:
+            if <Py_ssize_t>strides[i] != expected:
+                return False
+            expected *= size
+    return True
+
+
+cdef tuple _broadcast(tuple s1, tuple s2):
+    """The broadcast shape of two shapes, or None when they do not broadcast (the generic path raises)."""
+    cdef Py_ssize_t n1 = len(s1), n2 = len(s2), n = n1 if n1 > n2 else n2, i, d1, d2
+    cdef list out = [0] * n
+    for i in range(n):
+        d1 = <Py_ssize_t>s1[n1 - n + i] if n1 - n + i >= 0 else 1
+        d2 = <Py_ssize_t>s2[n2 - n + i] if n2 - n + i >= 0 else 1
+        if d1 == d2 or d2 == 1:
+            out[i] = d1
+        elif d1 == 1:
+            out[i] = d2
+        else:
+            return None
+    return tuple(out)
+
+
+cdef object _array(t):
+    """The cached NumPy view of CPU tensor ``t`` (``runtime.cpu.to_numpy``), built on first use."""
+    a = t._np
+    if a is None:
+        from pygrad._core import ndarray_view
+        a = t._np = ndarray_view(t._storage.data, t._shape, t._strides, t._offset)
+    return a
+
+
+cdef object _new_tensor(object storage, tuple shape, tuple strides, object dtype, object view):
+    """``Tensor._make(storage, shape, strides, 0, dtype)`` with its NumPy view cached (no Python frame)."""
+    t = _Tensor.__new__(_Tensor)
+    t._storage = storage
+    t._shape = shape
+    t._strides = strides
+    t._offset = 0
+    t.dtype = dtype
+    t.requires_grad = False
+    t._grad = None
+    t.grad_fn = None
+    t._output_nr = 0
+    t._base = None
+    t._hooks = None
+    t._retains_grad = False
+    t._np = view
+    return t
+
+
+def binary(str name, a, b):
+    """``name(a, b)`` for the common case, or None when the general path must run (see the module doc)."""
+    return _binary(name, a, b)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef object _binary(str name, a, b):
+    if not _ready:
+        return None
+    entry = _ops.get(name)
+    if entry is None or _apply_patched(entry[0]):
+        return None
+    cdef bint ta = isinstance(a, _Tensor), tb = isinstance(b, _Tensor)
+    cdef object dtype, shape, first, ka, kb, tp, scalar
+    if ta and tb:
+        if a._storage.device is not _CPU or b._storage.device is not _CPU:
+            return None
+        dtype = a.dtype
+        if b.dtype is not dtype:
+            return None
+        shape = a._shape
+        if b._shape != shape:
+            shape = _broadcast(a._shape, b._shape)
+            if shape is None:
+                return None
+        # output layout: row-major when the first input of the full shape is (dense_strides_like)
+        first = a if a._shape == shape else b if b._shape == shape else None
+        if first is not None and not _row_major(shape, first._strides):
+            return None
+        ka, kb = _array(a), _array(b)
+    elif ta or tb:
+        first = a if ta else b
+        if first._storage.device is not _CPU:
+            return None
+        scalar = b if ta else a
+        tp = type(scalar)
+        # (bool promotes differently, NumPy scalars carry a dtype, ints past 2**53 round differently when
+        # NumPy converts them itself: all left to the generic path)
+        if tp is not float and (tp is not int or not -9007199254740992 < scalar < 9007199254740992):
+            return None
+        dtype = first.dtype
+        shape = first._shape
+        if not _row_major(shape, first._strides):
+            return None
+        ka, kb = (_array(a), b) if ta else (a, _array(b))
+    else:
+        return None
+    if dtype is not _f32 and dtype is not _f64:
+        return None
+    cdef Py_ssize_t n = 1, s, i, nd = len(shape)
+    for s in shape:
+        n *= s
+    if n == 0:
+        return None
+    cdef cnp.npy_intp dims[1]
+    dims[0] = n
+    cdef cnp.ndarray like = ka if ta else kb
+    data = cnp.PyArray_EMPTY(1, dims, cnp.PyArray_TYPE(like), 0)
+    view = data if nd == 1 else data.reshape(shape)
+    token = _fp_var.set(_fp_ignore)
+    try:
+        entry[1](ka, kb, view)
+    finally:
+        _fp_var.reset(token)
+    # the strides of a row-major layout (what runtime.cpu.empty gives)
+    cdef list st = [1] * nd
+    cdef Py_ssize_t acc = 1
+    for i in range(nd - 1, -1, -1):
+        st[i] = acc
+        acc *= <Py_ssize_t>shape[i]
+    y = _new_tensor(_Storage(data, _CPU, dtype, n), shape, tuple(st), dtype, view)
+    cdef bint ra = ta and a.requires_grad is True, rb = tb and b.requires_grad is True
+    if (ra or rb) and _grad_state.enabled:
+        _record(<tuple>entry, a, b, ta, tb, ra, rb, y)
+    return y
+
+
+cdef tuple _NO_EDGE = (None, 0)
+
+
+cdef object _edge_of(t):
+    """The graph edge of input ``t``: ``(t.grad_fn, t._output_nr)`` for a result, else ``engine._edge``
+    (a leaf's AccumulateGrad node, or a view's refreshed history)."""
+    if t._base is None:
+        node = t.grad_fn
+        if node is not None:
+            return (node, t._output_nr)
+    return _edge(t)
+
+
+cdef object _record(tuple entry, a, b, bint ta, bint tb, bint ra, bint rb, y):
+    """Make ``y`` the output of a new graph node: the node ``Function.apply`` + ``_Binary.forward`` +
+    ``engine.attach`` would record for this op (saved operands as ``elementwise._save_operands`` picks
+    them, edges, input/output metadata), built without their Python frames."""
+    node = (<object>entry[0])._backward_cls()
+    node.needs_input_grad = (ra, rb)
+    cdef str reads = (<str>entry[2] if ra else "") + (<str>entry[3] if rb else "")
+    sa = a if ta and "a" in reads else None
+    sb = b if tb and "b" in reads else None
+    node._saved = [(sa, None if sa is None else sa._storage.version, None),
+                   (sb, None if sb is None else sb._storage.version, None)]
+    node.scalars = (None if ta else a, None if tb else b)
+    node.next_functions = (_edge_of(a) if ra else _NO_EDGE, _edge_of(b) if rb else _NO_EDGE)
+    node._input_meta = ((a._shape, a.dtype) if ta else None, (b._shape, b.dtype) if tb else None)
+    node._output_meta = ((y._shape, y.dtype, _CPU),)
+    y.grad_fn = node
+    y.requires_grad = True
+
+
+cdef dict _unary_ops = {}        # op name -> (Function class, CPU kernel fn(x, out=), what backward reads)
+
+
+def register_unary(str name, cls, fn, str reads):
+    """Allow unary op ``name`` on the fast path: its Function class, CPU kernel (``fn(x, out=out)``) and which
+    of ``"x"`` / ``"y"`` its derivative reads (``elementwise._UNARY_READS``)."""
+    _unary_ops[name] = (cls, fn, reads)
+
+
+def unary(str name, x):
+    """``name(x)`` for a row-major float32/float64 CPU tensor, or None when the general path must run."""
+    if not _ready:
+        return None
+    entry = _unary_ops.get(name)
+    if entry is None or _apply_patched((<tuple>entry)[0]) or not isinstance(x, _Tensor):
+        return None
+    storage = x._storage
+    dtype = x.dtype
+    if storage.device is not _CPU or (dtype is not _f32 and dtype is not _f64):
+        return None
+    shape = x._shape
+    if not _row_major(shape, x._strides):
+        return None
+    cdef Py_ssize_t n = 1, s, i, nd = len(shape)
+    for s in shape:
+        n *= s
+    if n == 0:
+        return None
+    kx = _array(x)
+    cdef cnp.npy_intp dims[1]
+    dims[0] = n
+    data = cnp.PyArray_EMPTY(1, dims, cnp.PyArray_TYPE(<cnp.ndarray>kx), 0)
+    view = data if nd == 1 else data.reshape(shape)
+    token = _fp_var.set(_fp_ignore)
+    try:
+        (<tuple>entry)[1](kx, out=view)
+    finally:
+        _fp_var.reset(token)
+    cdef list st = [1] * nd
+    cdef Py_ssize_t acc = 1
+    for i in range(nd - 1, -1, -1):
+        st[i] = acc
+        acc *= <Py_ssize_t>shape[i]
+    y = _new_tensor(_Storage(data, _CPU, dtype, n), shape, tuple(st), dtype, view)
+    if x.requires_grad is True and _grad_state.enabled:
+        # the node Function.apply + _Unary.forward + attach record: a saved output is kept as a detached
+        # alias with its output number (no reference cycle output -> node -> output)
+        node = (<object>(<tuple>entry)[0])._backward_cls()
+        node.needs_input_grad = (True,)
+        reads = (<tuple>entry)[2]
+        node._saved = [(x if "x" in reads else None, storage.version if "x" in reads else None, None),
+                       (_new_tensor(y._storage, shape, y._strides, dtype, view) if "y" in reads else None,
+                        0 if "y" in reads else None, 0 if "y" in reads else None)]
+        node.next_functions = (_edge_of(x),)
+        node._input_meta = ((shape, dtype),)
+        node._output_meta = ((shape, dtype, _CPU),)
+        y.grad_fn = node
+        y.requires_grad = True
+    return y
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Tensor's arithmetic operators: ``a + b`` lands here directly (one C call instead of three Python frames),
+# tries the compiled path and otherwise calls ``pygrad.ops.elementwise.binary``, the general one.
+# ----------------------------------------------------------------------------------------------------------
+cdef object _general = None  # pygrad.ops.elementwise.binary
+
+
+def set_general(binary_fn):
+    """Bind the general path the operators fall back to."""
+    global _general
+    _general = binary_fn
+
+
+cdef inline object _op(str name, a, b):
+    y = _binary(name, a, b)
+    return y if y is not None else _general(name, a, b)
+
+
+def tensor_add(a, b):
+    """``a + b``"""
+    return _op("add", a, b)
+
+
+def tensor_radd(a, b):
+    """``b + a`` (a Python number on the left)"""
+    return _op("add", b, a)
+
+
+def tensor_sub(a, b):
+    """``a - b``"""
+    return _op("sub", a, b)
+
+
+def tensor_rsub(a, b):
+    """``b - a``"""
+    return _op("sub", b, a)
+
+
+def tensor_mul(a, b):
+    """``a * b``"""
+    return _op("mul", a, b)
+
+
+def tensor_rmul(a, b):
+    """``b * a``"""
+    return _op("mul", b, a)
+
+
+def tensor_truediv(a, b):
+    """``a / b``"""
+    return _op("div", a, b)
+
+
+def tensor_rtruediv(a, b):
+    """``b / a``"""
+    return _op("div", b, a)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Gradient accumulation: ``leaf.grad += g`` for every leaf in every backward pass
+# ----------------------------------------------------------------------------------------------------------
+def add_into(dst, src):
+    """``dst += src`` in place (the engine's ``leaf.grad.add_(g)`` under no_grad) for two CPU float tensors of
+    one dtype and shape with ``dst`` row-major; bumps ``dst``'s version as ``add_`` does.  Returns False,
+    having done nothing, in any other case (or while ``Function.apply`` is wrapped), and the engine calls ``add_`` itself."""
+    if not _ready or _apply_patched(_ops["add"][0]):
+        return False
+    if not isinstance(dst, _Tensor) or not isinstance(src, _Tensor):
+        return False
+    storage = dst._storage
+    if storage.device is not _CPU or src._storage.device is not _CPU:
+        return False
+    dtype = dst.dtype
+    if src.dtype is not dtype or (dtype is not _f32 and dtype is not _f64):
+        return False
+    if dst._shape != src._shape or not _row_major(dst._shape, dst._strides):
+        return False
+    d = _array(dst)
+    token = _fp_var.set(_fp_ignore)
+    try:
+        _np_add(d, _array(src), d)
+    finally:
+        _fp_var.reset(token)
+    storage.version += 1
+    return True
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Function.apply and engine.attach, compiled.  Every op passes through them (about a hundred times in a
+# LeNet step), so their Python frames and attribute lookups are a fixed cost on every op.  These are
+# step-for-step translations of the Python definitions in ``pygrad/autograd/function.py`` (``Function.apply``)
+# and ``pygrad/autograd/engine.py`` (``attach``), which stay as the readable reference and are used when
+# this module is not built; ``tests/test_host_path.py`` runs both.
+# ----------------------------------------------------------------------------------------------------------
+cdef object _check_devices = None  # ops.dispatch.check_devices
+cdef object _other_device = None   # ops.dispatch._other_device: the mixed-device rule and its error
+
+
+def bind_autograd(grad_state, check_devices, other_device, edge):
+    """Bind what ``function_apply`` and ``attach`` use (called by ``pygrad/autograd/function.py``)."""
+    global _grad_state, _check_devices, _other_device, _edge
+    _grad_state, _check_devices, _other_device, _edge = grad_state, check_devices, other_device, edge
+
+
+cdef _devices(tuple args):
+    """``ops.dispatch.check_devices(args)`` compiled (the same walk; a second device goes to the same
+    ``_other_device``, which allows CPU scalars and raises PyTorch's error for any other mix)."""
+    if _Tensor is None:  # (while pygrad is still importing)
+        _check_devices(args)
+        return
+    dev = first = None
+    for a in args:
+        if isinstance(a, _Tensor):
+            d = a._storage.device
+            if dev is None:
+                dev, first = d, a
+            elif d is not dev:
+                dev, first = _other_device(dev, first, d, a)
+        elif (type(a) is list or type(a) is tuple) and a and isinstance(a[0], _Tensor):
+            for t in a:
+                if isinstance(t, _Tensor):
+                    d = t._storage.device
+                    if dev is None:
+                        dev, first = d, t
+                    elif d is not dev:
+                        dev, first = _other_device(dev, first, d, t)
+
+
+cdef inline bint _requires_grad(a):
+    """``getattr(a, "requires_grad", False) is True``, without a failed attribute lookup for plain values."""
+    tp = type(a)
+    if tp is int or tp is float or tp is bool or tp is tuple or tp is list or a is None or tp is str:
+        return False
+    if _Tensor is not None and isinstance(a, _Tensor):
+        return a.requires_grad is True
+    return getattr(a, "requires_grad", False) is True
+
+
+def function_apply(cls, *args, **kwargs):
+    """Run forward; record a graph node when grad mode is on and an input requires grad."""
+    if cls._builtin:
+        _devices(args)  # every built-in op passes here: one place, before any backend runs
+    cdef Py_ssize_t i, n = len(args)
+    cdef bint record = False
+    cdef list needs = [False] * n
+    for i in range(n):
+        if _requires_grad(args[i]):
+            needs[i] = True
+            record = True
+    ctx = cls._backward_cls()
+    ctx.needs_input_grad = tuple(needs)
+    state = _grad_state
+    if not (record and state.enabled):
+        return cls.forward(ctx, *args, **kwargs)  # nothing is recorded: ctx is dropped afterwards
+    state.enabled = False
+    try:
+        out = cls.forward(ctx, *args, **kwargs)
+    finally:
+        state.enabled = True
+    return attach(ctx, args, out)
+
+
+def attach(node, args, out):
+    """Link a freshly run op into the graph: its inputs' edges, and itself as its outputs' grad_fn."""
+    cdef tuple needs = node.needs_input_grad
+    cdef Py_ssize_t i, n = min(len(args), len(needs))
+    cdef list edges = [None] * n, metas = [None] * len(args)
+    for i in range(len(args)):
+        a = args[i]
+        if isinstance(a, _Tensor) if _Tensor is not None else hasattr(a, "_storage"):
+            metas[i] = (a._shape, a.dtype)
+        if i < n:
+            edges[i] = _edge_of(a) if needs[i] else _NO_EDGE
+    node.next_functions = tuple(edges)
+    node._input_meta = tuple(metas)
+    cdef bint single = not isinstance(out, tuple)
+    outs = (out,) if single else out
+    if not single:
+        node._n_outputs = len(outs)
+    node._output_meta = tuple([(o._shape, o.dtype, o._storage.device) if o is not None else None for o in outs])
+    positions = {}
+    non_diff = node._non_differentiable
+    for i in range(len(outs)):
+        o = outs[i]
+        if o is None or not o.dtype.is_floating_point or (non_diff and id(o) in non_diff):
+            continue
+        if o.grad_fn is not None or o.requires_grad:
+            # forward returned an input (or a view of one) unchanged: record a fresh alias instead
+            o = o.detach()
+            outs = outs[:i] + (o,) + outs[i + 1:]
+        o.grad_fn = node
+        o._output_nr = i
+        o.requires_grad = True
+        if o._base is not None:  # a view: remember which version of the storage its history describes
+            o.__dict__["_view_version"] = o._storage.version
+        positions[id(o)] = i
+    if node._saved:
+        # A saved output would point back at this node (output -> node -> output): keep a detached
+        # alias and its output number instead, so no reference cycle is left behind.
+        node._saved = [(t.detach(), v, positions[id(t)]) if t is not None and id(t) in positions else (t, v, None)
+                       for t, v, _ in node._saved]
+    return outs[0] if single else outs

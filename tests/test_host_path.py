@@ -1,0 +1,277 @@
+"""The per-op host path: the compiled fast path of small elementwise ops (``pygrad/_hotpath.pyx``) and the
+streamlined graph recording give exactly what the general path gives (values, dtypes, layouts, nodes,
+errors, version counters, profiler rows).  Speed is measured by ``benchmarks/bench_host_path.py``."""
+import gc
+import threading
+import weakref
+
+import numpy as np
+import pytest
+
+import pygrad
+from pygrad import profiler
+from pygrad.ops import elementwise as E
+
+HOT = E._hot_binary is not None
+
+
+def _general(opname, a, b):
+    """The general path, bypassing the compiled one."""
+    return E.BINARY_OPS[opname].apply(a, b)
+
+
+@pytest.mark.parametrize("op,np_fn", [("add", np.add), ("sub", np.subtract), ("mul", np.multiply),
+                                      ("div", np.true_divide), ("div_floor", np.floor_divide),
+                                      ("fmod", np.fmod), ("atan2", np.arctan2)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fast_path_matches_general_path(op, np_fn, dtype):
+    rng = np.random.default_rng(0)
+    an = rng.standard_normal((3, 4)).astype(dtype)
+    bn = rng.standard_normal((3, 4)).astype(dtype) + 3
+    a, b = pygrad.tensor(an), pygrad.tensor(bn)
+    for x, y in ((a, b), (a, b[0]), (a[:1], b), (a, 2.5), (-3, b), (a, 2)):
+        got, want = E.binary(op, x, y), _general(op, x, y)
+        assert got.dtype is want.dtype and got.shape == want.shape and got.stride() == want.stride()
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+        xn = x.numpy() if hasattr(x, "numpy") else x
+        yn = y.numpy() if hasattr(y, "numpy") else y
+        np.testing.assert_allclose(got.numpy(), np_fn(xn, yn).astype(dtype), rtol=1e-6)
+
+
+def test_operators_and_promotion():
+    a = pygrad.tensor([1.0, 2.0, 3.0])
+    b = pygrad.tensor([0.5, 0.25, 2.0], dtype=pygrad.float64)
+    assert (a + b).dtype is pygrad.float64  # mixed dtypes: the general path promotes
+    assert (a + 1).dtype is pygrad.float32 and (a * 1.5).dtype is pygrad.float32
+    assert (a + True).tolist() == [2.0, 3.0, 4.0]
+    assert (pygrad.tensor([1, 2]) * 1.5).dtype is pygrad.float32  # int tensor, float scalar
+    assert (pygrad.tensor([1, 2]) + 1).dtype is pygrad.int64
+    assert (2 - a).tolist() == [1.0, 0.0, -1.0] and (6 / a).tolist() == [6.0, 3.0, 2.0]
+    assert (a + np.float64(1)).dtype is pygrad.float32
+    h = pygrad.tensor([1.0, 2.0], dtype=pygrad.float16)
+    assert (h + h).dtype is pygrad.float16
+    big = 2 ** 60 + 1
+    np.testing.assert_array_equal((pygrad.tensor([0.0], dtype=pygrad.float64) + big).numpy(),
+                                  np.asarray(big).astype(np.float64) + np.zeros(1))
+
+
+def test_layouts():
+    x = pygrad.arange(12.0).reshape(3, 4)
+    t = x.t()  # a transposed input: the output follows its memory order (general path)
+    r = t + t
+    assert r.stride() == (1, 4)
+    np.testing.assert_array_equal(r.numpy(), 2 * np.arange(12.0).reshape(3, 4).T)
+    r = x + t.t()
+    assert r.stride() == (4, 1)
+    r = x[:, 1] * 2  # a strided (non row-major) view
+    np.testing.assert_array_equal(r.numpy(), [2.0, 10.0, 18.0])
+    z = pygrad.zeros(0, 3)
+    assert (z + z).shape == (0, 3)
+    s = pygrad.tensor(2.0)
+    assert (s * s).shape == () and (s * s).item() == 4.0
+    e = pygrad.ones(3).expand(2, 3)
+    assert (e + 1).tolist() == [[2.0] * 3] * 2
+
+
+def test_errors_unchanged():
+    with pytest.raises(RuntimeError, match="must match the size"):
+        pygrad.ones(3) + pygrad.ones(4)
+    with pytest.raises(TypeError):
+        pygrad.ones(3) + "a"
+    assert (pygrad.ones(2) / 0).tolist() == [float("inf")] * 2  # no NumPy warning, as PyTorch
+    with np.errstate(all="raise"):
+        assert (pygrad.ones(2) / 0).tolist() == [float("inf")] * 2
+
+
+def test_nodes_and_gradients():
+    a = pygrad.tensor([1.0, 2.0], requires_grad=True)
+    b = pygrad.tensor([3.0, 4.0], requires_grad=True)
+    y = a * b
+    assert y.grad_fn.name() == "MulBackward0" and y.requires_grad and not y.is_leaf
+    assert [n.name() for n, _ in y.grad_fn.next_functions] == ["AccumulateGrad", "AccumulateGrad"]
+    assert y.grad_fn.next_functions[0][0].variable is a
+    z = a + 1.0
+    assert z.grad_fn.name() == "AddBackward0" and z.grad_fn.next_functions[1] == (None, 0)
+    (y.sum() + z.sum()).backward()
+    assert a.grad.tolist() == [4.0, 5.0] and b.grad.tolist() == [1.0, 2.0]
+    (2.0 / a).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), [4.0 - 2.0, 5.0 - 0.5])
+    c = pygrad.tensor([1.0, 2.0])
+    assert (c + c).grad_fn is None and not (c + c).requires_grad
+    with pygrad.no_grad():
+        assert (a + b).grad_fn is None
+
+
+def test_accumulate_grad_node_per_leaf():
+    """One AccumulateGrad per leaf while a graph uses it, as in PyTorch (a weak reference from the leaf)."""
+    x = pygrad.ones(3, requires_grad=True)
+    y, z = x * 2, x + 1
+    assert y.grad_fn.next_functions[0][0] is z.grad_fn.next_functions[0][0]
+    w = x.exp()
+    assert w.grad_fn.next_functions[0][0] is y.grad_fn.next_functions[0][0]
+    acc = weakref.ref(y.grad_fn.next_functions[0][0])
+    del y, z, w
+    gc.collect()
+    assert acc() is None  # no graph left: the node is gone, and the leaf holds no cycle
+
+
+def test_accumulation_in_place_bumps_version():
+    x = pygrad.ones(3, requires_grad=True)
+    (x * 2).sum().backward()
+    g = x.grad
+    v = g._version
+    (x * 3).sum().backward()
+    assert x.grad is g and g._version == v + 1 and g.tolist() == [5.0] * 3
+    x.grad = pygrad.zeros(3, dtype=pygrad.float32).t()  # any layout the user sets still works
+    (x * 1).sum().backward()
+    assert x.grad.tolist() == [1.0] * 3
+
+
+def test_inplace_change_of_saved_operand_is_caught():
+    a = pygrad.tensor([1.0, 2.0], requires_grad=True)
+    b = pygrad.tensor([3.0, 4.0])
+    y = a * b
+    b.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+    c = pygrad.tensor([3.0, 4.0])
+    y = a + c  # add saves nothing: changing c afterwards is allowed, as in PyTorch
+    c.add_(1)
+    y.sum().backward()
+
+
+def test_hooks_and_retain_grad():
+    a = pygrad.tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    a.register_hook(lambda g: seen.append(g.tolist()))
+    y = a * 3.0
+    y.retain_grad()
+    y.register_hook(lambda g: g * 2)
+    y.sum().backward()
+    assert seen == [[6.0, 6.0]] and a.grad.tolist() == [6.0, 6.0] and y.grad.tolist() == [1.0, 1.0]
+
+
+def test_profiler_sees_fast_ops():
+    a, b = pygrad.ones(4, requires_grad=True), pygrad.ones(4)
+    with profiler.profile() as prof:
+        (a + b).sum().backward()
+        (a * 2).sum().backward()
+    names = {e.name for e in prof.events()}
+    assert {"Add", "Mul", "autograd::engine::evaluate_function: AddBackward0"} <= names
+    assert prof.key_averages()  # and it stays off afterwards: the fast path runs again
+    assert profiler._ACTIVE is None and (a + b).tolist() == [2.0] * 4
+
+
+def test_grad_mode_is_per_thread():
+    a = pygrad.ones(2, requires_grad=True)
+    out = {}
+
+    def worker():
+        out["thread"] = (a + a).requires_grad
+
+    with pygrad.no_grad():
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join()
+        out["main"] = (a + a).requires_grad
+    assert out == {"thread": True, "main": False}
+
+
+@pytest.mark.skipif(not HOT, reason="the compiled fast path is not built")
+def test_fast_path_declines_what_it_does_not_cover():
+    from pygrad import _hotpath
+
+    f = pygrad.ones(2)
+    assert _hotpath.binary("add", f, f) is not None
+    assert _hotpath.binary("pow", f, f) is None  # not registered
+    assert _hotpath.binary("add", f, pygrad.ones(2, dtype=pygrad.float64)) is None
+    assert _hotpath.binary("add", f, True) is None
+    assert _hotpath.binary("add", f, pygrad.ones(3)) is None  # the general path raises its error
+    assert _hotpath.binary("add", pygrad.ones(2, dtype=pygrad.int64), 1) is None
+
+
+def test_wrapping_function_apply_sees_fast_ops(monkeypatch):
+    """Whatever wraps ``Function.apply`` (the profiler, the ONNX exporter, a test counting ops) sees every op."""
+    from pygrad.autograd.function import Function
+
+    seen = []
+    original = Function.__dict__["apply"].__func__
+
+    def apply(cls, *args, **kwargs):
+        seen.append(cls.__name__)
+        return original(cls, *args, **kwargs)
+
+    x = pygrad.ones(2, requires_grad=True)
+    (x * 2).sum().backward()
+    monkeypatch.setattr(Function, "apply", classmethod(apply))
+    (x + x).sum().backward()
+    assert seen.count("Add") == 3  # a + b; the two gradients reaching x summed; x.grad += their sum
+    monkeypatch.undo()
+    seen.clear()
+    (x + x).sum().backward()
+    assert seen == []
+
+
+def _scenario():
+    """Graph-building cases that touch every branch of apply/attach: views, multi-output, saved outputs,
+    non-differentiable outputs, an input returned unchanged, integer outputs, in-place rebasing."""
+    x = pygrad.tensor([[1.0, -2.0], [3.0, 4.0]], requires_grad=True)
+    w = pygrad.tensor([0.5, -1.5], requires_grad=True)
+    y = (x * w).exp().sum(1)  # saved output (exp), broadcasting
+    v = x[0]  # a view
+    m, idx = x.max(1)  # two outputs, one an integer tensor
+    z = x.clone()
+    z.add_(1.0)  # in place on a non-leaf: history rebased
+    s = x.sigmoid().t().contiguous().view(4)
+    out = y.sum() + (v * 2).sum() + m.sum() + z.pow(2).sum() + s.sum() + (x @ w).sum()
+    out.backward()
+    names = [out.grad_fn.name()] + [n.name() for n, _ in out.grad_fn.next_functions if n is not None]
+    return x.grad.tolist(), w.grad.tolist(), names, idx.tolist(), m.grad_fn.name(), v.grad_fn.name()
+
+
+@pytest.mark.skipif(not HOT, reason="the compiled fast path is not built")
+def test_compiled_apply_matches_python_apply(monkeypatch):
+    from pygrad.autograd import function
+
+    assert function.Function.__dict__["apply"] is not function._python_apply  # the compiled one is in use
+    compiled = _scenario()
+    monkeypatch.setattr(function.Function, "apply", function._python_apply)  # (the fast path steps aside too)
+    assert _scenario() == compiled
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_unary_fast_path_matches_general_path(dtype):
+    rng = np.random.default_rng(1)
+    xn = (rng.random((3, 5)) + 0.2).astype(dtype)  # positive: log, sqrt, ... are defined
+    names = [n for n, row in E.UNARY.items() if row[0] is not None and row[2] is not None and row[3] != "bool"]
+    assert {"exp", "relu", "sigmoid", "tanh", "neg", "gelu"} <= set(names)
+    for name in names:
+        outs = []
+        for general in (False, True):
+            x = pygrad.tensor(xn, requires_grad=True)
+            y = E.UNARY_OPS[name].apply(x) if general else E.unary(name, x)
+            g = pygrad.tensor(rng.random((3, 5)).astype(dtype)) if not outs else outs[0][3]
+            (y * g).sum().backward()
+            outs.append((y.detach().numpy(), y.grad_fn.name(), x.grad.numpy(), g, y.dtype, y.stride()))
+        (y0, n0, gx0, _, d0, s0), (y1, n1, gx1, _, d1, s1) = outs
+        assert n0 == n1 and d0 is d1 and s0 == s1, name
+        np.testing.assert_array_equal(y0, y1, err_msg=name)
+        np.testing.assert_array_equal(gx0, gx1, err_msg=name)
+
+
+def test_unary_saved_output_and_inplace_check():
+    x = pygrad.tensor([0.5, 1.0], requires_grad=True)
+    y = x.exp()  # saves its output
+    assert y.grad_fn.name() == "ExpBackward0"
+    z = y * 1.0
+    with pygrad.no_grad():
+        y.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+    del z
+    r = weakref.ref(x.sigmoid().grad_fn)
+    gc.collect()
+    assert r() is None  # no cycle output -> node -> output
+    t = pygrad.arange(6.0).reshape(2, 3).t()
+    assert t.exp().stride() == t.stride() and -t is not None  # a transposed input: the general path
+    assert (-pygrad.ones(2, dtype=pygrad.float16)).dtype is pygrad.float16
