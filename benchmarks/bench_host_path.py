@@ -1,7 +1,7 @@
 """The host path: per-op overhead of a small ``a + b`` and whole training steps, side by side with PyTorch
 CPU (1 thread) and NumPy, plus OpenCL launches and host syncs per LeNet step.
 
-Run: ``python benchmarks/bench_host_path.py [--rounds 5] [--quick] [--threads 1]``.  ``--threads`` (default 1)
+Run: ``python benchmarks/bench_host_path.py [--rounds 5] [--quick] [--threads 1] [--cpu] [--only TEXT]``.  ``--threads`` (default 1)
 sets PyTorch's threads and, before NumPy loads, OpenBLAS/OpenMP's (0: leave both at the machine's
 default).  Each figure is the median of
 interleaved rounds (pygrad CPU, pygrad OpenCL, PyTorch one after another in every round), so machine
@@ -108,6 +108,45 @@ def lstm(mod, nn, F, device):
     return step
 
 
+def mlp(mod, nn, F, device):
+    """MLP 784-256-10, batch 64, cross-entropy, SGD with momentum."""
+    kw = {"device": device} if mod is pygrad else {}
+    m = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+    if mod is pygrad:
+        m = m.to(device)
+    opt = mod.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
+    x, y = mod.randn(64, 784, **kw), mod.randint(0, 10, (64,), **kw)
+
+    def step():
+        loss = F.cross_entropy(m(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def transformer(mod, nn, F, device):
+    """TransformerEncoderLayer(d_model 128, 8 heads, feed-forward 512, dropout 0.1, train mode) on a batch of
+    16 sequences of 64 tokens, loss mean(y ** 2), Adam."""
+    kw = {"device": device} if mod is pygrad else {}
+    m = nn.TransformerEncoderLayer(128, 8, 512, dropout=0.1, batch_first=True)
+    if mod is pygrad:
+        m = m.to(device)
+    opt = mod.optim.Adam(m.parameters(), lr=1e-4)
+    x = mod.randn(16, 64, 128, **kw)
+
+    def step():
+        loss = m(x).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
 def timed_step(step, device, number):
     """Seconds per step, waiting for the device at the end of the batch of steps."""
     def run():
@@ -126,8 +165,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="the a + b rows only")
     ap.add_argument("--threads", type=int, default=1, help="threads for PyTorch and BLAS (0: their defaults)")
+    ap.add_argument("--cpu", action="store_true", help="pygrad's CPU backend only (no OpenCL column)")
+    ap.add_argument("--only", default="", help="run only the rows whose name contains this text")
     args = ap.parse_args()
-    devices = ["cpu"] + (["opencl"] if pygrad.opencl.is_available() else [])
+    devices = ["cpu"] + (["opencl"] if pygrad.opencl.is_available() and not args.cpu else [])
     cases = {}
     for grad in (False, True):
         name = "a + b, 16 floats" + (", requires_grad, fwd+bwd" if grad else "")
@@ -142,10 +183,13 @@ def main():
             cases[name] = {("pygrad", d): (lenet(pygrad, pnn, PF, d, batch), 5) for d in devices}
             if torch is not None:
                 cases[name]["torch"] = (lenet(torch, torch.nn, torch.nn.functional, None, batch), 5)
-        name = "LSTM 1 layer, seq 32, batch 32, Adam"
-        cases[name] = {("pygrad", d): (lstm(pygrad, pnn, PF, d), 2) for d in devices}
-        if torch is not None:
-            cases[name]["torch"] = (lstm(torch, torch.nn, torch.nn.functional, None), 2)
+        for name, make, number in (("MLP 784-256-10 batch 64 step (SGD momentum)", mlp, 10),
+                                   ("LSTM 1 layer, seq 32, batch 32, Adam", lstm, 2),
+                                   ("TransformerEncoderLayer 16x64 d128 step, Adam", transformer, 2)):
+            cases[name] = {("pygrad", d): (make(pygrad, pnn, PF, d), number) for d in devices}
+            if torch is not None:
+                cases[name]["torch"] = (make(torch, torch.nn, torch.nn.functional, None), number)
+    cases = {c: v for c, v in cases.items() if args.only in c}
     times = {(c, k): [] for c in cases for k in cases[c]}
     for c in cases:  # warm up: kernels built, optimizer state created
         for k, (fn, n) in cases[c].items():
@@ -168,7 +212,7 @@ def main():
                   for d in ("cpu", "opencl")]
         print(f"{c:48s} {fmt(('pygrad', 'cpu'))} {fmt(('pygrad', 'opencl'))} {fmt('torch')} {fmt('numpy')} "
               + " ".join(ratios))
-    if "opencl" in devices and not args.quick:
+    if "opencl" in devices and not args.quick and not args.only:
         print(opencl_counts())
 
 

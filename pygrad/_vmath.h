@@ -110,3 +110,14 @@ PG_LOOP static void pg_gelu_tanh_grad_f32(const float *x, float *out, int64_t n)
         out[i] = s + a * 2.0f * s * (1.0f - s) * du;
     }
 }
+
+/* relu's backward (PyTorch's threshold_backward): y <= 0 ? 0 : g, so a NaN y passes g */
+PG_LOOP static void pg_threshold_bwd_f32(const float *g, const float *y, float *out, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        out[i] = y[i] <= 0.0f ? 0.0f : g[i];
+}
+
+PG_LOOP static void pg_threshold_bwd_f64(const double *g, const double *y, double *out, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        out[i] = y[i] <= 0.0 ? 0.0 : g[i];
+}

@@ -1,4 +1,4 @@
-"""Compiled float32 loops (see ``_vmath.h``) for the CPU backend's gelu and erf: one pass, SIMD."""
+"""Compiled float32 loops (see ``_vmath.h``) for the CPU backend's gelu, erf and relu's backward: one pass, SIMD."""
 import numpy as np
 cimport numpy as cnp
 from libc.stdint cimport int64_t
@@ -9,6 +9,8 @@ cdef extern from "_vmath.h":
     void pg_gelu_grad_f32(const float *x, float *out, int64_t n) nogil
     void pg_gelu_tanh_f32(const float *x, float *out, int64_t n) nogil
     void pg_gelu_tanh_grad_f32(const float *x, float *out, int64_t n) nogil
+    void pg_threshold_bwd_f32(const float *g, const float *y, float *out, int64_t n) nogil
+    void pg_threshold_bwd_f64(const double *g, const double *y, double *out, int64_t n) nogil
 
 ctypedef void (*loop_t)(const float *, float *, int64_t) nogil
 
@@ -45,3 +47,37 @@ def gelu_tanh(x, out):
 
 def gelu_tanh_grad(x, out):
     return _run(pg_gelu_tanh_grad_f32, x, out)
+
+
+def _same_dense(out, *arrays):
+    """True when every array has ``out``'s shape and dtype and all are C-contiguous (one flat loop fits)."""
+    if not out.flags.c_contiguous:
+        return False
+    for a in arrays:
+        if a.shape != out.shape or a.dtype != out.dtype or not a.flags.c_contiguous:
+            return False
+    return True
+
+
+def threshold_backward(g, y, out):
+    """``out = where(y <= 0, 0, g)`` in one compiled pass for float32/float64 arrays of one shape, all
+    C-contiguous; returns False (nothing written) for anything else, so the caller takes NumPy's path."""
+    cdef cnp.ndarray gf, yf, of
+    cdef int64_t n
+    if not (isinstance(g, cnp.ndarray) and isinstance(y, cnp.ndarray)) or not _same_dense(out, g, y):
+        return False
+    n = out.size
+    if n == 0:
+        return True
+    gf, yf, of = g.reshape(-1), y.reshape(-1), out.reshape(-1)
+    if out.dtype == np.float32:
+        with nogil:
+            pg_threshold_bwd_f32(<const float *>cnp.PyArray_DATA(gf), <const float *>cnp.PyArray_DATA(yf),
+                                 <float *>cnp.PyArray_DATA(of), n)
+    elif out.dtype == np.float64:
+        with nogil:
+            pg_threshold_bwd_f64(<const double *>cnp.PyArray_DATA(gf), <const double *>cnp.PyArray_DATA(yf),
+                                 <double *>cnp.PyArray_DATA(of), n)
+    else:
+        return False
+    return True
