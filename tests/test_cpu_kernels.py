@@ -28,3 +28,27 @@ def test_relu_backward_on_strided_and_broadcast_operands():
     (x.relu() * w).sum().backward()
     xa = x.detach().numpy()
     np.testing.assert_array_equal(x.grad.numpy(), np.where(xa > 0, w.numpy(), 0))
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_matmul_folds_batch_dims_into_one_product(device, transposed):
+    """(..., n, k) @ (k, m) is one mm viewed back (PyTorch's UnsafeViewBackward0 over MmBackward0): same values
+    and gradients as NumPy's batched product, for a contiguous and a transposed left operand."""
+    rng = np.random.default_rng(1)
+    a_np, w_np, g_np = rng.standard_normal((3, 4, 5)), rng.standard_normal((5, 2)), rng.standard_normal((4, 3, 2))
+    a = pygrad.tensor(a_np, device=device, requires_grad=True)
+    w = pygrad.tensor(w_np, device=device, requires_grad=True)
+    x = a.transpose(0, 1) if transposed else a
+    y = x @ w
+    assert type(y.grad_fn).__name__ == "UnsafeViewBackward0"
+    assert type(y.grad_fn.next_functions[0][0]).__name__ == "MmBackward0"
+    xn = a_np.transpose(1, 0, 2) if transposed else a_np
+    g = g_np if transposed else g_np.transpose(1, 0, 2)
+    np.testing.assert_allclose(y.detach().cpu().numpy(), xn @ w_np, rtol=1e-12)
+    y.backward(pygrad.tensor(g, device=device))
+    ga = g @ w_np.T
+    np.testing.assert_allclose(a.grad.cpu().numpy(), ga.transpose(1, 0, 2) if transposed else ga, rtol=1e-12)
+    np.testing.assert_allclose(w.grad.cpu().numpy(), np.einsum("bnk,bnm->km", xn, g), rtol=1e-12)
+    assert pygrad.autograd.gradcheck(lambda a, w: (a.transpose(0, 1) if transposed else a) @ w,
+                                     (a.detach().requires_grad_(), w.detach().requires_grad_()))
+    assert (pygrad.zeros(2, 0, 4, device=device) @ pygrad.zeros(4, 3, device=device)).shape == (2, 0, 3)

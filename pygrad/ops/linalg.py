@@ -10,6 +10,10 @@ from .. import _core
 from ..amp.autocast_mode import cast_inputs
 from ..autograd.function import Function
 from .dispatch import backend_of, check_same_device
+from .movement import _view_op
+
+# matmul's view of a folded product back to its batch shape (PyTorch's node: UnsafeViewBackward0)
+_UnsafeView = _view_op("UnsafeView", lambda g, s, info: g.reshape(s))
 
 
 def _check_dtypes(a, b, name):
@@ -76,8 +80,16 @@ def _matmul(input, other):
             raise RuntimeError(f"size mismatch, got input ({list(a._shape)}), other ({list(b._shape)}): "
                                f"{a._shape[-1]} != {b2._shape[-2]}")
         _core_shape(a2, b2)
-    _core_shape(a2, b2)
-    r = (Mm if a2.dim() == 2 and b2.dim() == 2 else Bmm).apply(a2, b2)
+    shape = _core_shape(a2, b2)
+    if a2.dim() > 2 and b2.dim() == 2:
+        # PyTorch's fold: (..., n, k) @ (k, m) is one (rows, k) @ (k, m) product (a copy first when the rows are
+        # not one strided block), viewed back; its backward is then two plain products, not a batched one
+        # plus a sum over the broadcast weight
+        rows = _core.numel(a2._shape[:-1])
+        r = Mm.apply(a2.reshape(rows, a2._shape[-1]), b2)
+        r = _UnsafeView.apply(r, (shape, _core.contiguous_strides(shape), r._offset), None)
+    else:
+        r = (Mm if a2.dim() == 2 and b2.dim() == 2 else Bmm).apply(a2, b2)
     if a.dim() == 1:
         r = r.squeeze(-2)
     if b.dim() == 1:
