@@ -121,3 +121,90 @@ PG_LOOP static void pg_threshold_bwd_f64(const double *g, const double *y, doubl
     for (int64_t i = 0; i < n; i++)
         out[i] = y[i] <= 0.0 ? 0.0 : g[i];
 }
+
+static inline float pg_sigmoidf(float x) {
+    return 1.0f / (1.0f + pg_expf(-x));
+}
+
+/* Cephes' tanhf: an odd polynomial below |x| = 0.625 (no cancellation for small x), 1 - 2 / (exp(2|x|) + 1)
+ * above, with the sign put back; |x| > 9 is +-1 to float precision */
+static inline float pg_tanhf(float x) {
+    float z = x < 0 ? -x : x;
+    float s = x * x;
+    float p = -5.70498872745e-3f;
+    p = p * s + 2.06390887954e-2f;
+    p = p * s - 5.37397155531e-2f;
+    p = p * s + 1.33314422036e-1f;
+    p = p * s - 3.33332819422e-1f;
+    float small = p * s * x + x;
+    float big = 1.0f - 2.0f / (pg_expf(2.0f * (z > 9.0f ? 9.0f : z)) + 1.0f);
+    big = z > 9.0f ? 1.0f : big;
+    big = x < 0 ? -big : big;
+    small = x == 0.0f ? x : small;           /* keeps -0 */
+    return z < 0.625f ? small : (x != x ? x : big);
+}
+
+/* One LSTM time step for N rows of H units: gates z = gi + gh (i, f, g, o blocks of H per row), written to
+ * acts as (sigmoid, sigmoid, tanh, sigmoid); c = f c_prev + i g; h = o tanh(c).  One row at a time, so
+ * every inner loop runs over H units with restrict pointers (gcc vectorises it). */
+PG_LOOP static void pg_lstm_row_fwd_f32(const float *restrict xi, const float *restrict xf,
+                                        const float *restrict xg, const float *restrict xo,
+                                        const float *restrict hi, const float *restrict hf,
+                                        const float *restrict hg, const float *restrict ho,
+                                        const float *restrict cp, float *restrict h, float *restrict c,
+                                        float *restrict ai, float *restrict af, float *restrict ag,
+                                        float *restrict ao, int64_t H) {
+    for (int64_t j = 0; j < H; j++) {
+        float i = pg_sigmoidf(xi[j] + hi[j]);
+        float f = pg_sigmoidf(xf[j] + hf[j]);
+        float g = pg_tanhf(xg[j] + hg[j]);
+        float o = pg_sigmoidf(xo[j] + ho[j]);
+        ai[j] = i; af[j] = f; ag[j] = g; ao[j] = o;
+        float cn = f * cp[j] + i * g;
+        c[j] = cn;
+        h[j] = o * pg_tanhf(cn);
+    }
+}
+
+static void pg_lstm_fwd_f32(const float *gi, const float *gh, const float *c_prev, float *h, float *c,
+                            float *acts, int64_t N, int64_t H) {
+    for (int64_t n = 0; n < N; n++) {
+        const float *x = gi + n * 4 * H, *y = gh + n * 4 * H;
+        float *a = acts + n * 4 * H;
+        pg_lstm_row_fwd_f32(x, x + H, x + 2 * H, x + 3 * H, y, y + H, y + 2 * H, y + 3 * H, c_prev + n * H,
+                            h + n * H, c + n * H, a, a + H, a + 2 * H, a + 3 * H, H);
+    }
+}
+
+/* Its backward: gate gradients (before the nonlinearities) into dgates, the previous cell's gradient into
+ * dc_prev; dh = dout + dh_next, dc = dc_next + dh o (1 - tanh(c)^2) */
+PG_LOOP static void pg_lstm_row_bwd_f32(float *restrict di, float *restrict df, float *restrict dg,
+                                        float *restrict dO, float *restrict dcp, const float *restrict dout,
+                                        const float *restrict dhn, const float *restrict dcn,
+                                        const float *restrict ai, const float *restrict af,
+                                        const float *restrict ag, const float *restrict ao,
+                                        const float *restrict c, const float *restrict cp, int64_t H) {
+    for (int64_t j = 0; j < H; j++) {
+        float i = ai[j], f = af[j], g = ag[j], o = ao[j];
+        float tc = pg_tanhf(c[j]);
+        float dh = dout[j] + dhn[j];
+        float dc = dcn[j] + dh * o * (1.0f - tc * tc);
+        di[j] = dc * g * i * (1.0f - i);
+        df[j] = dc * cp[j] * f * (1.0f - f);
+        dg[j] = dc * i * (1.0f - g * g);
+        dO[j] = dh * tc * o * (1.0f - o);
+        dcp[j] = dc * f;
+    }
+}
+
+static void pg_lstm_bwd_f32(float *dgates, float *dc_prev, const float *dout, const float *dh_next,
+                            const float *dc_next, const float *acts, const float *c, const float *c_prev,
+                            int64_t N, int64_t H) {
+    for (int64_t n = 0; n < N; n++) {
+        float *d = dgates + n * 4 * H;
+        const float *a = acts + n * 4 * H;
+        int64_t k = n * H;
+        pg_lstm_row_bwd_f32(d, d + H, d + 2 * H, d + 3 * H, dc_prev + k, dout + k, dh_next + k, dc_next + k,
+                            a, a + H, a + 2 * H, a + 3 * H, c + k, c_prev + k, H);
+    }
+}

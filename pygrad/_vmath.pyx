@@ -11,6 +11,12 @@ cdef extern from "_vmath.h":
     void pg_gelu_tanh_grad_f32(const float *x, float *out, int64_t n) nogil
     void pg_threshold_bwd_f32(const float *g, const float *y, float *out, int64_t n) nogil
     void pg_threshold_bwd_f64(const double *g, const double *y, double *out, int64_t n) nogil
+    float pg_tanhf(float x) nogil
+    void pg_lstm_fwd_f32(const float *gi, const float *gh, const float *c_prev, float *h, float *c, float *acts,
+                         int64_t N, int64_t H) nogil
+    void pg_lstm_bwd_f32(float *dgates, float *dc_prev, const float *dout, const float *dh_next,
+                         const float *dc_next, const float *acts, const float *c, const float *c_prev,
+                         int64_t N, int64_t H) nogil
 
 ctypedef void (*loop_t)(const float *, float *, int64_t) nogil
 
@@ -81,3 +87,34 @@ def threshold_backward(g, y, out):
     else:
         return False
     return True
+
+
+def tanh(x, out):
+    """float32 tanh (Cephes' tanhf: about 1 ulp) of a C-contiguous array into ``out`` (the LSTM cells' tanh;
+    exposed for its tests)."""
+    cdef const float[::1] xv = x.reshape(-1)
+    cdef float[::1] ov = out.reshape(-1)
+    cdef Py_ssize_t i
+    for i in range(xv.shape[0]):
+        ov[i] = pg_tanhf(xv[i])
+    return out
+
+
+def lstm_cell_forward(const float[:, ::1] gi, const float[:, ::1] gh, const float[:, ::1] c_prev,
+                      float[:, ::1] h, float[:, ::1] c, float[:, ::1] acts):
+    """One float32 LSTM step over C-contiguous (N, 4H) gate inputs: writes acts, c and h (see ``_vmath.h``)."""
+    cdef int64_t N = c.shape[0], H = c.shape[1]
+    if N and H:
+        with nogil:
+            pg_lstm_fwd_f32(&gi[0, 0], &gh[0, 0], &c_prev[0, 0], &h[0, 0], &c[0, 0], &acts[0, 0], N, H)
+
+
+def lstm_cell_backward(float[:, ::1] dgates, float[:, ::1] dc_prev, const float[:, ::1] dout,
+                       const float[:, ::1] dh_next, const float[:, ::1] dc_next, const float[:, ::1] acts,
+                       const float[:, ::1] c, const float[:, ::1] c_prev):
+    """The backward of ``lstm_cell_forward``: gate gradients into dgates, the previous cell's into dc_prev."""
+    cdef int64_t N = c.shape[0], H = c.shape[1]
+    if N and H:
+        with nogil:
+            pg_lstm_bwd_f32(&dgates[0, 0], &dc_prev[0, 0], &dout[0, 0], &dh_next[0, 0], &dc_next[0, 0],
+                            &acts[0, 0], &c[0, 0], &c_prev[0, 0], N, H)

@@ -52,3 +52,36 @@ def test_matmul_folds_batch_dims_into_one_product(device, transposed):
     assert pygrad.autograd.gradcheck(lambda a, w: (a.transpose(0, 1) if transposed else a) @ w,
                                      (a.detach().requires_grad_(), w.detach().requires_grad_()))
     assert (pygrad.zeros(2, 0, 4, device=device) @ pygrad.zeros(4, 3, device=device)).shape == (2, 0, 3)
+
+
+def test_tanh_f32_is_within_two_ulp_and_keeps_specials():
+    x = np.concatenate([np.linspace(-12, 12, 20001), np.logspace(-30, 1, 300), -np.logspace(-30, 1, 300)])
+    x = x.astype(np.float32)
+    got = _vmath.tanh(x, np.empty_like(x))
+    ref = np.tanh(x.astype(np.float64))
+    assert (np.abs(got - ref) / np.spacing(np.abs(ref).astype(np.float32))).max() <= 2
+    sp = _vmath.tanh(np.array([np.nan, np.inf, -np.inf, 0.0, -0.0], np.float32), np.empty(5, np.float32))
+    assert np.isnan(sp[0]) and list(sp[1:]) == [1, -1, 0, 0] and np.signbit(sp[4]) and not np.signbit(sp[3])
+
+
+def test_compiled_lstm_cell_matches_numpy_cell():
+    from pygrad.runtime import cpu_fused as CF
+
+    rng = np.random.default_rng(2)
+    N, H = 5, 7
+    gi, gh = (rng.standard_normal((N, 4 * H)).astype(np.float32) * 4 for _ in range(2))
+    gi[0, :4] = [60, -60, 0, 1e-6]  # saturated gates and tiny ones
+    c_prev = rng.standard_normal((N, H)).astype(np.float32)
+    outs = [[np.empty((N, H), np.float32), np.empty((N, H), np.float32), np.empty((N, 4 * H), np.float32)]
+            for _ in range(2)]
+    _vmath.lstm_cell_forward(gi, gh, c_prev, *outs[0])
+    CF._lstm_fwd_np(gi, gh, c_prev, *outs[1])
+    for got, ref in zip(*outs):
+        np.testing.assert_allclose(got, ref, rtol=2e-6, atol=1e-7)
+    h, c, acts = outs[1]
+    dout, dh, dc = (rng.standard_normal((N, H)).astype(np.float32) for _ in range(3))
+    grads = [[np.empty((N, 4 * H), np.float32), np.empty((N, H), np.float32)] for _ in range(2)]
+    _vmath.lstm_cell_backward(grads[0][0], grads[0][1], dout, dh, dc, acts, c, c_prev)
+    CF._lstm_bwd_np(grads[1][0], grads[1][1], dout, dh, dc, acts, c, c_prev)
+    for got, ref in zip(*grads):
+        np.testing.assert_allclose(got, ref, rtol=2e-5, atol=1e-6)

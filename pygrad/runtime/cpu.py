@@ -384,4 +384,5 @@ def layer_norm_backward(g, x, w, mean, rstd, n, needs):
 
 
 from .cpu_fused import (gru_cell_backward, gru_cell_forward, lstm_cell_backward, lstm_cell_forward,  # noqa: E402,F401
+                        lstm_layer_backward, lstm_layer_forward,
                         nll_backward, nll_forward, optim_step, rnn_cell_backward, rnn_cell_forward)  # fused, one NumPy pass each
