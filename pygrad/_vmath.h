@@ -6,6 +6,7 @@
  */
 #include <stdint.h>
 #include <string.h>
+#include <math.h>
 
 /* One build runs everywhere: gcc compiles each loop for AVX-512, AVX2+FMA and the x86-64 baseline and
  * picks at load time (ifunc); other compilers/architectures get the plain loop. */
@@ -206,5 +207,115 @@ static void pg_lstm_bwd_f32(float *dgates, float *dc_prev, const float *dout, co
         int64_t k = n * H;
         pg_lstm_row_bwd_f32(d, d + H, d + 2 * H, d + 3 * H, dc_prev + k, dout + k, dh_next + k, dc_next + k,
                             a, a + H, a + 2 * H, a + 3 * H, c + k, c_prev + k, H);
+    }
+}
+
+/* -- row ops (softmax, log_softmax, layer norm) over C-contiguous float32 rows ------------------------------
+ * Sums run in 8 independent lanes (gcc vectorises them without reassociating a single chain). */
+static inline float pg_sum_f32(const float *restrict x, int64_t n) {
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int k = 0; k < 8; k++) acc[k] += x[j + k];
+    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; j < n; j++) s += x[j];
+    return s;
+}
+
+static inline float pg_dot_f32(const float *restrict a, const float *restrict b, int64_t n) {
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int k = 0; k < 8; k++) acc[k] += a[j + k] * b[j + k];
+    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; j < n; j++) s += a[j] * b[j];
+    return s;
+}
+
+/* exp of d <= 0 (a shifted row): exactly 0 below -87.3 (where pg_expf clamps), so masked (-inf) entries give 0 */
+static inline float pg_exp_nonpos(float d) {
+    return d < -87.3f ? 0.0f : pg_expf(d);
+}
+
+/* softmax / log_softmax of each row: shifted by the row max (a NaN makes the sum, hence the row, NaN) */
+PG_LOOP static void pg_softmax_rows_f32(const float *x, float *y, int64_t rows, int64_t n, int log) {
+    for (int64_t r = 0; r < rows; r++) {
+        const float *restrict xr = x + r * n;
+        float *restrict yr = y + r * n;
+        float m = xr[0];
+        for (int64_t j = 1; j < n; j++) m = xr[j] > m ? xr[j] : m;
+        for (int64_t j = 0; j < n; j++) yr[j] = pg_exp_nonpos(xr[j] - m);
+        float s = pg_sum_f32(yr, n);
+        if (log) {
+            float ls = logf(s);
+            for (int64_t j = 0; j < n; j++) yr[j] = (xr[j] - m) - ls;
+        } else {
+            for (int64_t j = 0; j < n; j++) yr[j] = yr[j] / s;
+        }
+    }
+}
+
+/* their backward: softmax y (g - sum(g y)); log_softmax g - exp(y) sum(g) */
+PG_LOOP static void pg_softmax_bwd_rows_f32(const float *g, const float *y, float *out, int64_t rows, int64_t n,
+                                            int log) {
+    for (int64_t r = 0; r < rows; r++) {
+        const float *restrict gr = g + r * n, *restrict yr = y + r * n;
+        float *restrict o = out + r * n;
+        if (log) {
+            float s = pg_sum_f32(gr, n);
+            for (int64_t j = 0; j < n; j++) o[j] = gr[j] - pg_exp_nonpos(yr[j]) * s;
+        } else {
+            float s = pg_dot_f32(gr, yr, n);
+            for (int64_t j = 0; j < n; j++) o[j] = (gr[j] - s) * yr[j];
+        }
+    }
+}
+
+/* layer norm of each row: mean, then the mean squared deviation (two passes), y = (x - mean) rstd w + b */
+PG_LOOP static void pg_layer_norm_f32(const float *x, const float *w, const float *b, float *y, float *mean,
+                                      float *rstd, int64_t rows, int64_t n, float eps) {
+    for (int64_t r = 0; r < rows; r++) {
+        const float *restrict xr = x + r * n;
+        float *restrict yr = y + r * n;
+        float m = pg_sum_f32(xr, n) / (float)n;
+        for (int64_t j = 0; j < n; j++) yr[j] = xr[j] - m;
+        float v = pg_dot_f32(yr, yr, n) / (float)n;
+        float rs = 1.0f / sqrtf(v + eps);
+        mean[r] = m;
+        rstd[r] = rs;
+        if (w && b)
+            for (int64_t j = 0; j < n; j++) yr[j] = yr[j] * rs * w[j] + b[j];
+        else if (w)
+            for (int64_t j = 0; j < n; j++) yr[j] = yr[j] * rs * w[j];
+        else if (b)
+            for (int64_t j = 0; j < n; j++) yr[j] = yr[j] * rs + b[j];
+        else
+            for (int64_t j = 0; j < n; j++) yr[j] = yr[j] * rs;
+    }
+}
+
+/* its backward: gx = rstd (g w - mean(g w) - xhat mean(g w xhat)) (gx may be NULL); gw += g xhat and gb += g
+ * summed over the rows into double accumulators (either may be NULL); tmp holds 2n floats */
+PG_LOOP static void pg_layer_norm_bwd_f32(const float *g, const float *x, const float *w, const float *mean,
+                                          const float *rstd, float *gx, double *gw, double *gb, float *tmp,
+                                          int64_t rows, int64_t n) {
+    float *restrict xh = tmp, *restrict gh = tmp + n;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *restrict gr = g + r * n, *restrict xr = x + r * n;
+        float m = mean[r], rs = rstd[r];
+        for (int64_t j = 0; j < n; j++) xh[j] = (xr[j] - m) * rs;
+        if (gw)
+            for (int64_t j = 0; j < n; j++) gw[j] += (double)(gr[j] * xh[j]);
+        if (gb)
+            for (int64_t j = 0; j < n; j++) gb[j] += (double)gr[j];
+        if (!gx) continue;
+        if (w)
+            for (int64_t j = 0; j < n; j++) gh[j] = gr[j] * w[j];
+        else
+            for (int64_t j = 0; j < n; j++) gh[j] = gr[j];
+        float c1 = pg_sum_f32(gh, n) / (float)n;
+        float c2 = pg_dot_f32(gh, xh, n) / (float)n;
+        float *restrict o = gx + r * n;
+        for (int64_t j = 0; j < n; j++) o[j] = (gh[j] - c1 - xh[j] * c2) * rs;
     }
 }

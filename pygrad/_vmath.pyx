@@ -12,6 +12,13 @@ cdef extern from "_vmath.h":
     void pg_threshold_bwd_f32(const float *g, const float *y, float *out, int64_t n) nogil
     void pg_threshold_bwd_f64(const double *g, const double *y, double *out, int64_t n) nogil
     float pg_tanhf(float x) nogil
+    void pg_softmax_rows_f32(const float *x, float *y, int64_t rows, int64_t n, int log) nogil
+    void pg_softmax_bwd_rows_f32(const float *g, const float *y, float *out, int64_t rows, int64_t n, int log) nogil
+    void pg_layer_norm_f32(const float *x, const float *w, const float *b, float *y, float *mean, float *rstd,
+                           int64_t rows, int64_t n, float eps) nogil
+    void pg_layer_norm_bwd_f32(const float *g, const float *x, const float *w, const float *mean,
+                               const float *rstd, float *gx, double *gw, double *gb, float *tmp,
+                               int64_t rows, int64_t n) nogil
     void pg_lstm_fwd_f32(const float *gi, const float *gh, const float *c_prev, float *h, float *c, float *acts,
                          int64_t N, int64_t H) nogil
     void pg_lstm_bwd_f32(float *dgates, float *dc_prev, const float *dout, const float *dh_next,
@@ -118,3 +125,66 @@ def lstm_cell_backward(float[:, ::1] dgates, float[:, ::1] dc_prev, const float[
         with nogil:
             pg_lstm_bwd_f32(&dgates[0, 0], &dc_prev[0, 0], &dout[0, 0], &dh_next[0, 0], &dc_next[0, 0],
                             &acts[0, 0], &c[0, 0], &c_prev[0, 0], N, H)
+
+
+def softmax_rows(const float[:, ::1] x, float[:, ::1] y, bint log):
+    """softmax (or log_softmax) of each row of a C-contiguous float32 (rows, n) array into ``y``."""
+    cdef int64_t rows = x.shape[0], n = x.shape[1]
+    if rows and n:
+        with nogil:
+            pg_softmax_rows_f32(&x[0, 0], &y[0, 0], rows, n, log)
+
+
+def softmax_backward_rows(const float[:, ::1] g, const float[:, ::1] y, float[:, ::1] out, bint log):
+    """The input gradient of ``softmax_rows`` (``y`` its output) for each row, into ``out``."""
+    cdef int64_t rows = g.shape[0], n = g.shape[1]
+    if rows and n:
+        with nogil:
+            pg_softmax_bwd_rows_f32(&g[0, 0], &y[0, 0], &out[0, 0], rows, n, log)
+
+
+def layer_norm_rows(const float[:, ::1] x, w, b, float[:, ::1] y, float[::1] mean, float[::1] rstd, float eps):
+    """Layer norm of each row of a C-contiguous float32 (rows, n) array; ``w``/``b``: (n,) float32 or None."""
+    cdef int64_t rows = x.shape[0], n = x.shape[1]
+    cdef const float[::1] wv, bv
+    cdef const float *wp = NULL
+    cdef const float *bp = NULL
+    if w is not None:
+        wv = w
+        wp = &wv[0]
+    if b is not None:
+        bv = b
+        bp = &bv[0]
+    if rows and n:
+        with nogil:
+            pg_layer_norm_f32(&x[0, 0], wp, bp, &y[0, 0], &mean[0], &rstd[0], rows, n, eps)
+
+
+def layer_norm_backward_rows(const float[:, ::1] g, const float[:, ::1] x, w, const float[::1] mean,
+                             const float[::1] rstd, gx, gw, gb):
+    """Layer norm's gradients: ``gx`` (rows, n) float32 or None; ``gw``/``gb`` (n,) float64 accumulators
+    (zeroed by the caller) or None."""
+    cdef int64_t rows = x.shape[0], n = x.shape[1]
+    cdef const float[::1] wv
+    cdef float[:, ::1] gxv
+    cdef double[::1] gwv, gbv
+    cdef const float *wp = NULL
+    cdef float *gxp = NULL
+    cdef double *gwp = NULL
+    cdef double *gbp = NULL
+    cdef float[::1] tmp = np.empty(2 * n + 1, np.float32)
+    if w is not None:
+        wv = w
+        wp = &wv[0]
+    if gx is not None:
+        gxv = gx
+        gxp = &gxv[0, 0]
+    if gw is not None:
+        gwv = gw
+        gwp = &gwv[0]
+    if gb is not None:
+        gbv = gb
+        gbp = &gbv[0]
+    if rows and n:
+        with nogil:
+            pg_layer_norm_bwd_f32(&g[0, 0], &x[0, 0], wp, &mean[0], &rstd[0], gxp, gwp, gbp, &tmp[0], rows, n)

@@ -85,3 +85,53 @@ def test_compiled_lstm_cell_matches_numpy_cell():
     CF._lstm_bwd_np(grads[1][0], grads[1][1], dout, dh, dc, acts, c, c_prev)
     for got, ref in zip(*grads):
         np.testing.assert_allclose(got, ref, rtol=2e-5, atol=1e-6)
+
+
+def _grads_f32_vs_f64(fn, *shapes, seed=3, scale=3.0, special=None):
+    """fn's output and input gradients in float32 (the compiled CPU row loops) and in float64 (NumPy's path)."""
+    rng = np.random.default_rng(seed)
+    arrs = [rng.standard_normal(s) * scale for s in shapes]
+    if special is not None:
+        special(arrs)
+    res = []
+    for dt in (pygrad.float32, pygrad.float64):
+        ts = [pygrad.tensor(a, dtype=dt, requires_grad=True) for a in arrs]
+        y = fn(*ts)
+        g = pygrad.tensor(np.cos(np.arange(y.numel())).reshape(y.shape), dtype=dt)
+        y.backward(g)
+        res.append([y.detach().numpy().astype(np.float64)] + [t.grad.numpy().astype(np.float64) for t in ts])
+    return res
+
+
+@pytest.mark.parametrize("log", [False, True])
+@pytest.mark.parametrize("n", [1, 7, 64, 131])
+def test_compiled_softmax_rows_match_float64(log, n):
+    def masked(arrs):
+        arrs[0][0, :] = -np.inf if n == 1 else arrs[0][0, :]
+        arrs[0][1, : n // 2] = -np.inf  # masked attention positions: exactly 0 probability
+    f = (lambda x: x.log_softmax(-1)) if log else (lambda x: x.softmax(-1))
+    (y32, g32), (y64, g64) = _grads_f32_vs_f64(f, (5, n), special=masked if n > 1 else None)
+    np.testing.assert_allclose(y32, y64, rtol=2e-6, atol=2e-7)
+    if not log:
+        assert (y32[1, : n // 2] == 0).all()
+    np.testing.assert_allclose(g32, g64, rtol=2e-5, atol=2e-6)
+
+
+def test_compiled_softmax_nan_and_inf_rows():
+    x = pygrad.tensor([[1.0, float("nan"), 2.0], [float("inf"), 0.0, 1.0], [-float("inf")] * 3, [1e30, -1e30, 0]])
+    for fn in ("softmax", "log_softmax"):
+        got = getattr(x, fn)(-1).numpy()
+        ref = getattr(x.double(), fn)(-1).numpy()
+        np.testing.assert_allclose(got, ref.astype(np.float32), rtol=1e-6, equal_nan=True)
+
+
+@pytest.mark.parametrize("affine", [(True, True), (True, False), (False, False)])
+@pytest.mark.parametrize("n", [1, 5, 128, 131])
+def test_compiled_layer_norm_matches_float64(affine, n):
+    def fn(x, w=None, b=None):
+        return pygrad.nn.functional.layer_norm(x, (n,), w, b)
+    shapes = [(3, 4, n)] + [(n,)] * sum(affine)
+    res = _grads_f32_vs_f64(lambda x, *wb: fn(x, *(wb + (None,) * (2 - len(wb)))) if affine[0] else fn(x),
+                            *(shapes if affine[0] else shapes[:1]), special=lambda a: a[0].__iadd__(5.0))
+    for a32, a64 in zip(*res):
+        np.testing.assert_allclose(a32, a64, rtol=5e-5, atol=5e-5 * max(1.0, np.abs(a64).max()))

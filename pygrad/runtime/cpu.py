@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from .. import _core
+from .. import _core, _vmath
 from .. import dtypes as D
 from ..device import CPU
 
@@ -307,11 +307,24 @@ def _rows_np(x):
     return a.astype(np.float32) if a.dtype == np.float16 else a
 
 
+def _f32_rows(a, dim):
+    """``a`` as a (rows, n) float32 array when ``dim`` is its last dim and it is C-contiguous (the compiled
+    row loops of ``_vmath`` take it), else None."""
+    if a.dtype != np.float32 or dim != a.ndim - 1 or not a.flags.c_contiguous or a.size == 0:
+        return None
+    return a.reshape(-1, a.shape[-1])
+
+
 def softmax(x, dim, log):
     """softmax (or log_softmax, ``log``) along ``dim``: ``z = x - max``, then ``exp(z) / sum`` or ``z - log(sum)``."""
     if x.numel() == 0:
         return empty(x._shape, x.dtype)
     a = _rows_np(x)
+    rows = _f32_rows(a, dim) if x.dtype is D.float32 else None
+    if rows is not None:  # one compiled pass per row
+        out = empty(x._shape, x.dtype)
+        _vmath.softmax_rows(rows, to_numpy(out).reshape(rows.shape), log)
+        return out
     with np.errstate(all="ignore"):
         z = a - a.max(axis=dim, keepdims=True)  # a new array: the passes below work in place on it
         if log:
@@ -328,6 +341,12 @@ def softmax_backward(g, y, dim, log):
     if y.numel() == 0:
         return empty(y._shape, y.dtype)
     gy, ya = _rows_np(g), _rows_np(y)
+    rows = _f32_rows(ya, dim) if y.dtype is D.float32 and g.dtype is D.float32 else None
+    if rows is not None:  # one compiled pass per row
+        out = empty(y._shape, y.dtype)
+        _vmath.softmax_backward_rows(np.ascontiguousarray(gy).reshape(rows.shape), rows,
+                                     to_numpy(out).reshape(rows.shape), log)
+        return out
     with np.errstate(all="ignore"):
         if log:
             r = np.exp(ya)
@@ -351,6 +370,11 @@ def layer_norm(x, w, b, n, eps):
         with np.errstate(all="ignore"):
             mean = np.full(rows, np.nan, ct)
         return empty(x._shape, x.dtype), wrap(mean), wrap(mean.copy())
+    wa, ba = (None if t is None else _rows_np(t).reshape(n) for t in (w, b))
+    if ct == np.float32 and x.dtype is D.float32 and all(t is None or t.dtype == ct for t in (wa, ba)):
+        y, mean, rstd = empty(x._shape, x.dtype), np.empty(rows, ct), np.empty(rows, ct)
+        _vmath.layer_norm_rows(a, wa, ba, to_numpy(y).reshape(rows, n), mean, rstd, eps)  # one compiled pass
+        return y, wrap(mean), wrap(rstd)
     mean = a.mean(axis=1, dtype=ct)
     d = a - mean[:, None]
     var = np.einsum("ij,ij->i", d, d) / ct.type(n)
@@ -368,6 +392,17 @@ def layer_norm_backward(g, x, w, mean, rstd, n, needs):
     ``gx = rstd (g w - mean(g w) - xhat mean(g w xhat))``, ``gw = sum_rows g xhat``, ``gb = sum_rows g``."""
     rows = x.numel() // n if n else 0
     a, gy = _rows_np(x).reshape(rows, n), _rows_np(g).reshape(rows, n)
+    wa = _rows_np(w).reshape(n) if w is not None else None
+    if (rows and n and a.dtype == np.float32 and x.dtype is D.float32 and gy.dtype == np.float32
+            and (wa is None or wa.dtype == np.float32)):  # one compiled pass over the rows
+        gxa = np.empty((rows, n), np.float32) if needs[0] else None
+        gwa, gba = (np.zeros(n, np.float64) if k else None for k in needs[1:3])
+        _vmath.layer_norm_backward_rows(np.ascontiguousarray(gy), np.ascontiguousarray(a), wa,
+                                        np.ascontiguousarray(to_numpy(mean)), np.ascontiguousarray(to_numpy(rstd)),
+                                        gxa, gwa, gba)
+        return (None if gxa is None else wrap(gxa.reshape(x._shape), x.dtype),
+                None if gwa is None else wrap(gwa.astype(np.float32), x.dtype),
+                None if gba is None else wrap(gba.astype(np.float32), x.dtype))
     m, r = to_numpy(mean)[:, None], to_numpy(rstd)[:, None]
     xhat = (a - m) * r
     gx = gw = gb = None
