@@ -135,3 +135,25 @@ def test_compiled_layer_norm_matches_float64(affine, n):
                             *(shapes if affine[0] else shapes[:1]), special=lambda a: a[0].__iadd__(5.0))
     for a32, a64 in zip(*res):
         np.testing.assert_allclose(a32, a64, rtol=5e-5, atol=5e-5 * max(1.0, np.abs(a64).max()))
+
+
+@pytest.mark.parametrize("op", ["mm", "addmm"])
+def test_mm_gradients_keep_the_operands_layout(device, op):
+    """A column-major operand (``w.t()``) gets its gradient computed transposed (PyTorch's mm_mat1/mat2_backward):
+    same values, and the leaf under the ``.t()`` receives a contiguous gradient (kept without a copy)."""
+    rng = np.random.default_rng(4)
+    x_np, w_np, b_np = rng.standard_normal((4, 5)), rng.standard_normal((3, 5)), rng.standard_normal(3)
+    xt_np = rng.standard_normal((5, 4))
+    x, w, b = (pygrad.tensor(a, device=device, requires_grad=True) for a in (x_np, w_np, b_np))
+    xt = pygrad.tensor(xt_np, device=device, requires_grad=True)
+    g_np = rng.standard_normal((4, 3))
+
+    def f(x, xt, w, b):
+        a = x + xt.t()  # a row-major and (through xt.t()) nothing column-major: a plain left operand
+        return (pygrad.addmm(b, xt.t(), w.t()) if op == "addmm" else xt.t().mm(w.t())) + a.mm(w.t())
+
+    f(x, xt, w, b).backward(pygrad.tensor(g_np, device=device))
+    np.testing.assert_allclose(w.grad.cpu().numpy(), g_np.T @ (xt_np.T + x_np + xt_np.T), rtol=1e-12)
+    np.testing.assert_allclose(xt.grad.cpu().numpy(), (g_np @ w_np).T * 2, rtol=1e-12)
+    assert w.grad.is_contiguous() and xt.grad.is_contiguous()
+    assert pygrad.autograd.gradcheck(f, (x, xt, w, b))

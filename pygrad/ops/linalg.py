@@ -38,9 +38,29 @@ class Mm(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
+        if a.dim() == 2 and b.dim() == 2:
+            return (_grad_mat1(g, b, _column_major(a)) if ctx.needs_input_grad[0] else None,
+                    _grad_mat2(g, a, _column_major(b)) if ctx.needs_input_grad[1] else None)
         ga = g @ b.mT if ctx.needs_input_grad[0] else None
         gb = a.mT @ g if ctx.needs_input_grad[1] else None
         return ga, gb
+
+
+def _column_major(m):
+    """A 2-D tensor stored transposed (``w.t()`` of a contiguous ``w``, as ``nn.Linear`` passes its weight)."""
+    return m._strides[0] == 1 and m._strides[1] == m._shape[0] and m._shape[0] > 1 and m._shape[1] > 1
+
+
+def _grad_mat1(g, b, a_column_major):
+    """``g @ b.t()``, the gradient of ``a`` in ``a @ b``, laid out like ``a`` (PyTorch's mm_mat1_backward): for
+    a column-major ``a`` it is computed as ``(b @ g.t()).t()``, so the leaf under a ``.t()`` gets a contiguous
+    gradient it can keep without a copy."""
+    return b.mm(g.t()).t() if a_column_major else g.mm(b.t())
+
+
+def _grad_mat2(g, a, b_column_major):
+    """``a.t() @ g``, the gradient of ``b`` in ``a @ b``, laid out like ``b`` (PyTorch's mm_mat2_backward)."""
+    return g.t().mm(a).t() if b_column_major else a.t().mm(g)
 
 
 class Bmm(Mm):
@@ -191,6 +211,7 @@ class Addmm(Function):
     def forward(ctx, bias, a, b, beta, alpha):
         ctx.save_for_backward(a if ctx.needs_input_grad[2] else None, b if ctx.needs_input_grad[1] else None)
         ctx.beta, ctx.alpha = beta, alpha
+        ctx.layout = _column_major(a), _column_major(b)
         y = backend_of(a).matmul(a, b)
         if alpha != 1:
             y = y.mul_(alpha)
@@ -208,8 +229,8 @@ class Addmm(Function):
         gbias = (g if ctx.beta == 1 else g * ctx.beta) if ctx.needs_input_grad[0] else None
         if ctx.alpha != 1:
             g = g * ctx.alpha
-        ga = g.mm(b.t()) if ctx.needs_input_grad[1] else None
-        gb = a.t().mm(g) if ctx.needs_input_grad[2] else None
+        ga = _grad_mat1(g, b, ctx.layout[0]) if ctx.needs_input_grad[1] else None
+        gb = _grad_mat2(g, a, ctx.layout[1]) if ctx.needs_input_grad[2] else None
         return gbias, ga, gb, None, None
 
 
