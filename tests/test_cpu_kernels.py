@@ -157,3 +157,52 @@ def test_mm_gradients_keep_the_operands_layout(device, op):
     np.testing.assert_allclose(xt.grad.cpu().numpy(), (g_np @ w_np).T * 2, rtol=1e-12)
     assert w.grad.is_contiguous() and xt.grad.is_contiguous()
     assert pygrad.autograd.gradcheck(f, (x, xt, w, b))
+
+
+CONV_CASES = [  # (N, C, H, W, Cout, kernel, stride, padding, dilation, bias)
+    (5, 3, 9, 8, 4, (3, 3), (1, 1), (1, 1), (1, 1), True),
+    (4, 2, 11, 10, 3, (3, 2), (2, 1), (0, 2), (1, 2), False),
+    (3, 1, 7, 7, 2, (5, 5), (1, 1), (2, 2), (1, 1), True),
+    (2, 3, 6, 9, 5, (1, 1), (3, 2), (1, 0), (1, 1), True),
+]
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+@pytest.mark.parametrize("dtype", [pygrad.float32, pygrad.float64])
+def test_cpu_conv2d_op_matches_the_unfold_matmul_path(case, dtype, monkeypatch):
+    """The CPU backend's one-op convolution (batch chunks of im2col + product, ConvolutionBackward0) gives the
+    unfold/matmul/fold composition's output and gradients; chunks of one sample exercise the chunk loop."""
+    from pygrad.ops import conv as C
+    from pygrad.runtime import cpu
+
+    N, Ci, H, W, Co, k, s, p, d, has_bias = case
+    rng = np.random.default_rng(5)
+    arrs = [rng.standard_normal((N, Ci, H, W)), rng.standard_normal((Co, Ci) + k), rng.standard_normal(Co)]
+    res = []
+    for direct, chunk in ((True, 1), (True, 1 << 20), (False, None)):
+        monkeypatch.setattr(C, "_cpu_direct", (lambda *a: True) if direct else (lambda *a: False))
+        if chunk:
+            monkeypatch.setattr(cpu, "_CONV_CHUNK_BYTES", chunk)
+        x, w, b = (pygrad.tensor(a, dtype=dtype, requires_grad=True) for a in arrs)
+        y = pygrad.nn.functional.conv2d(x, w, b if has_bias else None, s, p, d)
+        assert (type(y.grad_fn).__name__ == "ConvolutionBackward0") == direct
+        y.backward(pygrad.tensor(np.sin(np.arange(y.numel())).reshape(y.shape), dtype=dtype))
+        res.append([y.detach().numpy(), x.grad.numpy(), w.grad.numpy()] + ([b.grad.numpy()] if has_bias else []))
+    tol = 1e-5 if dtype is pygrad.float32 else 1e-12
+    for got in res[:2]:
+        for a, ref in zip(got, res[2]):
+            np.testing.assert_allclose(a, ref, rtol=tol, atol=tol * max(1.0, np.abs(ref).max()))
+
+
+def test_cpu_conv2d_op_gradcheck_and_double_backward():
+    from pygrad.autograd import gradcheck, gradgradcheck
+
+    rng = np.random.default_rng(6)
+    x, w, b = (pygrad.tensor(rng.standard_normal(s), requires_grad=True) for s in ((2, 2, 5, 6), (3, 2, 3, 2), (3,)))
+    f = lambda x, w, b: pygrad.nn.functional.conv2d(x, w, b, stride=(2, 1), padding=1, dilation=(1, 2))  # noqa: E731
+    assert type(f(x, w, b).grad_fn).__name__ == "ConvolutionBackward0"
+    assert gradcheck(f, (x, w, b))
+    assert gradgradcheck(f, (x, w, b))  # create_graph: the backward written with differentiable ops
+    y = f(x.detach(), w, None)  # an input without grad: only the weight's gradient is built
+    y.sum().backward()
+    assert w.grad is not None and x.grad is None

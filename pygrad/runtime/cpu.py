@@ -300,6 +300,65 @@ def fold(cols, out_hw, kernel, dilation, padding, stride):
     return wrap(out[:, :, ph: ph + out_hw[0], pw: pw + out_hw[1]], cols.dtype)
 
 
+# -- convolution: im2col + matrix product per batch chunk ----------------------------------------------------
+_CONV_CHUNK_BYTES = 512 << 10  # the im2col columns of one chunk stay in cache for the product that reads them
+
+
+def _conv_chunks(n, per_sample_bytes):
+    step = max(1, _CONV_CHUNK_BYTES // max(per_sample_bytes, 1))
+    return [(i, min(i + step, n)) for i in range(0, n, step)]
+
+
+def conv2d(x, w, b, kernel, stride, padding, dilation):
+    """2-D convolution of a float32/float64 (N, C, H, W) tensor by (Cout, C, kh, kw) weights (groups 1) and an
+    optional (Cout,) bias: per batch chunk one compiled im2col (``_core.im2col``) and one product into the
+    output, so each chunk's columns are read while still in cache (no full-batch column matrix)."""
+    xa = np.ascontiguousarray(to_numpy(x))
+    N, C, H, W = xa.shape
+    cout = w._shape[0]
+    w2 = np.ascontiguousarray(to_numpy(w)).reshape(cout, -1)
+    K = w2.shape[1]
+    oh, ow = _core._check_conv(N, C, H, W, kernel, dilation, padding, stride)
+    L = oh * ow
+    out = np.empty((N, cout, L), xa.dtype)
+    if out.size:
+        for i, j in _conv_chunks(N, K * L * xa.itemsize):
+            cols = _core.im2col(xa[i:j], kernel, dilation, padding, stride, 0.0)
+            np.matmul(w2, cols.reshape(j - i, K, L), out=out[i:j])
+        if b is not None:
+            out += to_numpy(b).reshape(cout, 1)
+    return wrap(out.reshape(N, cout, oh, ow), x.dtype)
+
+
+def conv2d_backward(g, x, w, kernel, stride, padding, dilation, needs):
+    """Gradients (input, weight, bias) of ``conv2d``, each None where ``needs`` says it is not wanted: per batch
+    chunk the columns are built again (cheaper than keeping the whole column matrix), the weight gradient is
+    ``sum_n g_n cols_n^T`` and the input's is col2im of ``w^T g_n``."""
+    xa = np.ascontiguousarray(to_numpy(x))
+    N, C, H, W = xa.shape
+    kh, kw = kernel
+    cout = w._shape[0]
+    w2 = np.ascontiguousarray(to_numpy(w)).reshape(cout, -1)
+    K = w2.shape[1]
+    oh, ow = g._shape[2], g._shape[3]
+    L = oh * ow
+    ga = np.ascontiguousarray(to_numpy(g)).reshape(N, cout, L)
+    gx = np.zeros((N, C, H, W), xa.dtype) if needs[0] else None
+    gw = np.zeros((cout, K), xa.dtype) if needs[1] else None
+    if ga.size and (needs[0] or needs[1]):
+        w2t = w2.T
+        for i, j in _conv_chunks(N, K * L * xa.itemsize):
+            if needs[1]:
+                cols = _core.im2col(xa[i:j], kernel, dilation, padding, stride, 0.0).reshape(j - i, K, L)
+                gw += np.matmul(ga[i:j], cols.transpose(0, 2, 1)).sum(0)
+            if needs[0]:
+                gcols = np.matmul(w2t, ga[i:j]).reshape(j - i, C, kh, kw, oh, ow)
+                gx[i:j] = _core.col2im(gcols, H, W, dilation, padding, stride)
+    gb = ga.sum(axis=(0, 2)) if needs[2] else None
+    return tuple(None if a is None else wrap(a.reshape(shape), x.dtype)
+                 for a, shape in ((gx, x._shape), (gw, w._shape), (gb, (cout,))))
+
+
 # -- row ops (softmax, log_softmax, layer_norm): a few whole-array NumPy passes each --------------------------
 def _rows_np(x):
     """``x`` as a NumPy array in its compute dtype: float16 computes in float32, as PyTorch's CPU kernels."""
