@@ -1,7 +1,7 @@
 """The host path: per-op overhead of a small ``a + b`` and whole training steps, side by side with PyTorch
 CPU (1 thread) and NumPy, plus OpenCL launches and host syncs per LeNet step.
 
-Run: ``python benchmarks/bench_host_path.py [--rounds 5] [--quick] [--threads 1] [--cpu] [--only TEXT]``.  ``--threads`` (default 1)
+Run: ``python benchmarks/bench_host_path.py [--rounds 5] [--quick] [--threads 1] [--cpu] [--only TEXT] [--clock wall|cpu]``.  ``--threads`` (default 1)
 sets PyTorch's threads and, before NumPy loads, OpenBLAS/OpenMP's (0: leave both at the machine's
 default).  Each figure is the median of
 interleaved rounds (pygrad CPU, pygrad OpenCL, PyTorch one after another in every round), so machine
@@ -42,11 +42,14 @@ except ImportError:  # PyTorch is optional
     torch = None
 
 
+CLOCK = time.perf_counter  # --clock cpu: time.process_time (this process's CPU time: steadier on a loaded machine)
+
+
 def per_call(fn, number):
-    t = time.perf_counter()
+    t = CLOCK()
     for _ in range(number):
         fn()
-    return (time.perf_counter() - t) / number
+    return (CLOCK() - t) / number
 
 
 def small_add(lib, device, grad):
@@ -155,9 +158,9 @@ def timed_step(step, device, number):
         if device == "opencl":
             pygrad.opencl.synchronize()
         return loss
-    t = time.perf_counter()
+    t = CLOCK()
     run()
-    return (time.perf_counter() - t) / number
+    return (CLOCK() - t) / number
 
 
 def main():
@@ -167,7 +170,11 @@ def main():
     ap.add_argument("--threads", type=int, default=1, help="threads for PyTorch and BLAS (0: their defaults)")
     ap.add_argument("--cpu", action="store_true", help="pygrad's CPU backend only (no OpenCL column)")
     ap.add_argument("--only", default="", help="run only the rows whose name contains this text")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="wall: elapsed time; cpu: the process's CPU time (all its threads), for a loaded machine")
     args = ap.parse_args()
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     devices = ["cpu"] + (["opencl"] if pygrad.opencl.is_available() and not args.cpu else [])
     cases = {}
     for grad in (False, True):
