@@ -33,6 +33,7 @@ import numpy as np  # noqa: E402
 import pygrad  # noqa: E402
 import pygrad.nn as pnn  # noqa: E402
 import pygrad.nn.functional as PF  # noqa: E402
+from pygrad.bench import lenet5  # noqa: E402
 
 try:
     import torch
@@ -66,19 +67,8 @@ def small_add(lib, device, grad):
 
 
 def lenet(mod, nn, F, device, batch):
-    class LeNet(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.c1, self.c2 = nn.Conv2d(1, 6, 5, padding=2), nn.Conv2d(6, 16, 5)
-            self.f1, self.f2, self.f3 = nn.Linear(400, 120), nn.Linear(120, 84), nn.Linear(84, 10)
-
-        def forward(self, x):
-            x = F.max_pool2d(F.relu(self.c1(x)), 2)
-            x = F.max_pool2d(F.relu(self.c2(x)), 2).flatten(1)
-            return self.f3(F.relu(self.f2(F.relu(self.f1(x)))))
-
     kw = {"device": device} if mod is pygrad else {}
-    m = LeNet().to(device) if mod is pygrad else LeNet()
+    m = lenet5(nn, F).to(device) if mod is pygrad else lenet5(nn, F)
     opt = mod.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
     x, y = mod.randn(batch, 1, 28, 28, **kw), mod.randint(0, 10, (batch,), **kw)
 
