@@ -319,3 +319,66 @@ PG_LOOP static void pg_layer_norm_bwd_f32(const float *g, const float *x, const 
         for (int64_t j = 0; j < n; j++) o[j] = (gh[j] - c1 - xh[j] * c2) * rs;
     }
 }
+
+/* -- fused optimizer updates over contiguous float32 parameters ----------------------------------------------
+ * The same float32 operations in the same order as the NumPy passes of runtime/cpu_fused.optim_step, with no
+ * multiply-add contraction, so the results are bitwise the same as those passes (one loop instead of 5-12). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+PG_LOOP static void pg_sgd_f32(float *restrict p, const float *restrict g, float *restrict buf, int64_t n,
+                               float lr, float momentum, float damp1, float wd, int nesterov, int maximize,
+                               int first) {
+    for (int64_t i = 0; i < n; i++) {
+        float gi = maximize ? -g[i] : g[i];
+        if (wd != 0.0f) gi = gi + wd * p[i];
+        if (buf) {
+            float b;
+            if (first) b = gi;
+            else { b = buf[i] * momentum; b = b + damp1 * gi; }
+            buf[i] = b;
+            gi = nesterov ? gi + momentum * b : b;
+        }
+        p[i] = p[i] - lr * gi;
+    }
+}
+
+/* one Adam/AdamW element: updates m, v (and the running max of v with amsgrad) and returns the new p */
+#define PG_ADAM_BODY(AMSGRAD)                                                                                \
+    for (int64_t i = 0; i < n; i++) {                                                                        \
+        float gi = maximize ? -g[i] : g[i];                                                                  \
+        float pi = p[i];                                                                                     \
+        pi = decoupled ? pi * decay : pi;                                                                    \
+        gi = (!decoupled && wd != 0.0f) ? gi + wd * pi : gi;                                                 \
+        float mi = m[i] + one_minus_b1 * (gi - m[i]);                                                        \
+        float vi = v[i] * b2;                                                                                \
+        vi = vi + one_minus_b2 * gi * gi;                                                                    \
+        m[i] = mi;                                                                                           \
+        v[i] = vi;                                                                                           \
+        float u = vi;                                                                                        \
+        if (AMSGRAD) {                                                                                       \
+            float a = vmax[i];                                                                               \
+            u = (a != a || a > vi) ? a : vi;   /* np.maximum: a NaN wins */                                  \
+            vmax[i] = u;                                                                                     \
+        }                                                                                                    \
+        float denom = sqrtf(u) / bc2_sqrt;                                                                   \
+        denom = denom + eps;                                                                                 \
+        p[i] = pi - step * (mi / denom);                                                                     \
+    }
+
+PG_LOOP static void pg_adam_f32(float *restrict p, const float *restrict g, float *restrict m, float *restrict v,
+                                float *restrict vmax, int64_t n, float one_minus_b1, float b2, float one_minus_b2,
+                                float eps, float wd, float decay, float bc2_sqrt, float step, int decoupled,
+                                int maximize) {
+    if (vmax) {
+        PG_ADAM_BODY(1)
+    } else {
+        PG_ADAM_BODY(0)
+    }
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif

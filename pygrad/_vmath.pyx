@@ -12,6 +12,11 @@ cdef extern from "_vmath.h":
     void pg_threshold_bwd_f32(const float *g, const float *y, float *out, int64_t n) nogil
     void pg_threshold_bwd_f64(const double *g, const double *y, double *out, int64_t n) nogil
     float pg_tanhf(float x) nogil
+    void pg_sgd_f32(float *p, const float *g, float *buf, int64_t n, float lr, float momentum, float damp1,
+                    float wd, int nesterov, int maximize, int first) nogil
+    void pg_adam_f32(float *p, const float *g, float *m, float *v, float *vmax, int64_t n, float one_minus_b1,
+                     float b2, float one_minus_b2, float eps, float wd, float decay, float bc2_sqrt, float step,
+                     int decoupled, int maximize) nogil
     void pg_softmax_rows_f32(const float *x, float *y, int64_t rows, int64_t n, int log) nogil
     void pg_softmax_bwd_rows_f32(const float *g, const float *y, float *out, int64_t rows, int64_t n, int log) nogil
     void pg_layer_norm_f32(const float *x, const float *w, const float *b, float *y, float *mean, float *rstd,
@@ -188,3 +193,36 @@ def layer_norm_backward_rows(const float[:, ::1] g, const float[:, ::1] x, w, co
     if rows and n:
         with nogil:
             pg_layer_norm_bwd_f32(&g[0, 0], &x[0, 0], wp, &mean[0], &rstd[0], gxp, gwp, gbp, &tmp[0], rows, n)
+
+
+def sgd(float[::1] p, const float[::1] g, buf, double lr, double momentum, double dampening, double wd,
+        bint nesterov, bint maximize, bint first):
+    """SGD's update of one contiguous float32 parameter in one pass (``buf``: its momentum buffer or None);
+    the same float32 operations, in order, as ``runtime.cpu_fused.optim_step``'s NumPy passes."""
+    cdef float[::1] bv
+    cdef float *bp = NULL
+    cdef int64_t n = p.shape[0]
+    if buf is not None:
+        bv = buf
+        bp = &bv[0] if n else NULL
+    if n:
+        with nogil:
+            pg_sgd_f32(&p[0], &g[0], bp, n, <float>lr, <float>momentum, <float>(1 - dampening), <float>wd,
+                       nesterov, maximize, first)
+
+
+def adam(float[::1] p, const float[::1] g, float[::1] m, float[::1] v, vmax, double lr, double beta1,
+         double beta2, double eps, double wd, double bc1, double bc2_sqrt, bint decoupled, bint maximize):
+    """Adam's (AdamW's with ``decoupled``) update of one contiguous float32 parameter in one pass (``vmax``:
+    amsgrad's running max or None); the same float32 operations, in order, as the NumPy passes."""
+    cdef float[::1] xv
+    cdef float *xp = NULL
+    cdef int64_t n = p.shape[0]
+    if vmax is not None:
+        xv = vmax
+        xp = &xv[0] if n else NULL
+    if n:
+        with nogil:
+            pg_adam_f32(&p[0], &g[0], &m[0], &v[0], xp, n, <float>(1 - beta1), <float>beta2, <float>(1 - beta2),
+                        <float>eps, <float>wd, <float>(1 - lr * wd), <float>bc2_sqrt, <float>(lr / bc1),
+                        decoupled, maximize)

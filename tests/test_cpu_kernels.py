@@ -206,3 +206,35 @@ def test_cpu_conv2d_op_gradcheck_and_double_backward():
     y = f(x.detach(), w, None)  # an input without grad: only the weight's gradient is built
     y.sum().backward()
     assert w.grad is not None and x.grad is None
+
+
+OPTIM_CASES = [
+    ("SGD", dict(lr=0.1)), ("SGD", dict(lr=0.1, momentum=0.9)),
+    ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.3, weight_decay=0.01, nesterov=False, maximize=True)),
+    ("SGD", dict(lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.1)),
+    ("Adam", dict(lr=1e-2)), ("Adam", dict(lr=1e-2, weight_decay=0.1, amsgrad=True)),
+    ("Adam", dict(lr=1e-2, betas=(0.8, 0.9), eps=1e-6, maximize=True)),
+    ("AdamW", dict(lr=1e-2, weight_decay=0.05)), ("AdamW", dict(lr=1e-2, amsgrad=True, maximize=True)),
+]
+
+
+@pytest.mark.parametrize("name,kw", OPTIM_CASES)
+def test_compiled_float32_optimizer_updates_are_bitwise_the_numpy_passes(name, kw, monkeypatch):
+    from pygrad.runtime import cpu_fused
+
+    rng = np.random.default_rng(7)
+    p0 = rng.standard_normal((37, 5)).astype(np.float32)
+    grads = [rng.standard_normal((37, 5)).astype(np.float32) for _ in range(4)]
+    grads[1][0, :3] = [0.0, 1e-30, 3e4]
+    results = []
+    for compiled in (True, False):
+        monkeypatch.setattr(cpu_fused, "COMPILED_OPTIM", compiled)
+        p = pygrad.tensor(p0, requires_grad=True)
+        opt = getattr(pygrad.optim, name)([p], **kw)
+        for g in grads:
+            p.grad = pygrad.tensor(g)
+            opt.step()
+        results.append([p.detach().numpy().copy()] + [v.numpy().copy() for v in opt.state[p].values()
+                                                       if hasattr(v, "numpy") and v.numel() > 1])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)

@@ -61,11 +61,28 @@ def nll_backward(g, target, weight, wsum, ignore_index, reduction, C):
     return _wrap(gx, g.dtype)
 
 
+COMPILED_OPTIM = True  # float32 SGD/Adam as one compiled pass (tests turn it off to get the NumPy passes)
+
+
 def optim_step(kind, tensors, floats, flags):
     """See ``OpenCLBackend.optim_step``: the same update as ``cl_kernels/optim.cl``, as NumPy in-place passes."""
     p, g, *state = [None if t is None else _np(t) for t in tensors] + [None] * (5 - len(tensors))
     f = list(floats) + [0.0] * (8 - len(floats))
     k = list(flags) + [0] * (4 - len(flags))
+    wd = f[3] if kind == "sgd" else f[4]
+    if COMPILED_OPTIM and p.dtype == np.float32 and kind in ("sgd", "adam") and (wd == 0 or np.float32(wd) != 0) \
+            and all(a is None or (a.dtype == np.float32 and a.flags.c_contiguous) for a in [p, g] + state):
+        # one compiled pass (bitwise the same as the passes below)
+        flat = [None if a is None else a.reshape(-1) for a in [p, g] + state]
+        if kind == "sgd":
+            lr, momentum, dampening, wd = f[:4]
+            _vmath.sgd(flat[0], flat[1], flat[2] if momentum != 0 else None, lr, momentum, dampening, wd,
+                       k[0], k[1], k[2])
+        else:
+            lr, beta1, beta2, eps, wd, bc1, bc2_sqrt = f[:7]
+            _vmath.adam(flat[0], flat[1], flat[2], flat[3], flat[4] if k[1] else None, lr, beta1, beta2, eps,
+                        wd, bc1, bc2_sqrt, k[0], k[2])
+        return
     gi = -g if (kind in ("sgd", "rmsprop") and k[1]) or (kind == "adam" and k[2]) or (kind == "adagrad" and k[0]) \
         else g
     s1, s2, s3 = state[:3]
