@@ -137,7 +137,7 @@ def _conv2d_backward_ops(g, x, weight, needs, kernel, stride, padding, dilation)
 
 def _cpu_direct(x, weight, bias, groups):
     """Whether ``Conv2d`` (the CPU backend's one-op convolution) runs this convolution."""
-    return (groups == 1 and getattr(backend_of(x), "conv2d", None) is not None
+    return (groups == 1 and getattr(backend_of(x), "name", None) == "cpu"
             and x.dtype.name in ("float32", "float64") and weight.dtype is x.dtype
             and (bias is None or bias.dtype is x.dtype))
 
