@@ -6,6 +6,8 @@ from the result, which is exactly PyTorch's definition of ``matmul``.  The gradi
 is ``dA = dC @ Bᵀ`` and ``dB = Aᵀ @ dC`` (the engine sums broadcast batch dims back).
 """
 
+import numpy as np
+
 from .. import _core
 from ..amp.autocast_mode import cast_inputs
 from ..autograd.function import Function
@@ -220,6 +222,11 @@ class Addmm(Function):
         bias = bias if beta == 1 else bias * beta
         if bias.dtype is y.dtype and len(bias._shape) <= 2 and \
                 all(s in (1, n) for s, n in zip(bias._shape[::-1], y._shape[::-1])):
+            be = backend_of(a)
+            if be.name == "cpu":  # y is the product's fresh array: add the bias in place (one pass, no new tensor)
+                yv = be.to_numpy(y)
+                be.ufunc_quiet(np.add, (yv, be.to_numpy(bias)), yv)
+                return y
             return y + bias  # one kernel; add_ would add into a temporary and copy it back (two)
         return y.add_(bias)
 

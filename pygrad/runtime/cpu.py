@@ -42,6 +42,8 @@ except ImportError:  # older NumPy: the public context manager (about 1.5 us mor
         with np.errstate(all="ignore"):
             fn(*args, out=out)
 
+ufunc_quiet = _ufunc_quiet  # (for ops that run a ufunc in place on a fresh result)
+
 _Tensor = None
 
 
@@ -157,6 +159,13 @@ def wrap(arr, dtype=None):
     arr = np.asarray(arr, dtype=dtype.np, order="C")
     if not arr.flags.owndata and arr.base is not None and arr.size != getattr(arr.base, "size", -1):
         arr = arr.copy()  # do not keep a large base array alive for a small result
+    if arr.flags.c_contiguous and arr.flags.writeable:  # the usual case: a flat view is the storage
+        Tensor = _Tensor or _tensor_class()
+        shape = arr.shape
+        t = Tensor._make(_core.Storage(arr.reshape(-1), CPU, dtype, arr.size), shape,
+                         _core.contiguous_strides(shape), 0)
+        t._np = arr
+        return t
     return from_numpy(arr, dtype)
 
 
