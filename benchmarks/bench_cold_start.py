@@ -22,24 +22,13 @@ import pygrad
 import pygrad.nn as nn
 import pygrad.nn.functional as F
 from pygrad.runtime.opencl import kernels
+from pygrad.bench import lenet5
 
 batch = int(sys.argv[1])
 
 
-class LeNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.c1, self.c2 = nn.Conv2d(1, 6, 5, padding=2), nn.Conv2d(6, 16, 5)
-        self.f1, self.f2, self.f3 = nn.Linear(400, 120), nn.Linear(120, 84), nn.Linear(84, 10)
-
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.c1(x)), 2)
-        x = F.max_pool2d(F.relu(self.c2(x)), 2).flatten(1)
-        return self.f3(F.relu(self.f2(F.relu(self.f1(x)))))
-
-
 t0 = time.perf_counter()
-m = LeNet().to("opencl")
+m = lenet5(nn, F).to("opencl")
 to_s = time.perf_counter() - t0  # model built on the CPU and moved: finds the device (probe), its context
 opt = pygrad.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
 x, y = pygrad.randn(batch, 1, 28, 28, device="opencl"), pygrad.randint(0, 10, (batch,), device="opencl")

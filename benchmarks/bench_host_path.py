@@ -1,7 +1,7 @@
 """The host path: per-op overhead of a small ``a + b`` and whole training steps, side by side with PyTorch
 CPU (1 thread) and NumPy, plus OpenCL launches and host syncs per LeNet step.
 
-Run: ``python benchmarks/bench_host_path.py [--rounds 5] [--quick] [--threads 1]``.  ``--threads`` (default 1)
+Run: ``python benchmarks/bench_host_path.py [--rounds 5] [--quick] [--threads 1] [--cpu] [--only TEXT] [--clock wall|cpu]``.  ``--threads`` (default 1)
 sets PyTorch's threads and, before NumPy loads, OpenBLAS/OpenMP's (0: leave both at the machine's
 default).  Each figure is the median of
 interleaved rounds (pygrad CPU, pygrad OpenCL, PyTorch one after another in every round), so machine
@@ -33,6 +33,7 @@ import numpy as np  # noqa: E402
 import pygrad  # noqa: E402
 import pygrad.nn as pnn  # noqa: E402
 import pygrad.nn.functional as PF  # noqa: E402
+from pygrad.bench import lenet5  # noqa: E402
 
 try:
     import torch
@@ -42,11 +43,14 @@ except ImportError:  # PyTorch is optional
     torch = None
 
 
+CLOCK = time.perf_counter  # --clock cpu: time.process_time (this process's CPU time: steadier on a loaded machine)
+
+
 def per_call(fn, number):
-    t = time.perf_counter()
+    t = CLOCK()
     for _ in range(number):
         fn()
-    return (time.perf_counter() - t) / number
+    return (CLOCK() - t) / number
 
 
 def small_add(lib, device, grad):
@@ -63,19 +67,8 @@ def small_add(lib, device, grad):
 
 
 def lenet(mod, nn, F, device, batch):
-    class LeNet(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.c1, self.c2 = nn.Conv2d(1, 6, 5, padding=2), nn.Conv2d(6, 16, 5)
-            self.f1, self.f2, self.f3 = nn.Linear(400, 120), nn.Linear(120, 84), nn.Linear(84, 10)
-
-        def forward(self, x):
-            x = F.max_pool2d(F.relu(self.c1(x)), 2)
-            x = F.max_pool2d(F.relu(self.c2(x)), 2).flatten(1)
-            return self.f3(F.relu(self.f2(F.relu(self.f1(x)))))
-
     kw = {"device": device} if mod is pygrad else {}
-    m = LeNet().to(device) if mod is pygrad else LeNet()
+    m = lenet5(nn, F).to(device) if mod is pygrad else lenet5(nn, F)
     opt = mod.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
     x, y = mod.randn(batch, 1, 28, 28, **kw), mod.randint(0, 10, (batch,), **kw)
 
@@ -108,6 +101,45 @@ def lstm(mod, nn, F, device):
     return step
 
 
+def mlp(mod, nn, F, device):
+    """MLP 784-256-10, batch 64, cross-entropy, SGD with momentum."""
+    kw = {"device": device} if mod is pygrad else {}
+    m = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+    if mod is pygrad:
+        m = m.to(device)
+    opt = mod.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
+    x, y = mod.randn(64, 784, **kw), mod.randint(0, 10, (64,), **kw)
+
+    def step():
+        loss = F.cross_entropy(m(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def transformer(mod, nn, F, device):
+    """TransformerEncoderLayer(d_model 128, 8 heads, feed-forward 512, dropout 0.1, train mode) on a batch of
+    16 sequences of 64 tokens, loss mean(y ** 2), Adam."""
+    kw = {"device": device} if mod is pygrad else {}
+    m = nn.TransformerEncoderLayer(128, 8, 512, dropout=0.1, batch_first=True)
+    if mod is pygrad:
+        m = m.to(device)
+    opt = mod.optim.Adam(m.parameters(), lr=1e-4)
+    x = mod.randn(16, 64, 128, **kw)
+
+    def step():
+        loss = m(x).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
 def timed_step(step, device, number):
     """Seconds per step, waiting for the device at the end of the batch of steps."""
     def run():
@@ -116,9 +148,9 @@ def timed_step(step, device, number):
         if device == "opencl":
             pygrad.opencl.synchronize()
         return loss
-    t = time.perf_counter()
+    t = CLOCK()
     run()
-    return (time.perf_counter() - t) / number
+    return (CLOCK() - t) / number
 
 
 def main():
@@ -126,8 +158,14 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="the a + b rows only")
     ap.add_argument("--threads", type=int, default=1, help="threads for PyTorch and BLAS (0: their defaults)")
+    ap.add_argument("--cpu", action="store_true", help="pygrad's CPU backend only (no OpenCL column)")
+    ap.add_argument("--only", default="", help="run only the rows whose name contains this text")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="wall: elapsed time; cpu: the process's CPU time (all its threads), for a loaded machine")
     args = ap.parse_args()
-    devices = ["cpu"] + (["opencl"] if pygrad.opencl.is_available() else [])
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
+    devices = ["cpu"] + (["opencl"] if pygrad.opencl.is_available() and not args.cpu else [])
     cases = {}
     for grad in (False, True):
         name = "a + b, 16 floats" + (", requires_grad, fwd+bwd" if grad else "")
@@ -142,10 +180,13 @@ def main():
             cases[name] = {("pygrad", d): (lenet(pygrad, pnn, PF, d, batch), 5) for d in devices}
             if torch is not None:
                 cases[name]["torch"] = (lenet(torch, torch.nn, torch.nn.functional, None, batch), 5)
-        name = "LSTM 1 layer, seq 32, batch 32, Adam"
-        cases[name] = {("pygrad", d): (lstm(pygrad, pnn, PF, d), 2) for d in devices}
-        if torch is not None:
-            cases[name]["torch"] = (lstm(torch, torch.nn, torch.nn.functional, None), 2)
+        for name, make, number in (("MLP 784-256-10 batch 64 step (SGD momentum)", mlp, 10),
+                                   ("LSTM 1 layer, seq 32, batch 32, Adam", lstm, 2),
+                                   ("TransformerEncoderLayer 16x64 d128 step, Adam", transformer, 2)):
+            cases[name] = {("pygrad", d): (make(pygrad, pnn, PF, d), number) for d in devices}
+            if torch is not None:
+                cases[name]["torch"] = (make(torch, torch.nn, torch.nn.functional, None), number)
+    cases = {c: v for c, v in cases.items() if args.only in c}
     times = {(c, k): [] for c in cases for k in cases[c]}
     for c in cases:  # warm up: kernels built, optimizer state created
         for k, (fn, n) in cases[c].items():
@@ -168,7 +209,7 @@ def main():
                   for d in ("cpu", "opencl")]
         print(f"{c:48s} {fmt(('pygrad', 'cpu'))} {fmt(('pygrad', 'opencl'))} {fmt('torch')} {fmt('numpy')} "
               + " ".join(ratios))
-    if "opencl" in devices and not args.quick:
+    if "opencl" in devices and not args.quick and not args.only:
         print(opencl_counts())
 
 

@@ -804,6 +804,21 @@ def col2im(const conv_t[:, :, :, :, :, ::1] cols, Py_ssize_t H, Py_ssize_t W, tu
 from libc.math cimport INFINITY
 
 
+cdef inline void _taps(Py_ssize_t start, Py_ssize_t k, Py_ssize_t d, Py_ssize_t size, Py_ssize_t* lo,
+                       Py_ssize_t* hi) noexcept nogil:
+    """The window walk of every pooling loop, along one axis: a window starting at ``start`` reads position
+    ``start + t * d`` at tap t in [0, k); its taps inside [0, size) are [lo, hi) (empty: lo == hi)."""
+    cdef Py_ssize_t a = 0, b = k
+    if start < 0:
+        a = (-start + d - 1) // d
+    if start + (k - 1) * d >= size:
+        b = (size - 1 - start) // d + 1 if size - 1 - start >= 0 else 0
+    if b < a:
+        b = a
+    lo[0] = a
+    hi[0] = b
+
+
 def max_pool2d_fwd(const conv_t[:, :, :, ::1] x, tuple kernel, tuple stride, tuple padding, tuple dilation,
                    Py_ssize_t oh, Py_ssize_t ow):
     """Max of each window of a contiguous (N, C, H, W) float array -> (values, flat H*W indices).
@@ -823,7 +838,7 @@ def max_pool2d_fwd(const conv_t[:, :, :, ::1] x, tuple kernel, tuple stride, tup
     idx_arr = np.empty((N, C, oh, ow), dtype=np.int64)
     cdef conv_t[:, :, :, ::1] out = out_arr
     cdef int64_t[:, :, :, ::1] idx = idx_arr
-    cdef Py_ssize_t n, c, y, xo, i, j, h, w, h0, w0, hs, ws, best
+    cdef Py_ssize_t n, c, y, xo, i, j, h, w, hs, ws, best, i0, i1, j0, j1
     cdef conv_t val, m
     cdef const conv_t* plane
     if out_arr.size == 0:
@@ -834,24 +849,16 @@ def max_pool2d_fwd(const conv_t[:, :, :, ::1] x, tuple kernel, tuple stride, tup
                 plane = &x[n, c, 0, 0]
                 for y in range(oh):
                     hs = y * sh - ph
-                    h0 = hs
-                    while h0 < 0:
-                        h0 = h0 + dh
+                    _taps(hs, kh, dh, H, &i0, &i1)
                     for xo in range(ow):
                         ws = xo * sw - pw
-                        w0 = ws
-                        while w0 < 0:
-                            w0 = w0 + dw
-                        best = h0 * W + w0
+                        _taps(ws, kw, dw, W, &j0, &j1)
+                        best = (hs + i0 * dh) * W + ws + j0 * dw  # the first in-bounds position
                         m = -INFINITY
-                        for i in range(kh):
+                        for i in range(i0, i1):
                             h = hs + i * dh
-                            if h < 0 or h >= H:
-                                continue
-                            for j in range(kw):
+                            for j in range(j0, j1):
                                 w = ws + j * dw
-                                if w < 0 or w >= W:
-                                    continue
                                 val = plane[h * W + w]
                                 if val > m or val != val:
                                     m = val
@@ -916,7 +923,7 @@ def avg_pool2d_fwd(const conv_t[:, :, :, ::1] x, tuple kernel, tuple stride, tup
     dtype = np.float32 if conv_t is float else np.float64
     out_arr = np.empty((N, C, oh, ow), dtype=dtype)
     cdef conv_t[:, :, :, ::1] out = out_arr
-    cdef Py_ssize_t n, c, y, xo, i, j, h, w, hs, ws, dv
+    cdef Py_ssize_t n, c, y, xo, i, j, hs, ws, dv, i0, i1, j0, j1
     cdef conv_t acc
     cdef const conv_t* plane
     if out_arr.size == 0:
@@ -927,17 +934,14 @@ def avg_pool2d_fwd(const conv_t[:, :, :, ::1] x, tuple kernel, tuple stride, tup
                 plane = &x[n, c, 0, 0]
                 for y in range(oh):
                     hs = y * sh - ph
+                    _taps(hs, kh, 1, H, &i0, &i1)
                     for xo in range(ow):
                         ws = xo * sw - pw
+                        _taps(ws, kw, 1, W, &j0, &j1)
                         acc = 0
-                        for i in range(kh):
-                            h = hs + i
-                            if h < 0 or h >= H:
-                                continue
-                            for j in range(kw):
-                                w = ws + j
-                                if 0 <= w < W:
-                                    acc = acc + plane[h * W + w]
+                        for i in range(i0, i1):
+                            for j in range(j0, j1):
+                                acc = acc + plane[(hs + i) * W + ws + j]
                         dv = _avg_divisor(hs, ws, kh, kw, H, W, ph, pw, count_include_pad, divisor)
                         out[n, c, y, xo] = acc / <conv_t>dv
     return out_arr
@@ -953,7 +957,7 @@ def avg_pool2d_bwd(const conv_t[:, :, :, ::1] grad, Py_ssize_t H, Py_ssize_t W, 
     dtype = np.float32 if conv_t is float else np.float64
     out_arr = np.zeros((N, C, H, W), dtype=dtype)
     cdef conv_t[:, :, :, ::1] out = out_arr
-    cdef Py_ssize_t n, c, y, xo, i, j, h, w, hs, ws, dv
+    cdef Py_ssize_t n, c, y, xo, i, j, hs, ws, dv, i0, i1, j0, j1
     cdef conv_t gd
     cdef conv_t* o
     if grad.size == 0 or out_arr.size == 0:
@@ -964,16 +968,13 @@ def avg_pool2d_bwd(const conv_t[:, :, :, ::1] grad, Py_ssize_t H, Py_ssize_t W, 
                 o = &out[n, c, 0, 0]
                 for y in range(oh):
                     hs = y * sh - ph
+                    _taps(hs, kh, 1, H, &i0, &i1)
                     for xo in range(ow):
                         ws = xo * sw - pw
+                        _taps(ws, kw, 1, W, &j0, &j1)
                         dv = _avg_divisor(hs, ws, kh, kw, H, W, ph, pw, count_include_pad, divisor)
                         gd = grad[n, c, y, xo] / <conv_t>dv
-                        for i in range(kh):
-                            h = hs + i
-                            if h < 0 or h >= H:
-                                continue
-                            for j in range(kw):
-                                w = ws + j
-                                if 0 <= w < W:
-                                    o[h * W + w] += gd
+                        for i in range(i0, i1):
+                            for j in range(j0, j1):
+                                o[(hs + i) * W + ws + j] += gd
     return out_arr

@@ -543,6 +543,15 @@ cdef class CPUGenerator:
                 out[i] = self.u53() < pp[i]
         return out
 
+    def bernoulli_double_scalar(self, Py_ssize_t n, double p):
+        """``bernoulli_double`` with one probability for all ``n`` draws (no array of p): the same draws."""
+        cdef cnp.ndarray[cnp.uint8_t, ndim=1] out = np.empty(n, dtype=np.uint8)
+        cdef Py_ssize_t i
+        with nogil:
+            for i in range(n):
+                out[i] = self.u53() < p
+        return out
+
     def bernoulli_float(self, cnp.ndarray p):
         """Per-element probabilities in float32/float16: 24-bit float uniform < p (as float)."""
         cdef cnp.ndarray[cnp.float32_t, ndim=1] pp = np.ascontiguousarray(p, dtype=np.float32).reshape(-1)

@@ -62,6 +62,24 @@ def _torch():
     return torch, "cpu", lambda: None
 
 
+def lenet5(nn, F):
+    """A new LeNet-5 for (N, 1, 28, 28) inputs built from ``nn``/``F`` (pygrad's or PyTorch's): the one model
+    definition of this benchmark, ``benchmarks/bench_host_path.py``, ``bench_cold_start.py`` and
+    ``tests/test_host_sync.py`` (importing it never imports PyTorch)."""
+    class LeNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1, self.c2 = nn.Conv2d(1, 6, 5, padding=2), nn.Conv2d(6, 16, 5)
+            self.f1, self.f2, self.f3 = nn.Linear(400, 120), nn.Linear(120, 84), nn.Linear(84, 10)
+
+        def forward(self, x):
+            x = F.max_pool2d(F.relu(self.c1(x)), 2)
+            x = F.max_pool2d(F.relu(self.c2(x)), 2).flatten(1)
+            return self.f3(F.relu(self.f2(F.relu(self.f1(x)))))
+
+    return LeNet()
+
+
 def workloads(pg, torch, pdev, tdev, size):
     """(name, pygrad step, torch step or None, work, unit) for each row of the table."""
     big = size == "full"
@@ -110,9 +128,7 @@ def workloads(pg, torch, pdev, tdev, size):
                  3 * 2.0 * N * K * C * 9 * H * H, "GFLOP/s"))
 
     def lenet(nn):
-        return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5),
-                             nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(400, 120), nn.ReLU(),
-                             nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+        return lenet5(nn, nn.functional)
 
     for bs in pick["lenet"]:
         (px_, tx_) = pair(rng.random((bs, 1, 28, 28), np.float32))

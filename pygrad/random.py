@@ -335,7 +335,7 @@ def _bernoulli_values(n, p, generator):
     p = float(p)
     if not 0 <= p <= 1:
         raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
-    return g.bernoulli_double(np.full(n, p))
+    return g.bernoulli_double_scalar(n, p)
 
 
 def bernoulli(shape, dtype, p=0.5, generator=None):

@@ -13,6 +13,7 @@ import pytest
 import pygrad as torch
 import pygrad.nn as nn
 import pygrad.nn.functional as F
+from pygrad.bench import lenet5
 
 opencl = pytest.mark.skipif(not torch.opencl.is_available(), reason="no OpenCL device")
 DEV = "opencl"
@@ -100,20 +101,8 @@ def test_debug_mode_raises_at_the_op_and_exit_warns():
     assert "warning" in r.stderr and "IndexError: index 4 is out of bounds for dimension 0 with size 3" in r.stderr
 
 
-class LeNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.c1, self.c2 = nn.Conv2d(1, 6, 5, padding=2), nn.Conv2d(6, 16, 5)
-        self.f1, self.f2, self.f3 = nn.Linear(400, 120), nn.Linear(120, 84), nn.Linear(84, 10)
-
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.c1(x)), 2)
-        x = F.max_pool2d(F.relu(self.c2(x)), 2).flatten(1)
-        return self.f3(F.relu(self.f2(F.relu(self.f1(x)))))
-
-
 def _lenet():
-    m = LeNet().to(DEV)
+    m = lenet5(nn, F).to(DEV)
     x, y = torch.randn(4, 1, 28, 28, device=DEV), torch.randint(0, 10, (4,), device=DEV)
     return m, lambda: F.cross_entropy(m(x), y)
 

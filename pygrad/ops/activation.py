@@ -4,7 +4,15 @@ They need no backward of their own: each is a short formula over ops that alread
 """
 import math
 
+import numpy as np
+
+from .. import _core
 from .. import dtypes as D
+
+
+def _numel(shape):
+    """Elements of a shape (a tuple or a list)."""
+    return _core.numel(tuple(shape))
 
 
 def _tensor_input(fn):
@@ -138,11 +146,18 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
 def _dropout_noise(input, shape, p):
     """PyTorch's CPU dropout noise: ``empty(shape).bernoulli_(1 - p).div_(1 - p)`` from the CPU generator
     (the same draws as PyTorch); on an OpenCL device, the device's Philox stream."""
-    from ..random import bernoulli, rand
+    from ..random import _bernoulli_values, bernoulli, rand
 
     if input.device.type != "cpu":
         keep = rand(shape, dtype=input.dtype, device=input.device) >= p
         return keep.to(input.dtype) / (1 - p)
+    dense = tuple(shape) != tuple(input._shape) or input.is_contiguous() or input.numel() <= 1
+    if dense and input.dtype in (D.float32, D.float64):
+        # the same draws and values as bernoulli(...) / (1 - p), in one pass (no float mask, no Div op)
+        from ..runtime import cpu
+
+        keep = _bernoulli_values(_numel(shape), 1 - p, None).reshape(shape)
+        return cpu.wrap(np.divide(keep, input.dtype.np.type(1 - p), dtype=input.dtype.np), input.dtype)
     noise = bernoulli(shape, input.dtype, 1 - p)
     if tuple(shape) == tuple(input._shape) and not input.is_contiguous() and input.numel() > 1:
         from .inplace import _memory_order_fill

@@ -8,6 +8,7 @@ autograd differentiates the composition.  ``conv_transpose2d`` is the same piece
 """
 import numpy as np
 
+from ..autograd import grad_mode
 from ..autograd.function import Function
 from .dispatch import backend_of
 
@@ -90,6 +91,57 @@ class FoldBatchInner(Function):
         return UnfoldBatchInner.apply(g, *ctx.args), None, None, None, None, None
 
 
+class Conv2d(Function):
+    """CPU float32/float64 convolution with groups 1 as one op (PyTorch's node: ``ConvolutionBackward0``): the
+    backend runs im2col and the product per batch chunk, bias added in place; the backward builds the columns
+    again per chunk.  Under ``create_graph`` the backward is written with differentiable ops instead."""
+
+    _builtin = True
+    node_name = "ConvolutionBackward0"
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, kernel, stride, padding, dilation):
+        ctx.save_for_backward(x, weight)
+        ctx.args, ctx.has_bias = (kernel, stride, padding, dilation), bias is not None
+        return backend_of(x).conv2d(x, weight, bias, kernel, stride, padding, dilation)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved_tensors
+        needs = (ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.has_bias and ctx.needs_input_grad[2])
+        if grad_mode.is_grad_enabled():  # create_graph: a backward that is itself differentiable
+            gx, gw, gb = _conv2d_backward_ops(g, x, weight, needs, *ctx.args)
+        else:
+            gx, gw, gb = backend_of(x).conv2d_backward(g, x, weight, *ctx.args, needs)
+        return gx, gw, gb, None, None, None, None
+
+
+def _conv2d_backward_ops(g, x, weight, needs, kernel, stride, padding, dilation):
+    """``Conv2d``'s gradients written with differentiable ops (unfold, matmul, fold, sum)."""
+    n, c, h, w = x._shape
+    cout = weight._shape[0]
+    oh, ow = g._shape[2:]
+    g2 = g.reshape(n, cout, oh * ow)
+    w2 = weight.reshape(cout, -1)
+    gx = gw = gb = None
+    if needs[0]:
+        cols = w2.t() @ g2
+        gx = Fold.apply(cols.reshape(n, c, kernel[0], kernel[1], oh, ow), (h, w), kernel, dilation, padding, stride)
+    if needs[1]:
+        cols = Unfold.apply(x, kernel, dilation, padding, stride).reshape(n, -1, oh * ow)
+        gw = (g2 @ cols.mT).sum(0).reshape(weight._shape)
+    if needs[2]:
+        gb = g.sum((0, 2, 3))
+    return gx, gw, gb
+
+
+def _cpu_direct(x, weight, bias, groups):
+    """Whether ``Conv2d`` (the CPU backend's one-op convolution) runs this convolution."""
+    return (groups == 1 and getattr(backend_of(x), "name", None) == "cpu"
+            and x.dtype.name in ("float32", "float64") and weight.dtype is x.dtype
+            and (bias is None or bias.dtype is x.dtype))
+
+
 def _check_conv_input(x, weight, groups, name, nd=2):
     if x.dim() not in (nd + 1, nd + 2):
         raise RuntimeError(f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {name}, but got "
@@ -136,6 +188,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                            f"size: ({d[0] * (k[0] - 1) + 1} x {d[1] * (k[1] - 1) + 1}). Kernel size can't be greater "
                            "than actual input size")
     cout = weight._shape[0]
+    if _cpu_direct(x, weight, bias, groups):
+        out = Conv2d.apply(x, weight, bias, k, s, p, d)
+        return out.squeeze(0) if unbatched else out
     wmat = weight.reshape(groups, cout // groups, -1)
     per_sample = c * k[0] * k[1] * oh * ow * x.dtype.itemsize
     if _gpu_shape(x):

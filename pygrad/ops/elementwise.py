@@ -512,7 +512,8 @@ def _np_clamp(x, lo, hi, out):
 
 
 def _np_threshold_backward(g, y, out):
-    return np.copyto(out, np.where(y <= 0, 0, g))
+    if not _vmath.threshold_backward(g, y, out):  # one compiled pass for dense float32/float64 operands
+        np.copyto(out, np.where(y <= 0, 0, g))
 
 
 # Kernels of the ops above for the OpenCL backend: function -> (name, C expression, arity).

@@ -6,10 +6,16 @@ from the result, which is exactly PyTorch's definition of ``matmul``.  The gradi
 is ``dA = dC @ Bᵀ`` and ``dB = Aᵀ @ dC`` (the engine sums broadcast batch dims back).
 """
 
+import numpy as np
+
 from .. import _core
 from ..amp.autocast_mode import cast_inputs
 from ..autograd.function import Function
 from .dispatch import backend_of, check_same_device
+from .movement import _view_op
+
+# matmul's view of a folded product back to its batch shape (PyTorch's node: UnsafeViewBackward0)
+_UnsafeView = _view_op("UnsafeView", lambda g, s, info: g.reshape(s))
 
 
 def _check_dtypes(a, b, name):
@@ -34,9 +40,29 @@ class Mm(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
+        if a.dim() == 2 and b.dim() == 2:
+            return (_grad_mat1(g, b, _column_major(a)) if ctx.needs_input_grad[0] else None,
+                    _grad_mat2(g, a, _column_major(b)) if ctx.needs_input_grad[1] else None)
         ga = g @ b.mT if ctx.needs_input_grad[0] else None
         gb = a.mT @ g if ctx.needs_input_grad[1] else None
         return ga, gb
+
+
+def _column_major(m):
+    """A 2-D tensor stored transposed (``w.t()`` of a contiguous ``w``, as ``nn.Linear`` passes its weight)."""
+    return m._strides[0] == 1 and m._strides[1] == m._shape[0] and m._shape[0] > 1 and m._shape[1] > 1
+
+
+def _grad_mat1(g, b, a_column_major):
+    """``g @ b.t()``, the gradient of ``a`` in ``a @ b``, laid out like ``a`` (PyTorch's mm_mat1_backward): for
+    a column-major ``a`` it is computed as ``(b @ g.t()).t()``, so the leaf under a ``.t()`` gets a contiguous
+    gradient it can keep without a copy."""
+    return b.mm(g.t()).t() if a_column_major else g.mm(b.t())
+
+
+def _grad_mat2(g, a, b_column_major):
+    """``a.t() @ g``, the gradient of ``b`` in ``a @ b``, laid out like ``b`` (PyTorch's mm_mat2_backward)."""
+    return g.t().mm(a).t() if b_column_major else a.t().mm(g)
 
 
 class Bmm(Mm):
@@ -76,8 +102,16 @@ def _matmul(input, other):
             raise RuntimeError(f"size mismatch, got input ({list(a._shape)}), other ({list(b._shape)}): "
                                f"{a._shape[-1]} != {b2._shape[-2]}")
         _core_shape(a2, b2)
-    _core_shape(a2, b2)
-    r = (Mm if a2.dim() == 2 and b2.dim() == 2 else Bmm).apply(a2, b2)
+    shape = _core_shape(a2, b2)
+    if a2.dim() > 2 and b2.dim() == 2:
+        # PyTorch's fold: (..., n, k) @ (k, m) is one (rows, k) @ (k, m) product (a copy first when the rows are
+        # not one strided block), viewed back; its backward is then two plain products, not a batched one
+        # plus a sum over the broadcast weight
+        rows = _core.numel(a2._shape[:-1])
+        r = Mm.apply(a2.reshape(rows, a2._shape[-1]), b2)
+        r = _UnsafeView.apply(r, (shape, _core.contiguous_strides(shape), r._offset), None)
+    else:
+        r = (Mm if a2.dim() == 2 and b2.dim() == 2 else Bmm).apply(a2, b2)
     if a.dim() == 1:
         r = r.squeeze(-2)
     if b.dim() == 1:
@@ -179,6 +213,7 @@ class Addmm(Function):
     def forward(ctx, bias, a, b, beta, alpha):
         ctx.save_for_backward(a if ctx.needs_input_grad[2] else None, b if ctx.needs_input_grad[1] else None)
         ctx.beta, ctx.alpha = beta, alpha
+        ctx.layout = _column_major(a), _column_major(b)
         y = backend_of(a).matmul(a, b)
         if alpha != 1:
             y = y.mul_(alpha)
@@ -187,6 +222,11 @@ class Addmm(Function):
         bias = bias if beta == 1 else bias * beta
         if bias.dtype is y.dtype and len(bias._shape) <= 2 and \
                 all(s in (1, n) for s, n in zip(bias._shape[::-1], y._shape[::-1])):
+            be = backend_of(a)
+            if be.name == "cpu":  # y is the product's fresh array: add the bias in place (one pass, no new tensor)
+                yv = be.to_numpy(y)
+                be.ufunc_quiet(np.add, (yv, be.to_numpy(bias)), yv)
+                return y
             return y + bias  # one kernel; add_ would add into a temporary and copy it back (two)
         return y.add_(bias)
 
@@ -196,8 +236,8 @@ class Addmm(Function):
         gbias = (g if ctx.beta == 1 else g * ctx.beta) if ctx.needs_input_grad[0] else None
         if ctx.alpha != 1:
             g = g * ctx.alpha
-        ga = g.mm(b.t()) if ctx.needs_input_grad[1] else None
-        gb = a.t().mm(g) if ctx.needs_input_grad[2] else None
+        ga = _grad_mat1(g, b, ctx.layout[0]) if ctx.needs_input_grad[1] else None
+        gb = _grad_mat2(g, a, ctx.layout[1]) if ctx.needs_input_grad[2] else None
         return gbias, ga, gb, None, None
 
 

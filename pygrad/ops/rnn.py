@@ -51,9 +51,13 @@ class LSTMLayer(Function):
         be.copy_(_at(hs, 0), h0)
         be.copy_(_at(cs, 0), c0)
         w_t = w_hh.t().contiguous()  # once per sequence: every step's matmul then reads it in order
-        for t in range(T):
-            gh = be.matmul(_at(hs, t), w_t)
-            be.lstm_cell_forward(_at(hs, t + 1), _at(cs, t + 1), _at(acts, t), _at(gi, t), gh, _at(cs, t))
+        whole = getattr(be, "lstm_layer_forward", None)
+        if whole is not None:  # the CPU backend runs the time loop on its arrays (no tensors per step)
+            whole(gi, hs, cs, acts, w_t)
+        else:
+            for t in range(T):
+                gh = be.matmul(_at(hs, t), w_t)
+                be.lstm_cell_forward(_at(hs, t + 1), _at(cs, t + 1), _at(acts, t), _at(gi, t), gh, _at(cs, t))
         ctx.save_for_backward(w_hh, hs, cs, acts)  # (out shares hs: an in-place change of out is caught)
         ctx.has_bias = b_hh is not None
         out = _span(hs, 1, T + 1)
@@ -71,7 +75,10 @@ class LSTMLayer(Function):
         dout = dout.contiguous()
         dh, dc = dh_n.contiguous(), dc_n.contiguous()
         dgates = be.empty((T, N, G), dout.dtype)
-        for t in reversed(range(T)):
+        whole = getattr(be, "lstm_layer_backward", None)
+        if whole is not None:
+            dh, dc = whole(dgates, dout, dh, dc, w_hh, cs, acts)
+        for t in reversed(range(T) if whole is None else ()):
             dc_prev = be.empty((N, H), dout.dtype)
             dg = _at(dgates, t)
             be.lstm_cell_backward(dg, dc_prev, _at(dout, t), dh, dc, _at(acts, t), _at(cs, t + 1), _at(cs, t))

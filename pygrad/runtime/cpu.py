@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from .. import _core
+from .. import _core, _vmath
 from .. import dtypes as D
 from ..device import CPU
 
@@ -42,7 +42,22 @@ except ImportError:  # older NumPy: the public context manager (about 1.5 us mor
         with np.errstate(all="ignore"):
             fn(*args, out=out)
 
+<<<<<<< HEAD
 _Tensor = None  # the class results are made of: set by ``pygrad.runtime.set_tensor_class`` (no import upward)
+=======
+ufunc_quiet = _ufunc_quiet  # (for ops that run a ufunc in place on a fresh result)
+
+_Tensor = None
+
+
+def _tensor_class():
+    global _Tensor
+    if _Tensor is None:
+        from ..tensor import Tensor
+
+        _Tensor = Tensor
+    return _Tensor
+>>>>>>> h12steps
 
 
 def empty(shape, dtype, strides=None):
@@ -157,6 +172,13 @@ def wrap(arr, dtype=None):
     arr = np.asarray(arr, dtype=dtype.np, order="C")
     if not arr.flags.owndata and arr.base is not None and arr.size != getattr(arr.base, "size", -1):
         arr = arr.copy()  # do not keep a large base array alive for a small result
+    if arr.flags.c_contiguous and arr.flags.writeable:  # the usual case: a flat view is the storage
+        Tensor = _Tensor or _tensor_class()
+        shape = arr.shape
+        t = Tensor._make(_core.Storage(arr.reshape(-1), CPU, dtype, arr.size), shape,
+                         _core.contiguous_strides(shape), 0)
+        t._np = arr
+        return t
     return from_numpy(arr, dtype)
 
 
@@ -300,6 +322,65 @@ def fold(cols, out_hw, kernel, dilation, padding, stride):
     return wrap(out[:, :, ph: ph + out_hw[0], pw: pw + out_hw[1]], cols.dtype)
 
 
+# -- convolution: im2col + matrix product per batch chunk ----------------------------------------------------
+_CONV_CHUNK_BYTES = 512 << 10  # the im2col columns of one chunk stay in cache for the product that reads them
+
+
+def _conv_chunks(n, per_sample_bytes):
+    step = max(1, _CONV_CHUNK_BYTES // max(per_sample_bytes, 1))
+    return [(i, min(i + step, n)) for i in range(0, n, step)]
+
+
+def conv2d(x, w, b, kernel, stride, padding, dilation):
+    """2-D convolution of a float32/float64 (N, C, H, W) tensor by (Cout, C, kh, kw) weights (groups 1) and an
+    optional (Cout,) bias: per batch chunk one compiled im2col (``_core.im2col``) and one product into the
+    output, so each chunk's columns are read while still in cache (no full-batch column matrix)."""
+    xa = np.ascontiguousarray(to_numpy(x))
+    N, C, H, W = xa.shape
+    cout = w._shape[0]
+    w2 = np.ascontiguousarray(to_numpy(w)).reshape(cout, -1)
+    K = w2.shape[1]
+    oh, ow = _core._check_conv(N, C, H, W, kernel, dilation, padding, stride)
+    L = oh * ow
+    out = np.empty((N, cout, L), xa.dtype)
+    if out.size:
+        for i, j in _conv_chunks(N, K * L * xa.itemsize):
+            cols = _core.im2col(xa[i:j], kernel, dilation, padding, stride, 0.0)
+            np.matmul(w2, cols.reshape(j - i, K, L), out=out[i:j])
+        if b is not None:
+            out += to_numpy(b).reshape(cout, 1)
+    return wrap(out.reshape(N, cout, oh, ow), x.dtype)
+
+
+def conv2d_backward(g, x, w, kernel, stride, padding, dilation, needs):
+    """Gradients (input, weight, bias) of ``conv2d``, each None where ``needs`` says it is not wanted: per batch
+    chunk the columns are built again (cheaper than keeping the whole column matrix), the weight gradient is
+    ``sum_n g_n cols_n^T`` and the input's is col2im of ``w^T g_n``."""
+    xa = np.ascontiguousarray(to_numpy(x))
+    N, C, H, W = xa.shape
+    kh, kw = kernel
+    cout = w._shape[0]
+    w2 = np.ascontiguousarray(to_numpy(w)).reshape(cout, -1)
+    K = w2.shape[1]
+    oh, ow = g._shape[2], g._shape[3]
+    L = oh * ow
+    ga = np.ascontiguousarray(to_numpy(g)).reshape(N, cout, L)
+    gx = np.zeros((N, C, H, W), xa.dtype) if needs[0] else None
+    gw = np.zeros((cout, K), xa.dtype) if needs[1] else None
+    if ga.size and (needs[0] or needs[1]):
+        w2t = w2.T
+        for i, j in _conv_chunks(N, K * L * xa.itemsize):
+            if needs[1]:
+                cols = _core.im2col(xa[i:j], kernel, dilation, padding, stride, 0.0).reshape(j - i, K, L)
+                gw += np.matmul(ga[i:j], cols.transpose(0, 2, 1)).sum(0)
+            if needs[0]:
+                gcols = np.matmul(w2t, ga[i:j]).reshape(j - i, C, kh, kw, oh, ow)
+                gx[i:j] = _core.col2im(gcols, H, W, dilation, padding, stride)
+    gb = ga.sum(axis=(0, 2)) if needs[2] else None
+    return tuple(None if a is None else wrap(a.reshape(shape), x.dtype)
+                 for a, shape in ((gx, x._shape), (gw, w._shape), (gb, (cout,))))
+
+
 # -- row ops (softmax, log_softmax, layer_norm): a few whole-array NumPy passes each --------------------------
 def _rows_np(x):
     """``x`` as a NumPy array in its compute dtype: float16 computes in float32, as PyTorch's CPU kernels."""
@@ -307,11 +388,24 @@ def _rows_np(x):
     return a.astype(np.float32) if a.dtype == np.float16 else a
 
 
+def _f32_rows(a, dim):
+    """``a`` as a (rows, n) float32 array when ``dim`` is its last dim and it is C-contiguous (the compiled
+    row loops of ``_vmath`` take it), else None."""
+    if a.dtype != np.float32 or dim != a.ndim - 1 or not a.flags.c_contiguous or a.size == 0:
+        return None
+    return a.reshape(-1, a.shape[-1])
+
+
 def softmax(x, dim, log):
     """softmax (or log_softmax, ``log``) along ``dim``: ``z = x - max``, then ``exp(z) / sum`` or ``z - log(sum)``."""
     if x.numel() == 0:
         return empty(x._shape, x.dtype)
     a = _rows_np(x)
+    rows = _f32_rows(a, dim) if x.dtype is D.float32 else None
+    if rows is not None:  # one compiled pass per row
+        out = empty(x._shape, x.dtype)
+        _vmath.softmax_rows(rows, to_numpy(out).reshape(rows.shape), log)
+        return out
     with np.errstate(all="ignore"):
         z = a - a.max(axis=dim, keepdims=True)  # a new array: the passes below work in place on it
         if log:
@@ -328,6 +422,12 @@ def softmax_backward(g, y, dim, log):
     if y.numel() == 0:
         return empty(y._shape, y.dtype)
     gy, ya = _rows_np(g), _rows_np(y)
+    rows = _f32_rows(ya, dim) if y.dtype is D.float32 and g.dtype is D.float32 else None
+    if rows is not None:  # one compiled pass per row
+        out = empty(y._shape, y.dtype)
+        _vmath.softmax_backward_rows(np.ascontiguousarray(gy).reshape(rows.shape), rows,
+                                     to_numpy(out).reshape(rows.shape), log)
+        return out
     with np.errstate(all="ignore"):
         if log:
             r = np.exp(ya)
@@ -351,6 +451,11 @@ def layer_norm(x, w, b, n, eps):
         with np.errstate(all="ignore"):
             mean = np.full(rows, np.nan, ct)
         return empty(x._shape, x.dtype), wrap(mean), wrap(mean.copy())
+    wa, ba = (None if t is None else _rows_np(t).reshape(n) for t in (w, b))
+    if ct == np.float32 and x.dtype is D.float32 and all(t is None or t.dtype == ct for t in (wa, ba)):
+        y, mean, rstd = empty(x._shape, x.dtype), np.empty(rows, ct), np.empty(rows, ct)
+        _vmath.layer_norm_rows(a, wa, ba, to_numpy(y).reshape(rows, n), mean, rstd, eps)  # one compiled pass
+        return y, wrap(mean), wrap(rstd)
     mean = a.mean(axis=1, dtype=ct)
     d = a - mean[:, None]
     var = np.einsum("ij,ij->i", d, d) / ct.type(n)
@@ -368,6 +473,17 @@ def layer_norm_backward(g, x, w, mean, rstd, n, needs):
     ``gx = rstd (g w - mean(g w) - xhat mean(g w xhat))``, ``gw = sum_rows g xhat``, ``gb = sum_rows g``."""
     rows = x.numel() // n if n else 0
     a, gy = _rows_np(x).reshape(rows, n), _rows_np(g).reshape(rows, n)
+    wa = _rows_np(w).reshape(n) if w is not None else None
+    if (rows and n and a.dtype == np.float32 and x.dtype is D.float32 and gy.dtype == np.float32
+            and (wa is None or wa.dtype == np.float32)):  # one compiled pass over the rows
+        gxa = np.empty((rows, n), np.float32) if needs[0] else None
+        gwa, gba = (np.zeros(n, np.float64) if k else None for k in needs[1:3])
+        _vmath.layer_norm_backward_rows(np.ascontiguousarray(gy), np.ascontiguousarray(a), wa,
+                                        np.ascontiguousarray(to_numpy(mean)), np.ascontiguousarray(to_numpy(rstd)),
+                                        gxa, gwa, gba)
+        return (None if gxa is None else wrap(gxa.reshape(x._shape), x.dtype),
+                None if gwa is None else wrap(gwa.astype(np.float32), x.dtype),
+                None if gba is None else wrap(gba.astype(np.float32), x.dtype))
     m, r = to_numpy(mean)[:, None], to_numpy(rstd)[:, None]
     xhat = (a - m) * r
     gx = gw = gb = None
@@ -384,4 +500,5 @@ def layer_norm_backward(g, x, w, mean, rstd, n, needs):
 
 
 from .cpu_fused import (gru_cell_backward, gru_cell_forward, lstm_cell_backward, lstm_cell_forward,  # noqa: E402,F401
+                        lstm_layer_backward, lstm_layer_forward,
                         nll_backward, nll_forward, optim_step, rnn_cell_backward, rnn_cell_forward)  # fused, one NumPy pass each

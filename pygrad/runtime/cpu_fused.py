@@ -2,6 +2,8 @@
 optimizer updates, each one vectorised NumPy pass (the ``cpu`` module re-exports them)."""
 import numpy as np
 
+from .. import _vmath
+
 
 def _wrap(arr, dtype):
     from .cpu import wrap
@@ -59,11 +61,28 @@ def nll_backward(g, target, weight, wsum, ignore_index, reduction, C):
     return _wrap(gx, g.dtype)
 
 
+COMPILED_OPTIM = True  # float32 SGD/Adam as one compiled pass (tests turn it off to get the NumPy passes)
+
+
 def optim_step(kind, tensors, floats, flags):
     """See ``OpenCLBackend.optim_step``: the same update as ``cl_kernels/optim.cl``, as NumPy in-place passes."""
     p, g, *state = [None if t is None else _np(t) for t in tensors] + [None] * (5 - len(tensors))
     f = list(floats) + [0.0] * (8 - len(floats))
     k = list(flags) + [0] * (4 - len(flags))
+    wd = f[3] if kind == "sgd" else f[4]
+    if COMPILED_OPTIM and p.dtype == np.float32 and kind in ("sgd", "adam") and (wd == 0 or np.float32(wd) != 0) \
+            and all(a is None or (a.dtype == np.float32 and a.flags.c_contiguous) for a in [p, g] + state):
+        # one compiled pass (bitwise the same as the passes below)
+        flat = [None if a is None else a.reshape(-1) for a in [p, g] + state]
+        if kind == "sgd":
+            lr, momentum, dampening, wd = f[:4]
+            _vmath.sgd(flat[0], flat[1], flat[2] if momentum != 0 else None, lr, momentum, dampening, wd,
+                       k[0], k[1], k[2])
+        else:
+            lr, beta1, beta2, eps, wd, bc1, bc2_sqrt = f[:7]
+            _vmath.adam(flat[0], flat[1], flat[2], flat[3], flat[4] if k[1] else None, lr, beta1, beta2, eps,
+                        wd, bc1, bc2_sqrt, k[0], k[2])
+        return
     gi = -g if (kind in ("sgd", "rmsprop") and k[1]) or (kind == "adam" and k[2]) or (kind == "adagrad" and k[0]) \
         else g
     s1, s2, s3 = state[:3]
@@ -131,32 +150,65 @@ def _sigmoid(x):
 
 def lstm_cell_forward(h, c, acts, gi, gh, c_prev):
     """See ``OpenCLBackend.lstm_cell_forward``: one LSTM step's gate math, written into h, c and acts."""
-    H = c._shape[1]
-    a, z = _np(acts), _np(gi) + _np(gh)
+    _lstm_fwd_np(_np(gi), _np(gh), _np(c_prev), _np(h), _np(c), _np(acts))
+
+
+def _lstm_fwd_np(gi, gh, c_prev, h, c, acts):
+    """One LSTM step on NumPy arrays (the argument order of ``_vmath.lstm_cell_forward``)."""
+    H = c.shape[1]
+    a, z = acts, gi + gh
     a[:, :H] = _sigmoid(z[:, :H])
     a[:, H:2 * H] = _sigmoid(z[:, H:2 * H])
     np.tanh(z[:, 2 * H:3 * H], out=a[:, 2 * H:3 * H])
     a[:, 3 * H:] = _sigmoid(z[:, 3 * H:])
-    cn = _np(c)
-    np.multiply(a[:, H:2 * H], _np(c_prev), out=cn)
-    cn += a[:, :H] * a[:, 2 * H:3 * H]
-    np.multiply(a[:, 3 * H:], np.tanh(cn), out=_np(h))
+    np.multiply(a[:, H:2 * H], c_prev, out=c)
+    c += a[:, :H] * a[:, 2 * H:3 * H]
+    np.multiply(a[:, 3 * H:], np.tanh(c), out=h)
 
 
 def lstm_cell_backward(dgates, dc_prev, dout, dh_next, dc_next, acts, c, c_prev):
     """See ``OpenCLBackend.lstm_cell_backward``."""
-    H = c._shape[1]
-    a = _np(acts)
+    _lstm_bwd_np(_np(dgates), _np(dc_prev), _np(dout), _np(dh_next), _np(dc_next), _np(acts), _np(c), _np(c_prev))
+
+
+def _lstm_bwd_np(d, dc_prev, dout, dh_next, dc_next, a, c, c_prev):
+    """One LSTM step's backward on NumPy arrays (the argument order of ``_vmath.lstm_cell_backward``)."""
+    H = c.shape[1]
     i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-    tc = np.tanh(_np(c))
-    dh = _np(dout) + _np(dh_next)
-    dc = _np(dc_next) + dh * o * (1 - tc * tc)
-    d = _np(dgates)
+    tc = np.tanh(c)
+    dh = dout + dh_next
+    dc = dc_next + dh * o * (1 - tc * tc)
     d[:, :H] = dc * g * i * (1 - i)
-    d[:, H:2 * H] = dc * _np(c_prev) * f * (1 - f)
+    d[:, H:2 * H] = dc * c_prev * f * (1 - f)
     d[:, 2 * H:3 * H] = dc * i * (1 - g * g)
     d[:, 3 * H:] = dh * tc * o * (1 - o)
-    np.multiply(dc, f, out=_np(dc_prev))
+    np.multiply(dc, f, out=dc_prev)
+
+
+def lstm_layer_forward(gi, hs, cs, acts, w_t):
+    """The time loop of ``ops.rnn.LSTMLayer``'s forward on NumPy arrays (no tensor per step): each step one
+    matmul into a reused buffer and one cell (a compiled loop for float32).  ``hs[0]``/``cs[0]`` hold h0/c0;
+    fills ``hs[1:]``, ``cs[1:]`` and ``acts``."""
+    g, hv, cv, av, w = _np(gi), _np(hs), _np(cs), _np(acts), _np(w_t)
+    gh = np.empty(g.shape[1:], g.dtype)
+    cell = _vmath.lstm_cell_forward if g.dtype == np.float32 else _lstm_fwd_np
+    for t in range(g.shape[0]):
+        np.matmul(hv[t], w, out=gh)
+        cell(g[t], gh, cv[t], hv[t + 1], cv[t + 1], av[t])
+
+
+def lstm_layer_backward(dgates, dout, dh_n, dc_n, w_hh, cs, acts):
+    """The reverse time loop of ``LSTMLayer``'s backward on NumPy arrays: fills ``dgates`` (T, N, 4H) and
+    returns the gradients of h0 and c0 as tensors."""
+    d, do, av, cv, w = _np(dgates), _np(dout), _np(acts), _np(cs), _np(w_hh)
+    dh, dc = np.array(_np(dh_n), order="C"), np.array(_np(dc_n), order="C")
+    dc_prev = np.empty_like(dc)
+    cell = _vmath.lstm_cell_backward if d.dtype == np.float32 else _lstm_bwd_np
+    for t in reversed(range(d.shape[0])):
+        cell(d[t], dc_prev, do[t], dh, dc, av[t], cv[t + 1], cv[t])
+        np.matmul(d[t], w, out=dh)  # the cell has read dh: the next step's dh_next goes into the same buffer
+        dc, dc_prev = dc_prev, dc
+    return _wrap(dh, None), _wrap(dc, None)
 
 
 def gru_cell_forward(h, acts, gi, gh, b_hh, h_prev):
