@@ -79,11 +79,19 @@ def reduce(self, fn, x, dims, keepdim, out_dtype, compute_dtype):
     if wg:
         prg.reduce_wg_k(self.rt.queue, (min(nout * nchunks, _MAX_GROUPS) * self.wg,), (self.wg,), *args)
     else:
-        prg.reduce_k(self.rt.queue, self.grid(nout * nchunks), (LOCAL,), *args)
+        prg.reduce_k(self.rt.queue, *_row_grid(self, nout * nchunks), *args)
     if nchunks > 1:
         partial = target._view((nout, nchunks), (nchunks, 1), 0)
         return reduce(self, fn, partial, (1,), False, out_dtype, compute_dtype).reshape(out_shape)
     return out
+
+
+def _row_grid(self, n):
+    """(global, local) size of a launch of n long tasks (rows, chunks of a row): PoCL runs a work-group on
+    one core, so fewer tasks than 64 per core go one per work-group (x.sum(1) of 2 long rows on 2 cores)."""
+    if self.rt.kernel_shape == "cpu" and n < LOCAL * self.rt.device.max_compute_units:
+        return (n,), (1,)
+    return self.grid(n), (LOCAL,)
 
 
 def _cpu_chunks(self, Lr, nout, nred):
@@ -196,7 +204,7 @@ def _arg_reduce(self, x, axis, keepdims, better, with_values=False):
             prg.argreduce_wg_k(self.rt.queue, (min(nout, _MAX_GROUPS) * self.wg,), (self.wg,), out._storage.data,
                                vbuf, x._storage.data, Lk, np.int64(nout), np.int64(nred), np.int64(x._strides[d]))
         else:
-            prg.argreduce_k(self.rt.queue, self.grid(nout), (LOCAL,), out._storage.data, vbuf, x._storage.data, Lk,
+            prg.argreduce_k(self.rt.queue, *_row_grid(self, nout), out._storage.data, vbuf, x._storage.data, Lk,
                             np.int64(nout), np.int64(nred), np.int64(x._strides[d]))
     if with_values:
         return (vals.unsqueeze(d), out.unsqueeze(d)) if keepdims else (vals, out)
