@@ -19,7 +19,7 @@
 #endif
 /* independent accumulators of a contiguous run (CPU shape; one would wait on the add's latency) */
 #ifndef PG_NACC
-#define PG_NACC 8
+#define PG_NACC 32
 #endif
 #define PG_RBLK 2048
 /* argreduce_k's contiguous rows: blocks of PG_ABLK, PG_ANACC accumulators */
