@@ -32,6 +32,14 @@
 #define PG_COLS 1
 #endif
 
+/* the tasks of the *_cols_k kernels: PG_COLS neighbouring outputs j0 .. j0 + m - 1 of outer row jo
+ * (no outer rows of ni outputs, in the kernel's arguments) */
+#define PG_COLS_FOR(jo, j0, m) \
+    long pg_blocks_ = (ni + PG_COLS - 1) / PG_COLS; \
+    PG_FOR(pg_t_, no * pg_blocks_) \
+        for (long jo = pg_t_ / pg_blocks_, j0 = (pg_t_ % pg_blocks_) * PG_COLS, m = min((long)PG_COLS, ni - j0), \
+             pg_once_ = 1; pg_once_; pg_once_ = 0)
+
 /* storage offset of reduced element r relative to its row's base */
 inline long pg_red_off(const Layout* L, long r) {
     if (L->nd == 1) return r * L->strides[1][0];
@@ -169,9 +177,7 @@ __kernel void reduce_k(__global TO* out, __global const TI* in, const Layout Lk,
 __kernel void reduce_cols_k(__global TO* out, __global const TI* in, const long off, const long no, const long ni,
                             const long kso, const long ksi, const long oso, const long osi, const long nred,
                             const long rs) {
-    long blocks = (ni + PG_COLS - 1) / PG_COLS;
-    PG_FOR(t, no * blocks) {
-        long jo = t / blocks, j0 = (t % blocks) * PG_COLS, m = min((long)PG_COLS, ni - j0);
+    PG_COLS_FOR(jo, j0, m) {
         ACC acc[PG_COLS];
         for (int q = 0; q < PG_COLS; ++q) acc[q] = INIT;
         for (long r = 0; r < nred; ++r) {
@@ -335,9 +341,7 @@ __kernel void argreduce_cols_k(__global long* out, __global TV* vals, __global c
                                const long no,
                                const long ni, const long kso, const long ksi, const long oso, const long osi,
                                const long nred, const long rs) {
-    long blocks = (ni + PG_COLS - 1) / PG_COLS;
-    PG_FOR(t, no * blocks) {
-        long jo = t / blocks, j0 = (t % blocks) * PG_COLS, m = min((long)PG_COLS, ni - j0);
+    PG_COLS_FOR(jo, j0, m) {
         long first = off + jo * kso + j0 * ksi;
         ACC best[PG_COLS];
         long best_i[PG_COLS];
