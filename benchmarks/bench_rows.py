@@ -5,7 +5,12 @@ interleaved rounds (every library runs once per round, so a busy machine slows a
 The OpenCL column runs the kernel shape this device gets (``PYGRAD_KERNEL_SHAPE=gpu`` forces the GPU
 shape on a CPU device, for information: it is not meant to be fast there).
 Workloads: softmax(dim=1) of 4096x4096, log_softmax(dim=1) of 4096x4096, layer_norm of (64*128, 256)
-forward and forward+backward, and ``x.t().contiguous()`` of 2048x2048, all float32.
+forward and forward+backward, and ``x.t().contiguous()`` of 2048x2048, all float32; ``--reductions``:
+sum / mean / max / argmax of 4M floats, full and per row of 1024x4096, sum(0), logsumexp and norm
+(``--only WORD`` keeps the workloads whose name contains WORD; ``--threads 1`` runs PyTorch on one thread;
+``--warm`` times each call right after an untimed one: without it the first library to read a 16 MB
+array in a round reads it from DRAM, at about half the speed of the cache-warm reads after it; ``--reps 5`` times 5 calls per unit with one
+``synchronize``, as ``pygrad bench`` does: on a loaded machine one wait for PoCL's threads costs ms).
 """
 import argparse
 import statistics
@@ -66,6 +71,39 @@ def workloads(small):
     ]
 
 
+def reductions(small):
+    """Reductions of 4M float32 (1024 x 4096 as rows): the full and row cases share reduce_k / argreduce_k;
+    logsumexp and norm are the fused row_reduce kernels."""
+    rng = np.random.default_rng(1)
+    v = rng.standard_normal(1 << (20 if small else 22)).astype(np.float32)
+    m = v.reshape(-1, 4096)
+    tn = (lambda a: torch.linalg.vector_norm(a)) if torch is not None else None
+
+    def np_lse(a, ax):
+        mx = a.max(axis=ax, keepdims=True)
+        return np.log(np.exp(a - mx).sum(axis=ax)) + mx.squeeze(ax)
+
+    n = f"{v.size >> 20}M"
+    return [
+        (f"sum of {n}", v, lambda x, _: x.sum(), lambda a: a.sum(), lambda x: x.sum()),
+        (f"mean of {n}", v, lambda x, _: x.mean(), lambda a: a.mean(), lambda x: x.mean()),
+        (f"max of {n}", v, lambda x, _: x.max(), lambda a: a.max(), lambda x: x.max()),
+        (f"argmax of {n}", v, lambda x, _: x.argmax(), lambda a: a.argmax(), lambda x: x.argmax()),
+        (f"sum(1) of {m.shape[0]}x4096", m, lambda x, _: x.sum(1), lambda a: a.sum(1), lambda x: x.sum(1)),
+        (f"amax(1) of {m.shape[0]}x4096", m, lambda x, _: x.amax(1), lambda a: a.max(1), lambda x: x.amax(1)),
+        (f"argmax(1) of {m.shape[0]}x4096", m, lambda x, _: x.argmax(1), lambda a: a.argmax(1),
+         lambda x: x.argmax(1)),
+        (f"sum(0) of {m.shape[0]}x4096", m, lambda x, _: x.sum(0), lambda a: a.sum(0), lambda x: x.sum(0)),
+        (f"logsumexp(1) of {m.shape[0]}x4096", m, lambda x, _: x.logsumexp(1), lambda a: np_lse(a, 1),
+         lambda x: x.logsumexp(1)),
+        (f"norm() of {n}", v, lambda x, _: x.norm(), lambda a: np.linalg.norm(a), tn),
+        (f"norm(dim=1) of {m.shape[0]}x4096", m, lambda x, _: x.norm(dim=1), lambda a: np.linalg.norm(a, axis=1),
+         lambda x: x.norm(dim=1)),
+        (f"norm(1, dim=1) of {m.shape[0]}x4096", m, lambda x, _: x.norm(1, dim=1),
+         lambda a: np.abs(a).sum(1), lambda x: x.norm(1, dim=1)),
+    ]
+
+
 class _Params:
     """Weight tensors created once per device (not timed)."""
 
@@ -112,6 +150,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--small", action="store_true", help="smaller sizes (a quick look)")
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--reductions", action="store_true", help="the reduction workloads instead of the row ops")
+    ap.add_argument("--only", default="", help="only workloads whose name contains this")
+    ap.add_argument("--threads", type=int, default=0, help="PyTorch's threads (default: all)")
+    ap.add_argument("--reps", type=int, default=1, help="calls per timed unit (OpenCL: one synchronize after them)")
+    ap.add_argument("--warm", action="store_true", help="time each call right after an untimed one (cache-warm)")
+    ap.add_argument("--best", action="store_true", help="the fastest round instead of the median (a loaded machine)")
     args = ap.parse_args()
     have_cl = pygrad.opencl.is_available()
     shape = ""
@@ -120,39 +164,51 @@ def main():
 
         shape = runtime.properties(0)["kernel_shape"]
     if torch is not None:
-        torch.set_num_threads(max(1, torch.get_num_threads()))
+        torch.set_num_threads(args.threads or max(1, torch.get_num_threads()))
     header = ["workload", "pygrad cpu", f"pygrad opencl ({shape})" if have_cl else "pygrad opencl", "numpy"]
     header += ["torch cpu"] if torch is not None else []
-    print("  ".join(header) + "   (ms, median of interleaved rounds)")
+    header += ["numpy/ocl", "torch/ocl"] if have_cl else []
+    stat = min if args.best else statistics.median
+    print("  ".join(header) + f"   (ms, {'best' if args.best else 'median'} of interleaved rounds; x/ocl: x's time / "
+          "opencl's, 1.0 = parity)")
     m = _Params()
-    for name, arr, fn, np_fn, t_fn in workloads(args.small):
-        runners = [("cpu", lambda x=pygrad.from_numpy(arr): fn(x, m))]
+    for name, arr, fn, np_fn, t_fn in (reductions if args.reductions else workloads)(args.small):
+        if args.only not in name:
+            continue
+        reps = range(args.reps)
+        runners = [("cpu", lambda x=pygrad.from_numpy(arr): [fn(x, m) for _ in reps])]
         if have_cl:
             xc = pygrad.tensor(arr, device="opencl")
 
             def run_cl(x=xc):
-                fn(x, m)
+                for _ in range(args.reps):
+                    fn(x, m)
                 pygrad.opencl.synchronize()
 
             runners.append(("opencl", run_cl))
         if np_fn is not None:
-            runners.append(("numpy", lambda: np_fn(arr)))
-        if torch is not None:
+            runners.append(("numpy", lambda: [np_fn(arr) for _ in reps]))
+        if torch is not None and t_fn is not None:
             tx = torch.from_numpy(arr)
-            runners.append(("torch", lambda tx=tx: t_fn(tx)))
+            runners.append(("torch", lambda tx=tx: [t_fn(tx) for _ in reps]))
         for _, r in runners:  # warm up: kernel builds, first-touch allocations
             r()
         times = {k: [] for k, _ in runners}
         for _ in range(args.rounds):
             for k, r in runners:
+                if args.warm:  # an untimed call first: the data in cache, PoCL's threads awake
+                    r()
                 t0 = time.perf_counter()
                 r()
-                times[k].append(time.perf_counter() - t0)
+                times[k].append((time.perf_counter() - t0) / args.reps)
         cells = [name]
         for k in ("cpu", "opencl", "numpy", "torch"):
             if k == "opencl" and not have_cl or k == "torch" and torch is None:
                 continue
-            cells.append(f"{statistics.median(times[k]) * 1e3:8.2f}" if k in times else "       -")
+            cells.append(f"{stat(times[k]) * 1e3:8.2f}" if k in times else "       -")
+        if have_cl:
+            ocl = stat(times["opencl"])
+            cells += [f"{stat(times[k]) / ocl:6.2f}" if k in times else "     -" for k in ("numpy", "torch")]
         print("  ".join(cells))
 
 

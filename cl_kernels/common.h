@@ -47,3 +47,13 @@ inline void pg_offsets(const Layout* L, long i, long* o0, long* o1, long* o2, lo
 inline void pg_report_bad(__global long* bad, int tag, long value) {
     if (atomic_cmpxchg((volatile __global int*)bad, 0, tag) == 0) bad[1] = value;
 }
+
+/* The tree of a work-group fold in local memory, shared by the GPU-shaped kernels: log2(n) steps; at
+ * each, the work-items with lid < s fold element lid + s into element lid through STEP(lid, lid + s)
+ * (a macro naming the local arrays), then the group waits at a barrier.  n is a power of two, and every
+ * work-item of the group must reach the loop. */
+#define PG_WG_TREE(lid, n, STEP) \
+    for (int pg_s_ = (n) / 2; pg_s_ > 0; pg_s_ >>= 1) { \
+        if ((lid) < pg_s_) { STEP((lid), (lid) + pg_s_); } \
+        barrier(CLK_LOCAL_MEM_FENCE); \
+    }

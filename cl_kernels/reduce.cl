@@ -17,12 +17,28 @@
 #ifndef WG
 #define WG 256
 #endif
+/* independent accumulators of a contiguous run (CPU shape; one would wait on the add's latency) */
+#ifndef PG_NACC
+#define PG_NACC 32
+#endif
+#define PG_RBLK 2048
+/* argreduce_k's contiguous rows: blocks of PG_ABLK, PG_ANACC accumulators */
+#define PG_ABLK 512
+#define PG_ANACC 32
 /* outputs per work-item of the *_cols_k kernels: 16 on CPUs (cache lines), 1 on GPUs (coalescing) */
 #ifdef PG_CPU
 #define PG_COLS 16
 #else
 #define PG_COLS 1
 #endif
+
+/* the tasks of the *_cols_k kernels: PG_COLS neighbouring outputs j0 .. j0 + m - 1 of outer row jo
+ * (no outer rows of ni outputs, in the kernel's arguments) */
+#define PG_COLS_FOR(jo, j0, m) \
+    long pg_blocks_ = (ni + PG_COLS - 1) / PG_COLS; \
+    PG_FOR(pg_t_, no * pg_blocks_) \
+        for (long jo = pg_t_ / pg_blocks_, j0 = (pg_t_ % pg_blocks_) * PG_COLS, m = min((long)PG_COLS, ni - j0), \
+             pg_once_ = 1; pg_once_; pg_once_ = 0)
 
 /* storage offset of reduced element r relative to its row's base */
 inline long pg_red_off(const Layout* L, long r) {
@@ -66,10 +82,9 @@ __kernel void var_k(__global TO* out, __global const TI* in, const Layout Lk, co
 inline ACC pg_wg_fold(__local ACC* sh, ACC v, int lid, int take_max) {
     sh[lid] = v;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = WG / 2; s > 0; s >>= 1) {
-        if (lid < s) sh[lid] = take_max ? fmax(sh[lid], sh[lid + s]) : sh[lid] + sh[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
+#define PG_VAR_AT(i, j) sh[i] = take_max ? fmax(sh[i], sh[j]) : sh[i] + sh[j]
+    PG_WG_TREE(lid, WG, PG_VAR_AT)
+#undef PG_VAR_AT
     ACC r = sh[0];
     barrier(CLK_LOCAL_MEM_FENCE);  /* sh is rewritten by the next fold */
     return r;
@@ -124,13 +139,18 @@ __kernel void reduce_k(__global TO* out, __global const TI* in, const Layout Lk,
                 int li = max(last, 0);  /* (a 0-d reduction has no last dim: never index -1) */
                 long run = last >= 0 && Lr.strides[1][li] == 1 ? min(Lr.shape[li] - coord[li], r1 - r) : 1;
                 if (run >= 32) {
-                    ACC a[8];
-                    for (int q = 0; q < 8; ++q) a[q] = INIT;
-                    long i = 0;
-                    for (; i + 8 <= run; i += 8)
-                        for (int q = 0; q < 8; ++q) { ACC v = LD_I(in, base + xo + i + q); a[q] = COMBINE(a[q], v); }
-                    for (; i < run; ++i) { ACC v = LD_I(in, base + xo + i); a[0] = COMBINE(a[0], v); }
-                    for (int q = 0; q < 8; ++q) acc = COMBINE(acc, a[q]);
+                    /* in blocks of PG_RBLK, each folded into acc: a float sum of 4M elements then adds
+                     * ~2K terms per accumulator, not 512K (whose rounding error reached 1e-4) */
+                    for (long b0 = 0; b0 < run; b0 += PG_RBLK) {
+                        long e = min(run - b0, (long)PG_RBLK), i = 0;
+                        __global const TI* pb = in + base + xo + b0;
+                        ACC a[PG_NACC];
+                        for (int q = 0; q < PG_NACC; ++q) a[q] = INIT;
+                        for (; i + PG_NACC <= e; i += PG_NACC)
+                            for (int q = 0; q < PG_NACC; ++q) { ACC v = LD_I(pb, i + q); a[q] = COMBINE(a[q], v); }
+                        for (; i < e; ++i) { ACC v = LD_I(pb, i); a[0] = COMBINE(a[0], v); }
+                        for (int q = 0; q < PG_NACC; ++q) acc = COMBINE(acc, a[q]);
+                    }
                     r += run - 1; xo += run - 1; coord[li] += run - 1;  /* the step below moves past the run */
                 } else {
                     ACC v = LD_I(in, base + xo);
@@ -157,9 +177,7 @@ __kernel void reduce_k(__global TO* out, __global const TI* in, const Layout Lk,
 __kernel void reduce_cols_k(__global TO* out, __global const TI* in, const long off, const long no, const long ni,
                             const long kso, const long ksi, const long oso, const long osi, const long nred,
                             const long rs) {
-    long blocks = (ni + PG_COLS - 1) / PG_COLS;
-    PG_FOR(t, no * blocks) {
-        long jo = t / blocks, j0 = (t % blocks) * PG_COLS, m = min((long)PG_COLS, ni - j0);
+    PG_COLS_FOR(jo, j0, m) {
         ACC acc[PG_COLS];
         for (int q = 0; q < PG_COLS; ++q) acc[q] = INIT;
         for (long r = 0; r < nred; ++r) {
@@ -204,10 +222,9 @@ void reduce_wg_k(__global TO* out, __global const TI* in, const Layout Lk, const
         for (long r = r0 + lid; r < r1; r += WG) acc = COMBINE(acc, LD_I(in, base + pg_red_off(&Lr, r)));
         sh[lid] = acc;
         barrier(CLK_LOCAL_MEM_FENCE);
-        for (int s = WG / 2; s > 0; s >>= 1) {
-            if (lid < s) { ACC w = sh[lid + s]; sh[lid] = COMBINE(sh[lid], w); }
-            barrier(CLK_LOCAL_MEM_FENCE);
-        }
+#define PG_RED_AT(i, j) ACC w = sh[j]; sh[i] = COMBINE(sh[i], w)
+        PG_WG_TREE(lid, WG, PG_RED_AT)
+#undef PG_RED_AT
         if (lid == 0) {
             if (nchunks == 1) { ST_O(out, o_out, sh[0]); }
             else { ST_O(out, g, sh[0]); }
@@ -238,10 +255,9 @@ void reduce_cols_wg_k(__global TO* out, __global const TI* in, const long off, c
         }
         sh[ly * PG_CW + lx] = acc;
         barrier(CLK_LOCAL_MEM_FENCE);
-        for (int s = PG_CH / 2; s > 0; s >>= 1) {
-            if (ly < s) { ACC w = sh[(ly + s) * PG_CW + lx]; sh[ly * PG_CW + lx] = COMBINE(sh[ly * PG_CW + lx], w); }
-            barrier(CLK_LOCAL_MEM_FENCE);
-        }
+#define PG_COL_AT(i, j) ACC w = sh[(j) * PG_CW + lx]; sh[(i) * PG_CW + lx] = COMBINE(sh[(i) * PG_CW + lx], w)
+        PG_WG_TREE(ly, PG_CH, PG_COL_AT)
+#undef PG_COL_AT
         if (ly == 0 && j < ni) { ST_O(out, jo * oso + j * osi, sh[lx]); }
         barrier(CLK_LOCAL_MEM_FENCE);  /* sh is rewritten for the next jo */
     }
@@ -287,8 +303,30 @@ __kernel void argreduce_k(__global long* out, __global TV* vals, __global const 
         long o_out, base, u2, u3;
         pg_offsets(&Lk, j, &o_out, &base, &u2, &u3);
         ACC best = LD_I(in, base);
-        long best_i = 0;
-        for (long r = 1; r < nred; ++r) {
+        long best_i = 0, r = 1;
+#ifdef PG_CPU
+        /* a contiguous row, in blocks of PG_ABLK: the block's extreme through PG_ANACC independent
+         * accumulators (vectorised, no branch per element); only a block whose extreme beats the best so
+         * far is searched again for the first index of that value (a NaN is the extreme of its block) */
+        if (rstride == 1) {
+            for (; r + PG_ABLK <= nred; r += PG_ABLK) {
+                ACC a[PG_ANACC];
+                for (int q = 0; q < PG_ANACC; ++q) a[q] = LD_I(in, base + r + q);
+                for (int i = PG_ANACC; i < PG_ABLK; i += PG_ANACC)
+#pragma unroll
+                    for (int q = 0; q < PG_ANACC; ++q) { ACC v = LD_I(in, base + r + i + q); a[q] = BETTER(v, a[q]) ? v : a[q]; }
+                ACC m = a[0];
+                for (int q = 1; q < PG_ANACC; ++q) m = BETTER(a[q], m) ? a[q] : m;
+                if (BETTER(m, best)) {
+                    long i = 0;
+                    for (;; ++i) { ACC v = LD_I(in, base + r + i); if (v == m || (v != v && m != m)) break; }
+                    best = m;
+                    best_i = r + i;
+                }
+            }
+        }
+#endif
+        for (; r < nred; ++r) {
             ACC v = LD_I(in, base + r * rstride);
             if (BETTER(v, best)) { best = v; best_i = r; }
         }
@@ -303,9 +341,7 @@ __kernel void argreduce_cols_k(__global long* out, __global TV* vals, __global c
                                const long no,
                                const long ni, const long kso, const long ksi, const long oso, const long osi,
                                const long nred, const long rs) {
-    long blocks = (ni + PG_COLS - 1) / PG_COLS;
-    PG_FOR(t, no * blocks) {
-        long jo = t / blocks, j0 = (t % blocks) * PG_COLS, m = min((long)PG_COLS, ni - j0);
+    PG_COLS_FOR(jo, j0, m) {
         long first = off + jo * kso + j0 * ksi;
         ACC best[PG_COLS];
         long best_i[PG_COLS];
@@ -345,17 +381,12 @@ void argreduce_wg_k(__global long* out, __global TV* vals, __global const TI* in
         shv[lid] = best;
         shi[lid] = bi;
         barrier(CLK_LOCAL_MEM_FENCE);
-        for (int s = WG / 2; s > 0; s >>= 1) {
-            if (lid < s) {
-                ACC v = shv[lid + s], b = shv[lid];
-                long vi = shi[lid + s], b_i = shi[lid];
-                if (vi >= 0 && (b_i < 0 || BETTER(v, b) || (!BETTER(b, v) && vi < b_i))) {
-                    shv[lid] = v;
-                    shi[lid] = vi;
-                }
-            }
-            barrier(CLK_LOCAL_MEM_FENCE);
-        }
+#define PG_ARG_AT(i, j) \
+        ACC v = shv[j], b = shv[i]; \
+        long vi = shi[j], b_i = shi[i]; \
+        if (vi >= 0 && (b_i < 0 || BETTER(v, b) || (!BETTER(b, v) && vi < b_i))) { shv[i] = v; shi[i] = vi; }
+        PG_WG_TREE(lid, WG, PG_ARG_AT)
+#undef PG_ARG_AT
         if (lid == 0) {
             out[o_out] = shi[0];
             ST_V(vals, o_out, shv[0]);

@@ -99,14 +99,9 @@ void sm_fwd_wg(__global TO* out, __global const TI* x, const Layout L, const lon
         for (long i = lid; i < n; i += WG) pg_online(LD_I(x, ox + i), &m, &s);
         lm[lid] = m; ls_[lid] = s;
         barrier(CLK_LOCAL_MEM_FENCE);
-        for (int w = WG / 2; w > 0; w >>= 1) {
-            if (lid < w) {
-                ACC a = lm[lid], b = ls_[lid];
-                pg_online_merge(lm[lid + w], ls_[lid + w], &a, &b);
-                lm[lid] = a; ls_[lid] = b;
-            }
-            barrier(CLK_LOCAL_MEM_FENCE);
-        }
+#define PG_SM_AT(i, j) ACC a = lm[i], b = ls_[i]; pg_online_merge(lm[j], ls_[j], &a, &b); lm[i] = a; ls_[i] = b
+        PG_WG_TREE(lid, WG, PG_SM_AT)
+#undef PG_SM_AT
         m = lm[0]; s = ls_[0];
         barrier(CLK_LOCAL_MEM_FENCE);           /* everyone has read lm[0] before the next row */
         if (m == INFINITY) s = NAN;             /* exp(inf - inf) is NaN, as the two-pass formula gives */
@@ -171,10 +166,9 @@ inline ACC pg_wg_sum(ACC v, __local ACC* buf) {
     int lid = get_local_id(0);
     buf[lid] = v;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int w = WG / 2; w > 0; w >>= 1) {
-        if (lid < w) buf[lid] += buf[lid + w];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
+#define PG_SUM_AT(i, j) buf[i] += buf[j]
+    PG_WG_TREE(lid, WG, PG_SUM_AT)
+#undef PG_SUM_AT
     ACC s = buf[0];
     barrier(CLK_LOCAL_MEM_FENCE);
     return s;
@@ -366,3 +360,209 @@ __kernel void ln_bwd_wb(__global ACC* gw, __global ACC* gb, __global const TI* x
         }
     }
 }
+
+/* ---------------------------------------------------------------------------------------------- */
+/* row reductions in one launch: logsumexp and vector norms (RMODE), rows of n elements at stride rs */
+/*   RMODE 0: logsumexp = m + log(sum(exp(x - m))), m the row's max (0 where it is +-inf, so that  */
+/*            all -inf gives -inf, a +inf gives inf and a NaN gives NaN, as PyTorch)                */
+/*   1: sqrt(sum x^2)   2: sum |x|   3: max |x|   4: min |x|   5: (sum |x|^p)^(1/p)                   */
+/* L: kept dims, operand 0 = out, 1 = x.  A state is two ACCs (a, b): (max, scaled sum) for          */
+/* logsumexp, (value, -) for the norms; *_wg kernels fold states in local memory.                     */
+/* ---------------------------------------------------------------------------------------------- */
+#ifdef RMODE
+#if RMODE == 0 || RMODE == 4
+#define RR_INIT ((ACC)INFINITY)
+#else
+#define RR_INIT ((ACC)0)
+#endif
+#if RMODE == 0
+#define RR_INIT_A ((ACC)(-INFINITY))
+#else
+#define RR_INIT_A RR_INIT
+#endif
+
+/* fold one element v into the state (a, b) (GPU shape: scalar, online) */
+inline void pg_rr_step(ACC v, ACC* a, ACC* b, ACC p) {
+#if RMODE == 0
+    if (v != v) *b = NAN;                                          /* NaN sticks */
+    else if (v > *a) { *b = (*a == -INFINITY ? (ACC)0 : *b * exp(*a - v)) + (ACC)1; *a = v; }
+    else if (v == *a && v == INFINITY) *b += (ACC)1;                /* inf - inf is no NaN here */
+    else if (v != -INFINITY) *b += exp(v - *a);
+#elif RMODE == 1
+    *a += v * v;
+#elif RMODE == 2
+    *a += fabs(v);
+#elif RMODE == 3
+    *a = (v != v || *a != *a) ? (ACC)NAN : fmax(*a, fabs(v));
+#elif RMODE == 4
+    *a = (v != v || *a != *a) ? (ACC)NAN : fmin(*a, fabs(v));
+#else
+    *a += pow(fabs(v), p);
+#endif
+}
+
+/* merge state (a2, b2) into (a, b) */
+inline void pg_rr_merge(ACC a2, ACC b2, ACC* a, ACC* b) {
+#if RMODE == 0
+    if (*b != *b || b2 != b2) { *b = NAN; return; }
+    ACC m = fmax(*a, a2);
+    if (m == -INFINITY) return;                                    /* both empty / all -inf */
+    if (m == INFINITY) *b = (*a == m ? *b : (ACC)0) + (a2 == m ? b2 : (ACC)0);
+    else *b = (*b == (ACC)0 ? (ACC)0 : *b * exp(*a - m)) + (b2 == (ACC)0 ? (ACC)0 : b2 * exp(a2 - m));
+    *a = m;
+#elif RMODE == 3
+    *a = (a2 != a2 || *a != *a) ? (ACC)NAN : fmax(*a, a2);
+#elif RMODE == 4
+    *a = (a2 != a2 || *a != *a) ? (ACC)NAN : fmin(*a, a2);
+#else
+    *a += a2;
+#endif
+}
+
+inline ACC pg_rr_final(ACC a, ACC b, ACC p) {
+#if RMODE == 0
+    return b != b ? (ACC)NAN : a == -INFINITY ? a : a + log(b);
+#elif RMODE == 1
+    return sqrt(a);
+#elif RMODE == 5
+    return pow(a, (ACC)1 / p);
+#else
+    return a;
+#endif
+}
+
+#define PG_RR_BLK 2048  /* sums go through 8 lanes in blocks of this many elements (rounding of long rows) */
+/* CPU shape: a contiguous row through 8-wide loads (logsumexp: a max pass, then a sum pass; the row
+ * stays in cache).  Max / min of |x| ignore NaN in the vector loop (fmax) and add v * 0 aside: that
+ * is NaN for a NaN or an inf, and only then is the row searched again for a NaN. */
+inline ACC pg_rr_contig(__global const TI* q, long n, ACC p) {
+    long n8 = n & ~7L;
+#if RMODE == 0
+    ACC8 m8 = (ACC8)(-INFINITY);
+    for (long i = 0; i < n8; i += 8) m8 = fmax(m8, LD8_I(q, i));
+    ACC m = pg_hmax8(m8);
+    for (long i = n8; i < n; ++i) m = fmax(m, LD_I(q, i));
+    if (isinf(m)) m = 0;
+    ACC s = 0;
+    for (long b0 = 0; b0 < n8; b0 += PG_RR_BLK) {
+        ACC8 s8 = (ACC8)(0);
+        for (long i = b0; i < min(n8, b0 + PG_RR_BLK); i += 8) s8 += exp(LD8_I(q, i) - m);
+        s += pg_hsum8(s8);
+    }
+    for (long i = n8; i < n; ++i) s += exp(LD_I(q, i) - m);
+    return log(s) + m;
+#elif RMODE == 3 || RMODE == 4
+#if RMODE == 3
+#define PG_RR_EXT fmax
+#else
+#define PG_RR_EXT fmin
+#endif
+    ACC8 m8 = (ACC8)(RR_INIT), z8 = (ACC8)(0);
+    for (long i = 0; i < n8; i += 8) { ACC8 v = LD8_I(q, i); m8 = PG_RR_EXT(m8, fabs(v)); z8 += v * (ACC)0; }
+    ACC m = RR_INIT, z = pg_hsum8(z8);
+    m = PG_RR_EXT(PG_RR_EXT(PG_RR_EXT(PG_RR_EXT(m, m8.s0), PG_RR_EXT(m8.s1, m8.s2)), PG_RR_EXT(m8.s3, m8.s4)),
+                  PG_RR_EXT(PG_RR_EXT(m8.s5, m8.s6), m8.s7));
+    for (long i = n8; i < n; ++i) { ACC v = LD_I(q, i); m = PG_RR_EXT(m, fabs(v)); z += v * (ACC)0; }
+    if (z != z)
+        for (long i = 0; i < n; ++i) if (isnan(LD_I(q, i))) return NAN;
+    return m;
+#undef PG_RR_EXT
+#else
+    ACC a = 0, b = 0;
+    for (long b0 = 0; b0 < n8; b0 += PG_RR_BLK) {
+        ACC8 s8 = (ACC8)(0);
+        for (long i = b0; i < min(n8, b0 + PG_RR_BLK); i += 8) {
+            ACC8 v = LD8_I(q, i);
+#if RMODE == 1
+            s8 += v * v;
+#elif RMODE == 2
+            s8 += fabs(v);
+#else
+            s8 += pow(fabs(v), (ACC8)(p));
+#endif
+        }
+        a += pg_hsum8(s8);
+    }
+    for (long i = n8; i < n; ++i) pg_rr_step(LD_I(q, i), &a, &b, p);
+    return pg_rr_final(a, b, p);
+#endif
+}
+
+/* one work-item per row (CPU shape; GPUs for rows of fewer than 32 elements) */
+__kernel void rr_rows(__global TO* out, __global const TI* x, const Layout L, const long nrows, const long n,
+                      const long rs, const ACC p) {
+    PG_FOR(r, nrows) {
+        long oo, ox, u2, u3;
+        pg_offsets(&L, r, &oo, &ox, &u2, &u3);
+        ACC res;
+        if (rs == 1) {
+            res = pg_rr_contig(x + ox, n, p);
+        } else {
+#if RMODE == 0
+            ACC m = -INFINITY, s = 0;
+            for (long i = 0; i < n; ++i) m = fmax(m, LD_I(x, ox + i * rs));
+            if (isinf(m)) m = 0;
+            for (long i = 0; i < n; ++i) s += exp(LD_I(x, ox + i * rs) - m);
+            res = log(s) + m;
+#else
+            ACC a = RR_INIT_A, b = 0;
+            for (long i = 0; i < n; ++i) pg_rr_step(LD_I(x, ox + i * rs), &a, &b, p);
+            res = pg_rr_final(a, b, p);
+#endif
+        }
+        ST_O(out, oo, res);
+    }
+}
+
+/* fold the states (a, b) of a work-group in local memory; work-item 0 gets the result */
+inline void pg_rr_wg_fold(__local ACC* sa, __local ACC* sb, ACC* a, ACC* b) {
+    int lid = get_local_id(0);
+    sa[lid] = *a; sb[lid] = *b;
+    barrier(CLK_LOCAL_MEM_FENCE);
+#define PG_RR_AT(i, j) ACC x = sa[i], y = sb[i]; pg_rr_merge(sa[j], sb[j], &x, &y); sa[i] = x; sb[i] = y
+    PG_WG_TREE(lid, WG, PG_RR_AT)
+#undef PG_RR_AT
+    *a = sa[0]; *b = sb[0];
+    barrier(CLK_LOCAL_MEM_FENCE);  /* sa / sb are rewritten by the next fold */
+}
+
+/* GPU shape: one work-group per (row, chunk); its work-items read neighbouring elements and fold their
+ * states in local memory.  nchunks == 1: the result goes to out; else the state of chunk c of row r
+ * goes to st[2 (r nchunks + c) + {0, 1}] and rr_fin_wg folds them (full reductions: enough groups). */
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void rr_wg(__global TO* out, __global ACC* st, __global const TI* x, const Layout L, const long nrows,
+           const long n, const long rs, const ACC p, const long nchunks) {
+    __local ACC sa[WG], sb[WG];
+    int lid = get_local_id(0);
+    long per = (n + nchunks - 1) / nchunks;
+    for (long g = get_group_id(0); g < nrows * nchunks; g += get_num_groups(0)) {
+        long r = g / nchunks, c = g % nchunks;
+        long oo, ox, u2, u3;
+        pg_offsets(&L, r, &oo, &ox, &u2, &u3);
+        long i1 = min(n, (c + 1) * per);
+        ACC a = RR_INIT_A, b = 0;
+        for (long i = c * per + lid; i < i1; i += WG) pg_rr_step(LD_I(x, ox + i * rs), &a, &b, p);
+        pg_rr_wg_fold(sa, sb, &a, &b);
+        if (lid == 0) {
+            if (nchunks == 1) { ST_O(out, oo, pg_rr_final(a, b, p)); }
+            else { st[2 * g] = a; st[2 * g + 1] = b; }
+        }
+    }
+}
+
+/* second pass of rr_wg: one work-group per row folds the row's nchunks states and stores the result */
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void rr_fin_wg(__global TO* out, __global const ACC* st, const Layout L, const long nrows, const ACC p,
+               const long nchunks) {
+    __local ACC sa[WG], sb[WG];
+    int lid = get_local_id(0);
+    for (long r = get_group_id(0); r < nrows; r += get_num_groups(0)) {
+        long oo, ox, u2, u3;
+        pg_offsets(&L, r, &oo, &ox, &u2, &u3);
+        ACC a = RR_INIT_A, b = 0;
+        for (long c = lid; c < nchunks; c += WG) pg_rr_merge(st[2 * (r * nchunks + c)], st[2 * (r * nchunks + c) + 1], &a, &b);
+        pg_rr_wg_fold(sa, sb, &a, &b);
+        if (lid == 0) { ST_O(out, oo, pg_rr_final(a, b, p)); }
+    }
+}
+#endif

@@ -408,12 +408,36 @@ class Std(Function):
 def logsumexp(x, dim, keepdim=False):
     dims = _dims(x, dim)
     xf = x if x.dtype.is_floating_point else x.to(D.get_default_dtype())
-    if xf.numel() == 0:  # log of an empty sum: -inf
-        return xf.exp().sum(dims, keepdim).log()
-    m = amax(xf, dims, keepdim=True).detach()
-    m = m.masked_fill(m.isinf(), 0)
-    r = (xf - m).exp().sum(dims, keepdim=True).log() + m
-    return r if keepdim else r.squeeze(dims) if dims else r
+    return Logsumexp.apply(xf, dims, keepdim)
+
+
+class Logsumexp(Function):
+    """``m + log(sum(exp(x - m)))`` over ``dims`` (m the max, 0 where it is +-inf): one fused kernel where
+    the backend has ``row_reduce`` (OpenCL), else composed; backward ``g * exp(x - y)``."""
+
+    node_name = "LogsumexpBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        ctx.dims, ctx.keepdim, ctx.shape = dims, keepdim, x._shape
+        b = backend_of(x)
+        if hasattr(b, "row_reduce") and x.numel():
+            y = b.row_reduce(x, "logsumexp", dims, keepdim)
+        elif x.numel() == 0:  # log of an empty sum: -inf
+            y = x.exp().sum(dims, keepdim).log()
+        else:
+            m = amax(x, dims, keepdim=True)
+            m = m.masked_fill(m.isinf(), 0)
+            y = (x - m).exp().sum(dims, keepdim=True).log() + m
+            y = y if keepdim else y.squeeze(dims) if dims else y
+        ctx.save_for_backward(x, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        e = (x - _expand_back(y, ctx.shape, ctx.dims, ctx.keepdim)).exp()
+        return _expand_back(g, ctx.shape, ctx.dims, ctx.keepdim) * e, None, None
 
 
 # softmax and log_softmax are fused row ops: see rows.py
@@ -487,36 +511,63 @@ def norm(x, p="fro", dim=None, keepdim=False, dtype=None):
     if not x.dtype.is_floating_point:
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got {_torch_type_word(x.dtype)}")
     dims = _dims(x, dim)
-    if p in ("fro", 2, 2.0):
-        return Norm.apply(x, 2, dims, keepdim)
-    if p in (float("inf"), "inf"):
-        return x.abs().amax(dims, keepdim)
-    if p in (float("-inf"),):
-        return x.abs().amin(dims, keepdim)
-    if p == 1:
-        return x.abs().sum(dims, keepdim)
-    if p == 0:
-        return (x != 0).to(x.dtype).sum(dims, keepdim)
+    if p == "fro":
+        p = 2
+    if p == "inf":
+        p = float("inf")
+    p = float(p)
+    if abs(p) == float("inf") and x.numel() == 0:
+        if dim is None or x.dim() == 0:
+            raise RuntimeError(f"linalg.vector_norm cannot compute the {p:g} norm on an empty tensor because the "
+                               "operation does not have an identity")
+        if builtins.all(x._shape[d] for d in range(x.dim()) if d not in dims):  # (PyTorch's message lacks a space)
+            d = next(d for d in dims if x._shape[d] == 0)
+            raise RuntimeError(f"linalg.vector_norm cannot compute the {p:g} norm on the dimension {d}because this "
+                               "dimension is empty and the operation does not have an identity")
     return Norm.apply(x, p, dims, keepdim)
 
 
 class Norm(Function):
-    """The vector p-norm ``sum(|x|**p) ** (1/p)`` over ``dims``, whose gradient at 0 is 0 (as in PyTorch)."""
+    """The vector p-norm ``sum(|x|**p) ** (1/p)`` over ``dims`` (max / min of ``|x|`` for p = +-inf, the count
+    of nonzeros for p = 0): one fused kernel where the backend has ``row_reduce`` (OpenCL), else composed.
+    Its gradient at 0 is 0, and shared evenly among ties for p = +-inf (as in PyTorch)."""
 
     node_name = "LinalgVectorNormBackward0"
 
     @staticmethod
     def forward(ctx, x, p, dims, keepdim):
-        y = (x * x).sum(dims, keepdim).sqrt() if p == 2 else (x.abs() ** p).sum(dims, keepdim) ** (1.0 / p)
+        b = backend_of(x)
+        if p != 0 and hasattr(b, "row_reduce") and x.numel():
+            y = b.row_reduce(x, "norm", dims, keepdim, p)
+        elif p == 2:
+            y = (x * x).sum(dims, keepdim).sqrt()
+        elif p == 1:
+            y = x.abs().sum(dims, keepdim)
+        elif p == float("inf"):
+            y = x.abs().amax(dims, keepdim)
+        elif p == float("-inf"):
+            y = x.abs().amin(dims, keepdim)
+        elif p == 0:
+            y = (x != 0).to(x.dtype).sum(dims, keepdim)
+        else:
+            y = (x.abs() ** p).sum(dims, keepdim) ** (1.0 / p)
         ctx.p, ctx.dims, ctx.keepdim, ctx.shape = p, dims, keepdim, x._shape
         ctx.save_for_backward(x, y)
         return y
 
     @staticmethod
     def backward(ctx, g):
-        # d|x|_p/dx_i = sign(x_i) |x_i|**(p-1) / |x|_p**(p-1)
         x, y = ctx.saved_tensors
         p = ctx.p
+        if p == 0:
+            return x * 0, None, None, None
+        if p == 1:
+            return _expand_back(g, ctx.shape, ctx.dims, ctx.keepdim) * x.sign(), None, None, None
+        if abs(p) == float("inf"):  # d max|x| / dx: sign(x) on the elements equal to it, shared among ties
+            hit = x.abs() == _expand_back(y, ctx.shape, ctx.dims, ctx.keepdim)
+            count = hit.sum(dim=ctx.dims, keepdim=True)
+            return _expand_back(g, ctx.shape, ctx.dims, ctx.keepdim) * x.sign() * hit / count, None, None, None
+        # d|x|_p/dx_i = sign(x_i) |x_i|**(p-1) / |x|_p**(p-1)
         scale = (g / y ** (p - 1)).masked_fill(y == 0, 0)
         dx = x if p == 2 else x.sign() * x.abs() ** (p - 1)
         return _expand_back(scale, ctx.shape, ctx.dims, ctx.keepdim) * dx, None, None, None

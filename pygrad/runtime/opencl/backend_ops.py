@@ -25,9 +25,13 @@ INT_LIMITS = {np.max: {"char": "CHAR_MIN", "short": "SHRT_MIN", "int": "INT_MIN"
 HOST_FALLBACK = ("scatter-accumulate for 64-bit dtypes on a device without 64-bit atomics",)
 
 
-def _split_layout(x, dims):
-    """(kept layout, reduced layout) of ``x`` for a reduction over ``dims``."""
+def _split_layout(x, dims, reorder=False):
+    """(kept layout, reduced layout) of ``x`` for a reduction over ``dims``.  ``reorder`` (reductions whose
+    result does not depend on the order, up to rounding): walk the reduced dims by falling stride, broadcast
+    (stride 0) dims outermost, so that x.t().sum() merges into one contiguous run."""
     keep = [d for d in range(x.dim()) if d not in dims]
+    if reorder and len(dims) > 1:
+        dims = sorted(dims, key=lambda d: (x._strides[d] != 0, -abs(x._strides[d])))
     kshape = tuple(x._shape[d] for d in keep)
     rshape = tuple(x._shape[d] for d in dims)
     kout = _core.contiguous_strides(kshape)
@@ -48,7 +52,7 @@ def reduce(self, fn, x, dims, keepdim, out_dtype, compute_dtype):
         init = INT_LIMITS[fn][acc]
         combine = "max(acc, v)" if fn is np.max else "min(acc, v)"
     dims = tuple(dims)
-    Lk, Lr, nout, nred, kshape = _split_layout(x, dims)
+    Lk, Lr, nout, nred, kshape = _split_layout(x, dims, reorder=True)
     out_shape = tuple(1 if d in dims else s for d, s in enumerate(x._shape)) if keepdim else kshape
     out = self.empty(out_shape, out_dtype)
     if nout == 0:
@@ -68,18 +72,40 @@ def reduce(self, fn, x, dims, keepdim, out_dtype, compute_dtype):
         want = -(-_groups_target(self) // nout)
         nchunks = int(max(1, min(want, nred // (4 * self.wg), 1024)))
     else:
-        nchunks = 1 if nout >= 64 or nred < 8192 else min(256, nred // 4096)
+        nchunks = _cpu_chunks(self, Lr, nout, nred)
     target = out if nchunks == 1 else self.empty((nout * nchunks,), compute_dtype if acc != "uchar" else D.bool_)
     prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(d) for d in fold + _io_defines("O", target.dtype)))
     args = (target._storage.data, x._storage.data, Lk, Lr, np.int64(nout), np.int64(nred), np.int64(nchunks))
     if wg:
         prg.reduce_wg_k(self.rt.queue, (min(nout * nchunks, _MAX_GROUPS) * self.wg,), (self.wg,), *args)
     else:
-        prg.reduce_k(self.rt.queue, self.grid(nout * nchunks), (LOCAL,), *args)
+        prg.reduce_k(self.rt.queue, *_row_grid(self, nout * nchunks), *args)
     if nchunks > 1:
         partial = target._view((nout, nchunks), (nchunks, 1), 0)
         return reduce(self, fn, partial, (1,), False, out_dtype, compute_dtype).reshape(out_shape)
     return out
+
+
+def _row_grid(self, n):
+    """(global, local) size of a launch of n long tasks (rows, chunks of a row): PoCL runs a work-group on
+    one core, so fewer tasks than 64 per core go one per work-group (x.sum(1) of 2 long rows on 2 cores)."""
+    if self.rt.kernel_shape == "cpu" and n < LOCAL * self.rt.device.max_compute_units:
+        return (n,), (1,)
+    return self.grid(n), (LOCAL,)
+
+
+def _cpu_chunks(self, Lr, nout, nred):
+    """Chunks per output of reduce_k on a CPU-shaped device.  One core streams a contiguous run at memory
+    speed (~25-30 GB/s on a Xeon, as NumPy), while a second pass over the partials costs a launch, a buffer
+    and a hand-over between PoCL's threads (on a loaded 2-core machine, most of a 4M-float sum's time).
+    So split only rows of more than 4M elements (or 32K strided ones), and only as far as the cores need."""
+    if nout >= self.rt.device.max_compute_units:
+        return 1
+    nd = int(Lr["nd"])
+    run = nd and Lr["strides"][1][nd - 1] == 1 and Lr["shape"][nd - 1] >= 32  # the 8-accumulator path
+    big = 1 << 22 if run else 1 << 15
+    want = -(-self.rt.device.max_compute_units // nout)
+    return int(max(1, min(want, nred // big, 256)))
 
 
 # GPU shape: rows shorter than this reduce one per work-item (a work-group would mostly idle)
@@ -178,7 +204,7 @@ def _arg_reduce(self, x, axis, keepdims, better, with_values=False):
             prg.argreduce_wg_k(self.rt.queue, (min(nout, _MAX_GROUPS) * self.wg,), (self.wg,), out._storage.data,
                                vbuf, x._storage.data, Lk, np.int64(nout), np.int64(nred), np.int64(x._strides[d]))
         else:
-            prg.argreduce_k(self.rt.queue, self.grid(nout), (LOCAL,), out._storage.data, vbuf, x._storage.data, Lk,
+            prg.argreduce_k(self.rt.queue, *_row_grid(self, nout), out._storage.data, vbuf, x._storage.data, Lk,
                             np.int64(nout), np.int64(nred), np.int64(x._strides[d]))
     if with_values:
         return (vals.unsqueeze(d), out.unsqueeze(d)) if keepdims else (vals, out)

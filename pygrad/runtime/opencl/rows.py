@@ -185,5 +185,56 @@ def layer_norm_backward(self, g, x, w, mean, rstd, n, needs):
 
 
 def install(cls):
-    for fn in (softmax, softmax_backward, layer_norm, layer_norm_backward):
+    for fn in (softmax, softmax_backward, layer_norm, layer_norm_backward, row_reduce):
         setattr(cls, fn.__name__, fn)
+
+
+# row_reduce modes (RMODE in rows.cl): logsumexp and the vector norms
+_RMODES = {"logsumexp": 0, 2.0: 1, 1.0: 2, float("inf"): 3, float("-inf"): 4}
+
+
+def row_reduce(self, x, kind, dims, keepdim, p=None):
+    """logsumexp (``kind="logsumexp"``) or the vector ``p``-norm (``kind="norm"``) of float ``x`` over
+    ``dims``, in one launch (rr_rows / rr_wg; the GPU shape adds rr_fin_wg when few rows are split into
+    chunks).  Reduced dims that do not merge into one strided run are first copied innermost."""
+    from .backend_ops import _MAX_GROUPS, _groups_target, _row_grid, _split_layout
+
+    mode = _RMODES["logsumexp"] if kind == "logsumexp" else _RMODES.get(float(p), 5)
+    dims = tuple(dims)
+    out_shape = tuple(1 if d in dims else s for d, s in enumerate(x._shape)) if keepdim else \
+        tuple(s for d, s in enumerate(x._shape) if d not in dims)
+    out = self.empty(out_shape, x.dtype)
+    Lk, Lr, nrows, n, _ = _split_layout(x, dims, reorder=True)
+    if nrows == 0:
+        return out
+    if int(Lr["nd"]) > 1:  # the reduced dims innermost and contiguous: one run per row
+        keep = [d for d in range(x.dim()) if d not in dims]
+        order = keep + list(dims)
+        st = _core.contiguous_strides(tuple(x._shape[d] for d in order))
+        strides = [0] * x.dim()
+        for k, d in enumerate(order):
+            strides[d] = st[k]
+        tmp = self.empty(x._shape, x.dtype, tuple(strides))
+        self.copy_(tmp, x)
+        x = tmp
+        Lk, Lr, nrows, n, _ = _split_layout(x, dims, reorder=True)
+    rs = int(Lr["strides"][1][0]) if int(Lr["nd"]) else 1
+    acc = _acc(x.dtype)
+    pv = acc.np.type(0.0 if p is None else float(p))
+    q, i64 = self.rt.queue, np.int64
+    gpu = self.rt.kernel_shape == "gpu"
+    if gpu and n >= _WG_MIN:
+        wg = _wg_size(n)
+        prg = kernels.program(self.rt, "rows.cl", _defines(x.dtype, wg=wg) + (f"RMODE {mode}",))
+        nchunks = int(max(1, min(-(-_groups_target(self) // nrows), n // (4 * wg), 1024)))
+        st = self.empty((2 * nrows * nchunks,), acc) if nchunks > 1 else out
+        prg.rr_wg(q, (min(nrows * nchunks, _MAX_GROUPS) * wg,), (wg,), out._storage.data, st._storage.data,
+                  x._storage.data, Lk, i64(nrows), i64(n), i64(rs), pv, i64(nchunks))
+        if nchunks > 1:
+            prg.rr_fin_wg(q, (min(nrows, _MAX_GROUPS) * wg,), (wg,), out._storage.data, st._storage.data, Lk,
+                          i64(nrows), pv, i64(nchunks))
+    else:
+        prg = kernels.program(self.rt, "rows.cl", _defines(x.dtype) + (f"RMODE {mode}",))
+        prg.rr_rows(q, *_row_grid(self, nrows), out._storage.data, x._storage.data, Lk, i64(nrows), i64(n),
+                    i64(rs), pv)
+    return out
