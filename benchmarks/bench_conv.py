@@ -1,8 +1,12 @@
-"""conv2d forward + backward on each backend vs NumPy im2col + matmul, and a small CNN's training step.
+"""conv2d forward + backward on each backend vs NumPy im2col + matmul (and PyTorch), and a small CNN's step.
 
-Run: ``python benchmarks/bench_conv.py``.  The conv case is the issue's reference shape: N=32, C=32,
-16x16 images, 64 filters of 3x3, padding 1.  Ratios are NumPy time / pygrad time (higher is better).
+Run: ``python benchmarks/bench_conv.py [--old]``.  Shapes: the conv issue's reference (N=32, C=32, 16x16
+images, 64 filters of 3x3, padding 1) and ``pygrad bench --size small``'s (N=8, C=64, 28x28, 64 filters).
+Times are medians of interleaved rounds (pygrad's devices, NumPy, PyTorch one after the other, so load
+from other processes hits all columns alike); ratios are NumPy time / pygrad time (higher is better).
+``--old`` adds the OpenCL device with the CPU-shaped GEMM as it was before K blocking (before/after).
 """
+import argparse
 import time
 
 import numpy as np
@@ -10,6 +14,11 @@ import numpy as np
 import pygrad
 import pygrad.nn as nn
 import pygrad.nn.functional as F
+
+try:
+    import torch
+except ImportError:
+    torch = None
 
 
 def timeit(fn, sync=lambda: None, min_time=0.5):
@@ -42,16 +51,54 @@ def numpy_conv_fwd_bwd(x, w):
     return out, gw, gx
 
 
-def conv_case(device):
-    x = pygrad.randn(32, 32, 16, 16, device=device, requires_grad=True)
-    w = pygrad.randn(64, 32, 3, 3, device=device, requires_grad=True)
-    sync = pygrad.opencl.synchronize if device != "cpu" else (lambda: None)
+def conv_fns(shape, devices, old):
+    """name -> one fwd+bwd step for the conv of ``shape`` = (N, C, H, K) on each device, NumPy, torch."""
+    n, c, h, k = shape
+    xn = np.random.randn(n, c, h, h).astype(np.float32)
+    wn = np.random.randn(k, c, 3, 3).astype(np.float32)
+    fns = {}
+    for d in devices + (["opencl-old"] if old and "opencl" in devices else []):
+        dev = "opencl" if d == "opencl-old" else d
+        x = pygrad.tensor(xn, device=dev, requires_grad=True)
+        w = pygrad.tensor(wn, device=dev, requires_grad=True)
+        cls = type(pygrad.runtime.get_backend(x.device))
 
-    def step():
-        x.grad = w.grad = None
-        F.conv2d(x, w, padding=1).sum().backward()
+        def step(x=x, w=w, dev=dev, cfg=(0, 4, 16) if d == "opencl-old" else None):
+            saved = getattr(cls, "gemm_kc", None), getattr(cls, "gemm_row_blocks", None), getattr(cls, "gemm_nr", None)
+            if cfg:
+                cls.gemm_kc, cls.gemm_row_blocks, cls.gemm_nr = cfg
+            try:
+                x.grad = w.grad = None
+                F.conv2d(x, w, padding=1).sum().backward()
+                if dev != "cpu":
+                    pygrad.opencl.synchronize()
+            finally:
+                if cfg:
+                    cls.gemm_kc, cls.gemm_row_blocks, cls.gemm_nr = saved
 
-    return timeit(step, sync)
+        fns[f"pygrad {d}"] = step
+    fns["numpy im2col"] = lambda: numpy_conv_fwd_bwd(xn, wn)
+    if torch is not None:
+        tx, tw = torch.tensor(xn, requires_grad=True), torch.tensor(wn, requires_grad=True)
+
+        def tstep():
+            tx.grad = tw.grad = None
+            torch.nn.functional.conv2d(tx, tw, padding=1).sum().backward()
+
+        fns["torch"] = tstep
+    return fns
+
+
+def interleaved(fns, rounds):
+    for f in fns.values():
+        f()  # warm up: kernel builds, pools
+    times = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, f in fns.items():
+            t = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t)
+    return {k: float(np.median(v)) for k, v in times.items()}
 
 
 def lenet_step(device):
@@ -71,35 +118,29 @@ def lenet_step(device):
     return timeit(step, sync)
 
 
-def latency(device):
-    a = pygrad.randn(16, device=device)
-    sync = pygrad.opencl.synchronize if device != "cpu" else (lambda: None)
-    n = 200
-
-    def many():
-        for _ in range(n):
-            a + a
-
-    return timeit(many, sync) / n
-
-
 def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--old", action="store_true", help="also time OpenCL with the GEMM as before K blocking")
+    p.add_argument("--no-lenet", action="store_true")
+    args = p.parse_args()
     devices = ["cpu"] + (["opencl"] if pygrad.opencl.is_available() else [])
-    x = np.random.randn(32, 32, 16, 16).astype(np.float32)
-    w = np.random.randn(64, 32, 3, 3).astype(np.float32)
-    t_np = timeit(lambda: numpy_conv_fwd_bwd(x, w))
-    flops = 3 * 2 * 32 * 64 * 32 * 9 * 16 * 16  # forward + two backward products
-    print(f"conv2d fwd+bwd (N=32, C=32, 16x16, 64 filters 3x3): NumPy im2col+matmul {t_np * 1e3:.1f} ms "
-          f"({flops / t_np / 1e9:.1f} GFLOP/s)")
-    for d in devices:
-        t = conv_case(d)
-        print(f"  pygrad {d:7s} {t * 1e3:8.1f} ms  {flops / t / 1e9:6.1f} GFLOP/s  NumPy/pygrad = {t_np / t:.2f}")
-    for d in devices:
-        print(f"LeNet-style training step (batch 64, 28x28) on {d:7s}: {lenet_step(d) * 1e3:8.1f} ms")
-    for d in devices:
-        print(f"latency of a small a + a on {d:7s}: {latency(d) * 1e6:8.1f} us")
     if "opencl" in devices:
-        print(f"OpenCL device: {pygrad.opencl.get_device_name()}")
+        be = pygrad.runtime.get_backend(pygrad.device("opencl"))
+        print(f"OpenCL device: {be.rt.device.name.strip()}, kernel shape {be.rt.kernel_shape}")
+    print(f"conv2d fwd+bwd, 3x3 filters, padding 1; medians of {args.rounds} interleaved rounds; "
+          "ratio = NumPy im2col time / time (higher is better)")
+    for shape in ((32, 32, 16, 64), (8, 64, 28, 64)):
+        n, c, h, k = shape
+        flops = 3 * 2 * n * k * c * 9 * h * h  # forward + two backward products
+        t = interleaved(conv_fns(shape, devices, args.old), args.rounds)
+        print(f"N={n} C={c} {h}x{h} K={k}:")
+        for name, v in t.items():
+            print(f"  {name:16s} {v * 1e3:8.1f} ms  {flops / v / 1e9:6.1f} GFLOP/s  NumPy/this = "
+                  f"{t['numpy im2col'] / v:5.2f}")
+    if not args.no_lenet:
+        for d in devices:
+            print(f"LeNet-style training step (batch 64, 28x28) on {d:7s}: {lenet_step(d) * 1e3:8.1f} ms")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
  * Three kernels, chosen per device by pygrad/backends/opencl/backend.py:
  *   gemm_naive  one work-item per element of C: the textbook triple loop, any dtype (the baseline);
  *   gemm_cpu    for CPU devices (PoCL): A and B are packed into panels (pack_a, pack_b) unless the
- *               host reads them in place (small operands), then each work-item computes RM x 16
- *               blocks of C in float16 vector registers; no local memory (a CPU's caches do that job);
+ *               host reads them in place (small operands), then each work-item computes RM x NR
+ *               blocks of C in float16 vector registers, K in L1-sized blocks; no local memory (a
+ *               CPU's caches do that job);
  *   gemm_tiled  for GPUs: a work-group stages tiles of A and B in local memory and each work-item
  *               keeps a 4 x 4 block of C in registers (64 x 64 tiles per work-group).
  * Batch: up to two batch dims (b0, b1), each operand with its own batch strides (0 = broadcast).
@@ -35,10 +36,13 @@ __kernel void gemm_naive(GEMM_ARGS) {
 #ifdef CPU_GEMM
 /* CPU path, step 1: pack operands into panels that the block kernel reads front to back.
  *   Ap[batch][m/RM][k][RM]  (RM rows of A side by side, zero-padded past M)
- *   Bp[batch][n/16][k][16]  (16 columns of B side by side, zero-padded past N)
+ *   Bp[batch][n/NR][k][NR]  (NR columns of B side by side, zero-padded past N; NR = 16 or 32)
  * Reading panels sequentially lets the hardware prefetcher stream them, instead of touching a new
  * page per k as a row-major B would. */
 #define RM 6
+#ifndef NR
+#define NR 32
+#endif
 __kernel void pack_a(__global float* Ap, __global const float* A, const long M, const long K, const long sam,
                      const long sak, const long ab0, const long ab1, const long nb1, const long offA, const long nz) {
     long mt = (M + RM - 1) / RM;
@@ -56,81 +60,114 @@ __kernel void pack_a(__global float* Ap, __global const float* A, const long M, 
 
 __kernel void pack_b(__global float* Bp, __global const float* B, const long N, const long K, const long sbk,
                      const long sbn, const long bb0, const long bb1, const long nb1, const long offB, const long nz) {
-    long nt = (N + 15) / 16;
-    PG_FOR(p, nz * nt) {                    /* one panel: 16 columns of one batch entry, all k */
+    long nt = (N + NR - 1) / NR;
+    PG_FOR(p, nz * nt) {                    /* one panel: NR columns of one batch entry, all k */
         long z = p / nt, tile = p % nt;
         __global const float* src = B + offB + (z / nb1) * bb0 + (z % nb1) * bb1;
-        __global float* dst = Bp + p * K * 16;
+        __global float* dst = Bp + p * K * NR;
         for (long k = 0; k < K; ++k)        /* row by row: contiguous writes, and reads too if B is */
-            for (int j = 0; j < 16; ++j) {
-                long n = tile * 16 + j;
-                dst[k * 16 + j] = n < N ? src[k * sbk + n * sbn] : 0.0f;
+            for (int j = 0; j < NR; ++j) {
+                long n = tile * NR + j;
+                dst[k * NR + j] = n < N ? src[k * sbk + n * sbn] : 0.0f;
             }
     }
 }
 
-/* CPU path, step 2: each work-item multiplies one A panel by one B panel into an RM x 16 block of
- * C held in six float16 registers: per k, one 16-wide load of B, six broadcasts of A, six multiply-adds.
- * Written as `c += a * b` (built with -cl-mad-enable, so it becomes FMA instructions) and with B read
- * through a float16 pointer: PoCL compiles vload16() and vector mad()/fma() to out-of-line calls,
- * which spill the accumulators to memory on every iteration and cost a factor of 3 to 6.
+/* CPU path, step 2: each work-item multiplies A panels by one B panel into RM x NR blocks of C held in
+ * float16 registers (NR = 32: twelve accumulators, per k two 16-wide loads of B, six broadcasts of A,
+ * twelve multiply-adds; an FMA's latency of 4 cycles on 2 ports needs >= 8 independent accumulators,
+ * which the six of NR = 16 do not give).  Written as `c += a * b` (built with -cl-mad-enable, so it
+ * becomes FMA instructions with the broadcast folded into the load) and with B read through a float16
+ * pointer: PoCL compiles vload16() and vector mad()/fma() to out-of-line calls, which spill the
+ * accumulators to memory on every iteration and cost a factor of 3 to 6.
+ * K runs in blocks of KC (0: one block): the KC x NR slice of the B panel stays in L1 while the MB row
+ * blocks of this work-item use it, and C's block is reloaded between K blocks.  Without it, at
+ * K = 2048 a B panel (128 KiB at NR = 16) is streamed from L2 once per row block.
  * Small products cannot afford the two packing launches, so either operand may be read in place:
  *   DIRECT_A  A's rows through its strides (rows past M repeat row M-1; their results are dropped);
  *   DIRECT_B  B's rows as float16 where the host checked that they are contiguous and 64-byte aligned. */
+#if NR == 32
+#define NV 2
+#define ACC_DECL(r) float16 c##r = 0, d##r = 0;
+#define ACC_FMA(r, av) { float s_ = av; c##r += s_ * bv; d##r += s_ * bw; }
+#define ACC_TO(r, p) { vstore16(c##r, 0, p); vstore16(d##r, 1, p); }
+#define ACC_FROM(r, p) { c##r = vload16(0, p); d##r = vload16(1, p); }
+#else
+#define NV 1
+#define ACC_DECL(r) float16 c##r = 0;
+#define ACC_FMA(r, av) c##r += (av) * bv;
+#define ACC_TO(r, p) vstore16(c##r, 0, p);
+#define ACC_FROM(r, p) c##r = vload16(0, p);
+#endif
 __kernel void gemm_cpu(__global const float* A, __global const float* B, __global float* C, const long M,
                        const long N, const long K, const long sam, const long sak, const long sbk,
                        const long scm, const long scn, const long ab0, const long ab1, const long bb0,
                        const long bb1, const long cb0, const long cb1, const long nb1, const long offA,
                        const long offB, const long offC, const long MB) {
     long nt = get_global_id(0), mg = get_global_id(1), z = get_global_id(2);
-    long n_tiles = (N + 15) / 16, m_tiles = (M + RM - 1) / RM;
+    long n_tiles = (N + NR - 1) / NR, m_tiles = (M + RM - 1) / RM;
     if (nt >= n_tiles) return;
     long b0 = z / nb1, b1 = z % nb1;
-    long n0 = nt * 16;
+    long n0 = nt * NR;
     C += offC + b0 * cb0 + b1 * cb1;
 #if DIRECT_A
     A += offA + b0 * ab0 + b1 * ab1;
 #endif
 #if DIRECT_B
     __global const float* b = B + offB + b0 * bb0 + b1 * bb1 + n0;
-#define B_ROW(k) (*(__global const float16*)(b + (k) * sbk))
+#define B_ROW(k, v) (*(__global const float16*)(b + (k) * sbk + 16 * (v)))
 #else
-    __global const float* b = B + (z * n_tiles + nt) * K * 16;  /* panels are 64-byte aligned */
-#define B_ROW(k) (((__global const float16*)b)[k])
+    __global const float* b = B + (z * n_tiles + nt) * K * NR;  /* panels are 64-byte aligned */
+#define B_ROW(k, v) (((__global const float16*)b)[(k) * NV + (v)])
 #endif
-    /* MB consecutive row blocks per work-item: the B panel stays in L1 between them */
-    for (long mt = mg * MB; mt < min(m_tiles, mg * MB + MB); ++mt) {
-        long m0 = mt * RM;
+    long kc = KC > 0 ? KC : K;
+    for (long k0 = 0; k0 < K; k0 += kc) {
+        int k1 = (int)min(K, k0 + kc);
+        for (long mt = mg * MB; mt < min(m_tiles, mg * MB + MB); ++mt) {
+            long m0 = mt * RM;
 #if DIRECT_A
-        __global const float *a0 = A + min(m0, M - 1) * sam, *a1 = A + min(m0 + 1, M - 1) * sam,
-                             *a2 = A + min(m0 + 2, M - 1) * sam, *a3 = A + min(m0 + 3, M - 1) * sam,
-                             *a4 = A + min(m0 + 4, M - 1) * sam, *a5 = A + min(m0 + 5, M - 1) * sam;
+            __global const float *a0 = A + min(m0, M - 1) * sam, *a1 = A + min(m0 + 1, M - 1) * sam,
+                                 *a2 = A + min(m0 + 2, M - 1) * sam, *a3 = A + min(m0 + 3, M - 1) * sam,
+                                 *a4 = A + min(m0 + 4, M - 1) * sam, *a5 = A + min(m0 + 5, M - 1) * sam;
 #define A_AT(r, k) a##r[(k) * sak]
 #else
-        __global const float* a = A + (z * m_tiles + mt) * K * RM;
+            __global const float* a = A + (z * m_tiles + mt) * K * RM;
 #define A_AT(r, k) a[(k) * RM + r]
 #endif
-        float16 c0 = 0, c1 = 0, c2 = 0, c3 = 0, c4 = 0, c5 = 0;
-        for (int k = 0; k < K; ++k) {
-            float16 bv = B_ROW(k);
-            c0 += A_AT(0, k) * bv;
-            c1 += A_AT(1, k) * bv;
-            c2 += A_AT(2, k) * bv;
-            c3 += A_AT(3, k) * bv;
-            c4 += A_AT(4, k) * bv;
-            c5 += A_AT(5, k) * bv;
+            __global float* c = C + m0 * scm + n0 * scn;
+            bool full = m0 + RM <= M && n0 + NR <= N && scn == 1;
+            float rows[RM][NR];
+            ACC_DECL(0) ACC_DECL(1) ACC_DECL(2) ACC_DECL(3) ACC_DECL(4) ACC_DECL(5)
+            if (k0 > 0) {  /* continue the sums of the previous K blocks */
+                if (full) {
+                    ACC_FROM(0, c) ACC_FROM(1, c + scm) ACC_FROM(2, c + 2 * scm)
+                    ACC_FROM(3, c + 3 * scm) ACC_FROM(4, c + 4 * scm) ACC_FROM(5, c + 5 * scm)
+                } else {
+                    for (int r = 0; r < RM; ++r)
+                        for (int j = 0; j < NR; ++j)
+                            rows[r][j] = m0 + r < M && n0 + j < N ? c[r * scm + j * scn] : 0.0f;
+                    ACC_FROM(0, rows[0]) ACC_FROM(1, rows[1]) ACC_FROM(2, rows[2])
+                    ACC_FROM(3, rows[3]) ACC_FROM(4, rows[4]) ACC_FROM(5, rows[5])
+                }
+            }
+            for (int k = (int)k0; k < k1; ++k) {
+                float16 bv = B_ROW(k, 0);
+#if NR == 32
+                float16 bw = B_ROW(k, 1);
+#endif
+                ACC_FMA(0, A_AT(0, k)) ACC_FMA(1, A_AT(1, k)) ACC_FMA(2, A_AT(2, k))
+                ACC_FMA(3, A_AT(3, k)) ACC_FMA(4, A_AT(4, k)) ACC_FMA(5, A_AT(5, k))
+            }
+            if (full) {
+                ACC_TO(0, c) ACC_TO(1, c + scm) ACC_TO(2, c + 2 * scm)
+                ACC_TO(3, c + 3 * scm) ACC_TO(4, c + 4 * scm) ACC_TO(5, c + 5 * scm)
+                continue;
+            }
+            ACC_TO(0, rows[0]) ACC_TO(1, rows[1]) ACC_TO(2, rows[2])
+            ACC_TO(3, rows[3]) ACC_TO(4, rows[4]) ACC_TO(5, rows[5])
+            for (int r = 0; r < RM && m0 + r < M; ++r)
+                for (int j = 0; j < NR && n0 + j < N; ++j) c[r * scm + j * scn] = rows[r][j];
         }
-        __global float* c = C + m0 * scm + n0 * scn;
-        if (m0 + RM <= M && n0 + 16 <= N && scn == 1) {
-            vstore16(c0, 0, c); vstore16(c1, 0, c + scm); vstore16(c2, 0, c + 2 * scm);
-            vstore16(c3, 0, c + 3 * scm); vstore16(c4, 0, c + 4 * scm); vstore16(c5, 0, c + 5 * scm);
-            continue;
-        }
-        float rows[RM][16];
-        vstore16(c0, 0, rows[0]); vstore16(c1, 0, rows[1]); vstore16(c2, 0, rows[2]);
-        vstore16(c3, 0, rows[3]); vstore16(c4, 0, rows[4]); vstore16(c5, 0, rows[5]);
-        for (int r = 0; r < RM && m0 + r < M; ++r)
-            for (int j = 0; j < 16 && n0 + j < N; ++j) c[r * scm + j * scn] = rows[r][j];
     }
 }
 #endif

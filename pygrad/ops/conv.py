@@ -216,11 +216,76 @@ def _gpu_shape(x):
     return rt is not None and rt.kernel_shape == "gpu"
 
 
+# GPU kernel shape: True runs conv2d as implicit GEMM (cl_kernels/conv.cl: no im2col matrix, backward
+# without col2im).  Off by default: it is tested on PoCL and Oclgrind but its speed against im2col per
+# chunk + the tuned gemm_big can only be judged on a GPU, and none was at hand (docs/opencl.md).
+IMPLICIT_GEMM = False
+
+
+class _ConvImplicit(Function):
+    """conv2d by implicit GEMM; each of the three products' gradients is another of them."""
+
+    node_name = "ConvolutionBackward0"
+
+    @staticmethod
+    def forward(ctx, x, w, geo, oh, ow):
+        ctx.x, ctx.w, ctx.geo = x, w, geo
+        return _implicit().forward(backend_of(x), x.contiguous(), w.contiguous(), geo, oh, ow)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w, geo = ctx.x, ctx.w, ctx.geo
+        gx = _ConvImplicitDx.apply(w, g, x._shape, geo) if ctx.needs_input_grad[0] else None
+        gw = _ConvImplicitDw.apply(x, g, w._shape, geo) if ctx.needs_input_grad[1] else None
+        return gx, gw, None, None, None
+
+
+class _ConvImplicitDx(Function):
+    """The input gradient of conv2d (a transposed convolution of g by w), linear in both."""
+
+    @staticmethod
+    def forward(ctx, w, g, xshape, geo):
+        ctx.w, ctx.g, ctx.geo = w, g, geo
+        return _implicit().grad_input(backend_of(g), w.contiguous(), g.contiguous(), xshape, geo)
+
+    @staticmethod
+    def backward(ctx, h):  # <h, dx(w, g)>: d/dw = dw(h, g), d/dg = conv(h, w)
+        w, g, geo = ctx.w, ctx.g, ctx.geo
+        gw = _ConvImplicitDw.apply(h, g, w._shape, geo) if ctx.needs_input_grad[0] else None
+        gg = _ConvImplicit.apply(h, w, geo, *g._shape[2:]) if ctx.needs_input_grad[1] else None
+        return gw, gg, None, None
+
+
+class _ConvImplicitDw(Function):
+    """The weight gradient of conv2d (x's windows against g), linear in both."""
+
+    @staticmethod
+    def forward(ctx, x, g, wshape, geo):
+        ctx.x, ctx.g, ctx.geo = x, g, geo
+        return _implicit().grad_weight(backend_of(x), x.contiguous(), g.contiguous(), wshape, geo)
+
+    @staticmethod
+    def backward(ctx, h):  # <h, dw(x, g)>: d/dx = dx(h, g), d/dg = conv(x, h)
+        x, g, geo = ctx.x, ctx.g, ctx.geo
+        gx = _ConvImplicitDx.apply(h, g, x._shape, geo) if ctx.needs_input_grad[0] else None
+        gg = _ConvImplicit.apply(x, h, geo, *g._shape[2:]) if ctx.needs_input_grad[1] else None
+        return gx, gg, None, None
+
+
+def _implicit():
+    from ..runtime.opencl import conv_implicit
+
+    return conv_implicit
+
+
 def _conv2d_gpu(x, wmat, n, cout, k, s, p, d, groups, oh, ow, per_sample):
     """GPU shape: per batch chunk (column matrix under ``_GPU_CHUNK_BYTES``) one im2col laid out as
     (G, C/G*kh*kw, chunk*OH*OW) and ONE full-size GEMM by the (G, Cout/G, C/G*kh*kw) weights, instead
     of chunk*G small per-sample products.  Autograd's matmul backward then gives one GEMM per chunk
     for the columns' gradient (folded by col2im) and one per chunk for the weight's, summed over chunks."""
+    if IMPLICIT_GEMM and x.dtype.is_floating_point and x.dtype.itemsize >= 4:
+        w = wmat.reshape(cout, -1, *k)
+        return _ConvImplicit.apply(x, w, (*k, *s, *p, *d, groups), oh, ow)
     step = max(1, _GPU_CHUNK_BYTES // max(per_sample, 1))
     L, outs = oh * ow, []
     w2 = wmat.reshape(cout, -1) if groups == 1 else wmat  # groups == 1: a plain 2-D GEMM

@@ -524,19 +524,31 @@ def _gemm_split_k(self, a, b, out, split):
 
 
 def _gemm_cpu(self, a, b, c, M, N, K, strides, batch_strides, bdims):
-    """CPU devices: pack A into 6-row panels and B into 16-column panels, then the block kernel.
+    """CPU devices: pack A into 6-row panels and B into 32-column panels, then the block kernel.
 
     Small operands are read in place instead (packing costs a launch and a pass over the operand);
     B only where its rows are contiguous and 64-byte aligned, as ``float16`` loads need."""
     sam, sak, sbk, sbn, scm, scn = strides
     ab, bb, cb = batch_strides
     z, i64 = bdims[0] * bdims[1], np.int64
-    mt, nt = -(-M // 6), -(-N // 16)
+    from . import gemm_tune
+
+    cfg = gemm_tune.config(self.rt)
+    kc = self.gemm_kc if self.gemm_kc is not None else cfg["cpu_kc"]
+    mb = self.gemm_row_blocks or cfg["cpu_mb"]
     direct_a = self.gemm_direct_a if self.gemm_direct_a is not None else M * K <= _DIRECT_A_MAX
     direct_b = self.gemm_direct_b if self.gemm_direct_b is not None else K * N <= _DIRECT_B_MAX or M <= 64
     direct_b = direct_b and sbn == 1 and all(v % 16 == 0 for v in (N, sbk, b._offset, *bb))
+    # 32-column blocks (12 accumulators) unless N is narrow or B is read in place with N not a multiple of 32
+    nr = self.gemm_nr or (16 if N <= 16 or (direct_b and N % 32) else 32)
+    direct_b = direct_b and N % nr == 0
+    mt, nt = -(-M // 6), -(-N // nr)
+    if self.gemm_row_blocks is None:  # keep >= 16 work-items per core for the load balance of small products
+        while mb > 1 and nt * -(-mt // mb) * z < 16 * self.rt.device.max_compute_units:
+            mb //= 2
     prg = kernels.program(self.rt, "gemm.cl", ("T float", "ACC float", "CPU_GEMM 1",
-                                               f"DIRECT_A {int(direct_a)}", f"DIRECT_B {int(direct_b)}"))
+                                               f"DIRECT_A {int(direct_a)}", f"DIRECT_B {int(direct_b)}",
+                                               f"KC {int(kc)}", f"NR {nr}"))
     q = self.rt.queue
     a_arg, b_arg = a._storage.data, b._storage.data
     if not direct_a:
@@ -544,11 +556,10 @@ def _gemm_cpu(self, a, b, c, M, N, K, strides, batch_strides, bdims):
         prg.pack_a(q, self.grid(z * mt), (LOCAL,), a_arg, a._storage.data,
                    *map(i64, (M, K, sam, sak, ab[0], ab[1], bdims[1], a._offset, z)))
     if not direct_b:
-        b_arg = self.rt.alloc(z * nt * K * 16 * 4)
+        b_arg = self.rt.alloc(z * nt * K * nr * 4)
         prg.pack_b(q, self.grid(z * nt), (LOCAL,), b_arg, b._storage.data,
                    *map(i64, (N, K, sbk, sbn, bb[0], bb[1], bdims[1], b._offset, z)))
     # one work-item per work-group: PoCL then runs each block as plain vector code
-    mb = self.gemm_row_blocks
     prg.gemm_cpu(q, (nt, -(-mt // mb), z), (1, 1, 1), a_arg, b_arg, c._storage.data,
                  *map(i64, (M, N, K, sam, sak, sbk, scm, scn, ab[0], ab[1], bb[0], bb[1], cb[0], cb[1], bdims[1],
                             a._offset, b._offset, c._offset, mb)))

