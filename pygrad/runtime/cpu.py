@@ -42,22 +42,9 @@ except ImportError:  # older NumPy: the public context manager (about 1.5 us mor
         with np.errstate(all="ignore"):
             fn(*args, out=out)
 
-<<<<<<< HEAD
-_Tensor = None  # the class results are made of: set by ``pygrad.runtime.set_tensor_class`` (no import upward)
-=======
 ufunc_quiet = _ufunc_quiet  # (for ops that run a ufunc in place on a fresh result)
 
-_Tensor = None
-
-
-def _tensor_class():
-    global _Tensor
-    if _Tensor is None:
-        from ..tensor import Tensor
-
-        _Tensor = Tensor
-    return _Tensor
->>>>>>> h12steps
+_Tensor = None  # the class results are made of: set by ``pygrad.runtime.set_tensor_class`` (no import upward)
 
 
 def empty(shape, dtype, strides=None):
@@ -173,7 +160,7 @@ def wrap(arr, dtype=None):
     if not arr.flags.owndata and arr.base is not None and arr.size != getattr(arr.base, "size", -1):
         arr = arr.copy()  # do not keep a large base array alive for a small result
     if arr.flags.c_contiguous and arr.flags.writeable:  # the usual case: a flat view is the storage
-        Tensor = _Tensor or _tensor_class()
+        Tensor = _Tensor
         shape = arr.shape
         t = Tensor._make(_core.Storage(arr.reshape(-1), CPU, dtype, arr.size), shape,
                          _core.contiguous_strides(shape), 0)
