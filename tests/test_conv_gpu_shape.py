@@ -22,6 +22,7 @@ CASES = [
     ("chunks_ragged", 7, 3, 6, 6, 4, 3, 1, 1, 1, 1, 3),
     ("chunks_groups_stride", 5, 6, 9, 9, 9, 3, (2, 1), (1, 2), (2, 1), 3, 2),
     ("depthwise_chunks", 5, 4, 7, 7, 8, 3, 1, 1, 1, 4, 2),
+    ("empty_batch", 0, 3, 8, 8, 6, 3, 1, 1, 1, 3, 0),
 ]
 
 SCRIPT = textwrap.dedent(r"""
@@ -61,7 +62,7 @@ SCRIPT = textwrap.dedent(r"""
             outs[dev] = [y.detach().cpu().numpy()] + [t.grad.cpu().numpy() for t in ts]
             if dev == "opencl":
                 assert len(calls) == n0 + 1, "the GPU-shape path did not run"
-        err = [float(np.abs(a - c).max() / (np.abs(c).max() + 1e-6)) for a, c in zip(outs["opencl"], outs["cpu"])]
+        err = [float(np.abs(a - c).max(initial=0.0) / (np.abs(c).max(initial=0.0) + 1e-6)) for a, c in zip(outs["opencl"], outs["cpu"])]
         res[name] = {"err": err, "shape": list(outs["cpu"][0].shape)}
     # numerical gradient checks (float64, two ragged chunks), second order too: the batch-inner
     # unfold and fold are each other's backward

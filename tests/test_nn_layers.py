@@ -32,6 +32,19 @@ def test_conv2d_matches_numpy(kw):
     close(layer(T(x[0])), ref[0])  # unbatched (C, H, W) input
 
 
+@pytest.mark.parametrize("groups", [1, 3])
+def test_conv2d_empty_batch(device, groups):
+    """A batch of 0 gives PyTorch's (0, Cout, OH, OW) result and zero weight/bias gradients."""
+    x = torch.randn(0, 3, 8, 8, device=device, requires_grad=True)
+    w = torch.randn(6, 3 // groups, 3, 3, device=device, requires_grad=True)
+    b = torch.randn(6, device=device, requires_grad=True)
+    y = F.conv2d(x, w, b, padding=1, groups=groups)
+    assert tuple(y.shape) == (0, 6, 8, 8)
+    y.sum().backward()
+    assert tuple(x.grad.shape) == (0, 3, 8, 8)
+    assert float(w.grad.abs().sum()) == 0.0 and float(b.grad.abs().sum()) == 0.0
+
+
 @pytest.mark.parametrize("k, d", [((3, 3), (1, 1)), ((2, 4), (1, 1)), ((3, 2), (2, 3))])
 def test_conv2d_same_and_valid_padding(k, d):
     x, w = rng.standard_normal((1, 2, 7, 8)), rng.standard_normal((3, 2) + k)

@@ -200,9 +200,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         return out.squeeze(0) if unbatched else out
     step = max(1, _CHUNK_BYTES // max(per_sample, 1))
     outs = []
-    for start in range(0, n, step):  # batch chunks bound the im2col buffer, not a loop over elements
+    for start in range(0, max(n, 1), step):  # batch chunks bound the im2col buffer (an empty batch: one empty chunk)
         xc = x[start:start + step] if step < n else x
-        cols = Unfold.apply(xc, k, d, p, s).reshape(xc._shape[0], groups, -1, oh * ow)
+        cols = Unfold.apply(xc, k, d, p, s).reshape(xc._shape[0], groups, c // groups * k[0] * k[1], oh * ow)
         outs.append((wmat @ cols).reshape(xc._shape[0], cout, oh, ow))
     out = outs[0] if len(outs) == 1 else _cat(outs)
     if bias is not None:
@@ -289,11 +289,12 @@ def _conv2d_gpu(x, wmat, n, cout, k, s, p, d, groups, oh, ow, per_sample):
     step = max(1, _GPU_CHUNK_BYTES // max(per_sample, 1))
     L, outs = oh * ow, []
     w2 = wmat.reshape(cout, -1) if groups == 1 else wmat  # groups == 1: a plain 2-D GEMM
-    for start in range(0, n, step):
+    for start in range(0, max(n, 1), step):  # (an empty batch: one empty chunk, as PyTorch returns (0, Cout, OH, OW))
         xc = x[start:start + step] if step < n else x
         nc = xc._shape[0]
         cols = UnfoldBatchInner.apply(xc, k, d, p, s)                 # (C, kh, kw, chunk, oh, ow)
-        cols = cols.reshape(-1, nc * L) if groups == 1 else cols.reshape(groups, -1, nc * L)
+        ckk = x._shape[1] // groups * k[0] * k[1]                     # (sizes spelled out: nc may be 0)
+        cols = cols.reshape(ckk, nc * L) if groups == 1 else cols.reshape(groups, ckk, nc * L)
         y = (w2 @ cols).reshape(cout, nc, L)                          # (Cout, chunk, L)
         outs.append(y.permute(1, 0, 2).reshape(nc, cout, oh, ow))
     return outs[0] if len(outs) == 1 else _cat(outs)
