@@ -122,7 +122,7 @@ __kernel void gemm_cpu(__global const float* A, __global const float* B, __globa
 #endif
     long kc = KC > 0 ? KC : K;
     for (long k0 = 0; k0 < K; k0 += kc) {
-        int k1 = (int)min(K, k0 + kc);
+        long k1 = min(K, k0 + kc);
         for (long mt = mg * MB; mt < min(m_tiles, mg * MB + MB); ++mt) {
             long m0 = mt * RM;
 #if DIRECT_A
@@ -150,7 +150,8 @@ __kernel void gemm_cpu(__global const float* A, __global const float* B, __globa
                     ACC_FROM(3, rows[3]) ACC_FROM(4, rows[4]) ACC_FROM(5, rows[5])
                 }
             }
-            for (int k = (int)k0; k < k1; ++k) {
+#pragma unroll 4
+            for (long k = k0; k < k1; ++k) {
                 float16 bv = B_ROW(k, 0);
 #if NR == 32
                 float16 bw = B_ROW(k, 1);
