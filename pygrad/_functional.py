@@ -33,3 +33,14 @@ for _n in _NAMES:
     globals()[_n] = _make(_n)
 
 __all__ = list(_NAMES)
+
+
+def pow(input, exponent, *, out=None):  # noqa: A001  (PyTorch's name)
+    """``pygrad.pow(x, e)`` is ``x.pow(e)``; a number as ``input`` is PyTorch's ``pow(Number, Tensor)``."""
+    if isinstance(input, Tensor):
+        return _into(out, input.pow(exponent))
+    if isinstance(exponent, Tensor) and isinstance(input, (bool, int, float)):
+        return _into(out, exponent.__rpow__(input))
+    raise TypeError(f"pow() received an invalid combination of arguments - got ({type(input).__name__}, "
+                    f"{type(exponent).__name__})")
+

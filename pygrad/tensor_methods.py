@@ -114,7 +114,7 @@ def _ne(self, other):
 METHODS = {
     # arithmetic
     "add": add, "sub": sub, "subtract": sub, "mul": _binary("mul"), "multiply": _binary("mul"),
-    "div": div, "divide": div, "true_divide": _binary("div"), "floor_divide": _binary("div_floor"),
+    "div": div, "divide": div, "true_divide": _binary("div"), "floor_divide": _binary("floor_divide"),
     "remainder": _binary("remainder"), "fmod": _binary("fmod"), "pow": pow_,
     "maximum": _binary("maximum"), "minimum": _binary("minimum"), "atan2": _binary("atan2"),
     "eq": _binary("eq"), "ne": _binary("ne"), "lt": _binary("lt"), "le": _binary("le"),
@@ -132,8 +132,8 @@ METHODS = {
     # operators
     "__add__": add, "__radd__": _binary("add", True), "__sub__": sub, "__rsub__": _binary("sub", True),
     "__mul__": _binary("mul"), "__rmul__": _binary("mul", True), "__truediv__": _binary("div"),
-    "__rtruediv__": _binary("div", True), "__floordiv__": _binary("div_floor"),
-    "__rfloordiv__": _binary("div_floor", True), "__mod__": _binary("remainder"),
+    "__rtruediv__": _binary("div", True), "__floordiv__": _binary("floor_divide"),
+    "__rfloordiv__": _binary("floor_divide", True), "__mod__": _binary("remainder"),
     "__rmod__": _binary("remainder", True), "__pow__": pow_, "__rpow__": rpow,
     "__matmul__": matmul, "__rmatmul__": rmatmul, "__neg__": _unary("neg"), "__pos__": lambda self: self,
     "__abs__": _unary("abs"), "__invert__": invert,

@@ -157,7 +157,8 @@ UNARY["gelu"] = (_vectorised(_vmath.gelu, _gelu64), _CL_GELU,
                  lambda x, y, g: g * UNARY_OPS["gelu_backward"].apply(x), "float")
 UNARY["gelu_tanh"] = (_vectorised(_vmath.gelu_tanh, _gelu_tanh64), _CL_GELU_TANH,
                       lambda x, y, g: g * UNARY_OPS["gelu_tanh_backward"].apply(x), "float")
-_NODE_NAMES = {"gelu_tanh": "GeluBackward0", "gelu_tanh_backward": "GeluBackwardBackward0"}
+_NODE_NAMES = {"gelu_tanh": "GeluBackward0", "gelu_tanh_backward": "GeluBackwardBackward0",
+               "div_floor": "DivBackward2", "div_trunc": "DivBackward2"}  # div(..., rounding_mode=...)
 
 
 def _silu(x, out):
@@ -362,6 +363,8 @@ class _Binary(Function):
                 raise NotImplementedError(f'"{cls.op}_cpu" not implemented for \'{_type_word(compute)}\'')
             out_dtype = compute
         else:
+            if compute is D.bool_ and (cls.op in ("div_floor", "fmod", "remainder") or cls.op == "pow" and tb):
+                raise NotImplementedError(f'"{cls.op if cls.op == "pow" else cls.op + "_cpu"}" not implemented for \'Bool\'')
             if compute is D.bool_ and cls.op in ("sub",):
                 raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
                                    "Use the `^` or `logical_xor()` operator instead.")
@@ -369,7 +372,8 @@ class _Binary(Function):
                 raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
                                    "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
             out_dtype = compute
-        if cls.op in ("div_floor", "div_trunc", "remainder", "fmod") and not compute.is_floating_point:
+        if cls.op in ("div_floor", "div_trunc", "remainder", "fmod") and not compute.is_floating_point and \
+                _core.numel(shape):  # (an empty result divides nothing)
             _check_int_division(b)
         if cls.op == "pow" and not compute.is_floating_point and not _is_tensor(b) and b < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
@@ -421,6 +425,34 @@ UNARY_OPS = _make(_Unary, UNARY)
 BINARY_OPS = _make(_Binary, BINARY)
 
 
+def _overload(opname, node_name, doc):
+    """The same op recorded under the node name PyTorch gives one of its overloads."""
+    return type(BINARY_OPS[opname].__name__ + node_name[-1], (BINARY_OPS[opname],),
+                {"node_name": node_name, "__doc__": doc})
+
+
+def _no_derivative(opname, aten):
+    """An overload PyTorch records as ``NotImplemented``: the forward runs, backward through it fails."""
+    def backward(cls, ctx, g):
+        raise RuntimeError(f"derivative for aten::{aten} is not implemented")
+
+    return type(BINARY_OPS[opname].__name__ + "NoGrad", (BINARY_OPS[opname],),
+                {"node_name": "NotImplemented", "backward": classmethod(backward), "__doc__": f"``{aten}``"})
+
+
+FloorDivide = _no_derivative("div_floor", "floor_divide")  # ``floor_divide`` and ``//``
+
+# (op, first is a tensor, second is a tensor) -> the class of that overload
+_OVERLOADS = {
+    ("pow", True, True): _overload("pow", "PowBackward1", "``pow(Tensor, Tensor)``"),
+    ("pow", False, True): _overload("pow", "PowBackward2", "``pow(Number, Tensor)``"),
+    ("fmod", True, True): _overload("fmod", "FmodBackward1", "``fmod(Tensor, Tensor)``"),
+    ("remainder", True, True): _overload("remainder", "RemainderBackward1", "``remainder(Tensor, Tensor)``"),
+    ("remainder", False, True): _no_derivative("remainder", "remainder"),  # ``3 % x``
+}
+_OVERLOAD_OPS = {"pow", "fmod", "remainder", "floor_divide"}
+
+
 def unary(opname, x):
     """Apply the UNARY op ``opname`` to tensor ``x``."""
     if _hot_unary is not None:  # the compiled path for float CPU tensors; None: take the general one
@@ -434,6 +466,8 @@ def unary(opname, x):
 
 def binary(opname, a, b):
     """Apply the BINARY op ``opname`` to two operands, at least one of them a tensor."""
+    if opname in _OVERLOAD_OPS:  # (an overload with a node name of its own: the general path records it)
+        return _overloaded(opname, a, b)
     if _hot_binary is not None:  # the compiled path for float CPU tensors; None: take the general one
         y = _hot_binary(opname, a, b)
         if y is not None:
@@ -443,6 +477,16 @@ def binary(opname, a, b):
     if _is_tensor(a) and _is_tensor(b) and a._storage.device is not b._storage.device:
         a, b = cpu_scalars_to_device(a, b)
     return BINARY_OPS[opname].apply(a, b)
+
+
+def _overloaded(opname, a, b):
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = _from_ndarray(a, b), _from_ndarray(b, a)
+    if _is_tensor(a) and _is_tensor(b) and a._storage.device is not b._storage.device:
+        a, b = cpu_scalars_to_device(a, b)
+    if opname == "floor_divide":
+        return FloorDivide.apply(a, b)
+    return _OVERLOADS.get((opname, _is_tensor(a), _is_tensor(b)), BINARY_OPS[opname]).apply(a, b)
 
 
 def setup_hotpath():
