@@ -73,3 +73,10 @@ def test_bool_bool_refused_as_pytorch(device, op, name):
 def test_pow_number_first_type_check():
     with pytest.raises(TypeError, match="pow"):
         torch.pow("a", torch.ones(1))
+
+
+@pytest.mark.parametrize("expr, node", [(lambda x: x.log1p(), "Log1PBackward0"), (lambda x: x.square(), "PowBackward0"),
+                                        (lambda x: x.prod(1), "ProdBackward1"), (lambda x: x.prod(), "ProdBackward0")])
+def test_unary_and_reduction_node_names(device, expr, node):
+    x = torch.tensor([[1.5, 2.0], [0.5, 3.0]], device=device, requires_grad=True)
+    assert type(expr(x).grad_fn).__name__ == node

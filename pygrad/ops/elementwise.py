@@ -158,7 +158,8 @@ UNARY["gelu"] = (_vectorised(_vmath.gelu, _gelu64), _CL_GELU,
 UNARY["gelu_tanh"] = (_vectorised(_vmath.gelu_tanh, _gelu_tanh64), _CL_GELU_TANH,
                       lambda x, y, g: g * UNARY_OPS["gelu_tanh_backward"].apply(x), "float")
 _NODE_NAMES = {"gelu_tanh": "GeluBackward0", "gelu_tanh_backward": "GeluBackwardBackward0",
-               "div_floor": "DivBackward2", "div_trunc": "DivBackward2"}  # div(..., rounding_mode=...)
+               "div_floor": "DivBackward2", "div_trunc": "DivBackward2",  # div(..., rounding_mode=...)
+               "log1p": "Log1PBackward0", "square": "PowBackward0"}  # (PyTorch's spelling; square is x ** 2)
 
 
 def _silu(x, out):

@@ -152,10 +152,15 @@ def sum(x, dim=None, keepdim=False, *, dtype=None):
     return (Sum if dim is None else SumDim).apply(x, _dims(x, dim), keepdim, D.as_dtype(dtype))
 
 
+class ProdDim(Prod):
+    """``prod`` along a dim: the same op, recorded as PyTorch's ``ProdBackward1`` (``prod.dim_int``)."""
+    node_name = "ProdBackward1"
+
+
 def prod(x, dim=None, keepdim=False, *, dtype=None):
     if dtype is None:
         dtype = x.dtype if x.dtype.is_floating_point else D.int64
-    return Prod.apply(x, _dims(x, dim), keepdim, D.as_dtype(dtype))
+    return (Prod if dim is None else ProdDim).apply(x, _dims(x, dim), keepdim, D.as_dtype(dtype))
 
 
 class Mean(Function):
