@@ -94,9 +94,7 @@ def rmatmul(self, other):
 def invert(self):
     if self.dtype.is_floating_point:
         raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
-    if self.dtype is D.bool_:
-        return E.unary("logical_not", self)
-    return E.unary("bitwise_not", self)
+    return E.unary("bitwise_not", self)  # (of a bool tensor: logical not, see ops.elementwise.unary)
 
 
 def _eq(self, other):

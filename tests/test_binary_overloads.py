@@ -80,3 +80,11 @@ def test_pow_number_first_type_check():
 def test_unary_and_reduction_node_names(device, expr, node):
     x = torch.tensor([[1.5, 2.0], [0.5, 3.0]], device=device, requires_grad=True)
     assert type(expr(x).grad_fn).__name__ == node
+
+
+def test_bitwise_not_of_bool_is_logical_not(device):
+    """On OpenCL a bool is a byte: ``~1`` is 254, which read back as True (found by a fuzz against PyTorch)."""
+    t = torch.tensor([True, False, True], device=device)
+    assert torch.bitwise_not(t).tolist() == [False, True, False]
+    assert (~t).tolist() == [False, True, False]
+    assert t.bitwise_not().dtype == torch.bool

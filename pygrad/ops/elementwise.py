@@ -462,6 +462,8 @@ def unary(opname, x):
             return y
     if opname == "sign" and x.dtype is D.bool_:
         return x.clone()  # the sign of True is True, of False is False
+    if opname == "bitwise_not" and x.dtype is D.bool_:  # (~ of the byte 1 is 254, which reads as True)
+        return UNARY_OPS["logical_not"].apply(x)
     return UNARY_OPS[opname].apply(x)
 
 
