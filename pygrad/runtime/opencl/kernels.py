@@ -13,6 +13,7 @@ is not safe on one kernel from two threads (another thread's arguments would be 
 """
 import os
 import pathlib
+import re
 import threading
 import time
 import warnings
@@ -53,26 +54,92 @@ def source(name):
     return src
 
 
-def program(rt, name, defines=(), extra=""):
-    """The built program of ``cl_kernels/name`` for runtime ``rt`` with ``#define`` lines ``defines``."""
+def program(rt, name, defines=(), extra="", group=()):
+    """The built program of ``cl_kernels/name`` for runtime ``rt`` with ``#define`` lines ``defines``.
+
+    ``group``: other ``defines`` tuples that the same process is likely to need soon (the float32
+    variants of one training step).  Where the asked-for variant is not built yet, it is built together
+    with those of ``group`` not built yet, as one program (see ``_build_group``): a program build costs
+    about the same whatever its size, so a first step builds fewer programs.  Kernels stay lazy: PoCL
+    compiles machine code per kernel at its first launch, so an unused variant costs only its share of
+    the one build."""
     key = (id(rt.context), name, tuple(defines), extra)
     prg = _programs.get(key)
     if prg is None:
         with _lock:
             prg = _programs.get(key)
             if prg is None:
-                prg = _programs[key] = _build(rt, name, defines, extra)
+                todo = [tuple(defines)]
+                for g in group:
+                    g = tuple(g)
+                    if g not in todo and (id(rt.context), name, g, extra) not in _programs:
+                        todo.append(g)
+                if len(todo) == 1:
+                    prg = _programs[key] = _build(rt, name, defines, extra)
+                else:
+                    for g, view in zip(todo, _build_group(rt, name, todo, extra)):
+                        _programs[(id(rt.context), name, g, extra)] = view
+                    prg = _programs[key]
     return prg
 
 
-def _build(rt, name, defines, extra):
-    """Compile one specialisation of ``cl_kernels/name`` (called under ``_lock``)."""
+_KERNEL_RE = re.compile(r"__kernel\b[^{;]*?\bvoid\s+(\w+)\s*\(")
+_INLINE_RE = re.compile(r"\binline\s+[^(;{=]*?\b(\w+)\s*\(")
+_MACRO_RE = re.compile(r"^[ \t]*#[ \t]*define[ \t]+(\w+)", re.M)
+
+
+def _build_group(rt, name, variants, extra):
+    """Build several specialisations of ``cl_kernels/name`` as one program; one view per variant.
+
+    The file's text is repeated once per variant, each copy after its own ``#define`` lines (the
+    previous copy's macros ``#undef``-ed first), with the file's kernels and inline functions renamed
+    ``<name>_v<i>``; the view of variant i finds kernel ``k`` as ``k_v<i>``."""
+    d = kernel_dir()
+    with _lock:
+        body = _sources.get(("body", name))
+        if body is None:
+            body = _sources[("body", name)] = (d / name).read_text()
+    funcs = set(_KERNEL_RE.findall(body)) | set(_INLINE_RE.findall(body))
+    pattern = re.compile(r"\b(" + "|".join(sorted(funcs, key=len, reverse=True)) + r")\b")
+    macros = set(_MACRO_RE.findall(body))
+    parts, names = [], []
+    for i, defines in enumerate(variants):
+        parts.append("".join(f"#undef {m}\n" for m in sorted(macros)))
+        parts.append("".join(f"#define {x}\n" for x in defines))
+        parts.append(pattern.sub(lambda m, i=i: f"{m.group(1)}_v{i}", body))
+        macros |= {x.split("(")[0].split()[0] for x in defines}
+        names.append(f"_v{i}")
+    common = (d / "common.h").read_text()
+    built = _build(rt, name, [x for v in variants for x in v], extra, common + "\n" + "\n".join(parts),
+                   label=f"{name} x{len(variants)} variants {[list(v) for v in variants]}")
+    return [_Variant(built, suffix) for suffix in names]
+
+
+class _Variant:
+    """One variant of a grouped program: ``view.k`` is the program's kernel ``k_v<i>``."""
+
+    def __init__(self, cache, suffix):
+        self._cache = cache
+        self._suffix = suffix
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        k = getattr(self._cache, name + self._suffix)
+        setattr(self, name, k)  # an instance attribute from now on
+        return k
+
+
+def _build(rt, name, defines, extra, text=None, label=None):
+    """Compile one specialisation of ``cl_kernels/name`` (called under ``_lock``); ``text``: the
+    program's text after the head instead of common.h + the file (a group of variants)."""
     import pyopencl as cl
 
-    head = "".join(f"#define {d}\n" for d in defines) + ("#define PG_CPU 1\n" if rt.kernel_shape == "cpu" else "")
+    head = "".join(f"#define {d}\n" for d in defines) if text is None else ""  # a group: defines inside text
+    head += "#define PG_CPU 1\n" if rt.kernel_shape == "cpu" else ""
     if any("double" in d for d in defines):
         head = "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n" + head
-    src = head + extra + "\n" + source(name)
+    src = head + extra + "\n" + (text if text is not None else source(name))
     t = time.perf_counter()
     try:
         with warnings.catch_warnings():
@@ -86,7 +153,7 @@ def _build(rt, name, defines, extra):
     builds += 1
     build_seconds += time.perf_counter() - t
     if os.environ.get("PYGRAD_DEBUG"):
-        print(f"[pygrad] built {name} {list(defines)} in {time.perf_counter() - t:.3f}s")
+        print(f"[pygrad] built {label or name + ' ' + str(list(defines))} in {time.perf_counter() - t:.3f}s")
     return _KernelCache(built)
 
 
