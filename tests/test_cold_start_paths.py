@@ -113,7 +113,8 @@ print(kernels.builds, loss.item())
 
 def test_lenet_step_programs_built(device):
     # a new process's first LeNet training step on OpenCL builds few programs: the float32
-    # variants of elementwise.cl, reduce.cl, gemm.cl and random.cl are built as one program per file
+    # variants of elementwise.cl, reduce.cl, gemm.cl, random.cl and index.cl are built as one program per file,
+    # log_softmax, nll_loss and the optimizer as one
     # (kernels.program's group); it built 13 programs before (each build ~0.15-0.3 s with an empty PoCL cache)
     if device == "cpu":
         pytest.skip("counts OpenCL program builds")
@@ -124,4 +125,4 @@ def test_lenet_step_programs_built(device):
     assert r.returncode == 0, r.stderr[-2000:]
     builds, loss = r.stdout.split()[-2:]
     assert np.isfinite(float(loss))
-    assert int(builds) <= 8, r.stdout
+    assert int(builds) <= 6, r.stdout

@@ -571,12 +571,11 @@ def _gemm_cpu(self, a, b, c, M, N, K, strides, batch_strides, bdims):
     if self.gemm_row_blocks is None:  # keep >= 16 work-items per core for the load balance of small products
         while mb > 1 and nt * -(-mt // mb) * z < 16 * self.rt.device.max_compute_units:
             mb //= 2
-    # the variants of B (read in place or packed, 16 or 32 columns) come in one program: a LeNet step
-    # uses three of the four, and one program build costs about as much as one variant
-    variant = lambda db, r: ("T float", "ACC float", "CPU_GEMM 1", f"DIRECT_A {int(direct_a)}",  # noqa: E731
-                             f"DIRECT_B {int(db)}", f"KC {int(kc)}", f"NR {r}")
-    prg = kernels.program(self.rt, "gemm.cl", variant(direct_b, nr),
-                          group=[variant(db, r) for db in (1, 0) for r in (16, 32)])
+    # both widths (16 and 32 columns) come in one program: a LeNet step uses both, and one program build
+    # costs about as much as one variant.  Whether B is read in place is an argument (same kernel).
+    variant = lambda r: ("T float", "ACC float", "CPU_GEMM 1", f"DIRECT_A {int(direct_a)}",  # noqa: E731
+                         f"KC {int(kc)}", f"NR {r}")
+    prg = kernels.program(self.rt, "gemm.cl", variant(nr), group=[variant(16), variant(32)])
     q = self.rt.queue
     a_arg, b_arg = a._storage.data, b._storage.data
     if not direct_a:
@@ -590,7 +589,7 @@ def _gemm_cpu(self, a, b, c, M, N, K, strides, batch_strides, bdims):
     # one work-item per work-group: PoCL then runs each block as plain vector code
     prg.gemm_cpu(q, (nt, -(-mt // mb), z), (1, 1, 1), a_arg, b_arg, c._storage.data,
                  *map(i64, (M, N, K, sam, sak, sbk, scm, scn, ab[0], ab[1], bb[0], bb[1], cb[0], cb[1], bdims[1],
-                            a._offset, b._offset, c._offset, mb)))
+                            a._offset, b._offset, c._offset, mb)), np.int32(direct_b))
 
 
 # When gemm_cpu reads operands in place instead of packing them.  Measured (2 Zen 5 cores, PoCL 3.1,

@@ -54,31 +54,35 @@ def source(name):
     return src
 
 
+class Other(tuple):
+    """A group entry from another file: ``Other(("rows.cl", defines))`` in ``program``'s ``group``."""
+
+
 def program(rt, name, defines=(), extra="", group=()):
     """The built program of ``cl_kernels/name`` for runtime ``rt`` with ``#define`` lines ``defines``.
 
-    ``group``: other ``defines`` tuples that the same process is likely to need soon (the float32
-    variants of one training step).  Where the asked-for variant is not built yet, it is built together
-    with those of ``group`` not built yet, as one program (see ``_build_group``): a program build costs
-    about the same whatever its size, so a first step builds fewer programs.  Kernels stay lazy: PoCL
-    compiles machine code per kernel at its first launch, so an unused variant costs only its share of
-    the one build."""
+    ``group``: other ``defines`` tuples of this file (or ``Other((file, defines))`` of another file, same
+    ``extra``) that the same process is likely to need soon (the float32 variants of one training step).
+    Where the asked-for variant is not built yet, it is built together with those of ``group`` not built
+    yet, as one program (see ``_build_group``): a program build costs about the same whatever its size,
+    so a first step builds fewer programs.  Kernels stay lazy: PoCL compiles machine code per kernel at
+    its first launch, so an unused variant costs only its share of the one build."""
     key = (id(rt.context), name, tuple(defines), extra)
     prg = _programs.get(key)
     if prg is None:
         with _lock:
             prg = _programs.get(key)
             if prg is None:
-                todo = [tuple(defines)]
+                todo = [(name, tuple(defines))]
                 for g in group:
-                    g = tuple(g)
-                    if g not in todo and (id(rt.context), name, g, extra) not in _programs:
+                    g = (g[0], tuple(g[1])) if isinstance(g, Other) else (name, tuple(g))
+                    if g not in todo and (id(rt.context), *g, extra) not in _programs:
                         todo.append(g)
                 if len(todo) == 1:
                     prg = _programs[key] = _build(rt, name, defines, extra)
                 else:
-                    for g, view in zip(todo, _build_group(rt, name, todo, extra)):
-                        _programs[(id(rt.context), name, g, extra)] = view
+                    for g, view in zip(todo, _build_group(rt, todo, extra)):
+                        _programs[(id(rt.context), *g, extra)] = view
                     prg = _programs[key]
     return prg
 
@@ -88,31 +92,37 @@ _INLINE_RE = re.compile(r"\binline\s+[^(;{=]*?\b(\w+)\s*\(")
 _MACRO_RE = re.compile(r"^[ \t]*#[ \t]*define[ \t]+(\w+)", re.M)
 
 
-def _build_group(rt, name, variants, extra):
-    """Build several specialisations of ``cl_kernels/name`` as one program; one view per variant.
+def _body(name):
+    """The text of ``cl_kernels/name`` alone (no common.h), its function names and the macros it defines."""
+    b = _sources.get(("body", name))
+    if b is None:
+        with _lock:
+            text = (kernel_dir() / name).read_text()
+            funcs = set(_KERNEL_RE.findall(text)) | set(_INLINE_RE.findall(text))
+            pattern = re.compile(r"\b(" + "|".join(sorted(funcs, key=len, reverse=True)) + r")\b") if funcs else None
+            b = _sources[("body", name)] = (text, pattern, set(_MACRO_RE.findall(text)))
+    return b
 
-    The file's text is repeated once per variant, each copy after its own ``#define`` lines (the
-    previous copy's macros ``#undef``-ed first), with the file's kernels and inline functions renamed
+
+def _build_group(rt, variants, extra):
+    """Build several ``(file, defines)`` specialisations as one program; one view per variant.
+
+    Each file's text is repeated once per variant, each copy after its own ``#define`` lines (the macros
+    of the copies before ``#undef``-ed first), with the file's kernels and inline functions renamed
     ``<name>_v<i>``; the view of variant i finds kernel ``k`` as ``k_v<i>``."""
-    d = kernel_dir()
-    with _lock:
-        body = _sources.get(("body", name))
-        if body is None:
-            body = _sources[("body", name)] = (d / name).read_text()
-    funcs = set(_KERNEL_RE.findall(body)) | set(_INLINE_RE.findall(body))
-    pattern = re.compile(r"\b(" + "|".join(sorted(funcs, key=len, reverse=True)) + r")\b")
-    macros = set(_MACRO_RE.findall(body))
-    parts, names = [], []
-    for i, defines in enumerate(variants):
+    parts, macros = [], set()
+    for i, (name, defines) in enumerate(variants):
+        text, pattern, own = _body(name)
+        macros |= own
         parts.append("".join(f"#undef {m}\n" for m in sorted(macros)))
         parts.append("".join(f"#define {x}\n" for x in defines))
-        parts.append(pattern.sub(lambda m, i=i: f"{m.group(1)}_v{i}", body))
+        parts.append(pattern.sub(lambda m, i=i: f"{m.group(1)}_v{i}", text) if pattern else text)
         macros |= {x.split("(")[0].split()[0] for x in defines}
-        names.append(f"_v{i}")
-    common = (d / "common.h").read_text()
-    built = _build(rt, name, [x for v in variants for x in v], extra, common + "\n" + "\n".join(parts),
-                   label=f"{name} x{len(variants)} variants {[list(v) for v in variants]}")
-    return [_Variant(built, suffix) for suffix in names]
+    common = (kernel_dir() / "common.h").read_text()
+    names = "+".join(sorted({n for n, _ in variants}))
+    built = _build(rt, names, [x for _, v in variants for x in v], extra, common + "\n" + "\n".join(parts),
+                   label=f"{names} x{len(variants)} variants {[[n] + list(v) for n, v in variants]}")
+    return [_Variant(built, f"_v{i}") for i in range(len(variants))]
 
 
 class _Variant:
