@@ -383,17 +383,19 @@ def _core_check(offsets, size):
         raise IndexError(f"storage offset out of range for a storage of {size} elements")
 
 
-def _index_program(self, raw, idx="long", fold=None, cols_cn=False):
+def _index_program(self, raw, idx="long", fold=None, cols_cn=False, conv=False):
     """``index.cl`` moving elements as bits of type ``raw``, with ``idx`` indices and col2im summing ``fold``.
 
     One program serves the indexing and conv kernels of a float32 step (offsets, gather, scatter,
     im2col, col2im): 4-byte elements get col2im on float unless told otherwise, so a first training
     step builds one index program, not three (each build costs ~0.1 s on PoCL with an empty cache).
-    ``cols_cn``: im2col columns in (C, kh, kw, N, OH, OW) order, for the GPU shape's full-size GEMMs."""
+    ``cols_cn``: im2col columns in (C, kh, kw, N, OH, OW) order, for the GPU shape's full-size GEMMs.
+    ``conv`` (float32 im2col): the GEMM programs of the convolution are built with it, as one program."""
     fold = fold or ("float" if raw == "uint" else None)
     var = lambda cn: (f"T {raw}", f"IDX {idx}") + ((f"TF {fold}",) if fold else ()) + (("COLS_CN 1",) if cn else ())  # noqa: E731
     # the GPU shape's float32 step uses both column layouts: one program
-    group = [var(False), var(True)] if raw == "uint" and idx == "long" and fold == "float" else ()
+    group = [var(False), var(True)] + (_conv_gemm_group(self) if conv else []) \
+        if raw == "uint" and idx == "long" and fold == "float" else ()
     return kernels.program(self.rt, "index.cl", var(cols_cn), group=group)
 
 
@@ -573,9 +575,8 @@ def _gemm_cpu(self, a, b, c, M, N, K, strides, batch_strides, bdims):
             mb //= 2
     # both widths (16 and 32 columns) come in one program: a LeNet step uses both, and one program build
     # costs about as much as one variant.  Whether B is read in place is an argument (same kernel).
-    variant = lambda r: ("T float", "ACC float", "CPU_GEMM 1", f"DIRECT_A {int(direct_a)}",  # noqa: E731
-                         f"KC {int(kc)}", f"NR {r}")
-    prg = kernels.program(self.rt, "gemm.cl", variant(nr), group=[variant(16), variant(32)])
+    prg = kernels.program(self.rt, "gemm.cl", _gemm_cpu_defines(direct_a, kc, nr),
+                          group=[_gemm_cpu_defines(direct_a, kc, r) for r in (16, 32)])
     q = self.rt.queue
     a_arg, b_arg = a._storage.data, b._storage.data
     if not direct_a:
@@ -590,6 +591,24 @@ def _gemm_cpu(self, a, b, c, M, N, K, strides, batch_strides, bdims):
     prg.gemm_cpu(q, (nt, -(-mt // mb), z), (1, 1, 1), a_arg, b_arg, c._storage.data,
                  *map(i64, (M, N, K, sam, sak, sbk, scm, scn, ab[0], ab[1], bb[0], bb[1], cb[0], cb[1], bdims[1],
                             a._offset, b._offset, c._offset, mb)), np.int32(direct_b))
+
+
+def _gemm_cpu_defines(direct_a, kc, nr):
+    return ("T float", "ACC float", "CPU_GEMM 1", f"DIRECT_A {int(direct_a)}", f"KC {int(kc)}", f"NR {nr}")
+
+
+def _conv_gemm_group(self):
+    """The float32 GEMM programs that a convolution's im2col is followed by, built with index.cl's: gemm_cpu
+    (A read in place or packed, 16 or 32 columns) on CPU-shaped devices, gemm_tiled on GPU-shaped ones."""
+    if self.gemm_kernel is not None:
+        return []
+    if self.rt.kernel_shape == "gpu":
+        return [kernels.Other(("gemm.cl", ("T float", "ACC float")))]
+    from . import gemm_tune
+
+    kc = self.gemm_kc if self.gemm_kc is not None else gemm_tune.config(self.rt)["cpu_kc"]
+    das = (self.gemm_direct_a,) if self.gemm_direct_a is not None else (True, False)
+    return [kernels.Other(("gemm.cl", _gemm_cpu_defines(da, kc, r))) for da in das for r in (16, 32)]
 
 
 # When gemm_cpu reads operands in place instead of packing them.  Measured (2 Zen 5 cores, PoCL 3.1,
@@ -610,7 +629,7 @@ def unfold(self, x, kernel, dilation, padding, stride, pad_value=0.0, batch_inne
     ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
     out = self.empty((c, kh, kw, n, oh, ow) if batch_inner else (n, c, kh, kw, oh, ow), x.dtype)
     if out.numel():
-        prg = _index_program(self, _raw(x.dtype), cols_cn=batch_inner)
+        prg = _index_program(self, _raw(x.dtype), cols_cn=batch_inner, conv=x.dtype is D.float32)
         pad = np.asarray(pad_value).astype(x.dtype.np).view(_RAW_NP[x.dtype.itemsize])  # its bit pattern
         prg.unfold_k(self.rt.queue, self.grid(n * c * kh * kw * oh), (LOCAL,), out._storage.data, x._storage.data,
                      *map(np.int64, (x._offset, n, c, h, w)), *map(np.int32, (kh, kw, dh, dw, ph, pw, sh, sw)),
