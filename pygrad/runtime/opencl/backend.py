@@ -352,7 +352,7 @@ class OpenCLBackend:
         """The define tuples built with this key: where it is one of a training step's common forms in one
         float dtype T (copy, add, mul, sub, relu and its backward, all operands T), all of those forms;
         else none (the key is built alone)."""
-        t, u8 = out_dtype, D.uint8
+        t = out_dtype
         if not t.is_floating_point:
             return ()
         forms = self._ew_common_forms()
@@ -373,7 +373,8 @@ class OpenCLBackend:
                 if name in by_name:
                     opdef, arity = by_name[name]
                     forms[(opdef, (None,) * arity + (u8,) * (3 - arity), (None,) * arity + (u8,) * (3 - arity))] = arity
-            self._ew_forms = forms
+            if all(name in by_name for name in _EW_GROUP):  # else an op table is not imported yet: ask again
+                self._ew_forms = forms
         return forms
 
     def _launch_ew(self, out, ops, computes, opdef, arity):
