@@ -136,6 +136,7 @@ class _Variant:
         if name.startswith("_"):
             raise AttributeError(name)
         k = getattr(self._cache, name + self._suffix)
+        k.name = name  # the kernel's name in the .cl file (for the profiler), not the renamed copy's
         setattr(self, name, k)  # an instance attribute from now on
         return k
 
@@ -206,6 +207,7 @@ class _TypedKernel:
 
     def __init__(self, kernel):
         self.kernel = kernel
+        self.name = kernel.function_name
         self.typed = False
         self.linked = set()  # local sizes whose first launch has completed
         self.lock = threading.Lock()  # setting the arguments and enqueueing is one step per kernel object
