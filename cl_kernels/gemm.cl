@@ -85,7 +85,8 @@ __kernel void pack_b(__global float* Bp, __global const float* B, const long N, 
  * K = 2048 a B panel (128 KiB at NR = 16) is streamed from L2 once per row block.
  * Small products cannot afford the two packing launches, so either operand may be read in place:
  *   DIRECT_A  A's rows through its strides (rows past M repeat row M-1; their results are dropped);
- *   DIRECT_B  B's rows as float16 where the host checked that they are contiguous and 64-byte aligned. */
+ *   direct_b  B's rows as float16 where the host checked that they are contiguous and 64-byte aligned
+ *             (an argument: a packed panel is the same walk with a row stride of NR, so one kernel serves both). */
 #if NR == 32
 #define NV 2
 #define ACC_DECL(r) float16 c##r = 0, d##r = 0;
@@ -103,7 +104,7 @@ __kernel void gemm_cpu(__global const float* A, __global const float* B, __globa
                        const long N, const long K, const long sam, const long sak, const long sbk,
                        const long scm, const long scn, const long ab0, const long ab1, const long bb0,
                        const long bb1, const long cb0, const long cb1, const long nb1, const long offA,
-                       const long offB, const long offC, const long MB) {
+                       const long offB, const long offC, const long MB, const int direct_b) {
     long nt = get_global_id(0), mg = get_global_id(1), z = get_global_id(2);
     long n_tiles = (N + NR - 1) / NR, m_tiles = (M + RM - 1) / RM;
     if (nt >= n_tiles) return;
@@ -113,13 +114,10 @@ __kernel void gemm_cpu(__global const float* A, __global const float* B, __globa
 #if DIRECT_A
     A += offA + b0 * ab0 + b1 * ab1;
 #endif
-#if DIRECT_B
-    __global const float* b = B + offB + b0 * bb0 + b1 * bb1 + n0;
-#define B_ROW(k, v) (*(__global const float16*)(b + (k) * sbk + 16 * (v)))
-#else
-    __global const float* b = B + (z * n_tiles + nt) * K * NR;  /* panels are 64-byte aligned */
-#define B_ROW(k, v) (((__global const float16*)b)[(k) * NV + (v)])
-#endif
+    /* B's rows: read in place (direct_b), or a packed panel, whose rows are NR floats apart (64-byte aligned) */
+    __global const float* b = direct_b ? B + offB + b0 * bb0 + b1 * bb1 + n0 : B + (z * n_tiles + nt) * K * NR;
+    long bs = direct_b ? sbk : NR;
+#define B_ROW(k, v) (*(__global const float16*)(b + (k) * bs + 16 * (v)))
     long kc = KC > 0 ? KC : K;
     for (long k0 = 0; k0 < K; k0 += kc) {
         long k1 = min(K, k0 + kc);

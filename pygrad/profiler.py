@@ -146,7 +146,7 @@ class EventList(list):
 
 def _kernel_name(kernel):
     try:
-        return kernel.kernel.function_name
+        return kernel.name  # a grouped program's copy (sgd_k_v2) reports the file's name (sgd_k)
     except Exception:
         return "kernel"
 

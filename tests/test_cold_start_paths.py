@@ -93,3 +93,35 @@ def test_index_program_shared(device):
     idx = pygrad.tensor([[0, 2], [1, 0]], device=device)
     src = pygrad.tensor([[1, 2, 3], [4, 5, 6]], dtype=pygrad.int32, device=device)
     np.testing.assert_array_equal(src.gather(1, idx).cpu().numpy(), [[1, 3], [5, 4]])
+
+
+_LENET_STEP = r"""
+import pygrad, pygrad.nn as nn, pygrad.nn.functional as F
+from pygrad.bench import lenet5
+from pygrad.runtime.opencl import kernels
+pygrad.manual_seed(0)
+m = lenet5(nn, F).to("opencl")
+opt = pygrad.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
+x, y = pygrad.randn(8, 1, 28, 28, device="opencl"), pygrad.randint(0, 10, (8,), device="opencl")
+opt.zero_grad()
+loss = F.cross_entropy(m(x), y)
+loss.backward()
+opt.step()
+print(kernels.builds, loss.item())
+"""
+
+
+def test_lenet_step_programs_built(device):
+    # a new process's first LeNet training step on OpenCL builds few programs (kernels.program's group): the
+    # float32 variants of elementwise.cl, reduce.cl and random.cl one program per file, im2col with the GEMMs
+    # one, log_softmax with nll_loss and the optimizer one.  It built 13 before (~0.15-0.3 s each, empty cache)
+    if device == "cpu":
+        pytest.skip("counts OpenCL program builds")
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", _LENET_STEP], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    builds, loss = r.stdout.split()[-2:]
+    assert np.isfinite(float(loss))
+    assert int(builds) <= 5, r.stdout

@@ -326,17 +326,56 @@ class OpenCLBackend:
         return plan
 
     def _ew_program(self, key, out_dtype, ops, computes, opdef, arity):
-        """The elementwise program of one (expression, dtypes) key, built once (``key`` as in _launch_ew)."""
-        call = {1: "OP1(a)", 2: "OP2(a,b)", 3: "OP3(a,b,c)"}[arity]
-        defines = _io_defines("O", out_dtype) + [f"EXPR={call}", opdef] + _tile_defines(out_dtype)
-        for k, (x, c) in enumerate(zip(ops, computes), 1):
-            defines += _io_defines(str(k), x.dtype, _ctype(c)) + [f"C{k}={_ctype(c)}"]
-            if self.rt.kernel_shape == "gpu":
-                defines += _vec4_defines(str(k), x.dtype, _ctype(c))
+        """The elementwise program of one (expression, dtypes) key, built once (``key`` as in _launch_ew).
+
+        A float key of the common forms of a training step (see ``_ew_group``) is built together with
+        the others of its dtype, as one program of several variants (``kernels.program``'s group)."""
         self._check_dtype(out_dtype)
-        prg = kernels.program(self.rt, "elementwise.cl", tuple(_fix(d) for d in defines), INT_HELPERS)
+        dtypes = tuple(x.dtype for x in ops)
+        group = self._ew_group(out_dtype, dtypes, computes, opdef)
+        prg = kernels.program(self.rt, "elementwise.cl", self._ew_defines(out_dtype, dtypes, computes, opdef, arity),
+                              INT_HELPERS, group=group)
         self._ew_programs[key] = prg
         return prg
+
+    def _ew_defines(self, out_dtype, dtypes, computes, opdef, arity):
+        """The #define lines of elementwise.cl for one expression and operand dtypes."""
+        call = {1: "OP1(a)", 2: "OP2(a,b)", 3: "OP3(a,b,c)"}[arity]
+        defines = _io_defines("O", out_dtype) + [f"EXPR={call}", opdef] + _tile_defines(out_dtype)
+        for k, (d, c) in enumerate(zip(dtypes, computes), 1):
+            defines += _io_defines(str(k), d, _ctype(c)) + [f"C{k}={_ctype(c)}"]
+            if self.rt.kernel_shape == "gpu":
+                defines += _vec4_defines(str(k), d, _ctype(c))
+        return tuple(_fix(d) for d in defines)
+
+    def _ew_group(self, out_dtype, dtypes, computes, opdef):
+        """The define tuples built with this key: where it is one of a training step's common forms in one
+        float dtype T (copy, add, mul, sub, relu and its backward, all operands T), all of those forms;
+        else none (the key is built alone)."""
+        t = out_dtype
+        if not t.is_floating_point:
+            return ()
+        forms = self._ew_common_forms()
+        mine = (opdef, tuple(d if d is not t else None for d in dtypes), tuple(c if c is not t else None for c in computes))
+        if mine not in forms:
+            return ()
+        sub = lambda ds: tuple(t if d is None else d for d in ds)  # noqa: E731
+        return [self._ew_defines(t, sub(ds), sub(cs), od, ar) for (od, ds, cs), ar in forms.items()]
+
+    def _ew_common_forms(self):
+        """(opdef, operand dtypes, compute dtypes) -> arity of the grouped forms; None stands for the float dtype."""
+        forms = getattr(self, "_ew_forms", None)
+        if forms is None:
+            u8 = D.uint8
+            forms = {("OP1(x)=(x)", (None, u8, u8), (None, u8, u8)): 1}
+            by_name = {name: (opdef, arity) for name, opdef, arity in self._expressions().values()}
+            for name in _EW_GROUP:
+                if name in by_name:
+                    opdef, arity = by_name[name]
+                    forms[(opdef, (None,) * arity + (u8,) * (3 - arity), (None,) * arity + (u8,) * (3 - arity))] = arity
+            if all(name in by_name for name in _EW_GROUP):  # else an op table is not imported yet: ask again
+                self._ew_forms = forms
+        return forms
 
     def _launch_ew(self, out, ops, computes, opdef, arity):
         """Queue ``out = OP(ops...)``: ``ew_contig`` when every operand is contiguous like ``out`` or a single
@@ -425,6 +464,10 @@ class OpenCLBackend:
         return out
 
     # -- reductions, indexing, matmul and convolution are added by backend_ops.install() ------------
+
+
+# the elementwise expressions built together per float dtype (with the copy), as a training step uses them
+_EW_GROUP = ("add", "mul", "sub", "relu", "threshold_backward")
 
 
 def _fix(d):

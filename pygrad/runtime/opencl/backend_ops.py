@@ -61,7 +61,8 @@ def reduce(self, fn, x, dims, keepdim, out_dtype, compute_dtype):
     fold += _wg_defines(self)
     gpu = self.rt.kernel_shape == "gpu"
     if _cols_layout(Lk, Lr):
-        prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(d) for d in fold + _io_defines("O", out.dtype)))
+        prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(d) for d in fold + _io_defines("O", out.dtype)),
+                              group=_reduce_group(self, fn, x.dtype, compute_dtype, out.dtype))
         if gpu:
             _launch_cols_wg(self, prg.reduce_cols_wg_k, out, x, Lk, Lr, nout, nred)
         else:
@@ -74,7 +75,8 @@ def reduce(self, fn, x, dims, keepdim, out_dtype, compute_dtype):
     else:
         nchunks = _cpu_chunks(self, Lr, nout, nred)
     target = out if nchunks == 1 else self.empty((nout * nchunks,), compute_dtype if acc != "uchar" else D.bool_)
-    prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(d) for d in fold + _io_defines("O", target.dtype)))
+    prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(d) for d in fold + _io_defines("O", target.dtype)),
+                          group=_reduce_group(self, fn, x.dtype, compute_dtype, target.dtype))
     args = (target._storage.data, x._storage.data, Lk, Lr, np.int64(nout), np.int64(nred), np.int64(nchunks))
     if wg:
         prg.reduce_wg_k(self.rt.queue, (min(nout * nchunks, _MAX_GROUPS) * self.wg,), (self.wg,), *args)
@@ -192,11 +194,8 @@ def _arg_reduce(self, x, axis, keepdims, better, with_values=False):
     out = self.empty(kshape, D.int64)
     vals = self.empty(kshape, x.dtype) if with_values else None
     if nout:
-        acc = _ctype(x.dtype) if x.dtype is not D.bool_ else "uchar"
-        defines = [f"ACC={acc}", f"BETTER(v,best)={better}"] + _io_defines("I", x.dtype, acc)
-        defines += [f"TV={vals.dtype.cl if vals.dtype is not D.bool_ else 'uchar'}",
-                    _io_defines("V", vals.dtype, acc)[2]] if with_values else ["TV=uchar", "ST_V(p,i,v)="]
-        prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(s) for s in defines + _wg_defines(self)))
+        prg = kernels.program(self.rt, "reduce.cl", _arg_defines(self, x.dtype, better, with_values),
+                              group=_reduce_group(self, better, x.dtype, x.dtype, x.dtype))
         vbuf = (vals if with_values else out)._storage.data
         if _cols_layout(Lk, Lr):
             _launch_cols(self, prg.argreduce_cols_k, (out, vbuf), x, Lk, Lr, nout, nred)
@@ -209,6 +208,30 @@ def _arg_reduce(self, x, axis, keepdims, better, with_values=False):
     if with_values:
         return (vals.unsqueeze(d), out.unsqueeze(d)) if keepdims else (vals, out)
     return out.unsqueeze(d) if keepdims else out
+
+
+def _arg_defines(self, dtype, better, with_values):
+    """reduce.cl's defines for argreduce_*: index (and with_values the value) of the ``better`` element."""
+    acc = _ctype(dtype) if dtype is not D.bool_ else "uchar"
+    defines = [f"ACC={acc}", f"BETTER(v,best)={better}"] + _io_defines("I", dtype, acc)
+    defines += [f"TV={dtype.cl if dtype is not D.bool_ else 'uchar'}",
+                _io_defines("V", dtype, acc)[2]] if with_values else ["TV=uchar", "ST_V(p,i,v)="]
+    return tuple(_fix(s) for s in defines + _wg_defines(self))
+
+
+def _reduce_group(self, op, dtype, compute_dtype, out_dtype):
+    """The reduce.cl variants a training step needs in one float dtype, built as one program: the sum
+    (loss and bias gradients), max with its index (log-softmax, max_pool) and argmax (accuracy); none
+    for other reductions (``op``: the numpy reduction, or argreduce_*'s BETTER expression)."""
+    if not dtype.is_floating_point or compute_dtype is not dtype or out_dtype is not dtype \
+            or not (op is np.sum or op == _BETTER[True]):
+        return ()
+    acc = _ctype(dtype)
+    init, combine = REDUCE[np.sum]
+    fold = [f"ACC={acc}", f"INIT=(({acc}){init})", f"COMBINE(acc,v)={combine}"] + _load_defines(dtype, acc, np.sum)
+    fold += _wg_defines(self) + _io_defines("O", dtype)
+    return [tuple(_fix(d) for d in fold), _arg_defines(self, dtype, _BETTER[True], True),
+            _arg_defines(self, dtype, _BETTER[True], False)]
 
 
 def max_min_dim(self, x, dim, largest):
@@ -360,16 +383,20 @@ def _core_check(offsets, size):
         raise IndexError(f"storage offset out of range for a storage of {size} elements")
 
 
-def _index_program(self, raw, idx="long", fold=None, cols_cn=False):
+def _index_program(self, raw, idx="long", fold=None, cols_cn=False, conv=False):
     """``index.cl`` moving elements as bits of type ``raw``, with ``idx`` indices and col2im summing ``fold``.
 
     One program serves the indexing and conv kernels of a float32 step (offsets, gather, scatter,
     im2col, col2im): 4-byte elements get col2im on float unless told otherwise, so a first training
     step builds one index program, not three (each build costs ~0.1 s on PoCL with an empty cache).
-    ``cols_cn``: im2col columns in (C, kh, kw, N, OH, OW) order, for the GPU shape's full-size GEMMs."""
+    ``cols_cn``: im2col columns in (C, kh, kw, N, OH, OW) order, for the GPU shape's full-size GEMMs.
+    ``conv`` (float32 im2col): the GEMM programs of the convolution are built with it, as one program."""
     fold = fold or ("float" if raw == "uint" else None)
-    defines = (f"T {raw}", f"IDX {idx}") + ((f"TF {fold}",) if fold else ()) + (("COLS_CN 1",) if cols_cn else ())
-    return kernels.program(self.rt, "index.cl", defines)
+    var = lambda cn: (f"T {raw}", f"IDX {idx}") + ((f"TF {fold}",) if fold else ()) + (("COLS_CN 1",) if cn else ())  # noqa: E731
+    # the GPU shape's float32 step uses both column layouts: one program
+    group = [var(False), var(True)] + (_conv_gemm_group(self) if conv else []) \
+        if raw == "uint" and idx == "long" and fold == "float" else ()
+    return kernels.program(self.rt, "index.cl", var(cols_cn), group=group)
 
 
 def _expand(t, shape):
@@ -546,9 +573,10 @@ def _gemm_cpu(self, a, b, c, M, N, K, strides, batch_strides, bdims):
     if self.gemm_row_blocks is None:  # keep >= 16 work-items per core for the load balance of small products
         while mb > 1 and nt * -(-mt // mb) * z < 16 * self.rt.device.max_compute_units:
             mb //= 2
-    prg = kernels.program(self.rt, "gemm.cl", ("T float", "ACC float", "CPU_GEMM 1",
-                                               f"DIRECT_A {int(direct_a)}", f"DIRECT_B {int(direct_b)}",
-                                               f"KC {int(kc)}", f"NR {nr}"))
+    # both widths (16 and 32 columns) come in one program: a LeNet step uses both, and one program build
+    # costs about as much as one variant.  Whether B is read in place is an argument (same kernel).
+    prg = kernels.program(self.rt, "gemm.cl", _gemm_cpu_defines(direct_a, kc, nr),
+                          group=[_gemm_cpu_defines(direct_a, kc, r) for r in (16, 32)])
     q = self.rt.queue
     a_arg, b_arg = a._storage.data, b._storage.data
     if not direct_a:
@@ -562,7 +590,25 @@ def _gemm_cpu(self, a, b, c, M, N, K, strides, batch_strides, bdims):
     # one work-item per work-group: PoCL then runs each block as plain vector code
     prg.gemm_cpu(q, (nt, -(-mt // mb), z), (1, 1, 1), a_arg, b_arg, c._storage.data,
                  *map(i64, (M, N, K, sam, sak, sbk, scm, scn, ab[0], ab[1], bb[0], bb[1], cb[0], cb[1], bdims[1],
-                            a._offset, b._offset, c._offset, mb)))
+                            a._offset, b._offset, c._offset, mb)), np.int32(direct_b))
+
+
+def _gemm_cpu_defines(direct_a, kc, nr):
+    return ("T float", "ACC float", "CPU_GEMM 1", f"DIRECT_A {int(direct_a)}", f"KC {int(kc)}", f"NR {nr}")
+
+
+def _conv_gemm_group(self):
+    """The float32 GEMM programs that a convolution's im2col is followed by, built with index.cl's: gemm_cpu
+    (A read in place or packed, 16 or 32 columns) on CPU-shaped devices, gemm_tiled on GPU-shaped ones."""
+    if self.gemm_kernel is not None:
+        return []
+    if self.rt.kernel_shape == "gpu":
+        return [kernels.Other(("gemm.cl", ("T float", "ACC float")))]
+    from . import gemm_tune
+
+    kc = self.gemm_kc if self.gemm_kc is not None else gemm_tune.config(self.rt)["cpu_kc"]
+    das = (self.gemm_direct_a,) if self.gemm_direct_a is not None else (True, False)
+    return [kernels.Other(("gemm.cl", _gemm_cpu_defines(da, kc, r))) for da in das for r in (16, 32)]
 
 
 # When gemm_cpu reads operands in place instead of packing them.  Measured (2 Zen 5 cores, PoCL 3.1,
@@ -583,7 +629,7 @@ def unfold(self, x, kernel, dilation, padding, stride, pad_value=0.0, batch_inne
     ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
     out = self.empty((c, kh, kw, n, oh, ow) if batch_inner else (n, c, kh, kw, oh, ow), x.dtype)
     if out.numel():
-        prg = _index_program(self, _raw(x.dtype), cols_cn=batch_inner)
+        prg = _index_program(self, _raw(x.dtype), cols_cn=batch_inner, conv=x.dtype is D.float32)
         pad = np.asarray(pad_value).astype(x.dtype.np).view(_RAW_NP[x.dtype.itemsize])  # its bit pattern
         prg.unfold_k(self.rt.queue, self.grid(n * c * kh * kw * oh), (LOCAL,), out._storage.data, x._storage.data,
                      *map(np.int64, (x._offset, n, c, h, w)), *map(np.int32, (kh, kw, dh, dw, ph, pw, sh, sw)),
@@ -625,7 +671,10 @@ def random(self, kind, shape, dtype, a, b, generator):
         return out
     words = {"uniform": n, "normal": n + 1, "randint": 2 * n}[kind]
     key, offset = generator._claim(words)
-    prg = kernels.program(self.rt, "random.cl", tuple(_fix(d) for d in _io_defines("O", dtype, "float")))
+    rnd = lambda d: tuple(_fix(x) for x in _io_defines("O", d, "float"))  # noqa: E731
+    # float32 samples (initialisation, dropout) and int64 ones (randint, randperm) in one program
+    prg = kernels.program(self.rt, "random.cl", rnd(dtype),
+                          group=[rnd(D.float32), rnd(D.int64)] if dtype in (D.float32, D.int64) else ())
     fn = {"uniform": prg.uniform_k, "normal": prg.normal_k, "randint": prg.randint_k}[kind]
     conv = np.int64 if kind == "randint" else np.float32
     key2 = np.zeros((), dtype=np.dtype([("x", np.uint32), ("y", np.uint32)]))

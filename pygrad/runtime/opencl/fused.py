@@ -11,12 +11,29 @@ from . import kernels
 from .backend import LOCAL, _ctype, _fix, _io_defines
 
 
+def _nll_defines(dtype, target_dtype):
+    acc = _ctype(dtype)
+    defines = [f"ACC={acc}", f"TGT={'uchar' if target_dtype is D.uint8 else 'long'}"]
+    defines += _io_defines("I", dtype, acc) + _io_defines("O", dtype, acc)
+    return tuple(_fix(d) for d in defines)
+
+
+def _optim_defines(dtype):
+    acc = _ctype(dtype)
+    return tuple(_fix(d) for d in [f"ACC={acc}"] + _io_defines("P", dtype, acc))
+
+
+def step_group(dtype):
+    """The programs of the loss and the update of a float32 training step (nll_loss with int64 targets, the
+    fused optimizers), to be built with log_softmax's (rows.py): one program instead of three."""
+    if dtype is not D.float32:
+        return ()
+    return [kernels.Other(("loss.cl", _nll_defines(dtype, D.int64))), kernels.Other(("optim.cl", _optim_defines(dtype)))]
+
+
 def _nll_program(self, x, target):
-    acc = _ctype(x.dtype)
-    defines = [f"ACC={acc}", f"TGT={'uchar' if target.dtype is D.uint8 else 'long'}"]
-    defines += _io_defines("I", x.dtype, acc) + _io_defines("O", x.dtype, acc)
     self._check_dtype(x.dtype)
-    return kernels.program(self.rt, "loss.cl", tuple(_fix(d) for d in defines))
+    return kernels.program(self.rt, "loss.cl", _nll_defines(x.dtype, target.dtype))
 
 
 def nll_forward(self, x, target, weight, ignore_index, reduction):
@@ -75,7 +92,7 @@ def optim_step(self, kind, tensors, floats, flags):
         return
     acc = _ctype(p.dtype)
     self._check_dtype(p.dtype)
-    prg = kernels.program(self.rt, "optim.cl", tuple(_fix(d) for d in [f"ACC={acc}"] + _io_defines("P", p.dtype, acc)))
+    prg = kernels.program(self.rt, "optim.cl", _optim_defines(p.dtype))
     bufs = [t._storage.data if t is not None else p._storage.data for t in tensors]
     bufs += [p._storage.data] * (5 - len(bufs))
     fty = np.float64 if acc == "double" else np.float32

@@ -13,6 +13,7 @@ is not safe on one kernel from two threads (another thread's arguments would be 
 """
 import os
 import pathlib
+import re
 import threading
 import time
 import warnings
@@ -53,26 +54,103 @@ def source(name):
     return src
 
 
-def program(rt, name, defines=(), extra=""):
-    """The built program of ``cl_kernels/name`` for runtime ``rt`` with ``#define`` lines ``defines``."""
+class Other(tuple):
+    """A group entry from another file: ``Other(("rows.cl", defines))`` in ``program``'s ``group``."""
+
+
+def program(rt, name, defines=(), extra="", group=()):
+    """The built program of ``cl_kernels/name`` for runtime ``rt`` with ``#define`` lines ``defines``.
+
+    ``group``: other ``defines`` tuples of this file (or ``Other((file, defines))`` of another file, same
+    ``extra``) that the same process is likely to need soon (the float32 variants of one training step).
+    Where the asked-for variant is not built yet, it is built together with those of ``group`` not built
+    yet, as one program (see ``_build_group``): a program build costs about the same whatever its size,
+    so a first step builds fewer programs.  Kernels stay lazy: PoCL compiles machine code per kernel at
+    its first launch, so an unused variant costs only its share of the one build."""
     key = (id(rt.context), name, tuple(defines), extra)
     prg = _programs.get(key)
     if prg is None:
         with _lock:
             prg = _programs.get(key)
             if prg is None:
-                prg = _programs[key] = _build(rt, name, defines, extra)
+                todo = [(name, tuple(defines))]
+                for g in group:
+                    g = (g[0], tuple(g[1])) if isinstance(g, Other) else (name, tuple(g))
+                    if g not in todo and (id(rt.context), *g, extra) not in _programs:
+                        todo.append(g)
+                if len(todo) == 1:
+                    prg = _programs[key] = _build(rt, name, defines, extra)
+                else:
+                    for g, view in zip(todo, _build_group(rt, todo, extra)):
+                        _programs[(id(rt.context), *g, extra)] = view
+                    prg = _programs[key]
     return prg
 
 
-def _build(rt, name, defines, extra):
-    """Compile one specialisation of ``cl_kernels/name`` (called under ``_lock``)."""
+_KERNEL_RE = re.compile(r"__kernel\b[^{;]*?\bvoid\s+(\w+)\s*\(")
+_INLINE_RE = re.compile(r"\binline\s+[^(;{=]*?\b(\w+)\s*\(")
+_MACRO_RE = re.compile(r"^[ \t]*#[ \t]*define[ \t]+(\w+)", re.M)
+
+
+def _body(name):
+    """The text of ``cl_kernels/name`` alone (no common.h), its function names and the macros it defines."""
+    b = _sources.get(("body", name))
+    if b is None:
+        with _lock:
+            text = (kernel_dir() / name).read_text()
+            funcs = set(_KERNEL_RE.findall(text)) | set(_INLINE_RE.findall(text))
+            pattern = re.compile(r"\b(" + "|".join(sorted(funcs, key=len, reverse=True)) + r")\b") if funcs else None
+            b = _sources[("body", name)] = (text, pattern, set(_MACRO_RE.findall(text)))
+    return b
+
+
+def _build_group(rt, variants, extra):
+    """Build several ``(file, defines)`` specialisations as one program; one view per variant.
+
+    Each file's text is repeated once per variant, each copy after its own ``#define`` lines (the macros
+    of the copies before ``#undef``-ed first), with the file's kernels and inline functions renamed
+    ``<name>_v<i>``; the view of variant i finds kernel ``k`` as ``k_v<i>``."""
+    parts, macros = [], set()
+    for i, (name, defines) in enumerate(variants):
+        text, pattern, own = _body(name)
+        macros |= own
+        parts.append("".join(f"#undef {m}\n" for m in sorted(macros)))
+        parts.append("".join(f"#define {x}\n" for x in defines))
+        parts.append(pattern.sub(lambda m, i=i: f"{m.group(1)}_v{i}", text) if pattern else text)
+        macros |= {x.split("(")[0].split()[0] for x in defines}
+    common = (kernel_dir() / "common.h").read_text()
+    names = "+".join(sorted({n for n, _ in variants}))
+    built = _build(rt, names, [x for _, v in variants for x in v], extra, common + "\n" + "\n".join(parts),
+                   label=f"{names} x{len(variants)} variants {[[n] + list(v) for n, v in variants]}")
+    return [_Variant(built, f"_v{i}") for i in range(len(variants))]
+
+
+class _Variant:
+    """One variant of a grouped program: ``view.k`` is the program's kernel ``k_v<i>``."""
+
+    def __init__(self, cache, suffix):
+        self._cache = cache
+        self._suffix = suffix
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        k = getattr(self._cache, name + self._suffix)
+        k.name = name  # the kernel's name in the .cl file (for the profiler), not the renamed copy's
+        setattr(self, name, k)  # an instance attribute from now on
+        return k
+
+
+def _build(rt, name, defines, extra, text=None, label=None):
+    """Compile one specialisation of ``cl_kernels/name`` (called under ``_lock``); ``text``: the
+    program's text after the head instead of common.h + the file (a group of variants)."""
     import pyopencl as cl
 
-    head = "".join(f"#define {d}\n" for d in defines) + ("#define PG_CPU 1\n" if rt.kernel_shape == "cpu" else "")
+    head = "".join(f"#define {d}\n" for d in defines) if text is None else ""  # a group: defines inside text
+    head += "#define PG_CPU 1\n" if rt.kernel_shape == "cpu" else ""
     if any("double" in d for d in defines):
         head = "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n" + head
-    src = head + extra + "\n" + source(name)
+    src = head + extra + "\n" + (text if text is not None else source(name))
     t = time.perf_counter()
     try:
         with warnings.catch_warnings():
@@ -86,7 +164,7 @@ def _build(rt, name, defines, extra):
     builds += 1
     build_seconds += time.perf_counter() - t
     if os.environ.get("PYGRAD_DEBUG"):
-        print(f"[pygrad] built {name} {list(defines)} in {time.perf_counter() - t:.3f}s")
+        print(f"[pygrad] built {label or name + ' ' + str(list(defines))} in {time.perf_counter() - t:.3f}s")
     return _KernelCache(built)
 
 
@@ -129,6 +207,7 @@ class _TypedKernel:
 
     def __init__(self, kernel):
         self.kernel = kernel
+        self.name = kernel.function_name
         self.typed = False
         self.linked = set()  # local sizes whose first launch has completed
         self.lock = threading.Lock()  # setting the arguments and enqueueing is one step per kernel object

@@ -74,17 +74,21 @@ def _row_kernel(self, stem, out, ins, dim, log):
     L = make_layout(kc, kst, [t._offset for t in ops])
     bufs = [t._storage.data for t in ops]
     q, i64 = self.rt.queue, np.int64
+    # log_softmax of a float32 training step: nll_loss's and the optimizer's programs come with it
+    from .fused import step_group
+
+    group = step_group(out.dtype) if log else ()
     if gpu and not unit:
-        prg = kernels.program(self.rt, "rows.cl", _defines(out.dtype, log))
+        prg = kernels.program(self.rt, "rows.cl", _defines(out.dtype, log), group=group)
         getattr(prg, stem + "_item")(q, self.grid(nrows), (LOCAL,), *bufs, L, i64(nrows), i64(n),
                                      *(i64(t._strides[dim]) for t in ops))
     elif gpu and n >= _WG_MIN:
         wg = _wg_size(n)
-        prg = kernels.program(self.rt, "rows.cl", _defines(out.dtype, log, wg))
+        prg = kernels.program(self.rt, "rows.cl", _defines(out.dtype, log, wg), group=group)
         groups = min(nrows, 65536)
         getattr(prg, stem + "_wg")(q, (groups * wg,), (wg,), *bufs, L, i64(nrows), i64(n))
     else:
-        prg = kernels.program(self.rt, "rows.cl", _defines(out.dtype, log))
+        prg = kernels.program(self.rt, "rows.cl", _defines(out.dtype, log), group=group)
         getattr(prg, stem + "_rows")(q, self.grid(nrows), (LOCAL,), *bufs, L, i64(nrows), i64(n))
 
 
