@@ -88,3 +88,17 @@ def test_bitwise_not_of_bool_is_logical_not(device):
     assert torch.bitwise_not(t).tolist() == [False, True, False]
     assert (~t).tolist() == [False, True, False]
     assert t.bitwise_not().dtype == torch.bool
+
+
+@pytest.mark.parametrize("shape, dim", [((4,), 0), ((2, 3), 1), ((2, 3, 4), 0), ((2, 3, 4, 5), 1)])
+def test_softmax_implicit_dim_as_pytorch(shape, dim):
+    """``F.softmax(x)`` without ``dim`` picks PyTorch's (deprecated) dim: 0 for 1-d and 3-d inputs, else 1,
+    with PyTorch's warning."""
+    import pygrad.nn.functional as F
+
+    x = torch.randn(*shape)
+    for name, want in (("softmax", x.softmax(dim)), ("log_softmax", x.log_softmax(dim)),
+                       ("softmin", (-x).softmax(dim))):
+        with pytest.warns(UserWarning, match=f"Implicit dimension choice for {name} has been deprecated"):
+            got = getattr(F, name)(x)
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
