@@ -107,20 +107,8 @@ cdef object _array(t):
 
 
 cdef object _new_tensor(object storage, tuple shape, tuple strides, object dtype, object view):
-    """``Tensor._make(storage, shape, strides, 0, dtype)`` with its NumPy view cached (no Python frame)."""
-    t = _Tensor.__new__(_Tensor)
-    t._storage = storage
-    t._shape = shape
-    t._strides = strides
-    t._offset = 0
-    t.dtype = dtype
-    t.requires_grad = False
-    t._grad = None
-    t.grad_fn = None
-    t._output_nr = 0
-    t._base = None
-    t._hooks = None
-    t._retains_grad = False
+    """``Tensor._make(storage, shape, strides, 0, dtype)`` (the one constructor) with its NumPy view cached."""
+    t = _Tensor._make(storage, shape, strides, 0, dtype)
     t._np = view
     return t
 
