@@ -129,7 +129,9 @@ cdef object _binary(str name, a, b):
     cdef bint ta = isinstance(a, _Tensor), tb = isinstance(b, _Tensor)
     cdef object dtype, shape, first, ka, kb, tp, scalar
     if ta and tb:
-        if a._storage.device is not _CPU or b._storage.device is not _CPU:
+        if a._storage.device is not _CPU:
+            return _cl_binary(<tuple>entry, a, b)
+        if b._storage.device is not _CPU:
             return None
         dtype = a.dtype
         if b.dtype is not dtype:
@@ -187,7 +189,7 @@ cdef object _binary(str name, a, b):
     y = _new_tensor(_Storage(data, _CPU, dtype, n), shape, tuple(st), dtype, view)
     cdef bint ra = ta and a.requires_grad is True, rb = tb and b.requires_grad is True
     if (ra or rb) and _grad_state.enabled:
-        _record(<tuple>entry, a, b, ta, tb, ra, rb, y)
+        _record(<tuple>entry, a, b, ta, tb, ra, rb, y, _CPU)
     return y
 
 
@@ -204,7 +206,7 @@ cdef object _edge_of(t):
     return _edge(t)
 
 
-cdef object _record(tuple entry, a, b, bint ta, bint tb, bint ra, bint rb, y):
+cdef object _record(tuple entry, a, b, bint ta, bint tb, bint ra, bint rb, y, device):
     """Make ``y`` the output of a new graph node: the node ``Function.apply`` + ``_Binary.forward`` +
     ``engine.attach`` would record for this op (saved operands as ``elementwise._save_operands`` picks
     them, edges, input/output metadata), built without their Python frames."""
@@ -218,7 +220,7 @@ cdef object _record(tuple entry, a, b, bint ta, bint tb, bint ra, bint rb, y):
     node.scalars = (None if ta else a, None if tb else b)
     node.next_functions = (_edge_of(a) if ra else _NO_EDGE, _edge_of(b) if rb else _NO_EDGE)
     node._input_meta = ((a._shape, a.dtype) if ta else None, (b._shape, b.dtype) if tb else None)
-    node._output_meta = ((y._shape, y.dtype, _CPU),)
+    node._output_meta = ((y._shape, y.dtype, device),)
     y.grad_fn = node
     y.requires_grad = True
 
@@ -241,7 +243,9 @@ def unary(str name, x):
         return None
     storage = x._storage
     dtype = x.dtype
-    if storage.device is not _CPU or (dtype is not _f32 and dtype is not _f64):
+    if storage.device is not _CPU:
+        return _cl_unary(<tuple>entry, x)
+    if dtype is not _f32 and dtype is not _f64:
         return None
     shape = x._shape
     if not _row_major(shape, x._strides):
@@ -268,19 +272,287 @@ def unary(str name, x):
         acc *= <Py_ssize_t>shape[i]
     y = _new_tensor(_Storage(data, _CPU, dtype, n), shape, tuple(st), dtype, view)
     if x.requires_grad is True and _grad_state.enabled:
-        # the node Function.apply + _Unary.forward + attach record: a saved output is kept as a detached
-        # alias with its output number (no reference cycle output -> node -> output)
-        node = (<object>(<tuple>entry)[0])._backward_cls()
-        node.needs_input_grad = (True,)
-        reads = (<tuple>entry)[2]
-        node._saved = [(x if "x" in reads else None, storage.version if "x" in reads else None, None),
-                       (_new_tensor(y._storage, shape, y._strides, dtype, view) if "y" in reads else None,
-                        0 if "y" in reads else None, 0 if "y" in reads else None)]
-        node.next_functions = (_edge_of(x),)
-        node._input_meta = ((shape, dtype),)
-        node._output_meta = ((shape, dtype, _CPU),)
-        y.grad_fn = node
-        y.requires_grad = True
+        _record_unary(<tuple>entry, x, y, view, _CPU)
+    return y
+
+
+cdef _record_unary(tuple entry, x, y, view, device):
+    """Make ``y`` the output of the node Function.apply + _Unary.forward + attach record: a saved output is
+    kept as a detached alias with its output number (no reference cycle output -> node -> output)."""
+    node = (<object>entry[0])._backward_cls()
+    node.needs_input_grad = (True,)
+    reads = entry[2]
+    shape, dtype = x._shape, x.dtype
+    node._saved = [(x if "x" in reads else None, x._storage.version if "x" in reads else None, None),
+                   (_new_tensor(y._storage, shape, y._strides, dtype, view) if "y" in reads else None,
+                    0 if "y" in reads else None, 0 if "y" in reads else None)]
+    node.next_functions = (_edge_of(x),)
+    node._input_meta = ((shape, dtype),)
+    node._output_meta = ((shape, dtype, device),)
+    y.grad_fn = node
+    y.requires_grad = True
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The OpenCL twin: ``binary`` / ``unary`` on one OpenCL device, for same-shape row-major float operands.
+#
+# The general path of ``a + b`` on OpenCL (Function.apply -> _Binary.forward -> OpenCLBackend.elementwise ->
+# _launch_ew -> _TypedKernel.__call__ -> pyopencl's generated invoker) costs ~13 us of Python per op, more
+# than the launch itself.  Here the same launch (``ew_contig``, the kernel and grid ``_launch_ew`` picks for
+# these operands) is queued from C: the output buffer comes from the device's memory pool, the twelve
+# arguments are set with clSetKernelArg and the kernel queued with clEnqueueNDRangeKernel (no event), on a
+# ``Kernel`` object of the plan's own (see ``OpenCLBackend.ew_fast_plan``), under the plan's lock.  Anything
+# else (a first launch, broadcasting, a scalar operand, other dtypes, a forked child, the profiler watching
+# ``Function.apply`` or kernel launches, the GPU shape's vectorised kernel) answers None: the general path.
+# ----------------------------------------------------------------------------------------------------------
+from cpython.pythread cimport (PyThread_type_lock, PyThread_allocate_lock, PyThread_free_lock,
+                               PyThread_acquire_lock, PyThread_release_lock, WAIT_LOCK,
+                               NOWAIT_LOCK)
+from libc.stdint cimport int64_t, intptr_t
+
+ctypedef int (*SetArgFn)(void* kernel, unsigned int index, size_t size, const void* value) noexcept nogil
+ctypedef int (*EnqueueFn)(void* queue, void* kernel, unsigned int dim, const size_t* offset, const size_t* gsize,
+                          const size_t* lsize, unsigned int nwait, const void* wait, void** event) noexcept nogil
+ctypedef int (*WaitFn)(unsigned int n, void** events) noexcept nogil
+ctypedef int (*ReleaseFn)(void* event) noexcept nogil
+
+cdef object _cl_get_backend = None   # pygrad.runtime.get_backend
+cdef object _cl_kernels = None       # pygrad.runtime.opencl.kernels (its ``launches`` counter)
+cdef object _cl_typed = None         # kernels._TypedKernel
+cdef object _cl_typed_call = None    # _TypedKernel.__dict__["__call__"] as pygrad defines it
+cdef dict _cl_rt_state = None        # runtime._state ("forked")
+cdef Py_ssize_t _cl_host_check = 0   # runtime._HOST_CHECK_BYTES: larger allocations go through Runtime.alloc
+cdef dict _cl_plans = {}             # Function class -> list of plans (one per device and dtype, usually one)
+cdef object _cl_binder = None        # binds the above once OpenCL is in use (pygrad.ops.elementwise)
+cdef str _CALL = "__call__"
+
+
+def set_opencl_binder(binder):
+    """``binder()`` calls ``setup_opencl``: run when the first op on an OpenCL tensor arrives here (importing the
+    OpenCL runtime earlier would cost every ``import pygrad``)."""
+    global _cl_binder
+    _cl_binder = binder
+
+
+def setup_opencl(get_backend, kernels_module, rt_state, host_check_bytes):
+    """Bind what the OpenCL twin uses."""
+    global _cl_get_backend, _cl_kernels, _cl_typed, _cl_typed_call, _cl_rt_state, _cl_host_check
+    _cl_kernels, _cl_typed = kernels_module, kernels_module._TypedKernel
+    _cl_typed_call = _cl_typed.__dict__["__call__"]
+    _cl_rt_state, _cl_host_check = rt_state, host_check_bytes
+    _cl_get_backend = get_backend
+
+
+cdef class _CLPlan:
+    """One prepared launch of ``ew_contig``: a kernel object of its own, its queue, the pool to allocate from."""
+    cdef object kernel, queue, rt, pool, pool_lock, dummy, device, dtype, key
+    cdef void* kptr
+    cdef void* qptr
+    cdef void* dummy_ptr
+    cdef SetArgFn set_arg
+    cdef EnqueueFn enqueue
+    cdef WaitFn wait
+    cdef ReleaseFn release
+    cdef size_t local
+    cdef bint gpu_grid, linked
+    cdef Py_ssize_t chunk, items, vec4_from, itemsize, max_alloc, global_mem
+    cdef PyThread_type_lock lock
+
+    def __cinit__(self):
+        self.lock = PyThread_allocate_lock()
+        if self.lock == NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        if self.lock != NULL:
+            PyThread_free_lock(self.lock)
+
+
+cdef _CLPlan _cl_plan(tuple entry, object fn, dev, dtype, int nin):
+    """The plan of op ``fn`` on ``dev`` for ``dtype``, made on first use; None while the backend has none."""
+    cls = entry[0]
+    cdef list plans = _cl_plans.get(cls)
+    cdef _CLPlan p
+    if plans is not None:
+        for p in plans:
+            if p.device is dev and p.dtype is dtype:
+                return p
+    if _cl_get_backend is None:
+        return None
+    backend = _cl_get_backend(dev)
+    maker = getattr(backend, "ew_fast_plan", None)
+    d = maker(fn, dtype, nin) if maker is not None else None
+    if d is None:
+        return None
+    entry_points = d["entry"]
+    p = _CLPlan()
+    p.kernel, p.queue, p.rt, p.dummy, p.device, p.dtype = d["kernel"], d["queue"], d["rt"], d["dummy"], dev, dtype
+    p.pool, p.pool_lock = p.rt.pool, p.rt.lock
+    p.kptr = <void*><intptr_t>p.kernel.int_ptr
+    p.qptr = <void*><intptr_t>p.queue.int_ptr
+    p.dummy_ptr = <void*><intptr_t>p.dummy._storage.data.int_ptr
+    p.set_arg = <SetArgFn><intptr_t>entry_points["clSetKernelArg"]
+    p.enqueue = <EnqueueFn><intptr_t>entry_points["clEnqueueNDRangeKernel"]
+    p.wait = <WaitFn><intptr_t>entry_points["clWaitForEvents"]
+    p.release = <ReleaseFn><intptr_t>entry_points["clReleaseEvent"]
+    p.local = d["local"]
+    kind, p.chunk, p.items = d["grid"]
+    p.gpu_grid = kind == "gpu"
+    p.vec4_from = d["vec4_from"]
+    p.itemsize = dtype.itemsize
+    p.max_alloc, p.global_mem = p.rt.max_alloc, p.rt.global_mem
+    p.linked = False
+    _cl_plans.setdefault(cls, []).append(p)
+    return p
+
+
+cdef inline bint _cl_watched(cls):
+    """Whether something watches ops or launches (the profiler wraps ``Function.apply`` and
+    ``_TypedKernel.__call__``; a test may wrap either): then every op takes the general path."""
+    if _cl_typed is None:
+        if _cl_binder is None:
+            return True
+        _cl_binder()
+        if _cl_typed is None:
+            return True
+    return (_PyType_Lookup(<PyTypeObject*>cls, _APPLY) != <PyObject*>_apply
+            or _PyType_Lookup(<PyTypeObject*>_cl_typed, _CALL) != <PyObject*>_cl_typed_call)
+
+
+cdef object _cl_alloc(_CLPlan p, Py_ssize_t nbytes):
+    """A pool buffer of ``nbytes`` (``Runtime.alloc`` for what needs its checks: large or past a limit)."""
+    pool = p.pool
+    if nbytes >= _cl_host_check or nbytes > p.max_alloc or pool.active_bytes + nbytes > p.global_mem:
+        return p.rt.alloc(nbytes)
+    lock = p.pool_lock
+    with lock:
+        try:
+            return pool.allocate(nbytes)
+        except Exception:
+            pass
+    return p.rt.alloc(nbytes)  # (raises the runtime's out-of-memory error)
+
+
+cdef object _cl_run(_CLPlan p, tuple shape, Py_ssize_t n, x1, x2):
+    """Queue ``ew_contig`` over ``n`` elements of ``x1`` (and ``x2``, or the dummy operand) into a new tensor
+    laid out row-major; None (nothing queued) where the general path must do it."""
+    if p.vec4_from and n >= p.vec4_from:
+        return None  # (the GPU shape's ew_contig4)
+    if _cl_rt_state["forked"] or p.rt.queue is not p.queue:
+        return None  # a forked child (the general path raises), or another queue in place (profiling)
+    cdef Py_ssize_t nbytes = (n * p.itemsize + 7) // 8 * 8
+    buf = _cl_alloc(p, nbytes)
+    cdef void* mem[4]
+    cdef int64_t vals[8]
+    mem[0] = <void*><intptr_t>buf.int_ptr
+    mem[1] = <void*><intptr_t>x1._storage.data.int_ptr
+    mem[2] = <void*><intptr_t>x2._storage.data.int_ptr if x2 is not None else p.dummy_ptr
+    mem[3] = p.dummy_ptr
+    vals[0] = 0
+    vals[1] = x1._offset
+    vals[2] = x2._offset if x2 is not None else 0
+    vals[3] = 0
+    vals[4] = 1
+    vals[5] = 1 if x2 is not None else 0
+    vals[6] = 0
+    vals[7] = n
+    cdef size_t gs, ls = p.local
+    if p.gpu_grid:
+        gs = (n + p.chunk - 1) // p.chunk * p.chunk
+        if gs > <size_t>p.items:
+            gs = p.items
+    else:
+        gs = (n + p.chunk - 1) // p.chunk
+        if gs > <size_t>p.items:
+            gs = p.items
+    cdef int err = 0, i
+    cdef void* event = NULL
+    cdef bint first = not p.linked
+    if not PyThread_acquire_lock(p.lock, NOWAIT_LOCK):  # (another thread is launching: wait without the GIL)
+        with nogil:
+            PyThread_acquire_lock(p.lock, WAIT_LOCK)
+    for i in range(4):
+        err |= p.set_arg(p.kptr, i, sizeof(void*), &mem[i])
+    for i in range(8):
+        err |= p.set_arg(p.kptr, 4 + i, sizeof(int64_t), &vals[i])
+    if err == 0:
+        err = p.enqueue(p.qptr, p.kptr, 1, NULL, &gs, &ls, 0, NULL, &event if first else NULL)
+    PyThread_release_lock(p.lock)
+    if err != 0:
+        return None  # (nothing was queued: the general path launches, and raises pyopencl's error if any)
+    if first:  # this kernel object's first launch: wait for it, as _TypedKernel does (PoCL's link step)
+        with nogil:
+            p.wait(1, &event)
+            p.release(event)
+        p.linked = True
+    _cl_kernels.launches += 1
+    cdef Py_ssize_t nd = len(shape), acc = 1
+    cdef list st = [1] * nd
+    for i in range(nd - 1, -1, -1):
+        st[i] = acc
+        acc *= <Py_ssize_t>shape[i]
+    dtype = p.dtype
+    return _Tensor._make(_Storage(buf, p.device, dtype, n), shape, tuple(st), 0, dtype)
+
+
+cdef inline Py_ssize_t _numel(tuple shape):
+    cdef Py_ssize_t n = 1, s
+    for s in shape:
+        n *= s
+    return n
+
+
+cdef object _cl_binary(tuple entry, a, b):
+    """``binary`` for two tensors on one OpenCL device (a's device is not the CPU); None: the general path."""
+    cls = entry[0]
+    if _cl_watched(cls):
+        return None
+    dev = a._storage.device
+    if b._storage.device is not dev:
+        return None
+    dtype = a.dtype
+    if b.dtype is not dtype or (dtype is not _f32 and dtype is not _f64):
+        return None
+    cdef tuple shape = a._shape
+    if b._shape != shape or not _row_major(shape, a._strides) or not _row_major(shape, b._strides):
+        return None
+    cdef Py_ssize_t n = _numel(shape)
+    if n == 0:
+        return None
+    p = _cl_plan(entry, entry[1], dev, dtype, 2)
+    if p is None:
+        return None
+    y = _cl_run(p, shape, n, a, b)
+    if y is None:
+        return None
+    cdef bint ra = a.requires_grad is True, rb = b.requires_grad is True
+    if (ra or rb) and _grad_state.enabled:
+        _record(entry, a, b, True, True, ra, rb, y, dev)
+    return y
+
+
+cdef object _cl_unary(tuple entry, x):
+    """``unary`` for a tensor on an OpenCL device; None: the general path."""
+    if _cl_watched(entry[0]):
+        return None
+    dtype = x.dtype
+    if dtype is not _f32 and dtype is not _f64:
+        return None
+    cdef tuple shape = x._shape
+    if not _row_major(shape, x._strides):
+        return None
+    cdef Py_ssize_t n = _numel(shape)
+    if n == 0:
+        return None
+    dev = x._storage.device
+    p = _cl_plan(entry, entry[1], dev, dtype, 1)
+    if p is None:
+        return None
+    y = _cl_run(p, shape, n, x, None)
+    if y is None:
+        return None
+    if x.requires_grad is True and _grad_state.enabled:
+        _record_unary(entry, x, y, None, dev)
     return y
 
 

@@ -275,3 +275,270 @@ def test_unary_saved_output_and_inplace_check():
     t = pygrad.arange(6.0).reshape(2, 3).t()
     assert t.exp().stride() == t.stride() and -t is not None  # a transposed input: the general path
     assert (-pygrad.ones(2, dtype=pygrad.float16)).dtype is pygrad.float16
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The OpenCL twin (``_hotpath._cl_binary`` / ``_cl_unary``): same-shape row-major float operands on one OpenCL
+# device are launched from C; everything must equal the general path.  These tests run under the kernel
+# shape of the session (``PYGRAD_KERNEL_SHAPE``); ``test_opencl_fast_path_other_kernel_shape`` reruns them
+# under the other shape in a subprocess.
+# ----------------------------------------------------------------------------------------------------------
+def _opencl_ok():
+    try:
+        return pygrad.opencl.is_available()
+    except Exception:
+        return False
+
+
+opencl = pytest.mark.skipif(not (_opencl_ok() and HOT), reason="no OpenCL device, or the fast path is not built")
+CL = "opencl"
+_BIN = [("add", np.add), ("sub", np.subtract), ("mul", np.multiply), ("div", np.true_divide),
+        ("div_floor", np.floor_divide), ("fmod", np.fmod), ("atan2", np.arctan2)]
+
+
+def _cl_fast(opname, *args):
+    """The OpenCL fast path's answer (None: it declined).  A first general launch of the op is made first,
+    as the fast path only takes over keys the general path has launched."""
+    from pygrad import _hotpath
+
+    if len(args) == 1:
+        E.UNARY_OPS[opname].apply(args[0].detach())
+        return _hotpath.unary(opname, args[0])
+    E.BINARY_OPS[opname].apply(args[0].detach(), args[1].detach())
+    return _hotpath.binary(opname, *args)
+
+
+def _shape_kind():
+    from pygrad.runtime.opencl.runtime import runtime
+
+    return runtime(0).kernel_shape
+
+
+def _node_summary(y):
+    n = y.grad_fn
+    if n is None:
+        return None
+    saved = [(None if t is None else (tuple(t.shape), v, o)) for t, v, o in (n._saved or [])]
+    return (n.name(), n.needs_input_grad, saved, getattr(n, "scalars", None),
+            tuple(None if f is None else (f.name(), i) for f, i in n.next_functions), n._input_meta,
+            tuple((s, d, str(dev)) for s, d, dev in n._output_meta))
+
+
+@opencl
+@pytest.mark.parametrize("op,np_fn", _BIN)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_opencl_fast_path_matches_general_path(op, np_fn, dtype):
+    from pygrad.runtime.opencl import kernels
+
+    rng = np.random.default_rng(2)
+    an = rng.standard_normal((3, 4)).astype(dtype)
+    bn = (rng.standard_normal((3, 4)) + 3).astype(dtype)
+    for grads in ((False, False), (True, False), (False, True), (True, True)):
+        for pick in (lambda t: t, lambda t: t[1], lambda t: t[1:2], lambda t: t[2, 3]):  # views with offsets, 0-d
+            outs = []
+            for fast in (True, False):
+                a = pygrad.tensor(an, device=CL, requires_grad=grads[0])
+                b = pygrad.tensor(bn, device=CL, requires_grad=grads[1])
+                x, y = pick(a), pick(b)
+                if fast:
+                    n = kernels.launches
+                    z = _cl_fast(op, x, y)
+                    assert z is not None, (op, grads)  # the fast path took it
+                    assert kernels.launches == n + 2  # the warm-up's launch and its own
+                else:
+                    z = _general(op, x, y)
+                g = pygrad.tensor(rng.standard_normal(tuple(z.shape)).astype(dtype), device=CL) if not outs \
+                    else outs[0][-1]
+                summary = _node_summary(z)
+                if z.requires_grad:
+                    (z * g).sum().backward()
+                outs.append((z.detach().cpu().numpy(), z.dtype, tuple(z.shape), z.stride(), z.device,
+                             z.requires_grad, summary, None if a.grad is None else a.grad.cpu().numpy(),
+                             None if b.grad is None else b.grad.cpu().numpy(), g))
+            f, s = outs
+            np.testing.assert_array_equal(f[0], s[0])
+            assert f[1:7] == s[1:7], (op, grads)
+            for k in (7, 8):
+                assert (f[k] is None) == (s[k] is None)
+                if f[k] is not None:
+                    np.testing.assert_array_equal(f[k], s[k])
+            np.testing.assert_allclose(f[0], np_fn(pick(an), pick(bn)), rtol=1e-5, atol=1e-6)
+
+
+def _cl_unary_names():
+    from pygrad import _hotpath  # noqa: F401
+
+    return [n for n, row in E.UNARY.items() if row[0] is not None and row[2] is not None and row[3] in ("float", "same")]
+
+
+@opencl
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_opencl_unary_fast_path_matches_general_path(dtype):
+    rng = np.random.default_rng(3)
+    xn = (rng.random((3, 5)) + 0.2).astype(dtype)
+    taken = []
+    for name in _cl_unary_names():
+        outs = []
+        for fast in (True, False):
+            x = pygrad.tensor(xn, device=CL, requires_grad=True)
+            try:
+                y = _cl_fast(name, x) if fast else E.UNARY_OPS[name].apply(x)
+            except NotImplementedError:  # no OpenCL kernel for this op: the general path says so
+                y = None
+            if fast and y is not None:
+                taken.append(name)
+            if y is None:
+                outs.append(None)
+                continue
+            g = pygrad.tensor(rng.random((3, 5)).astype(dtype), device=CL) if not outs or outs[0] is None \
+                else outs[0][-1]
+            summary = _node_summary(y)
+            (y * g).sum().backward()
+            outs.append((y.detach().cpu().numpy(), y.dtype, y.stride(), summary, x.grad.cpu().numpy(), g))
+        if outs[0] is None:
+            continue
+        (y0, d0, s0, n0, gx0, _), (y1, d1, s1, n1, gx1, _) = outs
+        assert d0 is d1 and s0 == s1 and n0 == n1, name
+        np.testing.assert_array_equal(y0, y1, err_msg=name)
+        np.testing.assert_array_equal(gx0, gx1, err_msg=name)
+    assert {"exp", "relu", "sigmoid", "tanh", "neg"} <= set(taken)
+
+
+@opencl
+def test_opencl_fast_path_declines_what_it_does_not_cover():
+    from pygrad import _hotpath
+
+    f = pygrad.ones(2, 3, device=CL)
+    assert _cl_fast("add", f, f) is not None
+    assert _hotpath.binary("add", f, pygrad.ones(3, device=CL)) is None  # broadcasting
+    assert _hotpath.binary("add", f, 2.0) is None and _hotpath.binary("add", 2.0, f) is None  # a scalar
+    assert _hotpath.binary("add", f, pygrad.ones(2, 3, device=CL, dtype=pygrad.float64)) is None  # mixed dtypes
+    assert _hotpath.binary("add", f.t(), f.t()) is None  # not row-major
+    assert _hotpath.binary("add", f, pygrad.ones(2, 3)) is None  # two devices: the general path raises
+    with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device"):
+        f + pygrad.ones(2, 3)
+    i = pygrad.ones(2, 3, device=CL, dtype=pygrad.int64)
+    assert (i + i).dtype is pygrad.int64 and _hotpath.binary("add", i, i) is None
+    e = pygrad.ones(0, 3, device=CL)
+    assert _hotpath.binary("add", e, e) is None and (e + e).shape == (0, 3)
+    with pytest.raises(RuntimeError, match="The size of tensor a"):
+        f + pygrad.ones(4, device=CL)
+    big = pygrad.ones(2048, device=CL)
+    assert (big + big).tolist() == [2.0] * 2048
+    if _shape_kind() == "gpu":  # the GPU shape's vectorised ew_contig4 stays with the general path
+        assert _hotpath.binary("add", big, big) is None
+    else:
+        assert _hotpath.binary("add", big, big) is not None
+
+
+@opencl
+def test_opencl_fast_path_inplace_change_of_saved_operand_is_caught():
+    a = pygrad.ones(3, device=CL, requires_grad=True)
+    b = pygrad.full((3,), 2.0, device=CL)
+    assert _cl_fast("mul", a, b) is not None
+    y = a * b  # saves b
+    with pygrad.no_grad():
+        b.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+    x = pygrad.tensor([0.5, 1.0], device=CL, requires_grad=True)
+    assert _cl_fast("exp", x) is not None
+    e = x.exp()  # saves its output
+    with pygrad.no_grad():
+        e.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        e.sum().backward()
+    r = weakref.ref(x.sigmoid().grad_fn)
+    gc.collect()
+    assert r() is None  # no cycle output -> node -> output
+
+
+@opencl
+def test_opencl_profiler_and_wrappers_see_fast_ops(monkeypatch):
+    from pygrad.runtime.opencl import kernels
+
+    a, b = pygrad.ones(4, device=CL, requires_grad=True), pygrad.ones(4, device=CL)
+    assert _cl_fast("add", a, b) is not None
+    with profiler.profile() as prof:
+        (a + b).exp()
+    rows = {r.key: r for r in prof.key_averages()}
+    assert rows["Add"].count == 1 and rows["Add"].launches == 1 and rows["Exp"].launches == 1
+    seen = []
+    original = kernels._TypedKernel.__call__
+
+    def call(self, *args):
+        seen.append(self.name)
+        return original(self, *args)
+
+    monkeypatch.setattr(kernels._TypedKernel, "__call__", call)
+    assert (a + b).tolist() == [2.0] * 4
+    assert seen == ["ew_contig"]
+    monkeypatch.undo()
+    n = kernels.launches
+    (a + b).sum().backward()  # the fast path again: launches still counted
+    assert kernels.launches > n + 1
+
+
+@opencl
+def test_opencl_fast_path_in_a_forked_child_refuses(monkeypatch):
+    from pygrad import _hotpath
+    from pygrad.runtime.opencl import runtime
+
+    a = pygrad.ones(3, device=CL)
+    assert _cl_fast("add", a, a) is not None
+    monkeypatch.setitem(runtime._state, "forked", True)  # what os.register_at_fork sets in a child
+    assert _hotpath.binary("add", a, a) is None
+    with pytest.raises(RuntimeError, match="forked subprocess"):
+        a + a
+
+
+@opencl
+def test_opencl_deferred_error_survives_fast_ops():
+    x = pygrad.arange(3.0, device=CL)
+    assert _cl_fast("add", x, x) is not None
+    y = x[pygrad.tensor([0, 5, 1], device=CL)]  # a bad index: recorded on the device, no wait
+    z = x + x
+    for _ in range(3):
+        z = z * z
+    with pytest.raises(IndexError, match="index 5 is out of bounds for dimension 0 with size 3"):
+        z.sum().item()
+    del y
+
+
+@opencl
+def test_opencl_fast_path_threads():
+    errors = []
+    base = [pygrad.full((257,), float(i), device=CL) for i in range(4)]
+    assert _cl_fast("add", base[0], base[0]) is not None
+
+    def worker(i):
+        try:
+            t = base[i]
+            for _ in range(200):
+                y = t + t
+                u = y.relu()
+            assert u.tolist() == [2.0 * i] * 257
+        except Exception as e:  # (reported by the main thread)
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+@opencl
+def test_opencl_fast_path_other_kernel_shape():
+    """The tests above under the kernel shape this session does not use (the CPU shape on PoCL: also the GPU one)."""
+    import os
+    import subprocess
+    import sys
+
+    other = "gpu" if _shape_kind() == "cpu" else "cpu"
+    env = dict(os.environ, PYGRAD_KERNEL_SHAPE=other)
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", __file__, "-k",
+                        "opencl and not other_kernel_shape"], env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert " passed" in r.stdout

@@ -518,6 +518,7 @@ def setup_hotpath():
         if fn is not None and grad is not None and kind in ("float", "same"):
             _hotpath.register_unary(name, UNARY_OPS[name], fn, _UNARY_READS.get(name, "x"))
     _hotpath.set_general(binary)
+    _hotpath.set_opencl_binder(_bind_opencl_hotpath)
     _hot_binary, _hot_unary = _hotpath.binary, _hotpath.unary
     return {"__add__": _hotpath.tensor_add, "__radd__": _hotpath.tensor_radd, "__sub__": _hotpath.tensor_sub,
             "__rsub__": _hotpath.tensor_rsub, "__mul__": _hotpath.tensor_mul, "__rmul__": _hotpath.tensor_rmul,
@@ -525,6 +526,15 @@ def setup_hotpath():
 
 
 _hot_binary = _hot_unary = None  # the compiled path's entries, bound by setup_hotpath()
+
+
+def _bind_opencl_hotpath():
+    """Hand the compiled path's OpenCL twin the runtime pieces it uses (on the first op of an OpenCL tensor)."""
+    from .. import _hotpath
+    from ..runtime import get_backend
+    from ..runtime.opencl import kernels, runtime
+
+    _hotpath.setup_opencl(get_backend, kernels, runtime._state, runtime._HOST_CHECK_BYTES)
 
 
 def cpu_scalars_to_device(*tensors):

@@ -431,6 +431,38 @@ class OpenCLBackend:
         else:
             prg.ew_tiled(q, gs, ls, out._storage.data, *(x._storage.data for x in ops), L, np.int64(n))
 
+    def ew_fast_plan(self, fn, dtype, nin):
+        """What the compiled fast path (``pygrad/_hotpath.pyx``) needs to queue ``ew_contig`` of elementwise
+        ``fn`` on ``nin`` contiguous operands of one float ``dtype`` by itself, or None while it cannot.
+
+        Only a key the general path has already launched here gets a plan: its program is built there and
+        its first launch (PoCL's machine-code link, see ``kernels._TypedKernel``) has run there.  The plan
+        has a ``Kernel`` object of its own, so the arguments the fast path sets are never those of a launch
+        by the general path (OpenCL keeps arguments per kernel object), and the raw OpenCL entry points
+        of the loader pyopencl uses (``_cl_entry_points``)."""
+        entry = _cl_entry_points()
+        plan = self._ew_fns.get((fn, dtype, nin))
+        if entry is None or plan is None or self.rt.kernel_shape not in ("cpu", "gpu"):
+            return None
+        opdef, arity, computes = plan
+        if arity != nin or computes != (dtype,) * nin + (D.uint8,) * (3 - nin):
+            return None
+        key = (opdef, dtype, dtype, dtype if nin > 1 else D.uint8, D.uint8, computes)
+        prg = self._ew_programs.get(key)
+        if prg is None or self._dummy is None:
+            return None
+        typed = prg.ew_contig
+        if self._ew_local not in typed.linked:
+            return None
+        import pyopencl as cl
+
+        kernel = cl.Kernel(typed.kernel.program, typed.kernel.function_name)
+        # (local size, and how the global size follows from n: as _launch_ew computes them)
+        grid = ("gpu", LOCAL, self._max_items) if self._ew_local is _LOCAL else ("cpu", EW_CPU_CHUNK, self._ew_cpu_items)
+        return {"kernel": kernel, "queue": self.rt.queue, "rt": self.rt, "dummy": self._dummy, "device": self.device,
+                "local": self._ew_local[0], "grid": grid, "vec4_from": 1024 if self.rt.kernel_shape == "gpu" else 0,
+                "entry": entry}
+
     def _tiles_fit(self, out_dtype, computes):
         """Whether ew_tiled_wg's four 32x33 local tiles (output and three inputs) fit in local memory."""
         size = {"uchar": 1, "char": 1, "short": 2, "ushort": 2, "int": 4, "uint": 4, "float": 4}
@@ -464,6 +496,38 @@ class OpenCLBackend:
         return out
 
     # -- reductions, indexing, matmul and convolution are added by backend_ops.install() ------------
+
+
+_ENTRY = []
+
+
+def _cl_entry_points():
+    """Addresses of clSetKernelArg, clEnqueueNDRangeKernel, clWaitForEvents and clReleaseEvent in the OpenCL
+    loader that pyopencl itself uses (its wheel bundles one under a mangled name; a second loader on the
+    machine might dispatch differently), or None where it cannot be found: the fast path is then off."""
+    if not _ENTRY:
+        found = None
+        try:
+            import ctypes
+            import ctypes.util
+            import os
+
+            import pyopencl
+
+            paths = []
+            if os.path.exists("/proc/self/maps"):
+                with open("/proc/self/maps") as f:
+                    paths = sorted({ln.split()[-1] for ln in f if "libOpenCL" in ln.split("/")[-1]})
+            here = os.path.dirname(pyopencl.__file__)
+            paths = [p for p in paths if p.startswith(here)] or paths or [ctypes.util.find_library("OpenCL")]
+            if len(paths) == 1 and paths[0]:
+                lib = ctypes.CDLL(paths[0])
+                found = {name: ctypes.cast(getattr(lib, name), ctypes.c_void_p).value for name in
+                         ("clSetKernelArg", "clEnqueueNDRangeKernel", "clWaitForEvents", "clReleaseEvent")}
+        except Exception:  # no loader found: the general path launches everything
+            found = None
+        _ENTRY.append(found)
+    return _ENTRY[0]
 
 
 # the elementwise expressions built together per float dtype (with the copy), as a training step uses them
