@@ -308,7 +308,8 @@ cdef _record_unary(tuple entry, x, y, view, device):
 from cpython.pythread cimport (PyThread_type_lock, PyThread_allocate_lock, PyThread_free_lock,
                                PyThread_acquire_lock, PyThread_release_lock, WAIT_LOCK,
                                NOWAIT_LOCK)
-from libc.stdint cimport int64_t, intptr_t
+from libc.stdint cimport (int8_t, int16_t, int32_t, int64_t, intptr_t, uint8_t, uint16_t,
+                          uint32_t, uint64_t)
 
 ctypedef int (*SetArgFn)(void* kernel, unsigned int index, size_t size, const void* value) noexcept nogil
 ctypedef int (*EnqueueFn)(void* queue, void* kernel, unsigned int dim, const size_t* offset, const size_t* gsize,
@@ -554,6 +555,168 @@ cdef object _cl_unary(tuple entry, x):
     if x.requires_grad is True and _grad_state.enabled:
         _record_unary(entry, x, y, None, dev)
     return y
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Every other OpenCL launch: ``kernels._TypedKernel.__call__`` hands warm launches (not a kernel's first per
+# local size) to ``launch`` below, which sets the arguments with clSetKernelArg and queues the kernel without
+# an event.  pyopencl's generated invoker costs 2-3 us per launch for buffers and Python ints and ~6 us per
+# by-value struct (the Layout of the strided kernels); here each argument costs tens of nanoseconds.  The
+# argument types are those ``_TypedKernel`` typed the kernel with (its first call: NumPy scalars their own
+# dtype, Python ints int64, everything else by reference); an argument that does not fit them, a queue with
+# profiling on (the profiler needs events), or an error from OpenCL answers False, and the caller launches
+# through pyopencl as before (which then raises its usual error).  Nothing here knows tensors.
+# ----------------------------------------------------------------------------------------------------------
+cdef SetArgFn _g_set_arg = NULL
+cdef EnqueueFn _g_enqueue = NULL
+cdef object _g_mem_type = None     # pyopencl.MemoryObjectHolder
+cdef object _g_profiling = None    # pyopencl.command_queue_properties.PROFILING_ENABLE
+cdef dict _g_queues = {}           # id(queue) -> (queue, its cl_command_queue, or 0 for a profiling queue)
+cdef object _np_integer = np.integer
+cdef object _np_floating = np.floating
+
+# argument kinds (arg_kinds): by reference (buffer, None, a contiguous NumPy array's bytes), or by value
+cdef enum:
+    K_REF = 0
+    K_I8, K_I4, K_I2, K_I1, K_U8, K_U4, K_U2, K_U1, K_F4, K_F8
+
+
+def setup_launch(entry_points, mem_type, profiling_flag):
+    """Bind the raw entry points (``backend._cl_entry_points``) and pyopencl's types (by ``kernels``)."""
+    global _g_set_arg, _g_enqueue, _g_mem_type, _g_profiling
+    if entry_points is None:
+        _g_set_arg, _g_enqueue = NULL, NULL
+        return
+    _g_mem_type, _g_profiling = mem_type, profiling_flag
+    _g_set_arg = <SetArgFn><intptr_t>entry_points["clSetKernelArg"]
+    _g_enqueue = <EnqueueFn><intptr_t>entry_points["clEnqueueNDRangeKernel"]
+
+
+def arg_kinds(args):
+    """The argument kinds of a kernel typed on ``args`` (as ``_TypedKernel`` types it), as bytes; None when
+    some argument type is not handled here (that kernel always launches through pyopencl)."""
+    out = bytearray()
+    for a in args:
+        if isinstance(a, np.generic):
+            d = a.dtype
+            code = {("i", 8): K_I8, ("i", 4): K_I4, ("i", 2): K_I2, ("i", 1): K_I1, ("u", 8): K_U8, ("u", 4): K_U4,
+                    ("u", 2): K_U2, ("u", 1): K_U1, ("b", 1): K_U1, ("f", 4): K_F4, ("f", 8): K_F8}.get((d.kind, d.itemsize))
+            if code is None:
+                return None
+            out.append(code)
+        elif isinstance(a, int):
+            out.append(K_I8)
+        else:
+            out.append(K_REF)
+    return bytes(out)
+
+
+cdef void* _queue_ptr(queue) except? NULL:
+    e = _g_queues.get(id(queue))
+    if e is None:
+        if len(_g_queues) > 64:  # (profiling sessions each make a queue: keep the table small)
+            _g_queues.clear()
+        ptr = 0 if queue.properties & _g_profiling else queue.int_ptr
+        e = _g_queues[id(queue)] = (queue, ptr)
+    return <void*><intptr_t>(<tuple>e)[1]
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def launch(kernel, bytes kinds, queue, tuple gsize, lsize, tuple args):
+    """Queue ``kernel`` (a pyopencl Kernel) with ``args`` of ``kinds``; True when queued, False when the caller
+    must launch it through pyopencl (see above).  The caller holds the kernel's lock."""
+    if _g_enqueue == NULL:
+        return False
+    cdef void* q = _queue_ptr(queue)
+    if q == NULL:
+        return False
+    cdef Py_ssize_t n = len(args), i, dim = len(gsize)
+    if n != len(kinds) or dim < 1 or dim > 3:
+        return False
+    cdef size_t gs[3]
+    cdef size_t ls[3]
+    cdef bint has_local = lsize is not None
+    if has_local and len(<tuple>lsize) != dim:
+        return False
+    for i in range(dim):
+        gs[i] = <size_t>gsize[i]
+        if has_local:
+            ls[i] = <size_t>(<tuple>lsize)[i]
+    cdef void* k = <void*><intptr_t>kernel.int_ptr
+    cdef const unsigned char* kd = kinds
+    cdef int err = 0, kind
+    cdef void* ptr
+    cdef int64_t i8
+    cdef uint64_t u8
+    cdef int32_t i4
+    cdef uint32_t u4
+    cdef int16_t i2
+    cdef uint16_t u2
+    cdef int8_t i1
+    cdef uint8_t u1
+    cdef float f4
+    cdef double f8
+    cdef cnp.ndarray arr
+    try:
+        for i in range(n):
+            a = args[i]
+            kind = kd[i]
+            if kind == K_REF:
+                if a is None:
+                    ptr = NULL
+                    err = _g_set_arg(k, i, sizeof(void*), &ptr)
+                elif isinstance(a, _g_mem_type):
+                    ptr = <void*><intptr_t>a.int_ptr
+                    err = _g_set_arg(k, i, sizeof(void*), &ptr)
+                elif type(a) is np.ndarray and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a):
+                    arr = <cnp.ndarray>a
+                    err = _g_set_arg(k, i, <size_t>cnp.PyArray_NBYTES(arr), cnp.PyArray_DATA(arr))
+                else:
+                    return False
+            elif kind <= K_U1:
+                if not (isinstance(a, int) or isinstance(a, _np_integer)):
+                    return False
+                if kind == K_I8:
+                    i8 = a
+                    err = _g_set_arg(k, i, 8, &i8)
+                elif kind == K_I4:
+                    i4 = a
+                    err = _g_set_arg(k, i, 4, &i4)
+                elif kind == K_U4:
+                    u4 = a
+                    err = _g_set_arg(k, i, 4, &u4)
+                elif kind == K_U8:
+                    u8 = a
+                    err = _g_set_arg(k, i, 8, &u8)
+                elif kind == K_I2:
+                    i2 = a
+                    err = _g_set_arg(k, i, 2, &i2)
+                elif kind == K_U2:
+                    u2 = a
+                    err = _g_set_arg(k, i, 2, &u2)
+                elif kind == K_I1:
+                    i1 = a
+                    err = _g_set_arg(k, i, 1, &i1)
+                else:
+                    u1 = a
+                    err = _g_set_arg(k, i, 1, &u1)
+            else:
+                if not (isinstance(a, float) or isinstance(a, int) or isinstance(a, _np_floating)
+                        or isinstance(a, _np_integer)):
+                    return False
+                if kind == K_F4:
+                    f4 = a
+                    err = _g_set_arg(k, i, 4, &f4)
+                else:
+                    f8 = a
+                    err = _g_set_arg(k, i, 8, &f8)
+            if err != 0:
+                return False
+    except (OverflowError, TypeError, ValueError):  # (pyopencl's packing raises its own error for these)
+        return False
+    err = _g_enqueue(q, k, <unsigned int>dim, NULL, gs, ls if has_local else NULL, 0, NULL, NULL)
+    return err == 0
 
 
 # ----------------------------------------------------------------------------------------------------------

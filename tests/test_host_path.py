@@ -542,3 +542,49 @@ def test_opencl_fast_path_other_kernel_shape():
                         "opencl and not other_kernel_shape"], env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert " passed" in r.stdout
+
+
+@opencl
+def test_warm_launches_queued_from_c_and_what_falls_back():
+    """``_TypedKernel.__call__`` queues warm launches through ``_hotpath.launch``; an argument it cannot set
+    exactly as pyopencl would, or a profiling queue, answers False (the caller launches through pyopencl)."""
+    import pyopencl as cl
+
+    from pygrad import _hotpath
+    from pygrad.runtime.opencl import kernels
+    from pygrad.runtime.opencl.runtime import runtime
+
+    assert kernels._raw_launch is _hotpath.launch  # the loader's entry points were found (Linux, pyopencl's loader)
+    x = pygrad.arange(12.0, device=CL).reshape(3, 4)
+    seen = {}
+    original = kernels._TypedKernel.__call__
+
+    def spy(self, queue, gs, ls, *args):
+        seen.setdefault(self.name, (self, queue, gs, ls, args))
+        return original(self, queue, gs, ls, *args)
+
+    kernels._TypedKernel.__call__ = spy
+    try:
+        y = (x.t() + 1.0).sum(0)  # a strided launch (a by-value Layout struct), a scalar operand, a reduction
+        y.tolist()
+    finally:
+        kernels._TypedKernel.__call__ = original
+    assert y.tolist() == [10.0, 26.0, 42.0]
+    assert (x.t() + 1.0).sum(0).tolist() == [10.0, 26.0, 42.0]  # warm now: from C
+    tk, queue, gs, ls, args = next(v for k, v in seen.items() if k.startswith("ew_"))
+    kinds = tk.__dict__["_kinds"]
+    assert _hotpath.launch(tk.kernel, kinds, queue, gs, ls, args) is True
+    bad = list(args)
+    i8 = kinds.index(_hotpath.arg_kinds([1]))
+    bad[i8] = 1.5  # a float for an int64 argument: pyopencl decides (and raises)
+    assert _hotpath.launch(tk.kernel, kinds, queue, gs, ls, tuple(bad)) is False
+    bad[i8] = 2 ** 70  # does not fit
+    assert _hotpath.launch(tk.kernel, kinds, queue, gs, ls, tuple(bad)) is False
+    bad = list(args)
+    bad[0] = "not a buffer"
+    assert _hotpath.launch(tk.kernel, kinds, queue, gs, ls, tuple(bad)) is False
+    assert _hotpath.launch(tk.kernel, kinds, queue, gs, ls, args[:-1]) is False  # wrong count
+    pq = cl.CommandQueue(runtime(0).context, properties=cl.command_queue_properties.PROFILING_ENABLE)
+    assert _hotpath.launch(tk.kernel, kinds, pq, gs, ls, args) is False  # the profiler needs events
+    assert _hotpath.arg_kinds([np.complex64(1)]) is None  # not handled: that kernel always goes through pyopencl
+    pygrad.opencl.synchronize()

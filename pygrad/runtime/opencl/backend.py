@@ -195,6 +195,7 @@ class OpenCLBackend:
         # work-group size of the GPU-shaped kernels: 256, or the largest power of two the device allows
         mwg = self.rt.device.max_work_group_size
         self.wg = 256 if mwg >= 256 else 1 << (int(mwg).bit_length() - 1)
+        _bind_raw_launch()
 
     def grid(self, n):
         """Global size of a 1-D launch over n elements (a multiple of the local size 64)."""
@@ -496,6 +497,24 @@ class OpenCLBackend:
         return out
 
     # -- reductions, indexing, matmul and convolution are added by backend_ops.install() ------------
+
+
+def _bind_raw_launch():
+    """Let ``kernels._TypedKernel`` queue warm launches from C (``_hotpath.launch``), where the compiled module
+    is built and the OpenCL loader's entry points are found; else every launch goes through pyopencl."""
+    if kernels._raw_launch is not None:
+        return
+    try:
+        from ... import _hotpath
+    except ImportError:
+        return
+    entry = _cl_entry_points()
+    if entry is None or not hasattr(_hotpath, "launch"):
+        return
+    import pyopencl as cl
+
+    _hotpath.setup_launch(entry, cl.MemoryObjectHolder, cl.command_queue_properties.PROFILING_ENABLE)
+    kernels._raw_launch = _hotpath.launch
 
 
 _ENTRY = []

@@ -22,6 +22,7 @@ _sources = {}
 _programs = {}
 _lock = threading.RLock()  # guards building programs, reading sources and creating Kernel objects
 launches = 0  # kernel launches since import (all devices): for tests, benchmarks and the profiler
+_raw_launch = None  # _hotpath.launch (warm launches queued from C), bound by OpenCLBackend
 builds = 0  # programs built since import, and the seconds spent building them (benchmarks/bench_cold_start.py)
 build_seconds = 0.0
 first_launches = 0  # first launches of a kernel per local size (where PoCL compiles machine code), and their seconds
@@ -217,7 +218,17 @@ class _TypedKernel:
         launches += 1
         with self.lock:
             if local_size in self.linked:
+                # warm: arguments set and the kernel queued from C (_hotpath.launch: no event, which nothing
+                # here waits on; a profiling queue, an argument of another type or an OpenCL error: pyopencl)
+                kinds = self.__dict__.get("_kinds")
+                if kinds is not None and _raw_launch is not None and \
+                        _raw_launch(self.kernel, kinds, queue, global_size, local_size, args):
+                    return None
                 return self.kernel(queue, global_size, local_size, *args)
+            if not self.typed and _raw_launch is not None:  # the argument types _first_launch types it with
+                from ... import _hotpath
+
+                self._kinds = _hotpath.arg_kinds(args)
             return self._first_launch(queue, global_size, local_size, args)
 
     def _first_launch(self, queue, global_size, local_size, args):
