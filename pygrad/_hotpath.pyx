@@ -434,27 +434,28 @@ cdef object _cl_alloc(_CLPlan p, Py_ssize_t nbytes):
     return p.rt.alloc(nbytes)  # (raises the runtime's out-of-memory error)
 
 
-cdef object _cl_run(_CLPlan p, tuple shape, Py_ssize_t n, x1, x2):
-    """Queue ``ew_contig`` over ``n`` elements of ``x1`` (and ``x2``, or the dummy operand) into a new tensor
-    laid out row-major; None (nothing queued) where the general path must do it."""
+cdef object _cl_run(_CLPlan p, tuple shape, Py_ssize_t n, x1, x2, into=None, int64_t step2=1):
+    """Queue ``ew_contig`` over ``n`` elements of ``x1`` (and ``x2`` walked with ``step2``, or the dummy
+    operand) into a new tensor laid out row-major, or into row-major tensor ``into`` (returned then); None
+    (nothing queued) where the general path must do it."""
     if p.vec4_from and n >= p.vec4_from:
         return None  # (the GPU shape's ew_contig4)
     if _cl_rt_state["forked"] or p.rt.queue is not p.queue:
         return None  # a forked child (the general path raises), or another queue in place (profiling)
     cdef Py_ssize_t nbytes = (n * p.itemsize + 7) // 8 * 8
-    buf = _cl_alloc(p, nbytes)
+    buf = _cl_alloc(p, nbytes) if into is None else into._storage.data
     cdef void* mem[4]
     cdef int64_t vals[8]
     mem[0] = <void*><intptr_t>buf.int_ptr
     mem[1] = <void*><intptr_t>x1._storage.data.int_ptr
     mem[2] = <void*><intptr_t>x2._storage.data.int_ptr if x2 is not None else p.dummy_ptr
     mem[3] = p.dummy_ptr
-    vals[0] = 0
+    vals[0] = 0 if into is None else into._offset
     vals[1] = x1._offset
     vals[2] = x2._offset if x2 is not None else 0
     vals[3] = 0
     vals[4] = 1
-    vals[5] = 1 if x2 is not None else 0
+    vals[5] = step2 if x2 is not None else 0
     vals[6] = 0
     vals[7] = n
     cdef size_t gs, ls = p.local
@@ -487,6 +488,8 @@ cdef object _cl_run(_CLPlan p, tuple shape, Py_ssize_t n, x1, x2):
             p.release(event)
         p.linked = True
     _cl_kernels.launches += 1
+    if into is not None:
+        return into
     cdef Py_ssize_t nd = len(shape), acc = 1
     cdef list st = [1] * nd
     for i in range(nd - 1, -1, -1):
@@ -530,6 +533,36 @@ cdef object _cl_binary(tuple entry, a, b):
     if (ra or rb) and _grad_state.enabled:
         _record(entry, a, b, True, True, ra, rb, y, dev)
     return y
+
+
+cdef bint _cl_add_into(dst, src):
+    """``add_into`` on an OpenCL device: ``ew_contig`` of add with the output and first operand ``dst``."""
+    entry = _ops["add"]
+    if _cl_watched(entry[0]):
+        return False
+    storage = dst._storage
+    dev = storage.device
+    if src._storage.device is not dev or src._storage is storage:
+        return False
+    dtype = dst.dtype
+    if src.dtype is not dtype or (dtype is not _f32 and dtype is not _f64):
+        return False
+    cdef tuple shape = dst._shape
+    if src._shape != shape or not _row_major(shape, dst._strides):
+        return False
+    cdef int64_t step2 = 1
+    if not _row_major(shape, src._strides):
+        if any(src._strides):
+            return False
+        step2 = 0  # one value broadcast (the gradient of a sum): ew_contig reads it with step 0
+    cdef Py_ssize_t n = _numel(shape)
+    if n == 0:
+        return False
+    p = _cl_plan(entry, entry[1], dev, dtype, 2)
+    if p is None or _cl_run(p, shape, n, dst, src, dst, step2) is None:
+        return False
+    storage.version += 1
+    return True
 
 
 cdef object _cl_unary(tuple entry, x):
@@ -781,14 +814,18 @@ def tensor_rtruediv(a, b):
 # Gradient accumulation: ``leaf.grad += g`` for every leaf in every backward pass
 # ----------------------------------------------------------------------------------------------------------
 def add_into(dst, src):
-    """``dst += src`` in place (the engine's ``leaf.grad.add_(g)`` under no_grad) for two CPU float tensors of
-    one dtype and shape with ``dst`` row-major; bumps ``dst``'s version as ``add_`` does.  Returns False,
-    having done nothing, in any other case (or while ``Function.apply`` is wrapped), and the engine calls ``add_`` itself."""
+    """``dst += src`` in place (the engine's ``leaf.grad.add_(g)`` under no_grad) for two float tensors of
+    one dtype, shape and device with ``dst`` row-major (on OpenCL: ``src`` row-major or one broadcast value,
+    one ``ew_contig`` launch instead of ``add_``'s launch and copy); bumps ``dst``'s version as ``add_`` does.
+    Returns False, having done nothing, in any other case (or while ``Function.apply`` is wrapped), and the
+    engine calls ``add_`` itself."""
     if not _ready or _apply_patched(_ops["add"][0]):
         return False
     if not isinstance(dst, _Tensor) or not isinstance(src, _Tensor):
         return False
     storage = dst._storage
+    if storage.device is not _CPU:
+        return _cl_add_into(dst, src)
     if storage.device is not _CPU or src._storage.device is not _CPU:
         return False
     dtype = dst.dtype

@@ -588,3 +588,35 @@ def test_warm_launches_queued_from_c_and_what_falls_back():
     assert _hotpath.launch(tk.kernel, kinds, pq, gs, ls, args) is False  # the profiler needs events
     assert _hotpath.arg_kinds([np.complex64(1)]) is None  # not handled: that kernel always goes through pyopencl
     pygrad.opencl.synchronize()
+
+
+@opencl
+def test_opencl_gradient_accumulation_in_place():
+    """``leaf.grad += g`` on OpenCL is one launch into the gradient (``_hotpath.add_into``), bumping its version."""
+    from pygrad import _hotpath
+    from pygrad.runtime.opencl import kernels
+
+    a = pygrad.tensor([1.0, 2.0, 3.0], device=CL, requires_grad=True)
+    w = pygrad.tensor([0.5, -1.0, 2.0], device=CL)
+    _cl_fast("add", a.detach(), w)
+    (a * w).sum().backward()  # the first gradient is stored
+    grad = a.grad
+    v = grad._storage.version
+    n = kernels.launches
+    assert _hotpath.add_into(grad, w) is True and kernels.launches == n + 1
+    assert grad._storage.version == v + 1 and grad.tolist() == [1.0, -2.0, 4.0]
+    (a * w).sum().backward()  # a row-major gradient
+    a.sum().backward()  # one value broadcast (stride 0)
+    assert a.grad is grad and grad.tolist() == [2.5, -2.0, 7.0]
+    assert _hotpath.add_into(grad, grad) is False  # the same memory: add_ does it
+    assert _hotpath.add_into(grad, pygrad.ones(3, device=CL, dtype=pygrad.float64)) is False
+    assert _hotpath.add_into(grad, pygrad.ones(3)) is False  # another device
+    assert _hotpath.add_into(grad, pygrad.ones(6, device=CL)[::2]) is False  # strided: add_ does it
+    assert grad.tolist() == [2.5, -2.0, 7.0]
+    # the same numbers through add_ (the general path)
+    b = pygrad.tensor([1.0, 2.0, 3.0], device=CL, requires_grad=True)
+    with profiler.profile():  # (wrapped Function.apply: add_into steps aside)
+        for _ in range(3):  # (the first, the add_into by hand above, the second)
+            (b * w).sum().backward()
+        b.sum().backward()
+    assert b.grad.tolist() == grad.tolist()
