@@ -149,7 +149,7 @@ cdef object _binary(str name, a, b):
     elif ta or tb:
         first = a if ta else b
         if first._storage.device is not _CPU:
-            return None
+            return _cl_binary_scalar(<tuple>entry, a, b, ta)
         scalar = b if ta else a
         tp = type(scalar)
         # (bool promotes differently, NumPy scalars carry a dtype, ints past 2**53 round differently when
@@ -346,7 +346,7 @@ def setup_opencl(get_backend, kernels_module, rt_state, host_check_bytes):
 
 cdef class _CLPlan:
     """One prepared launch of ``ew_contig``: a kernel object of its own, its queue, the pool to allocate from."""
-    cdef object kernel, queue, rt, pool, pool_lock, dummy, device, dtype, key
+    cdef object kernel, queue, rt, pool, pool_lock, dummy, device, dtype, backend
     cdef void* kptr
     cdef void* qptr
     cdef void* dummy_ptr
@@ -388,7 +388,7 @@ cdef _CLPlan _cl_plan(tuple entry, object fn, dev, dtype, int nin):
     entry_points = d["entry"]
     p = _CLPlan()
     p.kernel, p.queue, p.rt, p.dummy, p.device, p.dtype = d["kernel"], d["queue"], d["rt"], d["dummy"], dev, dtype
-    p.pool, p.pool_lock = p.rt.pool, p.rt.lock
+    p.pool, p.pool_lock, p.backend = p.rt.pool, p.rt.lock, backend
     p.kptr = <void*><intptr_t>p.kernel.int_ptr
     p.qptr = <void*><intptr_t>p.queue.int_ptr
     p.dummy_ptr = <void*><intptr_t>p.dummy._storage.data.int_ptr
@@ -434,10 +434,10 @@ cdef object _cl_alloc(_CLPlan p, Py_ssize_t nbytes):
     return p.rt.alloc(nbytes)  # (raises the runtime's out-of-memory error)
 
 
-cdef object _cl_run(_CLPlan p, tuple shape, Py_ssize_t n, x1, x2, into=None, int64_t step2=1):
-    """Queue ``ew_contig`` over ``n`` elements of ``x1`` (and ``x2`` walked with ``step2``, or the dummy
-    operand) into a new tensor laid out row-major, or into row-major tensor ``into`` (returned then); None
-    (nothing queued) where the general path must do it."""
+cdef object _cl_run(_CLPlan p, tuple shape, Py_ssize_t n, x1, x2, into=None, int64_t step2=1, int64_t step1=1):
+    """Queue ``ew_contig`` over ``n`` elements of ``x1`` and ``x2`` (walked with steps ``step1``, ``step2``: 1,
+    or 0 for one value; ``x2`` None: the dummy operand) into a new tensor laid out row-major, or into
+    row-major tensor ``into`` (returned then); None (nothing queued) where the general path must do it."""
     if p.vec4_from and n >= p.vec4_from:
         return None  # (the GPU shape's ew_contig4)
     if _cl_rt_state["forked"] or p.rt.queue is not p.queue:
@@ -454,7 +454,7 @@ cdef object _cl_run(_CLPlan p, tuple shape, Py_ssize_t n, x1, x2, into=None, int
     vals[1] = x1._offset
     vals[2] = x2._offset if x2 is not None else 0
     vals[3] = 0
-    vals[4] = 1
+    vals[4] = step1
     vals[5] = step2 if x2 is not None else 0
     vals[6] = 0
     vals[7] = n
@@ -532,6 +532,38 @@ cdef object _cl_binary(tuple entry, a, b):
     cdef bint ra = a.requires_grad is True, rb = b.requires_grad is True
     if (ra or rb) and _grad_state.enabled:
         _record(entry, a, b, True, True, ra, rb, y, dev)
+    return y
+
+
+cdef object _cl_binary_scalar(tuple entry, a, b, bint ta):
+    """``binary`` for an OpenCL tensor and a Python float (or an int below 2**53), either side: the number is
+    the backend's cached one-element device operand (``OpenCLBackend._operand``, as the general path uses),
+    read with step 0; None: the general path."""
+    if _cl_watched(entry[0]):
+        return None
+    t, scalar = (a, b) if ta else (b, a)
+    tp = type(scalar)
+    if tp is not float and (tp is not int or not -9007199254740992 < scalar < 9007199254740992):
+        return None
+    dtype = t.dtype
+    if dtype is not _f32 and dtype is not _f64:
+        return None
+    cdef tuple shape = t._shape
+    if not _row_major(shape, t._strides):
+        return None
+    cdef Py_ssize_t n = _numel(shape)
+    if n == 0:
+        return None
+    dev = t._storage.device
+    p = _cl_plan(entry, entry[1], dev, dtype, 2)
+    if p is None:
+        return None
+    s = p.backend._operand(scalar, dtype)
+    y = _cl_run(p, shape, n, t, s, None, 0, 1) if ta else _cl_run(p, shape, n, s, t, None, 1, 0)
+    if y is None:
+        return None
+    if t.requires_grad is True and _grad_state.enabled:
+        _record(entry, a, b, ta, not ta, ta, not ta, y, dev)
     return y
 
 

@@ -411,7 +411,8 @@ def test_opencl_fast_path_declines_what_it_does_not_cover():
     f = pygrad.ones(2, 3, device=CL)
     assert _cl_fast("add", f, f) is not None
     assert _hotpath.binary("add", f, pygrad.ones(3, device=CL)) is None  # broadcasting
-    assert _hotpath.binary("add", f, 2.0) is None and _hotpath.binary("add", 2.0, f) is None  # a scalar
+    assert _hotpath.binary("add", f, True) is None and _hotpath.binary("add", np.float32(2), f) is None  # (bool, NumPy)
+    assert _hotpath.binary("add", f.t(), 2.0) is None  # a number with a tensor that is not row-major
     assert _hotpath.binary("add", f, pygrad.ones(2, 3, device=CL, dtype=pygrad.float64)) is None  # mixed dtypes
     assert _hotpath.binary("add", f.t(), f.t()) is None  # not row-major
     assert _hotpath.binary("add", f, pygrad.ones(2, 3)) is None  # two devices: the general path raises
@@ -620,3 +621,38 @@ def test_opencl_gradient_accumulation_in_place():
             (b * w).sum().backward()
         b.sum().backward()
     assert b.grad.tolist() == grad.tolist()
+
+
+@opencl
+@pytest.mark.parametrize("op,np_fn", _BIN)
+def test_opencl_fast_path_with_a_python_number(op, np_fn):
+    """A tensor and a Python float or int (either side): the general path's cached device scalar, step 0."""
+    rng = np.random.default_rng(4)
+    xn = (rng.standard_normal((2, 3)) + 3).astype("float32")
+    for scalar, left in ((2.5, False), (-3, True), (2, False), (0.1, True)):
+        outs = []
+        for fast in (True, False):
+            x = pygrad.tensor(xn, device=CL, requires_grad=True)
+            args = (scalar, x) if left else (x, scalar)
+            if fast:
+                E.BINARY_OPS[op].apply(*(a.detach() if hasattr(a, "detach") else a for a in args))
+                from pygrad import _hotpath
+
+                z = _hotpath.binary(op, *args)
+                assert z is not None, (op, scalar, left)
+            else:
+                z = _general(op, *args)
+            summary = _node_summary(z)
+            z.sum().backward()
+            outs.append((z.detach().cpu().numpy(), z.dtype, z.stride(), summary, x.grad.cpu().numpy()))
+        (z0, d0, s0, n0, g0), (z1, d1, s1, n1, g1) = outs
+        np.testing.assert_array_equal(z0, z1)
+        np.testing.assert_array_equal(g0, g1)
+        assert d0 is d1 is pygrad.float32 and s0 == s1 and n0 == n1, (op, scalar, left)
+        want = np_fn(np.float32(scalar), xn) if left else np_fn(xn, np.float32(scalar))
+        np.testing.assert_allclose(z0, want, rtol=1e-5, atol=1e-6)
+    from pygrad import _hotpath
+
+    x = pygrad.ones(3, device=CL)
+    assert _hotpath.binary(op, x, True) is None and _hotpath.binary(op, x, 2 ** 60) is None
+    assert _hotpath.binary(op, x, np.float64(2.0)) is None  # a NumPy scalar: the general path
