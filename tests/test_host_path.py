@@ -212,11 +212,11 @@ def test_wrapping_function_apply_sees_fast_ops(monkeypatch):
     assert seen == []
 
 
-def _scenario():
+def _scenario(device="cpu"):
     """Graph-building cases that touch every branch of apply/attach: views, multi-output, saved outputs,
     non-differentiable outputs, an input returned unchanged, integer outputs, in-place rebasing."""
-    x = pygrad.tensor([[1.0, -2.0], [3.0, 4.0]], requires_grad=True)
-    w = pygrad.tensor([0.5, -1.5], requires_grad=True)
+    x = pygrad.tensor([[1.0, -2.0], [3.0, 4.0]], requires_grad=True, device=device)
+    w = pygrad.tensor([0.5, -1.5], requires_grad=True, device=device)
     y = (x * w).exp().sum(1)  # saved output (exp), broadcasting
     v = x[0]  # a view
     m, idx = x.max(1)  # two outputs, one an integer tensor
@@ -230,13 +230,13 @@ def _scenario():
 
 
 @pytest.mark.skipif(not HOT, reason="the compiled fast path is not built")
-def test_compiled_apply_matches_python_apply(monkeypatch):
+def test_compiled_apply_matches_python_apply(monkeypatch, device):
     from pygrad.autograd import function
 
     assert function.Function.__dict__["apply"] is not function._python_apply  # the compiled one is in use
-    compiled = _scenario()
+    compiled = _scenario(device)
     monkeypatch.setattr(function.Function, "apply", function._python_apply)  # (the fast path steps aside too)
-    assert _scenario() == compiled
+    assert _scenario(device) == compiled
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -555,7 +555,11 @@ def test_warm_launches_queued_from_c_and_what_falls_back():
     from pygrad.runtime.opencl import kernels
     from pygrad.runtime.opencl.runtime import runtime
 
-    assert kernels._raw_launch is _hotpath.launch  # the loader's entry points were found (Linux, pyopencl's loader)
+    from pygrad.runtime.opencl.backend import _cl_entry_points
+
+    if _cl_entry_points() is None:
+        pytest.skip("the OpenCL loader's entry points were not found here: every launch goes through pyopencl")
+    assert kernels._raw_launch is _hotpath.launch
     x = pygrad.arange(12.0, device=CL).reshape(3, 4)
     seen = {}
     original = kernels._TypedKernel.__call__
