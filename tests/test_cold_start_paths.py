@@ -181,3 +181,33 @@ def test_step_set_unbuildable_variant_falls_back(device, tmp_path):
     ref = _lenet_step("cpu", PYGRAD_STEP_PROGRAMS="0")
     assert out["builds"] == ref["builds"], (out, ref)  # (the failed build is not counted)
     assert out["loss"] == ref["loss"]
+
+
+_NLL = r"""
+import numpy as np, pygrad, pygrad.nn.functional as F
+rng = np.random.default_rng(5)
+x = pygrad.tensor(rng.standard_normal((1000, 7)).astype(np.float32), device="opencl").log_softmax(1)
+t = pygrad.tensor(rng.integers(0, 7, 1000), device="opencl")
+t[::13] = -100
+w = pygrad.tensor(rng.random(7).astype(np.float32), device="opencl")
+out = [F.nll_loss(x, t, reduction=r, weight=ww).item() for r in ("mean", "sum") for ww in (None, w)]
+print(" ".join(np.float32(v).tobytes().hex() for v in out))
+"""
+
+
+def test_nll_reduce_same_bits_both_shapes(device):
+    # the CPU shape's nll_reduce_k is one work-item computing the GPU shape's 64 partial sums and tree in the
+    # same order (no barriers: cheaper for PoCL to compile): the same float32 result bit for bit
+    if device == "cpu":
+        pytest.skip("compares the two OpenCL kernel shapes")
+    import os
+    import subprocess
+    import sys
+
+    got = {}
+    for shape in ("cpu", "gpu"):
+        r = subprocess.run([sys.executable, "-c", _NLL], capture_output=True, text=True, timeout=600,
+                           env=dict(os.environ, PYGRAD_KERNEL_SHAPE=shape))
+        assert r.returncode == 0, r.stderr[-2000:]
+        got[shape] = r.stdout.split()
+    assert got["cpu"] == got["gpu"]
