@@ -39,14 +39,19 @@ opt.step()
 loss.item()
 first = time.perf_counter() - t0
 counts = {"to_s": to_s, "builds": kernels.builds, "build_s": kernels.build_seconds,
-          "links": kernels.first_launches, "link_s": kernels.first_launch_seconds}
+          "build_cpu": kernels.build_cpu_seconds, "links": kernels.first_launches,
+          "link_s": kernels.first_launch_seconds, "link_cpu": kernels.first_launch_cpu_seconds}
 t1 = time.perf_counter()
 opt.zero_grad()
 loss = F.cross_entropy(m(x), y)
 loss.backward()
 opt.step()
 loss.item()
-print(json.dumps({"first": first, "second": time.perf_counter() - t1, **counts}))  # counts: the first step
+second = time.perf_counter() - t1
+if sys.argv[2:] == ["record"]:  # --write-step: each program variant asked for, with its group
+    print(json.dumps(kernels.requested))
+else:
+    print(json.dumps({"first": first, "second": second, **counts}))  # counts: the first step
 """
 
 
@@ -65,11 +70,49 @@ def child(cache, batch):
     return r
 
 
+def write_step(batch):
+    """Record the program variants a first step asks for (both kernel shapes, the step set switched off)
+    and write them to cl_kernels/step_programs.py, which kernels.program builds as one program."""
+    import pathlib
+    import pprint
+
+    extras, table = [""], {}
+    for shape in ("cpu", "gpu"):
+        with tempfile.TemporaryDirectory(prefix="pygrad-pocl-cache-") as cache:
+            env = dict(os.environ, POCL_CACHE_DIR=cache, PYGRAD_STEP_PROGRAMS="record", PYGRAD_KERNEL_SHAPE=shape)
+            env.pop("PYGRAD_DEBUG", None)
+            out = subprocess.run([sys.executable, "-c", CHILD, str(batch), "record"], env=env, check=True,
+                                 capture_output=True, text=True).stdout
+        rows = []
+        # the variants asked for (their groups left out: a group's other variants are built when first asked for)
+        for (name, defines, extra), _group in json.loads(out.strip().splitlines()[-1]):
+            if extra not in extras:
+                extras.append(extra)
+            row = (name, tuple(defines), extras.index(extra))
+            if row not in rows:
+                rows.append(row)
+        table[shape] = rows
+    path = pathlib.Path(__file__).resolve().parents[1] / "cl_kernels" / "step_programs.py"
+    path.write_text(
+        '"""The OpenCL program variants (file, #defines, index of the helper text pasted before them) that a\n'
+        f"first float32 LeNet-5 training step (batch {batch}, SGD with momentum) asks for, per kernel shape.\n"
+        "kernels.program builds them as one program when the step asks for the first of them (a PoCL program\n"
+        "build costs ~0.1 s plus its share of the text).  Written by\n"
+        "`python benchmarks/bench_cold_start.py --write-step`: rerun it after changing a kernel's #defines\n"
+        '(tests/test_cold_start_paths.py counts the programs a step builds).  Read as data, not imported."""\n'
+        "STEP_PROGRAMS = " + pprint.pformat({"extras": extras, **table}, width=120, sort_dicts=False) + "\n")
+    print(f"wrote {path}: " + ", ".join(f"{k} {len(v)} variants" for k, v in table.items()))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--write-step", action="store_true",
+                    help="record the step's program variants into cl_kernels/step_programs.py and exit")
     a = ap.parse_args()
+    if a.write_step:
+        return write_step(a.batch)
     res = {"cold": [], "warm": []}
     for _ in range(a.rounds):
         with tempfile.TemporaryDirectory(prefix="pygrad-pocl-cache-") as cache:
@@ -78,14 +121,16 @@ def main():
     print(f"first LeNet step (batch {a.batch}) on OpenCL, new process, medians of {a.rounds} rounds")
     print("(rest s: the first step less program builds and first launches: device probe, context, host work;")
     print(" of it, to() s: building LeNet on the CPU and moving it, which finds and probes the device;")
-    print(" process cpu s: CPU time of the whole child process, import to exit: steadier than wall time under load)")
-    print(f"{'cache':6} {'first step s':>12} {'2nd step s':>10} {'programs':>9} {'build s':>8} "
-          f"{'kernels':>8} {'1st launch s':>12} {'rest s':>7} {'to() s':>7} {'process cpu s':>13}")
+    print(" (cpu): the same in process CPU time, all threads; process cpu s: CPU time of the whole child process,")
+    print(" import to exit, with the linker processes PoCL starts: steadier than wall time under load)")
+    print(f"{'cache':6} {'first step s':>12} {'2nd step s':>10} {'programs':>9} {'build s (cpu)':>14} "
+          f"{'kernels':>8} {'1st launch s (cpu)':>18} {'rest s':>7} {'to() s':>7} {'process cpu s':>13}")
     for k, rows in res.items():
         med = lambda f: statistics.median(r[f] for r in rows)  # noqa: E731
         rest = statistics.median(r["first"] - r["build_s"] - r["link_s"] for r in rows)
-        print(f"{k:6} {med('first'):12.2f} {med('second'):10.4f} {med('builds'):9.0f} {med('build_s'):8.2f} "
-              f"{med('links'):8.0f} {med('link_s'):12.2f} {rest:7.2f} {med('to_s'):7.2f} {med('cpu'):13.2f}")
+        print(f"{k:6} {med('first'):12.2f} {med('second'):10.4f} {med('builds'):9.0f} "
+              f"{med('build_s'):6.2f} ({med('build_cpu'):5.2f}) {med('links'):8.0f} "
+              f"{med('link_s'):10.2f} ({med('link_cpu'):5.2f}) {rest:7.2f} {med('to_s'):7.2f} {med('cpu'):13.2f}")
 
 
 if __name__ == "__main__":

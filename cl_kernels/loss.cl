@@ -29,16 +29,16 @@ __kernel void nll_none_k(__global TO* out, __global const TI* x, __global const 
     }
 }
 
-/* reduction 'sum' / 'mean': one work-group of NLL_GROUP items sums the rows' losses and weights, then
- * item 0 writes out[0] = sum (or sum / total weight) and wsum[0] = total weight (for the backward). */
-__kernel void nll_reduce_k(__global TO* out, __global ACC* wsum, __global const TI* x, __global const TGT* target,
-                           __global const TI* w, const long M, const long C, const long xoff, const long sx0,
-                           const long sx1, const long toff, const long ts, const long ignore, const int has_w,
-                           const int mean, __global long* bad, const int tag) {
-    __local ACC ls[NLL_GROUP], lw[NLL_GROUP];
-    int lid = get_local_id(0);
+/* reduction 'sum' / 'mean': NLL_GROUP partial sums of the rows' losses and weights (partial k takes rows
+ * k, k + NLL_GROUP, ...), folded as a tree; then out[0] = sum (or sum / total weight) and wsum[0] = total
+ * weight (for the backward).  GPU shape: one work-group of NLL_GROUP items, one partial each, the tree in
+ * local memory.  CPU shape: one work-item computes the same partials and tree in the same order (the same
+ * result bit for bit) with no barriers, which PoCL compiles in about half the time (launched as (1,)). */
+inline void pg_nll_partial(int k, __global const TI* x, __global const TGT* target, __global const TI* w,
+                           long M, long C, long xoff, long sx0, long sx1, long toff, long ts, long ignore,
+                           int has_w, __global long* bad, int tag, ACC* s_out, ACC* sw_out) {
     ACC s = 0, sw = 0;
-    for (long i = lid; i < M; i += NLL_GROUP) {
+    for (long i = k; i < M; i += NLL_GROUP) {
         long t;
         if (pg_nll_target(target, i, toff, ts, C, ignore, bad, tag, &t)) {
             ACC wt = has_w ? LD_I(w, t) : (ACC)1;
@@ -46,11 +46,37 @@ __kernel void nll_reduce_k(__global TO* out, __global ACC* wsum, __global const 
             sw += wt;
         }
     }
+    *s_out = s;
+    *sw_out = sw;
+}
+
+#define NLL_REDUCE_ARGS __global TO* out, __global ACC* wsum, __global const TI* x, __global const TGT* target, \
+    __global const TI* w, const long M, const long C, const long xoff, const long sx0, const long sx1, \
+    const long toff, const long ts, const long ignore, const int has_w, const int mean, __global long* bad, \
+    const int tag
+#define NLL_PARTIAL(k, s, sw) pg_nll_partial((k), x, target, w, M, C, xoff, sx0, sx1, toff, ts, ignore, has_w, \
+    bad, tag, &(s), &(sw))
+
+#ifdef PG_CPU
+__kernel void nll_reduce_k(NLL_REDUCE_ARGS) {
+    ACC ls[NLL_GROUP], lw[NLL_GROUP];
+    for (int k = 0; k < NLL_GROUP; ++k) NLL_PARTIAL(k, ls[k], lw[k]);
+    for (int h = NLL_GROUP / 2; h > 0; h >>= 1)
+        for (int k = 0; k < h; ++k) { ls[k] += ls[k + h]; lw[k] += lw[k + h]; }
+    ST_O(out, 0, mean ? ls[0] / lw[0] : ls[0]);
+    wsum[0] = lw[0];
+}
+#else
+__kernel void nll_reduce_k(NLL_REDUCE_ARGS) {
+    __local ACC ls[NLL_GROUP], lw[NLL_GROUP];
+    int lid = get_local_id(0);
+    ACC s, sw;
+    NLL_PARTIAL(lid, s, sw);
     ls[lid] = s;
     lw[lid] = sw;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int k = NLL_GROUP / 2; k > 0; k >>= 1) {
-        if (lid < k) { ls[lid] += ls[lid + k]; lw[lid] += lw[lid + k]; }
+    for (int h = NLL_GROUP / 2; h > 0; h >>= 1) {
+        if (lid < h) { ls[lid] += ls[lid + h]; lw[lid] += lw[lid + h]; }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     if (lid == 0) {
@@ -58,6 +84,7 @@ __kernel void nll_reduce_k(__global TO* out, __global ACC* wsum, __global const 
         wsum[0] = lw[0];
     }
 }
+#endif
 
 /* backward: gx[i, c] = -w[t] * g_i (/ total weight for 'mean') where c == t, else 0; gx is (M, C)
  * contiguous; g_i = g[goff + i * gs] (gs = 0 for a reduced loss). */

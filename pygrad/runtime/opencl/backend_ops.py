@@ -679,7 +679,7 @@ def random(self, kind, shape, dtype, a, b, generator):
     conv = np.int64 if kind == "randint" else np.float32
     key2 = np.zeros((), dtype=np.dtype([("x", np.uint32), ("y", np.uint32)]))
     key2["x"], key2["y"] = key
-    fn(self.rt.queue, self.grid(n), (LOCAL,), out._storage.data, np.int64(n), np.uint64(offset), key2,
+    fn(self.rt.queue, *self.chunked_launch(n), out._storage.data, np.int64(n), np.uint64(offset), key2,
        conv(a), conv(b))
     return out
 

@@ -25,8 +25,10 @@ launches = 0  # kernel launches since import (all devices): for tests, benchmark
 _raw_launch = None  # _hotpath.launch (warm launches queued from C), bound by OpenCLBackend
 builds = 0  # programs built since import, and the seconds spent building them (benchmarks/bench_cold_start.py)
 build_seconds = 0.0
+build_cpu_seconds = 0.0  # the same in process CPU time (all threads): steadier than wall time on a loaded machine
 first_launches = 0  # first launches of a kernel per local size (where PoCL compiles machine code), and their seconds
 first_launch_seconds = 0.0
+first_launch_cpu_seconds = 0.0
 
 
 def kernel_dir():
@@ -62,30 +64,104 @@ class Other(tuple):
 def program(rt, name, defines=(), extra="", group=()):
     """The built program of ``cl_kernels/name`` for runtime ``rt`` with ``#define`` lines ``defines``.
 
-    ``group``: other ``defines`` tuples of this file (or ``Other((file, defines))`` of another file, same
-    ``extra``) that the same process is likely to need soon (the float32 variants of one training step).
-    Where the asked-for variant is not built yet, it is built together with those of ``group`` not built
-    yet, as one program (see ``_build_group``): a program build costs about the same whatever its size,
-    so a first step builds fewer programs.  Kernels stay lazy: PoCL compiles machine code per kernel at
-    its first launch, so an unused variant costs only its share of the one build."""
+    ``group``: other ``defines`` tuples of this file (or ``Other((file, defines))`` of another file) that
+    the same process is likely to need soon (the float32 variants of one training step).  Where the
+    asked-for variant is not built yet, it is built together with those of ``group`` not built yet, as
+    one program (see ``_build_group``): a program build costs about the same whatever its size (PoCL
+    parses its 0.9 MB ``opencl-c.h`` each time), so a first step builds fewer programs.  A variant of
+    the recorded first training step (``step_variants``) brings the whole step's set into that one
+    build.  Kernels stay lazy: PoCL compiles machine code per kernel at its first launch, so an unused
+    variant costs only its share of the one build."""
     key = (id(rt.context), name, tuple(defines), extra)
     prg = _programs.get(key)
     if prg is None:
         with _lock:
             prg = _programs.get(key)
             if prg is None:
-                todo = [(name, tuple(defines))]
-                for g in group:
-                    g = (g[0], tuple(g[1])) if isinstance(g, Other) else (name, tuple(g))
-                    if g not in todo and (id(rt.context), *g, extra) not in _programs:
-                        todo.append(g)
-                if len(todo) == 1:
-                    prg = _programs[key] = _build(rt, name, defines, extra)
-                else:
-                    for g, view in zip(todo, _build_group(rt, todo, extra)):
-                        _programs[(id(rt.context), *g, extra)] = view
-                    prg = _programs[key]
+                prg = _build_missing(rt, (name, tuple(defines), extra), group)
     return prg
+
+
+def _build_missing(rt, want, group):
+    """Build variant ``want`` = (file, defines, extra) with its ``group`` (and the step's set, where
+    ``want`` is in it) not built yet; called under ``_lock``.  Returns ``want``'s program."""
+    ctx = id(rt.context)
+    todo = [want]
+    mates = []
+    for g in group:
+        g = (g[0], tuple(g[1]), want[2]) if isinstance(g, Other) else (want[0], tuple(g), want[2])
+        mates.append(g)
+        if g not in todo and (ctx, *g) not in _programs:
+            todo.append(g)
+    requested.append((want, tuple(mates)))  # what a process asks for (bench_cold_start.py --write-step)
+    if os.environ.get("PYGRAD_STEP_PROGRAMS") == "record":
+        todo = todo[:1]  # recording: each variant asked for is built alone, so each is seen
+    own = len(todo)
+    step = step_variants(rt)
+    if want in step:
+        todo += [g for g in step if g not in todo and (ctx, *g) not in _programs]
+    if len(todo) == 1:
+        prg = _programs[(ctx, *want)] = _build(rt, want[0], want[1], want[2])
+        return prg
+    try:
+        views = _build_group(rt, todo)
+    except RuntimeError as e:
+        if own == len(todo):
+            raise
+        # a listed variant that this device cannot build: the step set is dropped for this device (each
+        # file's group is then built as it is asked for), and the asked-for variants are built without it
+        _step[(rt.kernel_shape, rt.has_fp64, rt.has_fp16)] = ()
+        if os.environ.get("PYGRAD_DEBUG"):
+            print(f"[pygrad] the step's program set failed to build, built per group instead: {e}")
+        todo = todo[:own]
+        views = _build_group(rt, todo) if own > 1 else [_build(rt, want[0], want[1], want[2])]
+    for g, view in zip(todo, views):
+        _programs[(ctx, *g)] = view
+    return _programs[(ctx, *want)]
+
+
+requested = []  # (variant, its group) of each program a process asked for and had to build, in order
+_step = {}
+
+
+def step_variants(rt):
+    """The program variants (file, defines, extra) that the first float32 LeNet training step on a device
+    of ``rt``'s kernel shape asks for, with their groups: ``cl_kernels/step_programs.py``, written by
+    ``python benchmarks/bench_cold_start.py --write-step``.  ``PYGRAD_STEP_PROGRAMS=0``: none (each file's
+    group alone); ``=record``: none, and no groups either (each variant asked for is built alone).  A listed variant that a later edit no longer asks for is only
+    built, never used; one that is missing is built in a program of its own (tests/test_cold_start_paths.py
+    counts the builds of a step)."""
+    shape = rt.kernel_shape
+    got = _step.get((shape, rt.has_fp64, rt.has_fp16))
+    if got is None:
+        got = ()
+        if os.environ.get("PYGRAD_STEP_PROGRAMS", "1") not in ("0", "record"):
+            try:
+                table = _step_table()
+            except (OSError, ValueError, SyntaxError):
+                table = {}
+            extras = table.get("extras", [])
+            got = []
+            for name, defines, x in table.get(shape, ()):
+                text = " ".join(defines)
+                if ("double" in text and not rt.has_fp64) or ("half" in text and not rt.has_fp16):
+                    continue
+                got.append((name, tuple(defines), extras[x]))
+            got = tuple(got)
+        _step[(shape, rt.has_fp64, rt.has_fp16)] = got
+    return got
+
+
+def _step_table():
+    """The literal ``STEP_PROGRAMS`` of ``cl_kernels/step_programs.py`` (read as data, not imported, so
+    ``PYGRAD_KERNEL_DIR`` applies)."""
+    import ast
+
+    tree = ast.parse((kernel_dir() / "step_programs.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "STEP_PROGRAMS":
+            return ast.literal_eval(node.value)
+    return {}
 
 
 _KERNEL_RE = re.compile(r"__kernel\b[^{;]*?\bvoid\s+(\w+)\s*\(")
@@ -105,24 +181,26 @@ def _body(name):
     return b
 
 
-def _build_group(rt, variants, extra):
-    """Build several ``(file, defines)`` specialisations as one program; one view per variant.
+def _build_group(rt, variants):
+    """Build several ``(file, defines, extra)`` specialisations as one program; one view per variant.
 
     Each file's text is repeated once per variant, each copy after its own ``#define`` lines (the macros
     of the copies before ``#undef``-ed first), with the file's kernels and inline functions renamed
-    ``<name>_v<i>``; the view of variant i finds kernel ``k`` as ``k_v<i>``."""
+    ``<name>_v<i>``; the view of variant i finds kernel ``k`` as ``k_v<i>``.  Each distinct ``extra``
+    (helper functions) is pasted once, before the copies."""
     parts, macros = [], set()
-    for i, (name, defines) in enumerate(variants):
+    for i, (name, defines, _) in enumerate(variants):
         text, pattern, own = _body(name)
         macros |= own
         parts.append("".join(f"#undef {m}\n" for m in sorted(macros)))
         parts.append("".join(f"#define {x}\n" for x in defines))
         parts.append(pattern.sub(lambda m, i=i: f"{m.group(1)}_v{i}", text) if pattern else text)
         macros |= {x.split("(")[0].split()[0] for x in defines}
+    extras = "\n".join(dict.fromkeys(x for _, _, x in variants if x))
     common = (kernel_dir() / "common.h").read_text()
-    names = "+".join(sorted({n for n, _ in variants}))
-    built = _build(rt, names, [x for _, v in variants for x in v], extra, common + "\n" + "\n".join(parts),
-                   label=f"{names} x{len(variants)} variants {[[n] + list(v) for n, v in variants]}")
+    names = "+".join(sorted({n for n, _, _ in variants}))
+    built = _build(rt, names, [x for _, v, _ in variants for x in v], "", common + "\n" + extras + "\n" + "\n".join(parts),
+                   label=f"{names} x{len(variants)} variants {[[n] + list(v) for n, v, _ in variants]}")
     return [_Variant(built, f"_v{i}") for i in range(len(variants))]
 
 
@@ -152,7 +230,7 @@ def _build(rt, name, defines, extra, text=None, label=None):
     if any("double" in d for d in defines):
         head = "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n" + head
     src = head + extra + "\n" + (text if text is not None else source(name))
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     try:
         with warnings.catch_warnings():
             if not os.environ.get("PYGRAD_DEBUG"):  # compiler chatter (e.g. unused macros) is not an error
@@ -161,11 +239,13 @@ def _build(rt, name, defines, extra, text=None, label=None):
     except cl.RuntimeError as e:
         raise RuntimeError(f"building OpenCL kernel file {name} with {list(defines)} failed on "
                            f"{rt.device.name}:\n{e}") from None
-    global builds, build_seconds
+    global builds, build_seconds, build_cpu_seconds
     builds += 1
     build_seconds += time.perf_counter() - t
+    build_cpu_seconds += time.process_time() - c
     if os.environ.get("PYGRAD_DEBUG"):
-        print(f"[pygrad] built {label or name + ' ' + str(list(defines))} in {time.perf_counter() - t:.3f}s")
+        print(f"[pygrad] built {label or name + ' ' + str(list(defines))} in {time.perf_counter() - t:.3f}s "
+              f"({time.process_time() - c:.3f} s CPU)")
     return _KernelCache(built)
 
 
@@ -240,13 +320,15 @@ class _TypedKernel:
             self.kernel.set_scalar_arg_dtypes([a.dtype if isinstance(a, np.generic) else
                                                np.dtype(np.int64) if isinstance(a, int) else None for a in args])
             self.typed = True
-        global first_launches, first_launch_seconds
-        t = time.perf_counter()
+        global first_launches, first_launch_seconds, first_launch_cpu_seconds
+        t, c = time.perf_counter(), time.process_time()
         event = self.kernel(queue, global_size, local_size, *args)
         event.wait()
         self.linked.add(local_size)
         first_launches += 1
         first_launch_seconds += time.perf_counter() - t
+        first_launch_cpu_seconds += time.process_time() - c
         if os.environ.get("PYGRAD_DEBUG"):
-            print(f"[pygrad] first launch of {self.kernel.function_name} {local_size} in {time.perf_counter() - t:.3f}s")
+            print(f"[pygrad] first launch of {self.kernel.function_name} {local_size} in {time.perf_counter() - t:.3f}s "
+                  f"({time.process_time() - c:.3f} s CPU)")
         return event
