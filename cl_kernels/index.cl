@@ -139,3 +139,153 @@ __kernel void fold_k(__global TF* out, __global const TF* cols, const long off, 
     }
 }
 #endif
+
+/* ---- conv2d as one op (backend conv2d / conv2d_backward): the batch chunk folded into the GEMM's N ----
+ * The columns of a chunk of NC images are a (C*kh*kw, ld) matrix: row (c, i, j), column n*OH*OW + y*OW + x,
+ * rows ld apart (ld >= NC*OH*OW, a multiple of 16 so the CPU GEMM reads it in place), the columns past
+ * NC*OH*OW zero.  Forward: cols, one GEMM (Cout, C*kh*kw) @ cols, then conv_out_k writes the product as
+ * (N, Cout, OH, OW) and adds the bias.  Backward: conv_gcols_k lays the output gradient out as
+ * (Cout, ld) for the GEMMs of the weight's gradient (with cols) and the columns' gradient, which
+ * conv_fold_k sums back into the image (one work-item per image row: no atomics). */
+__kernel void conv_cols_k(__global T* out, __global const T* in, const long off, const long NC, const long C,
+                          const long H, const long W, const int kh, const int kw, const int dh, const int dw,
+                          const int ph, const int pw, const int sh, const int sw, const long OH, const long OW,
+                          const long ld) {
+    PG_FOR(r, C * kh * kw * NC * OH) {
+        long y = r % OH, t = r / OH;
+        long n = t % NC, row = t / NC;      /* row = (c * kh + i) * kw + j */
+        int j = row % kw, i = (row / kw) % kh;
+        long c = row / (kw * kh);
+        __global T* o = out + row * ld + (n * OH + y) * OW;
+        long h = y * sh - ph + (long)i * dh, w0 = (long)j * dw - pw;
+        if (h < 0 || h >= H) {
+            for (long x = 0; x < OW; ++x) o[x] = (T)0;
+        } else {
+            __global const T* src = in + off + ((n * C + c) * H + h) * W;
+            for (long x = 0; x < OW; ++x) {
+                long w = w0 + x * sw;
+                o[x] = (w >= 0 && w < W) ? src[w] : (T)0;
+            }
+        }
+        if (n == NC - 1 && y == OH - 1)      /* the row's padding columns */
+            for (long x = NC * OH * OW; x < ld; ++x) out[row * ld + x] = (T)0;
+    }
+}
+
+/* gcols[co, n*L + l] = g[n, co, l] (g contiguous from element goff), padding columns zero */
+__kernel void conv_gcols_k(__global T* out, __global const T* g, const long goff, const long NC, const long CO,
+                           const long L, const long ld) {
+    PG_FOR(r, CO * NC) {
+        long co = r / NC, n = r % NC;
+        __global T* o = out + co * ld + n * L;
+        __global const T* src = g + goff + (n * CO + co) * L;
+        for (long l = 0; l < L; ++l) o[l] = src[l];
+        if (n == NC - 1)
+            for (long x = NC * L; x < ld; ++x) out[co * ld + x] = (T)0;
+    }
+}
+
+#ifdef TF
+/* out[ooff + (n*CO + co)*L + l] = y[co, n*L + l] (+ bias[boff + co] where has_bias) */
+__kernel void conv_out_k(__global TF* out, __global const TF* y, __global const TF* bias, const long ooff,
+                         const long boff, const int has_bias, const long NC, const long CO, const long L,
+                         const long ld) {
+    PG_FOR(r, NC * CO) {
+        long n = r / CO, co = r % CO;
+        TF b = has_bias ? bias[boff + co] : (TF)0;
+        __global TF* o = out + ooff + r * L;
+        __global const TF* src = y + co * ld + n * L;
+        for (long l = 0; l < L; ++l) o[l] = src[l] + b;
+    }
+}
+
+/* col2im of conv_cols_k's layout: out[ooff + ((n*C + c)*H + h)*W + w] = the sum of the column entries
+ * copied from (h, w); one work-item owns one image row (fold_k's scheme) */
+__kernel void conv_fold_k(__global TF* out, __global const TF* cols, const long ooff, const long NC, const long C,
+                          const long H, const long W, const int kh, const int kw, const int dh, const int dw,
+                          const int ph, const int pw, const int sh, const int sw, const long OH, const long OW,
+                          const long ld) {
+    PG_FOR(r, NC * C * H) {
+        long h = r % H, t = r / H;          /* t = n * C + c */
+        long n = t / C, c = t % C;
+        __global TF* o = out + ooff + r * W;
+        for (long w = 0; w < W; ++w) o[w] = 0;
+        for (int i = 0; i < kh; ++i) {
+            long yy = h + ph - (long)i * dh;
+            if (yy < 0 || yy % sh) continue;
+            long y = yy / sh;
+            if (y >= OH) continue;
+            for (int j = 0; j < kw; ++j) {
+                __global const TF* src = cols + ((c * kh + i) * kw + j) * ld + (n * OH + y) * OW;
+                long w0 = (long)j * dw - pw;
+                long x0 = w0 < 0 ? (-w0 + sw - 1) / sw : 0;
+                long x1 = w0 > W - 1 ? 0 : min(OW, (W - 1 - w0) / sw + 1);
+                for (long x = x0; x < x1; ++x) o[w0 + x * sw] += src[x];
+            }
+        }
+    }
+}
+
+/* ---- max_pool2d as one op: values and flat H*W indices; the backward gathers instead of scattering ----
+ * PyTorch's CPU rule: padding never wins, a NaN always takes over, else the first strict maximum; a
+ * window with no real maximum keeps its first in-bounds position.  One work-item per output row. */
+__kernel void maxpool_fwd_k(__global TF* vals, __global long* idx, __global const TF* in, const long off,
+                            const long NCH, const long H, const long W, const long OH, const long OW, const int kh,
+                            const int kw, const int sh, const int sw, const int ph, const int pw, const int dh,
+                            const int dw) {
+    PG_FOR(r, NCH * OH) {
+        long y = r % OH, t = r / OH;
+        __global const TF* plane = in + off + t * H * W;
+        long hs = y * sh - ph;
+        int i0 = 0, i1 = kh;
+        while (i0 < kh && hs + (long)i0 * dh < 0) ++i0;
+        while (i1 > i0 && hs + (long)(i1 - 1) * dh >= H) --i1;
+        for (long xo = 0; xo < OW; ++xo) {
+            long ws = xo * sw - pw;
+            int j0 = 0, j1 = kw;
+            while (j0 < kw && ws + (long)j0 * dw < 0) ++j0;
+            while (j1 > j0 && ws + (long)(j1 - 1) * dw >= W) --j1;
+            long best = (hs + (long)i0 * dh) * W + ws + (long)j0 * dw;
+            TF m = -INFINITY;
+            for (int i = i0; i < i1; ++i) {
+                long h = hs + (long)i * dh;
+                for (int j = j0; j < j1; ++j) {
+                    long w = ws + (long)j * dw;
+                    TF v = plane[h * W + w];
+                    if (v > m || isnan(v)) { m = v; best = h * W + w; }
+                }
+            }
+            vals[r * OW + xo] = m;
+            idx[r * OW + xo] = best;
+        }
+    }
+}
+
+/* the input gradient of maxpool_fwd_k: each input element (h, w) sums the output gradients of the
+ * windows that cover it and picked it (their index is h*W + w); one work-item per input row */
+__kernel void maxpool_bwd_k(__global TF* gx, __global const TF* g, __global const long* idx, const long goff,
+                            const long ioff, const long NCH, const long H, const long W, const long OH, const long OW, const int kh,
+                            const int kw, const int sh, const int sw, const int ph, const int pw, const int dh,
+                            const int dw) {
+    PG_FOR(r, NCH * H) {
+        long h = r % H, t = r / H;
+        __global TF* o = gx + r * W;
+        for (long w = 0; w < W; ++w) o[w] = 0;
+        for (int i = 0; i < kh; ++i) {
+            long yy = h + ph - (long)i * dh;
+            if (yy < 0 || yy % sh) continue;
+            long y = yy / sh;
+            if (y >= OH) continue;
+            __global const long* irow = idx + ioff + (t * OH + y) * OW;
+            __global const TF* grow = g + goff + (t * OH + y) * OW;
+            for (int j = 0; j < kw; ++j) {
+                long w0 = (long)j * dw - pw;
+                long x0 = w0 < 0 ? (-w0 + sw - 1) / sw : 0;
+                long x1 = w0 > W - 1 ? 0 : min(OW, (W - 1 - w0) / sw + 1);
+                for (long x = x0; x < x1; ++x)
+                    if (irow[x] == h * W + w0 + x * sw) o[w0 + x * sw] += grow[x];
+            }
+        }
+    }
+}
+#endif

@@ -268,8 +268,9 @@ def max_pool2d(x, kernel, stride, padding, dilation, out_hw):
     return wrap(v, x.dtype), wrap(i, int64)
 
 
-def max_pool2d_backward(g, indices, in_hw):
-    """Gradient of ``max_pool2d``: each output gradient added at its window's argmax (one compiled pass)."""
+def max_pool2d_backward(g, indices, in_hw, window=None):
+    """Gradient of ``max_pool2d``: each output gradient added at its window's argmax (one compiled pass).
+    ``window`` (kernel, stride, padding, dilation) is for backends that gather per input element; unused here."""
     return wrap(_core.max_pool2d_bwd(np.ascontiguousarray(to_numpy(g)), np.ascontiguousarray(to_numpy(indices)),
                                      in_hw[0], in_hw[1]), g.dtype)
 
