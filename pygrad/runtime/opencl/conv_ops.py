@@ -32,23 +32,27 @@ def _chunks(n, per_sample):
     return [(i, min(i + step, n)) for i in range(0, n, step)]
 
 
-def _ld(cols):
-    return -(-cols // 16) * 16
+def _round(v, m):
+    return -(-v // m) * m
 
 
 def _geo_args(kernel, dilation, padding, stride):
     return tuple(map(np.int32, (*kernel, *dilation, *padding, *stride)))
 
 
-def _columns(self, prg, x, n0, nc, kernel, dilation, padding, stride, oh, ow):
-    """The (C*kh*kw, ld) columns of images n0 .. n0+nc-1 of contiguous x, and ld."""
+_ONE = {4: np.float32(1).view(np.uint32), 8: np.float64(1).view(np.uint64)}
+
+
+def _columns(self, prg, x, n0, nc, kernel, dilation, padding, stride, oh, ow, ld, ones=False):
+    """The (C*kh*kw [+ 1 row of ones], ld) columns of images n0 .. n0+nc-1 of contiguous x."""
     _, c, h, w = x._shape
-    K, ld = c * kernel[0] * kernel[1], _ld(nc * oh * ow)
+    K = c * kernel[0] * kernel[1] + int(ones)
     cols = self.empty((K, ld), x.dtype)
-    prg.conv_cols_k(self.rt.queue, self.grid(K * nc * oh), (LOCAL,), cols._storage.data, x._storage.data,
-                    *map(np.int64, (x._offset + n0 * c * h * w, nc, c, h, w)),
-                    *_geo_args(kernel, dilation, padding, stride), np.int64(oh), np.int64(ow), np.int64(ld))
-    return cols, ld
+    prg.conv_cols_k(self.rt.queue, self.grid(K * nc), (LOCAL,), cols._storage.data, x._storage.data,
+                    np.int64(x._offset + n0 * c * h * w), np.int64(nc), *map(np.int32, (c, h, w)),
+                    *_geo_args(kernel, dilation, padding, stride), np.int32(oh), np.int32(ow), np.int64(ld),
+                    np.int32(ones), _ONE[x.dtype.itemsize])
+    return cols
 
 
 def conv2d(self, x, w, b, kernel, stride, padding, dilation):
@@ -67,7 +71,8 @@ def conv2d(self, x, w, b, kernel, stride, padding, dilation):
     prg = _program(self, x.dtype)
     bias = b.contiguous() if b is not None else None
     for i, j in _chunks(n, K * L * x.dtype.itemsize):
-        cols, ld = _columns(self, prg, x, i, j - i, kernel, dilation, padding, stride, oh, ow)
+        ld = _round((j - i) * L, 16)
+        cols = _columns(self, prg, x, i, j - i, kernel, dilation, padding, stride, oh, ow, ld)
         y = self.matmul(w2, cols)                                              # (Cout, ld)
         prg.conv_out_k(self.rt.queue, self.grid((j - i) * cout), (LOCAL,), out._storage.data, y._storage.data,
                        (bias if bias is not None else y)._storage.data, np.int64(i * cout * L),
@@ -76,8 +81,18 @@ def conv2d(self, x, w, b, kernel, stride, padding, dilation):
     return out
 
 
+def _slices(self, positions):
+    """Slices of the positions for the weight gradient's GEMM (a batch of products summed after): enough
+    for every core (CPU shape: each slice is one GEMM work-item's column of blocks), each >= 128 long."""
+    return int(max(1, min(4 * self.rt.device.max_compute_units, 64, positions // 128)))
+
+
 def conv2d_backward(self, g, x, w, kernel, stride, padding, dilation, needs):
-    """Gradients (input, weight, bias) of ``conv2d``, each None where ``needs`` says it is not wanted."""
+    """Gradients (input, weight, bias) of ``conv2d``, each None where ``needs`` says it is not wanted.
+
+    Per batch chunk: the input's is col2im of ``w^T @ gcols``; the weight's (and the bias's, through a
+    row of ones under the columns) is ``cols @ gt`` over S slices of the positions as one batched GEMM,
+    then summed over the slices by one reduction each."""
     x, g = x.contiguous(), g.contiguous()
     n, c, h, wd = x._shape
     cout, oh, ow = g._shape[1], g._shape[2], g._shape[3]
@@ -85,37 +100,53 @@ def conv2d_backward(self, g, x, w, kernel, stride, padding, dilation, needs):
     L, K = oh * ow, c * kh * kw
     dt = x.dtype
     gx = gw = gb = None
-    if needs[2]:
-        gb = reduce(self, np.sum, g, (0, 2, 3), False, dt, dt)
-    if not (needs[0] or needs[1]):
-        return gx, gw, gb
     if needs[0]:
         gx = self.empty(x._shape, dt)
     if g.numel() == 0 or K == 0:  # no output pixels: zero gradients
-        if needs[0]:
-            self.fill_(gx, 0)
+        for t in (gx,):
+            if t is not None:
+                self.fill_(t, 0)
         if needs[1]:
             gw = self.empty(w._shape, dt)
             self.fill_(gw, 0)
+        if needs[2]:
+            gb = self.empty((cout,), dt)
+            self.fill_(gb, 0)
+        return gx, gw, gb
+    if needs[2] and not needs[1]:  # the bias alone: a reduction of g
+        gb = reduce(self, np.sum, g, (0, 2, 3), False, dt, dt)
+    if not (needs[0] or needs[1]):
         return gx, gw, gb
     prg = _program(self, dt)
     w2 = w.contiguous().reshape(cout, K)
     q = self.rt.queue
+    ones = bool(needs[1] and needs[2])
+    K1, ct = K + int(ones), _round(cout, 16)
     for i, j in _chunks(n, K * L * dt.itemsize):
         nc = j - i
-        ld = _ld(nc * L)
-        gcols = self.empty((cout, ld), dt)
-        prg.conv_gcols_k(q, self.grid(cout * nc), (LOCAL,), gcols._storage.data, g._storage.data,
-                         *map(np.int64, (g._offset + i * cout * L, nc, cout, L, ld)))
+        S = _slices(self, nc * L) if needs[1] else 1
+        ld = _round(nc * L, 16 * S)
+        gc = self.empty((cout, ld), dt) if needs[0] else None
+        gt = self.empty((ld, ct), dt) if needs[1] else None
+        dummy = (gc if gc is not None else gt)._storage.data
+        prg.conv_gcols_k(q, self.grid(nc), (LOCAL,), gc._storage.data if gc is not None else dummy,
+                         gt._storage.data if gt is not None else dummy, g._storage.data,
+                         np.int64(g._offset + i * cout * L), np.int64(nc), *map(np.int32, (cout, L)), np.int64(ld),
+                         *map(np.int32, (gc is not None, gt is not None, ct)))
         if needs[1]:
-            cols, _ = _columns(self, prg, x, i, nc, kernel, dilation, padding, stride, oh, ow)
-            part = self.matmul(gcols, cols._view((ld, K), (1, ld), 0))        # (Cout, K)
-            gw = part if gw is None else self.elementwise(np.add, (gw, part), (cout, K), dt, dt)
+            cols = _columns(self, prg, x, i, nc, kernel, dilation, padding, stride, oh, ow, ld, ones)
+            ks = ld // S
+            part = self.matmul(cols._view((S, K1, ks), (ks, ld, 1), 0), gt._view((S, ks, ct), (ks * ct, ct, 1), 0))
+            pw_ = reduce(self, np.sum, part._view((S, cout, K), (K1 * ct, 1, ct), 0), (0,), False, dt, dt)
+            gw = pw_ if gw is None else self.elementwise(np.add, (gw, pw_), (cout, K), dt, dt)
+            if ones:
+                pb = reduce(self, np.sum, part._view((S, cout), (K1 * ct, 1), K * ct), (0,), False, dt, dt)
+                gb = pb if gb is None else self.elementwise(np.add, (gb, pb), (cout,), dt, dt)
         if needs[0]:
-            dcols = self.matmul(w2.t(), gcols)                                   # (K, ld)
+            dcols = self.matmul(w2.t(), gc)                                      # (K, ld)
             prg.conv_fold_k(q, self.grid(nc * c * h), (LOCAL,), gx._storage.data, dcols._storage.data,
-                            *map(np.int64, (i * c * h * wd, nc, c, h, wd)), *_geo_args(kernel, dilation, padding, stride),
-                            np.int64(oh), np.int64(ow), np.int64(ld))
+                            np.int64(i * c * h * wd), np.int64(nc), *map(np.int32, (c, h, wd)),
+                            *_geo_args(kernel, dilation, padding, stride), np.int32(oh), np.int32(ow), np.int64(ld))
     if gw is not None:
         gw = gw.reshape(w._shape)
     return gx, gw, gb
@@ -131,9 +162,11 @@ def max_pool2d(self, x, kernel, stride, padding, dilation, out_hw):
     vals, idx = self.empty((n, c, oh, ow), x.dtype), self.empty((n, c, oh, ow), D.int64)
     if vals.numel():
         prg = _program(self, x.dtype)
+        interior = padding == (0, 0) and all((o - 1) * s + (k - 1) * d < size for o, s, k, d, size in zip(
+            out_hw, stride, kernel, dilation, (h, w)))
         prg.maxpool_fwd_k(self.rt.queue, self.grid(n * c * oh), (LOCAL,), vals._storage.data, idx._storage.data,
-                          x._storage.data, *map(np.int64, (x._offset, n * c, h, w, oh, ow)),
-                          *map(np.int32, (*kernel, *stride, *padding, *dilation)))
+                          x._storage.data, np.int64(x._offset), np.int64(n * c),
+                          *map(np.int32, (h, w, oh, ow, *kernel, *stride, *padding, *dilation, interior)))
     return vals, idx
 
 
@@ -149,8 +182,8 @@ def max_pool2d_backward(self, g, indices, in_hw, window=None):
     if gx.numel():
         prg = _program(self, g.dtype)
         prg.maxpool_bwd_k(self.rt.queue, self.grid(n * c * h), (LOCAL,), gx._storage.data, g._storage.data,
-                          indices._storage.data, *map(np.int64, (g._offset, indices._offset, n * c, h, w, oh, ow)),
-                          *map(np.int32, (*kernel, *stride, *padding, *dilation)))
+                          indices._storage.data, *map(np.int64, (g._offset, indices._offset, n * c)),
+                          *map(np.int32, (h, w, oh, ow, *kernel, *stride, *padding, *dilation)))
     return gx
 
 
