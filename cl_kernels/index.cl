@@ -188,20 +188,16 @@ __kernel void conv_cols_k(__global T* out, __global const T* in, const long off,
  * past NC*L zero in both */
 __kernel void conv_gcols_k(__global T* gc, __global T* gt, __global const T* g, const long goff, const long NC,
                            const int CO, const int L, const long ld, const int rows, const int cols, const int ct) {
-    PG_FOR(n, NC) {
-        __global const T* src = g + goff + n * CO * L;
-        if (rows) {
-            for (int co = 0; co < CO; ++co)
-                for (int l = 0; l < L; ++l) gc[co * ld + n * L + l] = src[co * L + l];
-        }
+    PG_FOR(p, NC * L) {                   /* p = n * L + l: one position */
+        __global const T* src = g + goff + (p / L) * CO * L + p % L;
+        if (rows)
+            for (int co = 0; co < CO; ++co) gc[co * ld + p] = src[co * L];
         if (cols) {
-            __global T* o = gt + n * L * ct;
-            for (int l = 0; l < L; ++l) {
-                for (int co = 0; co < CO; ++co) o[l * ct + co] = src[co * L + l];
-                for (int co = CO; co < ct; ++co) o[l * ct + co] = (T)0;
-            }
+            __global T* o = gt + p * ct;
+            for (int co = 0; co < CO; ++co) o[co] = src[co * L];
+            for (int co = CO; co < ct; ++co) o[co] = (T)0;
         }
-        if (n == NC - 1) {
+        if (p == NC * L - 1) {            /* the padding positions */
             if (rows)
                 for (int co = 0; co < CO; ++co)
                     for (long x = NC * L; x < ld; ++x) gc[co * ld + x] = (T)0;
@@ -317,11 +313,34 @@ __kernel void maxpool_fwd_k(__global TF* vals, __global long* idx, __global cons
 __kernel void maxpool_bwd_k(__global TF* gx, __global const TF* g, __global const long* idx, const long goff,
                             const long ioff, const long NCH, const int H, const int W, const int OH, const int OW,
                             const int kh, const int kw, const int sh, const int sw, const int ph, const int pw,
-                            const int dh, const int dw) {
+                            const int dh, const int dw, const int tiling) {
     PG_FOR(r, NCH * H) {
         int h = (int)(r % H);
         long t = r / H, row0 = (long)h * W;
         __global TF* o = gx + r * W;
+        if (tiling) {  /* windows side by side (stride = kernel, no padding, no dilation): one window per element */
+            int y = h / kh;
+            if (y < OH) {
+                __global const long* irow = idx + ioff + (t * OH + y) * OW;
+                __global const TF* grow = g + goff + (t * OH + y) * OW;
+                if (kw == 2) {
+                    for (int x = 0; x < OW; ++x) {
+                        long p = irow[x] - row0 - 2 * x;
+                        o[2 * x] = p == 0 ? grow[x] : (TF)0;
+                        o[2 * x + 1] = p == 1 ? grow[x] : (TF)0;
+                    }
+                } else {
+                    for (int x = 0; x < OW; ++x) {
+                        long p = irow[x] - row0 - kw * x;
+                        for (int j = 0; j < kw; ++j) o[kw * x + j] = p == j ? grow[x] : (TF)0;
+                    }
+                }
+                for (int w = OW * kw; w < W; ++w) o[w] = 0;
+            } else {
+                for (int w = 0; w < W; ++w) o[w] = 0;
+            }
+            continue;
+        }
         for (int w = 0; w < W; ++w) o[w] = 0;
         for (int i = 0; i < kh; ++i) {
             int yy = h + ph - i * dh;

@@ -103,7 +103,10 @@ class Conv2d(Function):
     def forward(ctx, x, weight, bias, kernel, stride, padding, dilation):
         ctx.save_for_backward(x, weight)
         ctx.args, ctx.has_bias = (kernel, stride, padding, dilation), bias is not None
-        return backend_of(x).conv2d(x, weight, bias, kernel, stride, padding, dilation)
+        # workspace: what the backend's forward keeps for its backward (OpenCL: the im2col columns, which
+        # the weight's gradient needs again); None when the weight needs no gradient
+        ctx.workspace = {} if ctx.needs_input_grad[1] else None
+        return backend_of(x).conv2d(x, weight, bias, kernel, stride, padding, dilation, workspace=ctx.workspace)
 
     @staticmethod
     def backward(ctx, g):
@@ -112,7 +115,7 @@ class Conv2d(Function):
         if grad_mode.is_grad_enabled():  # create_graph: a backward that is itself differentiable
             gx, gw, gb = _conv2d_backward_ops(g, x, weight, needs, *ctx.args)
         else:
-            gx, gw, gb = backend_of(x).conv2d_backward(g, x, weight, *ctx.args, needs)
+            gx, gw, gb = backend_of(x).conv2d_backward(g, x, weight, *ctx.args, needs, workspace=ctx.workspace)
         return gx, gw, gb, None, None, None, None
 
 

@@ -55,8 +55,11 @@ def _columns(self, prg, x, n0, nc, kernel, dilation, padding, stride, oh, ow, ld
     return cols
 
 
-def conv2d(self, x, w, b, kernel, stride, padding, dilation):
-    """(N, C, H, W) by (Cout, C, kh, kw) (groups 1) plus an optional (Cout,) bias, float32/float64."""
+def conv2d(self, x, w, b, kernel, stride, padding, dilation, workspace=None):
+    """(N, C, H, W) by (Cout, C, kh, kw) (groups 1) plus an optional (Cout,) bias, float32/float64.
+
+    ``workspace``: a dict where a one-chunk forward leaves its columns (with the row of ones and the
+    padding the weight gradient's GEMM wants) for ``conv2d_backward``, which then does not rebuild them."""
     x = x.contiguous()
     n, c, h, wd = x._shape
     cout = w._shape[0]
@@ -70,10 +73,14 @@ def conv2d(self, x, w, b, kernel, stride, padding, dilation):
     w2 = w.contiguous().reshape(cout, K)
     prg = _program(self, x.dtype)
     bias = b.contiguous() if b is not None else None
-    for i, j in _chunks(n, K * L * x.dtype.itemsize):
-        ld = _round((j - i) * L, 16)
-        cols = _columns(self, prg, x, i, j - i, kernel, dilation, padding, stride, oh, ow, ld)
-        y = self.matmul(w2, cols)                                              # (Cout, ld)
+    chunks = _chunks(n, K * L * x.dtype.itemsize)
+    keep = workspace is not None and len(chunks) == 1
+    for i, j in chunks:
+        ld = _ld_backward(self, n * L) if keep else _round((j - i) * L, 16)
+        cols = _columns(self, prg, x, i, j - i, kernel, dilation, padding, stride, oh, ow, ld, keep)
+        if keep:
+            workspace["cols"] = cols
+        y = self.matmul(w2, cols[:K] if keep else cols)                        # (Cout, ld)
         prg.conv_out_k(self.rt.queue, self.grid((j - i) * cout), (LOCAL,), out._storage.data, y._storage.data,
                        (bias if bias is not None else y)._storage.data, np.int64(i * cout * L),
                        np.int64(bias._offset if bias is not None else 0), np.int32(bias is not None),
@@ -87,7 +94,12 @@ def _slices(self, positions):
     return int(max(1, min(4 * self.rt.device.max_compute_units, 64, positions // 128)))
 
 
-def conv2d_backward(self, g, x, w, kernel, stride, padding, dilation, needs):
+def _ld_backward(self, positions):
+    """The row length of the columns in the backward: a multiple of 16 per position slice."""
+    return _round(positions, 16 * _slices(self, positions))
+
+
+def conv2d_backward(self, g, x, w, kernel, stride, padding, dilation, needs, workspace=None):
     """Gradients (input, weight, bias) of ``conv2d``, each None where ``needs`` says it is not wanted.
 
     Per batch chunk: the input's is col2im of ``w^T @ gcols``; the weight's (and the bias's, through a
@@ -120,26 +132,30 @@ def conv2d_backward(self, g, x, w, kernel, stride, padding, dilation, needs):
     prg = _program(self, dt)
     w2 = w.contiguous().reshape(cout, K)
     q = self.rt.queue
-    ones = bool(needs[1] and needs[2])
+    kept = (workspace or {}).get("cols")  # the forward's columns, with the row of ones
+    ones = bool(needs[1] and (needs[2] or kept is not None))
     K1, ct = K + int(ones), _round(cout, 16)
     for i, j in _chunks(n, K * L * dt.itemsize):
         nc = j - i
         S = _slices(self, nc * L) if needs[1] else 1
         ld = _round(nc * L, 16 * S)
+        if kept is not None and kept._shape != (K1, ld):
+            kept = None
         gc = self.empty((cout, ld), dt) if needs[0] else None
         gt = self.empty((ld, ct), dt) if needs[1] else None
         dummy = (gc if gc is not None else gt)._storage.data
-        prg.conv_gcols_k(q, self.grid(nc), (LOCAL,), gc._storage.data if gc is not None else dummy,
+        prg.conv_gcols_k(q, self.grid(nc * L), (LOCAL,), gc._storage.data if gc is not None else dummy,
                          gt._storage.data if gt is not None else dummy, g._storage.data,
                          np.int64(g._offset + i * cout * L), np.int64(nc), *map(np.int32, (cout, L)), np.int64(ld),
                          *map(np.int32, (gc is not None, gt is not None, ct)))
         if needs[1]:
-            cols = _columns(self, prg, x, i, nc, kernel, dilation, padding, stride, oh, ow, ld, ones)
+            cols = kept if kept is not None else _columns(self, prg, x, i, nc, kernel, dilation, padding, stride,
+                                                          oh, ow, ld, ones)
             ks = ld // S
             part = self.matmul(cols._view((S, K1, ks), (ks, ld, 1), 0), gt._view((S, ks, ct), (ks * ct, ct, 1), 0))
             pw_ = reduce(self, np.sum, part._view((S, cout, K), (K1 * ct, 1, ct), 0), (0,), False, dt, dt)
             gw = pw_ if gw is None else self.elementwise(np.add, (gw, pw_), (cout, K), dt, dt)
-            if ones:
+            if ones and needs[2]:
                 pb = reduce(self, np.sum, part._view((S, cout), (K1 * ct, 1), K * ct), (0,), False, dt, dt)
                 gb = pb if gb is None else self.elementwise(np.add, (gb, pb), (cout,), dt, dt)
         if needs[0]:
@@ -183,8 +199,15 @@ def max_pool2d_backward(self, g, indices, in_hw, window=None):
         prg = _program(self, g.dtype)
         prg.maxpool_bwd_k(self.rt.queue, self.grid(n * c * h), (LOCAL,), gx._storage.data, g._storage.data,
                           indices._storage.data, *map(np.int64, (g._offset, indices._offset, n * c)),
-                          *map(np.int32, (h, w, oh, ow, *kernel, *stride, *padding, *dilation)))
+                          *map(np.int32, (h, w, oh, ow, *kernel, *stride, *padding, *dilation)),
+                          np.int32(_tiling(kernel, stride, padding, dilation, (oh, ow), in_hw)))
     return gx
+
+
+def _tiling(kernel, stride, padding, dilation, out_hw, in_hw):
+    """Whether the pooling windows lie side by side inside the image: each element in at most one window."""
+    return (tuple(stride) == tuple(kernel) and tuple(padding) == (0, 0) and tuple(dilation) == (1, 1)
+            and all(o * k <= i for o, k, i in zip(out_hw, kernel, in_hw)))
 
 
 def install(cls):
