@@ -91,8 +91,8 @@ def test_conv2d_op_gradcheck_and_double_backward(device):
 
 
 def test_conv2d_op_chunks_and_workspace(device, monkeypatch):
-    """Several batch chunks (a ragged last one; the backward rebuilds the columns) give the one-chunk result
-    (whose backward reuses the forward's columns); only the weight, only the input, only the bias wanted."""
+    """Several batch chunks (a ragged last one) give the one-chunk result, whether the backward reuses the
+    forward's columns or rebuilds them (over KEEP_BYTES); only the weight, only the input, only the bias wanted."""
     rng = np.random.default_rng(3)
     x, w, b = rng.standard_normal((5, 3, 6, 7)), rng.standard_normal((4, 3, 3, 2)), rng.standard_normal(4)
     gy = rng.standard_normal((5, 4, 6, 6))
@@ -100,9 +100,10 @@ def test_conv2d_op_chunks_and_workspace(device, monkeypatch):
     gx_ref, gw_ref = np_conv_grads(x, w, (1, 1), (1, 0), (1, 1), gy)
     if device == "opencl":
         from pygrad.runtime.opencl import conv_ops
-    for chunk in (None, 2 * 3 * 3 * 2 * 36 * 4):  # whole batch, then 2 samples per chunk
-        if chunk and device == "opencl":
+    for chunk, keep in ((1 << 20, 1 << 20), (2 * 3 * 3 * 2 * 36 * 4, 1 << 20), (2 * 3 * 3 * 2 * 36 * 4, 0)):
+        if device == "opencl":  # whole batch, then 2 samples per chunk (columns kept, then rebuilt)
             monkeypatch.setattr(conv_ops, "CHUNK_BYTES", chunk)
+            monkeypatch.setattr(conv_ops, "KEEP_BYTES", keep)
         for wanted in ((True, True, True), (False, True, False), (True, False, False), (False, False, True)):
             ts = [torch.tensor(a, dtype=torch.float32, device=device, requires_grad=r) for a, r in zip((x, w, b), wanted)]
             y = F.conv2d(ts[0], ts[1], ts[2], padding=(1, 0))
@@ -250,8 +251,9 @@ OCLGRIND_SCRIPT = textwrap.dedent(r"""
 
     print("device:", get_backend(torch.device("opencl")).rt.device.name, flush=True)
     rng = np.random.default_rng(0)
-    for chunk in (32 << 20, 2 * 2 * 9 * 20 * 4):  # one chunk (columns kept), then chunks of 2 samples
-        conv_ops.CHUNK_BYTES = chunk
+    # one chunk (columns kept), chunks of 2 samples (kept), chunks of 2 samples rebuilt in the backward
+    for chunk, keep in ((32 << 20, 32 << 20), (2 * 2 * 9 * 20 * 4, 32 << 20), (2 * 2 * 9 * 20 * 4, 0)):
+        conv_ops.CHUNK_BYTES, conv_ops.KEEP_BYTES = chunk, keep
         for (n, c, h, w, co, k, s, p, d) in [(3, 2, 6, 7, 3, (3, 3), (1, 2), (1, 0), (1, 1)),
                                              (2, 1, 5, 5, 17, (2, 2), (1, 1), (0, 0), (2, 1))]:
             ts = [torch.tensor(rng.standard_normal(sh), dtype=torch.float32, device="opencl", requires_grad=True)

@@ -17,8 +17,17 @@ from ... import dtypes as D
 
 LOCAL = _index_program = reduce = None  # from backend / backend_ops at install() (they import this module)
 
-# cap on the (C*kh*kw, ld) column matrix of one batch chunk (tests lower it to exercise chunking)
-CHUNK_BYTES = 32 << 20
+# cap on the (C*kh*kw, ld) column matrix of one batch chunk; None: the kernel shape's default (tests set it
+# to exercise chunking).  CPU devices want narrow column matrices when they have many rows: measured on
+# PoCL (2 Xeon cores, conv N=32 C=32 16x16 K=64 fwd+bwd, 288 rows, device ms) 1 MB 17.1, 2 MB 14.8, 4 MB
+# 23.6, 8 MB 28.6, 32 MB 49.5 (the GEMMs reading the columns in place touch one page per row and column
+# block); with few rows (<= 64: LeNet's 25, where one chunk of 5 MB needs fewer launches) 8 MB.  GPUs want
+# the GEMM as large as possible.
+CHUNK_BYTES = None
+_CHUNK_DEFAULT = {"cpu": 2 << 20, "gpu": 64 << 20}
+_CHUNK_FEW_ROWS = 8 << 20  # CPU shape, <= 64 rows
+# the forward keeps its columns for the backward (no second im2col) while all chunks' together are under this
+KEEP_BYTES = 32 << 20
 
 
 def _program(self, dtype):
@@ -27,8 +36,11 @@ def _program(self, dtype):
     return _index_program(self, "ulong", fold="double")
 
 
-def _chunks(n, per_sample):
-    step = max(1, CHUNK_BYTES // max(per_sample, 1))
+def _chunks(self, n, per_sample, rows):
+    cap = CHUNK_BYTES if CHUNK_BYTES is not None else _CHUNK_DEFAULT[self.rt.kernel_shape]
+    if CHUNK_BYTES is None and self.rt.kernel_shape == "cpu" and rows <= 64:
+        cap = _CHUNK_FEW_ROWS
+    step = max(1, cap // max(per_sample, 1))
     return [(i, min(i + step, n)) for i in range(0, n, step)]
 
 
@@ -58,8 +70,9 @@ def _columns(self, prg, x, n0, nc, kernel, dilation, padding, stride, oh, ow, ld
 def conv2d(self, x, w, b, kernel, stride, padding, dilation, workspace=None):
     """(N, C, H, W) by (Cout, C, kh, kw) (groups 1) plus an optional (Cout,) bias, float32/float64.
 
-    ``workspace``: a dict where a one-chunk forward leaves its columns (with the row of ones and the
-    padding the weight gradient's GEMM wants) for ``conv2d_backward``, which then does not rebuild them."""
+    ``workspace``: a dict where the forward leaves its columns per chunk (with the row of ones and the
+    padding the weight gradient's GEMM wants) for ``conv2d_backward``, which then does not rebuild them
+    (unless all chunks' columns together are over ``KEEP_BYTES``)."""
     x = x.contiguous()
     n, c, h, wd = x._shape
     cout = w._shape[0]
@@ -73,13 +86,15 @@ def conv2d(self, x, w, b, kernel, stride, padding, dilation, workspace=None):
     w2 = w.contiguous().reshape(cout, K)
     prg = _program(self, x.dtype)
     bias = b.contiguous() if b is not None else None
-    chunks = _chunks(n, K * L * x.dtype.itemsize)
-    keep = workspace is not None and len(chunks) == 1
+    chunks = _chunks(self, n, K * L * x.dtype.itemsize, K)
+    keep = workspace is not None and (K + 1) * n * L * x.dtype.itemsize <= KEEP_BYTES
+    if keep:
+        workspace["cols"] = []
     for i, j in chunks:
-        ld = _ld_backward(self, n * L) if keep else _round((j - i) * L, 16)
+        ld = _ld_backward(self, (j - i) * L) if keep else _round((j - i) * L, 16)
         cols = _columns(self, prg, x, i, j - i, kernel, dilation, padding, stride, oh, ow, ld, keep)
         if keep:
-            workspace["cols"] = cols
+            workspace["cols"].append(cols)
         y = self.matmul(w2, cols[:K] if keep else cols)                        # (Cout, ld)
         prg.conv_out_k(self.rt.queue, self.grid((j - i) * cout), (LOCAL,), out._storage.data, y._storage.data,
                        (bias if bias is not None else y)._storage.data, np.int64(i * cout * L),
@@ -132,13 +147,17 @@ def conv2d_backward(self, g, x, w, kernel, stride, padding, dilation, needs, wor
     prg = _program(self, dt)
     w2 = w.contiguous().reshape(cout, K)
     q = self.rt.queue
-    kept = (workspace or {}).get("cols")  # the forward's columns, with the row of ones
-    ones = bool(needs[1] and (needs[2] or kept is not None))
+    chunks = _chunks(self, n, K * L * dt.itemsize, K)
+    kept_all = (workspace or {}).get("cols")  # the forward's columns per chunk, with the row of ones
+    if kept_all is not None and len(kept_all) != len(chunks):
+        kept_all = None
+    ones = bool(needs[1] and (needs[2] or kept_all is not None))
     K1, ct = K + int(ones), _round(cout, 16)
-    for i, j in _chunks(n, K * L * dt.itemsize):
+    for c_, (i, j) in enumerate(chunks):
         nc = j - i
         S = _slices(self, nc * L) if needs[1] else 1
         ld = _round(nc * L, 16 * S)
+        kept = kept_all[c_] if kept_all is not None else None
         if kept is not None and kept._shape != (K1, ld):
             kept = None
         gc = self.empty((cout, ld), dt) if needs[0] else None
