@@ -356,4 +356,58 @@ __kernel void maxpool_bwd_k(__global TF* gx, __global const TF* g, __global cons
         }
     }
 }
+
+/* ---- avg_pool2d as one op: window means, and a backward that gathers (one work-item per row) ----
+ * PyTorch's divisor: ``divisor`` when > 0, else the window clipped to the padded input (``cip``:
+ * count_include_pad) or to the input itself. */
+inline int avg_divisor(int hs, int ws, int kh, int kw, int H, int W, int ph, int pw, int cip, int divisor) {
+    int he = min(hs + kh, H + ph), we = min(ws + kw, W + pw);
+    if (divisor > 0) return divisor;
+    if (cip) return (he - hs) * (we - ws);
+    return (min(he, H) - max(hs, 0)) * (min(we, W) - max(ws, 0));
+}
+
+__kernel void avgpool_fwd_k(__global TF* out, __global const TF* in, const long off, const long NCH, const int H,
+                            const int W, const int OH, const int OW, const int kh, const int kw, const int sh,
+                            const int sw, const int ph, const int pw, const int cip, const int divisor) {
+    PG_FOR(r, NCH * OH) {
+        int y = (int)(r % OH);
+        __global const TF* plane = in + off + (r / OH) * H * W;
+        __global TF* o = out + r * OW;
+        int hs = y * sh - ph, i0 = max(0, -hs), i1 = min(kh, H - hs);
+        for (int xo = 0; xo < OW; ++xo) {
+            int ws = xo * sw - pw, j0 = max(0, -ws), j1 = min(kw, W - ws);
+            TF acc = 0;
+            for (int i = i0; i < i1; ++i)
+                for (int j = j0; j < j1; ++j) acc += plane[(hs + i) * W + ws + j];
+            o[xo] = acc / (TF)avg_divisor(hs, ws, kh, kw, H, W, ph, pw, cip, divisor);
+        }
+    }
+}
+
+__kernel void avgpool_bwd_k(__global TF* gx, __global const TF* g, const long goff, const long NCH, const int H,
+                            const int W, const int OH, const int OW, const int kh, const int kw, const int sh,
+                            const int sw, const int ph, const int pw, const int cip, const int divisor) {
+    PG_FOR(r, NCH * H) {
+        int h = (int)(r % H);
+        long t = r / H;
+        __global TF* o = gx + r * W;
+        for (int w = 0; w < W; ++w) o[w] = 0;
+        for (int i = 0; i < kh; ++i) {
+            int yy = h + ph - i;
+            if (yy < 0 || yy % sh) continue;
+            int y = yy / sh;
+            if (y >= OH) continue;
+            __global const TF* grow = g + goff + (t * OH + y) * OW;
+            for (int j = 0; j < kw; ++j) {
+                int w0 = j - pw;
+                int x0 = w0 < 0 ? (-w0 + sw - 1) / sw : 0;
+                int x1 = w0 > W - 1 ? 0 : min(OW, (W - 1 - w0) / sw + 1);
+                for (int x = x0; x < x1; ++x)
+                    o[w0 + x * sw] += grow[x] / (TF)avg_divisor(y * sh - ph, x * sw - pw, kh, kw, H, W, ph, pw, cip,
+                                                                divisor);
+            }
+        }
+    }
+}
 #endif

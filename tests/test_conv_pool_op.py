@@ -1,6 +1,6 @@
-"""conv2d and max_pool2d as single ops on every backend (CPU: compiled loops; OpenCL: ``runtime/opencl/conv_ops.py``,
+"""conv2d, max_pool2d and avg_pool2d as single ops on every backend (CPU: compiled loops; OpenCL: ``runtime/opencl/conv_ops.py``,
 batch-folded im2col + one GEMM per chunk, max-pool with indices and a gathering backward): PyTorch's nodes
-(``ConvolutionBackward0``, ``MaxPool2DWithIndicesBackward0``), the same values and gradients as NumPy golden
+(``ConvolutionBackward0``, ``MaxPool2DWithIndicesBackward0``, ``AvgPool2DBackward0``), the same values and gradients as NumPy golden
 values, gradchecks (second order too), the cases the one-op path leaves to the composed ops (groups, float16),
 batch 0, non-contiguous inputs, batch chunks, and an Oclgrind run of the new kernels."""
 import os
@@ -242,6 +242,55 @@ def test_max_pool2d_other_dtypes_stay_composed(device):
     np.testing.assert_array_equal(F.max_pool2d(x, 2).cpu().numpy(), [[[[5, 7], [13, 15]], [[21, 23], [29, 31]]]])
 
 
+def np_avg_pool(x, k, s, p, oh, ow, count_include_pad, divisor, gy):
+    """(window means, input gradient of sum(means * gy)) by PyTorch's divisor rule (float64)."""
+    n, c, h, w = x.shape
+    out, gx = np.zeros((n, c, oh, ow)), np.zeros_like(x)
+    for y in range(oh):
+        for xo in range(ow):
+            hs, ws = y * s[0] - p[0], xo * s[1] - p[1]
+            he, we = min(hs + k[0], h + p[0]), min(ws + k[1], w + p[1])
+            dv = divisor or ((he - hs) * (we - ws) if count_include_pad else
+                             (min(he, h) - max(hs, 0)) * (min(we, w) - max(ws, 0)))
+            win = (slice(None), slice(None), slice(max(hs, 0), min(he, h)), slice(max(ws, 0), min(we, w)))
+            out[:, :, y, xo] = x[win].sum((2, 3)) / dv
+            gx[win] += (gy[:, :, y, xo] / dv)[:, :, None, None]
+    return out, gx
+
+
+# (kernel, stride, padding, ceil_mode, count_include_pad, divisor_override, output size) on 2x3x7x9 inputs
+AVG_CASES = [(2, 2, 0, False, True, None, (3, 4)), (3, 2, 1, False, True, None, (4, 5)),
+             (3, 2, 1, True, False, None, (4, 5)), ((3, 2), (1, 2), (1, 0), True, True, None, (7, 5)),
+             (2, 2, 0, False, True, 3, (3, 4)), (2, 1, 1, True, False, None, (8, 10))]
+
+
+@pytest.mark.parametrize("case", AVG_CASES, ids=[str(c[:6]) for c in AVG_CASES])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_avg_pool2d_op_matches_numpy(device, case, dtype):
+    k, s, p, ceil, cip, div, out_hw = case
+    pair = lambda v: (v, v) if isinstance(v, int) else v  # noqa: E731
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, 3, 7, 9))
+    gy = np.cos(np.arange(2 * 3 * out_hw[0] * out_hw[1])).reshape(2, 3, *out_hw)
+    ref, gx_ref = np_avg_pool(x, pair(k), pair(s), pair(p), *out_hw, cip, div, gy)
+    t = torch.tensor(x, dtype=dtype, device=device, requires_grad=True)
+    y = F.avg_pool2d(t, k, s, p, ceil_mode=ceil, count_include_pad=cip, divisor_override=div)
+    assert type(y.grad_fn).__name__ == "AvgPool2DBackward0" and y.dtype is dtype
+    tol = 1e-6 if dtype is torch.float32 else 1e-12
+    np.testing.assert_allclose(y.detach().cpu().numpy(), ref, rtol=tol, atol=tol)
+    y.backward(torch.tensor(gy, dtype=dtype, device=device))
+    np.testing.assert_allclose(t.grad.cpu().numpy(), gx_ref, rtol=tol, atol=tol)
+
+
+def test_avg_pool2d_op_gradcheck(device):
+    from pygrad.autograd import gradcheck, gradgradcheck
+
+    x = torch.tensor(np.random.default_rng(10).standard_normal((2, 2, 5, 6)), dtype=torch.float64, device=device,
+                     requires_grad=True)
+    fn = lambda t: F.avg_pool2d(t, 3, 2, 1, ceil_mode=True, count_include_pad=False)  # noqa: E731
+    assert gradcheck(fn, [x]) and gradgradcheck(fn, [x])
+
+
 OCLGRIND_SCRIPT = textwrap.dedent(r"""
     import numpy as np
     import pygrad as torch
@@ -273,6 +322,15 @@ OCLGRIND_SCRIPT = textwrap.dedent(r"""
         vc, ic = F.max_pool2d(xc, *args, return_indices=True)
         vc.backward(torch.ones_like(vc))
         assert (i.cpu().numpy() == ic.numpy()).all() and np.allclose(x.grad.cpu().numpy(), xc.grad.numpy())
+    for args in [(2, 2, 0, False, True), (3, 2, 1, True, False), ((3, 2), (1, 2), (1, 0), True, True)]:
+        x = torch.tensor(rng.standard_normal((2, 2, 7, 9)), dtype=torch.float32, device="opencl", requires_grad=True)
+        v = F.avg_pool2d(x, *args)
+        v.backward(torch.ones_like(v))
+        xc = x.detach().cpu().requires_grad_()
+        vc = F.avg_pool2d(xc, *args)
+        vc.backward(torch.ones_like(vc))
+        assert np.allclose(v.detach().cpu().numpy(), vc.detach().numpy(), atol=1e-5)
+        assert np.allclose(x.grad.cpu().numpy(), xc.grad.numpy(), atol=1e-5)
     print("ok")
 """)
 

@@ -137,7 +137,8 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 
 class AvgPool2D(Function):
-    """CPU float32/float64 average pooling in one compiled pass; backward spreads the gradient back."""
+    """float32/float64 average pooling in one pass (CPU: compiled loop; OpenCL: one kernel); backward spreads
+    the gradient back."""
 
     _builtin = True
 
@@ -169,7 +170,7 @@ class AvgPool2DBackward(Function):
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     """Mean of each window (padding counts as zeros unless ``count_include_pad=False``)."""
-    if input.device.type == "cpu" and input.dtype in (float32, float64) and \
+    if input.device.type in ("cpu", "opencl") and input.dtype in (float32, float64) and \
             (not divisor_override or isinstance(divisor_override, int)):
         x, unbatched, (k, s, p, d, h, w, oh, ow) = _geometry(input, "avg_pool2d", kernel_size, stride, padding, 1,
                                                              ceil_mode)

@@ -1,5 +1,6 @@
-"""conv2d and max_pool2d as single ops on OpenCL (the backend methods ``conv2d`` / ``conv2d_backward`` /
-``max_pool2d`` / ``max_pool2d_backward``, same signatures as the CPU backend's), float32 and float64.
+"""conv2d, max_pool2d and avg_pool2d as single ops on OpenCL (the backend methods ``conv2d`` /
+``conv2d_backward`` / ``max_pool2d`` / ``max_pool2d_backward`` / ``avg_pool2d`` / ``avg_pool2d_backward``,
+the CPU backend's signatures), float32 and float64.
 
 conv2d: per batch chunk one im2col with the batch folded into the GEMM's N (``conv_cols_k``: a
 (C*kh*kw, ld) matrix), ONE full-size GEMM by the (Cout, C*kh*kw) weights, and one epilogue kernel
@@ -9,7 +10,8 @@ folded back by ``conv_fold_k`` (a gather per image row, no atomics).  The kernel
 and are built with the convolution's GEMM programs as one program (``_index_program(conv=True)``).
 
 max_pool2d: ``maxpool_fwd_k`` writes values and indices; ``maxpool_bwd_k`` gathers, for each input
-element, the gradients of the windows that picked it (no zero-fill + scatter pair, no atomics).
+element, the gradients of the windows that picked it (no zero-fill + scatter pair, no atomics);
+avg_pool2d likewise (``avgpool_fwd_k``, ``avgpool_bwd_k``).
 """
 import numpy as np
 
@@ -229,10 +231,40 @@ def _tiling(kernel, stride, padding, dilation, out_hw, in_hw):
             and all(o * k <= i for o, k, i in zip(out_hw, kernel, in_hw)))
 
 
+def avg_pool2d(self, x, kernel, stride, padding, out_hw, count_include_pad, divisor):
+    """Window means of a float32/float64 (N, C, H, W) tensor (``divisor`` 0: PyTorch's own count)."""
+    if x.dtype not in (D.float32, D.float64):
+        return None
+    x = x.contiguous()
+    n, c, h, w = x._shape
+    oh, ow = out_hw
+    out = self.empty((n, c, oh, ow), x.dtype)
+    if out.numel():
+        prg = _program(self, x.dtype)
+        prg.avgpool_fwd_k(self.rt.queue, self.grid(n * c * oh), (LOCAL,), out._storage.data, x._storage.data,
+                          np.int64(x._offset), np.int64(n * c), *map(np.int32, (h, w, oh, ow, *kernel, *stride,
+                                                                                 *padding, count_include_pad, divisor)))
+    return out
+
+
+def avg_pool2d_backward(self, g, in_hw, kernel, stride, padding, count_include_pad, divisor):
+    """Gradient of ``avg_pool2d``: each input element gathers the divided gradients of the windows over it."""
+    g = g.contiguous()
+    n, c, oh, ow = g._shape
+    h, w = in_hw
+    gx = self.empty((n, c, h, w), g.dtype)
+    if gx.numel():
+        prg = _program(self, g.dtype)
+        prg.avgpool_bwd_k(self.rt.queue, self.grid(n * c * h), (LOCAL,), gx._storage.data, g._storage.data,
+                          np.int64(g._offset), np.int64(n * c), *map(np.int32, (h, w, oh, ow, *kernel, *stride,
+                                                                                 *padding, count_include_pad, divisor)))
+    return gx
+
+
 def install(cls):
     global LOCAL, _index_program, reduce
     from .backend import LOCAL
     from .backend_ops import _index_program, reduce
 
-    for fn in (conv2d, conv2d_backward, max_pool2d, max_pool2d_backward):
+    for fn in (conv2d, conv2d_backward, max_pool2d, max_pool2d_backward, avg_pool2d, avg_pool2d_backward):
         setattr(cls, fn.__name__, fn)
