@@ -1,6 +1,7 @@
-/* index.cl: gather / scatter by storage offsets, index offsets, and im2col / col2im for convolution.
+/* index.cl: gather / scatter by storage offsets, index offsets, im2col / col2im for convolution, and the
+ * kernels of the one-op conv2d / max_pool2d / avg_pool2d (runtime/opencl/conv_ops.py).
  *   T: an unsigned integer of the element's size: elements only move (gather, scatter, im2col);
- *   TF: the real element type where they are summed (col2im; fold_k exists only where TF is defined);
+ *   TF: the real element type where they are summed (col2im, conv epilogue, pooling: only where TF is defined);
  *   IDX: the index type of index_offsets_k.  One program defines all three, so the kernels of a step
  *   share one build.
  */
