@@ -1,10 +1,12 @@
 """conv2d forward + backward on each backend vs NumPy im2col + matmul (and PyTorch), and a small CNN's step.
 
-Run: ``python benchmarks/bench_conv.py [--old]``.  Shapes: the conv issue's reference (N=32, C=32, 16x16
+Run: ``python benchmarks/bench_conv.py [--old] [--composed]``.  Shapes: the conv issue's reference (N=32, C=32, 16x16
 images, 64 filters of 3x3, padding 1) and ``pygrad bench --size small``'s (N=8, C=64, 28x28, 64 filters).
 Times are medians of interleaved rounds (pygrad's devices, NumPy, PyTorch one after the other, so load
 from other processes hits all columns alike); ratios are NumPy time / pygrad time (higher is better).
 ``--old`` adds the OpenCL device with the CPU-shaped GEMM as it was before K blocking (before/after).
+``--composed`` adds the OpenCL device running conv2d as the composed ops it ran before the one-op
+``Conv2d`` (unfold, per-sample batched matmul, fold: before/after).
 """
 import argparse
 import time
@@ -51,14 +53,26 @@ def numpy_conv_fwd_bwd(x, w):
     return out, gw, gx
 
 
-def conv_fns(shape, devices, old):
+def composed_conv(on):
+    """Make OpenCL's conv2d the composed ops (unfold, bmm, fold) while ``on``: the path before ``Conv2d``."""
+    from pygrad.ops import conv
+
+    if not hasattr(conv, "_direct_one_op"):
+        conv._direct_one_op = conv._direct
+    one_op = conv._direct_one_op
+    conv._direct = (lambda x, *a: x.device.type == "cpu" and one_op(x, *a)) if on else one_op
+
+
+def conv_fns(shape, devices, old, composed=False):
     """name -> one fwd+bwd step for the conv of ``shape`` = (N, C, H, K) on each device, NumPy, torch."""
     n, c, h, k = shape
     xn = np.random.randn(n, c, h, h).astype(np.float32)
     wn = np.random.randn(k, c, 3, 3).astype(np.float32)
     fns = {}
-    for d in devices + (["opencl-old"] if old and "opencl" in devices else []):
-        dev = "opencl" if d == "opencl-old" else d
+    extra = (["opencl-old"] if old and "opencl" in devices else []) + \
+        (["opencl-composed"] if composed and "opencl" in devices else [])
+    for d in devices + extra:
+        dev = "opencl" if d.startswith("opencl") else d
         x = pygrad.tensor(xn, device=dev, requires_grad=True)
         w = pygrad.tensor(wn, device=dev, requires_grad=True)
         cls = type(pygrad.runtime.get_backend(x.device))
@@ -67,12 +81,14 @@ def conv_fns(shape, devices, old):
             saved = getattr(cls, "gemm_kc", None), getattr(cls, "gemm_row_blocks", None), getattr(cls, "gemm_nr", None)
             if cfg:
                 cls.gemm_kc, cls.gemm_row_blocks, cls.gemm_nr = cfg
+            composed_conv(d == "opencl-composed")
             try:
                 x.grad = w.grad = None
                 F.conv2d(x, w, padding=1).sum().backward()
                 if dev != "cpu":
                     pygrad.opencl.synchronize()
             finally:
+                composed_conv(False)
                 if cfg:
                     cls.gemm_kc, cls.gemm_row_blocks, cls.gemm_nr = saved
 
@@ -122,6 +138,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--old", action="store_true", help="also time OpenCL with the GEMM as before K blocking")
+    p.add_argument("--composed", action="store_true", help="also time OpenCL's conv2d as the composed ops (before)")
     p.add_argument("--no-lenet", action="store_true")
     args = p.parse_args()
     devices = ["cpu"] + (["opencl"] if pygrad.opencl.is_available() else [])
@@ -133,7 +150,7 @@ def main():
     for shape in ((32, 32, 16, 64), (8, 64, 28, 64)):
         n, c, h, k = shape
         flops = 3 * 2 * n * k * c * 9 * h * h  # forward + two backward products
-        t = interleaved(conv_fns(shape, devices, args.old), args.rounds)
+        t = interleaved(conv_fns(shape, devices, args.old, args.composed), args.rounds)
         print(f"N={n} C={c} {h}x{h} K={k}:")
         for name, v in t.items():
             print(f"  {name:16s} {v * 1e3:8.1f} ms  {flops / v / 1e9:6.1f} GFLOP/s  NumPy/this = "

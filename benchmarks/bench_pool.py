@@ -1,7 +1,9 @@
-"""CPU max_pool2d (and avg_pool2d) forward + backward: the compiled single pass (``_core.max_pool2d_fwd``/``_bwd``) next
-to the composed path it replaced (unfold + max, fold backward) and PyTorch at one thread.
+"""max_pool2d (and avg_pool2d) forward + backward: the single-op pass (CPU: ``_core.max_pool2d_fwd``/``_bwd``;
+OpenCL: ``maxpool_fwd_k``/``maxpool_bwd_k`` etc.) next to the composed path it replaced (unfold + max, fold or
+scatter backward) on each backend, and PyTorch at one thread.
 
-Run: ``python benchmarks/bench_pool.py``.  Medians of 5 interleaved rounds, milliseconds per fwd+bwd.
+Run: ``python benchmarks/bench_pool.py``.  Medians of 5 interleaved rounds, milliseconds per fwd+bwd (OpenCL:
+waiting for the device at the end of each batch of repetitions).
 """
 import statistics
 import time
@@ -22,8 +24,8 @@ def once(fn, reps):
     return (time.perf_counter() - t0) / reps * 1e3
 
 
-def pygrad_step(a, kw, composed, op="max"):
-    x = pygrad.tensor(a, requires_grad=True)
+def pygrad_step(a, kw, composed, op="max", device="cpu"):
+    x = pygrad.tensor(a, requires_grad=True, device=device)
 
     def run():
         x.grad = None
@@ -35,6 +37,8 @@ def pygrad_step(a, kw, composed, op="max"):
         else:
             y = F.max_pool2d(x, **kw)
         y.sum().backward()
+        if device != "cpu":
+            pygrad.opencl.synchronize()
     return run
 
 
@@ -60,7 +64,10 @@ def main(rounds=5):
     rng = np.random.default_rng(0)
     for op, (shape, kw) in [("max", c) for c in CASES] + [("avg", CASES[1])]:
         a = rng.standard_normal(shape).astype(np.float32)
-        fns = {"composed (before)": pygrad_step(a, kw, True, op), "compiled (after)": pygrad_step(a, kw, False, op)}
+        fns = {"cpu composed (before)": pygrad_step(a, kw, True, op), "cpu one op (after)": pygrad_step(a, kw, False, op)}
+        if pygrad.opencl.is_available():
+            fns["opencl composed (before)"] = pygrad_step(a, kw, True, op, "opencl")
+            fns["opencl one op (after)"] = pygrad_step(a, kw, False, op, "opencl")
         if torch is not None:
             fns["torch 1 thread"] = torch_step(a, kw, op)
         reps = max(1, int(2e6 // a.size))
@@ -70,7 +77,7 @@ def main(rounds=5):
         for _ in range(rounds):
             for k, f in fns.items():
                 times[k].append(once(f, reps))
-        row = "  ".join(f"{k} {statistics.median(v):8.2f} ms" for k, v in times.items())
+        row = "\n  ".join(f"{k:26s} {statistics.median(v):8.2f} ms" for k, v in times.items())
         print(f"{op}_pool2d fwd+bwd float32 {shape} {kw}:\n  {row}")
 
 

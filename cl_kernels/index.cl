@@ -1,6 +1,7 @@
-/* index.cl: gather / scatter by storage offsets, index offsets, and im2col / col2im for convolution.
+/* index.cl: gather / scatter by storage offsets, index offsets, im2col / col2im for convolution, and the
+ * kernels of the one-op conv2d / max_pool2d / avg_pool2d (runtime/opencl/conv_ops.py).
  *   T: an unsigned integer of the element's size: elements only move (gather, scatter, im2col);
- *   TF: the real element type where they are summed (col2im; fold_k exists only where TF is defined);
+ *   TF: the real element type where they are summed (col2im, conv epilogue, pooling: only where TF is defined);
  *   IDX: the index type of index_offsets_k.  One program defines all three, so the kernels of a step
  *   share one build.
  */
@@ -134,6 +135,278 @@ __kernel void fold_k(__global TF* out, __global const TF* cols, const long off, 
                 long x0 = w0 < 0 ? (-w0 + sw - 1) / sw : 0;            /* first x with w >= 0 */
                 long x1 = w0 > W - 1 ? 0 : min(OW, (W - 1 - w0) / sw + 1);  /* past the last x with w < W */
                 for (long x = x0; x < x1; ++x) o[w0 + x * sw] += src[x];
+            }
+        }
+    }
+}
+#endif
+
+/* ---- conv2d as one op (backend conv2d / conv2d_backward): the batch chunk folded into the GEMM's N ----
+ * The columns of a chunk of NC images are a (C*kh*kw [+ 1], ld) matrix: row (c, i, j), column
+ * n*OH*OW + y*OW + x, rows ld apart (ld >= NC*OH*OW, a multiple of 16 so the CPU GEMM reads it in place),
+ * the columns past NC*OH*OW zero; with ``ones`` one more row of ones (its product with the output
+ * gradient is the bias gradient; ``one`` is 1.0 as bits).  Forward: cols, one GEMM (Cout, C*kh*kw) @ cols, then conv_out_k
+ * writes the product as (N, Cout, OH, OW) and adds the bias.  Backward: conv_gcols_k lays the output
+ * gradient out as (Cout, ld) and/or (ld, ct) for the GEMMs of the columns' gradient (folded back by
+ * conv_fold_k: one work-item per image row, no atomics) and of the weight's (split over slices of the
+ * positions, summed by a reduction).  Int arithmetic inside an image: long only for base offsets. */
+__kernel void conv_cols_k(__global T* out, __global const T* in, const long off, const long NC, const int C,
+                          const int H, const int W, const int kh, const int kw, const int dh, const int dw,
+                          const int ph, const int pw, const int sh, const int sw, const int OH, const int OW,
+                          const long ld, const int ones, const T one) {
+    const int K = C * kh * kw, L = OH * OW;
+    PG_FOR(r, (K + ones) * NC) {          /* r = row * NC + n: one (row, image) plane of OH*OW columns */
+        int row = (int)(r / NC);
+        long n = r % NC;
+        __global T* o = out + row * ld + n * L;
+        if (row == K) {                   /* the ones row */
+            for (int l = 0; l < L; ++l) o[l] = one;
+        } else {
+            int j = row % kw, i = (row / kw) % kh, c = row / (kw * kh);
+            __global const T* src = in + off + (n * C + c) * H * W;
+            int w0 = j * dw - pw;
+            for (int y = 0; y < OH; ++y) {
+                int h = y * sh - ph + i * dh;
+                __global T* oy = o + y * OW;
+                if (h < 0 || h >= H) {
+                    for (int x = 0; x < OW; ++x) oy[x] = (T)0;
+                } else {
+                    __global const T* sr = src + h * W;
+                    for (int x = 0; x < OW; ++x) {
+                        int w = w0 + x * sw;
+                        oy[x] = (w >= 0 && w < W) ? sr[w] : (T)0;
+                    }
+                }
+            }
+        }
+        if (n == NC - 1)                  /* the row's padding columns */
+            for (long x = NC * L; x < ld; ++x) out[row * ld + x] = (T)0;
+    }
+}
+
+/* the output gradient g (contiguous from element goff) as gcols[co, n*L + l] (rows ld apart) where
+ * ``rows``, and as gt[n*L + l, co] (rows ct apart, columns past CO zero) where ``cols``; positions
+ * past NC*L zero in both */
+__kernel void conv_gcols_k(__global T* gc, __global T* gt, __global const T* g, const long goff, const long NC,
+                           const int CO, const int L, const long ld, const int rows, const int cols, const int ct) {
+    PG_FOR(p, NC * L) {                   /* p = n * L + l: one position */
+        __global const T* src = g + goff + (p / L) * CO * L + p % L;
+        if (rows)
+            for (int co = 0; co < CO; ++co) gc[co * ld + p] = src[co * L];
+        if (cols) {
+            __global T* o = gt + p * ct;
+            for (int co = 0; co < CO; ++co) o[co] = src[co * L];
+            for (int co = CO; co < ct; ++co) o[co] = (T)0;
+        }
+        if (p == NC * L - 1) {            /* the padding positions */
+            if (rows)
+                for (int co = 0; co < CO; ++co)
+                    for (long x = NC * L; x < ld; ++x) gc[co * ld + x] = (T)0;
+            if (cols)
+                for (long x = NC * L * ct; x < ld * ct; ++x) gt[x] = (T)0;
+        }
+    }
+}
+
+#ifdef TF
+/* out[ooff + (n*CO + co)*L + l] = y[co, n*L + l] (+ bias[boff + co] where has_bias) */
+__kernel void conv_out_k(__global TF* out, __global const TF* y, __global const TF* bias, const long ooff,
+                         const long boff, const int has_bias, const long NC, const long CO, const long L,
+                         const long ld) {
+    PG_FOR(r, NC * CO) {
+        long n = r / CO, co = r % CO;
+        TF b = has_bias ? bias[boff + co] : (TF)0;
+        __global TF* o = out + ooff + r * L;
+        __global const TF* src = y + co * ld + n * L;
+        for (long l = 0; l < L; ++l) o[l] = src[l] + b;
+    }
+}
+
+/* col2im of conv_cols_k's layout: out[ooff + ((n*C + c)*H + h)*W + w] = the sum of the column entries
+ * copied from (h, w); one work-item owns one image row (fold_k's scheme) */
+__kernel void conv_fold_k(__global TF* out, __global const TF* cols, const long ooff, const long NC, const int C,
+                          const int H, const int W, const int kh, const int kw, const int dh, const int dw,
+                          const int ph, const int pw, const int sh, const int sw, const int OH, const int OW,
+                          const long ld) {
+    PG_FOR(r, NC * C * H) {
+        int h = (int)(r % H);
+        long t = r / H;                   /* t = n * C + c */
+        long n = t / C;
+        int c = (int)(t % C);
+        __global TF* o = out + ooff + r * W;
+        for (int w = 0; w < W; ++w) o[w] = 0;
+        for (int i = 0; i < kh; ++i) {
+            int yy = h + ph - i * dh;
+            if (yy < 0 || yy % sh) continue;
+            int y = yy / sh;
+            if (y >= OH) continue;
+            __global const TF* base = cols + ((c * kh + i) * kw) * ld + (n * OH + y) * OW;
+            for (int j = 0; j < kw; ++j) {
+                __global const TF* src = base + j * ld;
+                int w0 = j * dw - pw;
+                if (sw == 1) {
+                    int x0 = max(0, -w0), x1 = min(OW, W - w0);
+                    for (int x = x0; x < x1; ++x) o[w0 + x] += src[x];
+                } else {
+                    int x0 = w0 < 0 ? (-w0 + sw - 1) / sw : 0;
+                    int x1 = w0 > W - 1 ? 0 : min(OW, (W - 1 - w0) / sw + 1);
+                    for (int x = x0; x < x1; ++x) o[w0 + x * sw] += src[x];
+                }
+            }
+        }
+    }
+}
+
+/* ---- max_pool2d as one op: values and flat H*W indices; the backward gathers instead of scattering ----
+ * PyTorch's CPU rule: padding never wins, a NaN always takes over, else the first strict maximum; a
+ * window with no real maximum keeps its first in-bounds position.  One work-item per output row; int
+ * arithmetic inside a plane and selects instead of branches (measured on PoCL: 3x faster than long
+ * indices and an if).  ``interior``: every window lies inside the image (no padding, no ceil_mode
+ * overhang), so the taps need no bounds; 2 x 2 windows are then unrolled (the common pool). */
+#define MP_TAKE(p) { TF v_ = plane[p]; int tk_ = (v_ > m) | (v_ != v_); m = tk_ ? v_ : m; best = tk_ ? (p) : best; }
+__kernel void maxpool_fwd_k(__global TF* vals, __global long* idx, __global const TF* in, const long off,
+                            const long NCH, const int H, const int W, const int OH, const int OW, const int kh,
+                            const int kw, const int sh, const int sw, const int ph, const int pw, const int dh,
+                            const int dw, const int interior) {
+    PG_FOR(r, NCH * OH) {
+        int y = (int)(r % OH);
+        __global const TF* plane = in + off + (r / OH) * H * W;
+        __global TF* vo = vals + r * OW;
+        __global long* io = idx + r * OW;
+        int hs = y * sh - ph;
+        if (interior) {
+            for (int xo = 0; xo < OW; ++xo) {
+                int p0 = hs * W + xo * sw, best = p0;
+                TF m = -INFINITY;
+                if (kh == 2 && kw == 2) {
+                    int q = p0 + dh * W;
+                    MP_TAKE(p0) MP_TAKE(p0 + dw) MP_TAKE(q) MP_TAKE(q + dw)
+                } else {
+                    for (int i = 0; i < kh; ++i)
+                        for (int j = 0; j < kw; ++j) MP_TAKE(p0 + i * dh * W + j * dw)
+                }
+                vo[xo] = m;
+                io[xo] = best;
+            }
+            continue;
+        }
+        int i0 = 0, i1 = kh;
+        while (i0 < kh && hs + i0 * dh < 0) ++i0;
+        while (i1 > i0 && hs + (i1 - 1) * dh >= H) --i1;
+        for (int xo = 0; xo < OW; ++xo) {
+            int ws = xo * sw - pw;
+            int j0 = 0, j1 = kw;
+            while (j0 < kw && ws + j0 * dw < 0) ++j0;
+            while (j1 > j0 && ws + (j1 - 1) * dw >= W) --j1;
+            int best = (hs + i0 * dh) * W + ws + j0 * dw;
+            TF m = -INFINITY;
+            for (int i = i0; i < i1; ++i)
+                for (int j = j0; j < j1; ++j) MP_TAKE((hs + i * dh) * W + ws + j * dw)
+            vo[xo] = m;
+            io[xo] = best;
+        }
+    }
+}
+
+/* the input gradient of maxpool_fwd_k: each input row gathers from the rows of windows that cover it:
+ * for each such window row y (at most kh of them), every window whose saved index lies in this row adds
+ * its gradient there.  The work-item owns the row, so no atomics and no separate zero-fill + scatter. */
+__kernel void maxpool_bwd_k(__global TF* gx, __global const TF* g, __global const long* idx, const long goff,
+                            const long ioff, const long NCH, const int H, const int W, const int OH, const int OW,
+                            const int kh, const int kw, const int sh, const int sw, const int ph, const int pw,
+                            const int dh, const int dw, const int tiling) {
+    PG_FOR(r, NCH * H) {
+        int h = (int)(r % H);
+        long t = r / H, row0 = (long)h * W;
+        __global TF* o = gx + r * W;
+        if (tiling) {  /* windows side by side (stride = kernel, no padding, no dilation): one window per element */
+            int y = h / kh;
+            if (y < OH) {
+                __global const long* irow = idx + ioff + (t * OH + y) * OW;
+                __global const TF* grow = g + goff + (t * OH + y) * OW;
+                if (kw == 2) {
+                    for (int x = 0; x < OW; ++x) {
+                        long p = irow[x] - row0 - 2 * x;
+                        o[2 * x] = p == 0 ? grow[x] : (TF)0;
+                        o[2 * x + 1] = p == 1 ? grow[x] : (TF)0;
+                    }
+                } else {
+                    for (int x = 0; x < OW; ++x) {
+                        long p = irow[x] - row0 - kw * x;
+                        for (int j = 0; j < kw; ++j) o[kw * x + j] = p == j ? grow[x] : (TF)0;
+                    }
+                }
+                for (int w = OW * kw; w < W; ++w) o[w] = 0;
+            } else {
+                for (int w = 0; w < W; ++w) o[w] = 0;
+            }
+            continue;
+        }
+        for (int w = 0; w < W; ++w) o[w] = 0;
+        for (int i = 0; i < kh; ++i) {
+            int yy = h + ph - i * dh;
+            if (yy < 0 || yy % sh) continue;
+            int y = yy / sh;
+            if (y >= OH) continue;
+            __global const long* irow = idx + ioff + (t * OH + y) * OW;
+            __global const TF* grow = g + goff + (t * OH + y) * OW;
+            for (int x = 0; x < OW; ++x) {
+                long p = irow[x] - row0;
+                if (p >= 0 && p < W) o[p] += grow[x];
+            }
+        }
+    }
+}
+
+/* ---- avg_pool2d as one op: window means, and a backward that gathers (one work-item per row) ----
+ * PyTorch's divisor: ``divisor`` when > 0, else the window clipped to the padded input (``cip``:
+ * count_include_pad) or to the input itself. */
+inline int avg_divisor(int hs, int ws, int kh, int kw, int H, int W, int ph, int pw, int cip, int divisor) {
+    int he = min(hs + kh, H + ph), we = min(ws + kw, W + pw);
+    if (divisor > 0) return divisor;
+    if (cip) return (he - hs) * (we - ws);
+    return (min(he, H) - max(hs, 0)) * (min(we, W) - max(ws, 0));
+}
+
+__kernel void avgpool_fwd_k(__global TF* out, __global const TF* in, const long off, const long NCH, const int H,
+                            const int W, const int OH, const int OW, const int kh, const int kw, const int sh,
+                            const int sw, const int ph, const int pw, const int cip, const int divisor) {
+    PG_FOR(r, NCH * OH) {
+        int y = (int)(r % OH);
+        __global const TF* plane = in + off + (r / OH) * H * W;
+        __global TF* o = out + r * OW;
+        int hs = y * sh - ph, i0 = max(0, -hs), i1 = min(kh, H - hs);
+        for (int xo = 0; xo < OW; ++xo) {
+            int ws = xo * sw - pw, j0 = max(0, -ws), j1 = min(kw, W - ws);
+            TF acc = 0;
+            for (int i = i0; i < i1; ++i)
+                for (int j = j0; j < j1; ++j) acc += plane[(hs + i) * W + ws + j];
+            o[xo] = acc / (TF)avg_divisor(hs, ws, kh, kw, H, W, ph, pw, cip, divisor);
+        }
+    }
+}
+
+__kernel void avgpool_bwd_k(__global TF* gx, __global const TF* g, const long goff, const long NCH, const int H,
+                            const int W, const int OH, const int OW, const int kh, const int kw, const int sh,
+                            const int sw, const int ph, const int pw, const int cip, const int divisor) {
+    PG_FOR(r, NCH * H) {
+        int h = (int)(r % H);
+        long t = r / H;
+        __global TF* o = gx + r * W;
+        for (int w = 0; w < W; ++w) o[w] = 0;
+        for (int i = 0; i < kh; ++i) {
+            int yy = h + ph - i;
+            if (yy < 0 || yy % sh) continue;
+            int y = yy / sh;
+            if (y >= OH) continue;
+            __global const TF* grow = g + goff + (t * OH + y) * OW;
+            for (int j = 0; j < kw; ++j) {
+                int w0 = j - pw;
+                int x0 = w0 < 0 ? (-w0 + sw - 1) / sw : 0;
+                int x1 = w0 > W - 1 ? 0 : min(OW, (W - 1 - w0) / sw + 1);
+                for (int x = x0; x < x1; ++x)
+                    o[w0 + x * sw] += grow[x] / (TF)avg_divisor(y * sh - ph, x * sw - pw, kh, kw, H, W, ph, pw, cip,
+                                                                divisor);
             }
         }
     }

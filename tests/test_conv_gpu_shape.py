@@ -1,9 +1,10 @@
-"""conv2d on the GPU kernel shape: im2col per batch chunk feeding one full-size GEMM per chunk
-(``pygrad.ops.conv._conv2d_gpu``), forward and input/weight/bias gradients against the CPU backend.
+"""conv2d on the GPU kernel shape: im2col per batch chunk feeding one full-size GEMM per chunk (groups 1:
+the one-op ``Conv2d`` through the backend's ``conv2d``, node ConvolutionBackward0; other groups:
+``pygrad.ops.conv._conv2d_gpu``), forward and input/weight/bias gradients against the CPU backend.
 
 The kernel shape is fixed when the OpenCL runtime starts, so the GPU shape runs in one subprocess
-with ``PYGRAD_KERNEL_SHAPE=gpu``; it lowers ``conv._GPU_CHUNK_BYTES`` where a case asks for several
-batch chunks with a ragged last one."""
+with ``PYGRAD_KERNEL_SHAPE=gpu``; it lowers ``conv._GPU_CHUNK_BYTES`` and ``conv_ops.CHUNK_BYTES`` where a
+case asks for several batch chunks with a ragged last one."""
 import json
 import os
 import subprocess
@@ -32,6 +33,7 @@ SCRIPT = textwrap.dedent(r"""
     import pygrad.nn.functional as F
     from pygrad.ops import conv
     from pygrad.runtime import get_backend
+    from pygrad.runtime.opencl import conv_ops
 
     assert get_backend(torch.device("opencl")).rt.kernel_shape == "gpu"
     calls = []
@@ -47,12 +49,12 @@ SCRIPT = textwrap.dedent(r"""
         per_sample = C * kk[0] * kk[1] * 4
         outs = {}
         for dev in ("cpu", "opencl"):
-            conv._GPU_CHUNK_BYTES = 64 << 20
+            conv._GPU_CHUNK_BYTES = conv_ops.CHUNK_BYTES = 64 << 20
             ts = [torch.tensor(a, device=dev, requires_grad=True) for a in (x, w, b)]
             if dev == "opencl" and chunk:  # exactly `chunk` samples per column matrix
                 oh = (H + 2 * (p if isinstance(p, int) else p[0]) - (d if isinstance(d, int) else d[0]) * (kk[0] - 1) - 1) // (s if isinstance(s, int) else s[0]) + 1
                 ow = (W + 2 * (p if isinstance(p, int) else p[1]) - (d if isinstance(d, int) else d[1]) * (kk[1] - 1) - 1) // (s if isinstance(s, int) else s[1]) + 1
-                conv._GPU_CHUNK_BYTES = chunk * per_sample * oh * ow
+                conv._GPU_CHUNK_BYTES = conv_ops.CHUNK_BYTES = chunk * per_sample * oh * ow
             n0 = len(calls)
             y = F.conv2d(ts[0], ts[1], ts[2], stride=s if isinstance(s, int) else tuple(s),
                          padding=p if isinstance(p, int) else tuple(p),
@@ -60,7 +62,9 @@ SCRIPT = textwrap.dedent(r"""
             gy = np.random.default_rng(1).standard_normal(tuple(y.shape)).astype(np.float32)
             y.backward(torch.tensor(gy, device=dev))
             outs[dev] = [y.detach().cpu().numpy()] + [t.grad.cpu().numpy() for t in ts]
-            if dev == "opencl":
+            if dev == "opencl" and g == 1:
+                assert type(y.grad_fn).__name__ == "ConvolutionBackward0" and len(calls) == n0, "not the one-op conv"
+            elif dev == "opencl":
                 assert len(calls) == n0 + 1, "the GPU-shape path did not run"
         err = [float(np.abs(a - c).max(initial=0.0) / (np.abs(c).max(initial=0.0) + 1e-6)) for a, c in zip(outs["opencl"], outs["cpu"])]
         res[name] = {"err": err, "shape": list(outs["cpu"][0].shape)}
@@ -74,6 +78,14 @@ SCRIPT = textwrap.dedent(r"""
     n0 = len(calls)
     res["gradcheck"] = bool(torch.autograd.gradcheck(fn, ins)) and len(calls) > n0
     res["gradgradcheck"] = bool(torch.autograd.gradgradcheck(fn, ins))
+    # the one-op conv (groups 1), ragged chunks of 2 samples, second order through create_graph
+    conv_ops.CHUNK_BYTES = 2 * 2 * 3 * 3 * 5 * 4 * 8
+    ins = [torch.tensor(rng.standard_normal(sh), dtype=torch.float64, device="opencl", requires_grad=True)
+           for sh in ((5, 2, 5, 6), (3, 2, 3, 3), (3,))]
+    fn = lambda x, w, b: F.conv2d(x, w, b, stride=(1, 2), padding=(1, 1), dilation=1)
+    assert type(fn(*ins).grad_fn).__name__ == "ConvolutionBackward0"
+    res["gradcheck_op"] = bool(torch.autograd.gradcheck(fn, ins))
+    res["gradgradcheck_op"] = bool(torch.autograd.gradgradcheck(fn, ins))
     print("RESULT" + json.dumps(res))
 """)
 
@@ -99,3 +111,5 @@ def test_conv2d_gpu_shape_matches_cpu(gpu_shape_results, case):
 def test_conv2d_gpu_shape_gradcheck(gpu_shape_results):
     assert gpu_shape_results["gradcheck"] is True
     assert gpu_shape_results["gradgradcheck"] is True
+    assert gpu_shape_results["gradcheck_op"] is True
+    assert gpu_shape_results["gradgradcheck_op"] is True

@@ -180,7 +180,7 @@ def test_cpu_conv2d_op_matches_the_unfold_matmul_path(case, dtype, monkeypatch):
     arrs = [rng.standard_normal((N, Ci, H, W)), rng.standard_normal((Co, Ci) + k), rng.standard_normal(Co)]
     res = []
     for direct, chunk in ((True, 1), (True, 1 << 20), (False, None)):
-        monkeypatch.setattr(C, "_cpu_direct", (lambda *a: True) if direct else (lambda *a: False))
+        monkeypatch.setattr(C, "_direct", (lambda *a: True) if direct else (lambda *a: False))
         if chunk:
             monkeypatch.setattr(cpu, "_CONV_CHUNK_BYTES", chunk)
         x, w, b = (pygrad.tensor(a, dtype=dtype, requires_grad=True) for a in arrs)

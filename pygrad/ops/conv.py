@@ -92,9 +92,9 @@ class FoldBatchInner(Function):
 
 
 class Conv2d(Function):
-    """CPU float32/float64 convolution with groups 1 as one op (PyTorch's node: ``ConvolutionBackward0``): the
-    backend runs im2col and the product per batch chunk, bias added in place; the backward builds the columns
-    again per chunk.  Under ``create_graph`` the backward is written with differentiable ops instead."""
+    """float32/float64 convolution with groups 1 as one op (PyTorch's node: ``ConvolutionBackward0``) on the
+    CPU and OpenCL backends: the backend runs im2col and the product per batch chunk, bias added in place;
+    the backward builds the columns again per chunk.  Under ``create_graph`` the backward is written with differentiable ops instead."""
 
     _builtin = True
     node_name = "ConvolutionBackward0"
@@ -103,7 +103,10 @@ class Conv2d(Function):
     def forward(ctx, x, weight, bias, kernel, stride, padding, dilation):
         ctx.save_for_backward(x, weight)
         ctx.args, ctx.has_bias = (kernel, stride, padding, dilation), bias is not None
-        return backend_of(x).conv2d(x, weight, bias, kernel, stride, padding, dilation)
+        # workspace: what the backend's forward keeps for its backward (OpenCL: the im2col columns, which
+        # the weight's gradient needs again); None when the weight needs no gradient
+        ctx.workspace = {} if ctx.needs_input_grad[1] else None
+        return backend_of(x).conv2d(x, weight, bias, kernel, stride, padding, dilation, workspace=ctx.workspace)
 
     @staticmethod
     def backward(ctx, g):
@@ -112,7 +115,7 @@ class Conv2d(Function):
         if grad_mode.is_grad_enabled():  # create_graph: a backward that is itself differentiable
             gx, gw, gb = _conv2d_backward_ops(g, x, weight, needs, *ctx.args)
         else:
-            gx, gw, gb = backend_of(x).conv2d_backward(g, x, weight, *ctx.args, needs)
+            gx, gw, gb = backend_of(x).conv2d_backward(g, x, weight, *ctx.args, needs, workspace=ctx.workspace)
         return gx, gw, gb, None, None, None, None
 
 
@@ -135,11 +138,15 @@ def _conv2d_backward_ops(g, x, weight, needs, kernel, stride, padding, dilation)
     return gx, gw, gb
 
 
-def _cpu_direct(x, weight, bias, groups):
-    """Whether ``Conv2d`` (the CPU backend's one-op convolution) runs this convolution."""
-    return (groups == 1 and getattr(backend_of(x), "name", None) == "cpu"
-            and x.dtype.name in ("float32", "float64") and weight.dtype is x.dtype
-            and (bias is None or bias.dtype is x.dtype))
+def _direct(x, weight, bias, groups):
+    """Whether ``Conv2d`` (the backend's one-op convolution: CPU, or OpenCL's batch-folded im2col + GEMM)
+    runs this convolution: groups 1, float32/float64, one dtype throughout; the GPU shape's opt-in
+    implicit GEMM keeps its own op."""
+    if not (groups == 1 and x.dtype.name in ("float32", "float64") and weight.dtype is x.dtype
+            and (bias is None or bias.dtype is x.dtype)):
+        return False
+    name = getattr(backend_of(x), "name", None)
+    return name == "cpu" or (name == "opencl" and not (IMPLICIT_GEMM and _gpu_shape(x)))
 
 
 def _check_conv_input(x, weight, groups, name, nd=2):
@@ -188,7 +195,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                            f"size: ({d[0] * (k[0] - 1) + 1} x {d[1] * (k[1] - 1) + 1}). Kernel size can't be greater "
                            "than actual input size")
     cout = weight._shape[0]
-    if _cpu_direct(x, weight, bias, groups):
+    if _direct(x, weight, bias, groups):
         out = Conv2d.apply(x, weight, bias, k, s, p, d)
         return out.squeeze(0) if unbatched else out
     wmat = weight.reshape(groups, cout // groups, -1)

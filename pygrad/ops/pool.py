@@ -59,7 +59,8 @@ def _windows(x, name, kernel_size, stride, padding, dilation, ceil_mode, pad_val
 
 
 class MaxPool2DWithIndices(Function):
-    """CPU float32/float64 max pooling in one compiled pass: (values, flat H*W indices) of each window."""
+    """float32/float64 max pooling in one pass (CPU: compiled loop; OpenCL: one kernel): (values, flat H*W
+    indices) of each window."""
 
     _builtin = True
 
@@ -68,35 +69,37 @@ class MaxPool2DWithIndices(Function):
         values, idx = backend_of(x).max_pool2d(x, k, s, p, d, out_hw)
         ctx.mark_non_differentiable(idx)
         ctx.save_for_backward(idx)
-        ctx.hw = x._shape[2:]
+        ctx.hw, ctx.window = x._shape[2:], (k, s, p, d)
         return values, idx
 
     @staticmethod
     def backward(ctx, g, g_idx):
         (idx,) = ctx.saved_tensors
-        return MaxPool2DWithIndicesBackward.apply(g, idx, ctx.hw), None, None, None, None, None
+        return MaxPool2DWithIndicesBackward.apply(g, idx, ctx.hw, ctx.window), None, None, None, None, None
 
 
 class MaxPool2DWithIndicesBackward(Function):
-    """Scatter-adds the output gradient into the argmax positions; its own backward gathers them."""
+    """Adds the output gradient at the argmax positions (CPU: a scatter; OpenCL: each input element gathers
+    from the windows ``window`` = (kernel, stride, padding, dilation) that cover it); its own backward
+    gathers them."""
 
     _builtin = True
 
     @staticmethod
-    def forward(ctx, g, idx, in_hw):
+    def forward(ctx, g, idx, in_hw, window):
         ctx.save_for_backward(idx)
-        return backend_of(g).max_pool2d_backward(g, idx, in_hw)
+        return backend_of(g).max_pool2d_backward(g, idx, in_hw, window)
 
     @staticmethod
     def backward(ctx, gg):
         (idx,) = ctx.saved_tensors
         n, c, oh, ow = idx._shape
-        return gg.reshape(n, c, -1).gather(2, idx.reshape(n, c, oh * ow)).reshape(n, c, oh, ow), None, None
+        return gg.reshape(n, c, -1).gather(2, idx.reshape(n, c, oh * ow)).reshape(n, c, oh, ow), None, None, None
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Largest value of each window; the gradient goes to that element."""
-    if input.device.type == "cpu" and input.dtype in (float32, float64):
+    if input.device.type in ("cpu", "opencl") and input.dtype in (float32, float64):
         x, unbatched, (k, s, p, d, h, w, oh, ow) = _geometry(input, "max_pool2d", kernel_size, stride, padding,
                                                              dilation, ceil_mode)
         values, idx = MaxPool2DWithIndices.apply(x, k, s, p, d, (oh, ow))
@@ -134,7 +137,8 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 
 class AvgPool2D(Function):
-    """CPU float32/float64 average pooling in one compiled pass; backward spreads the gradient back."""
+    """float32/float64 average pooling in one pass (CPU: compiled loop; OpenCL: one kernel); backward spreads
+    the gradient back."""
 
     _builtin = True
 
@@ -166,7 +170,7 @@ class AvgPool2DBackward(Function):
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     """Mean of each window (padding counts as zeros unless ``count_include_pad=False``)."""
-    if input.device.type == "cpu" and input.dtype in (float32, float64) and \
+    if input.device.type in ("cpu", "opencl") and input.dtype in (float32, float64) and \
             (not divisor_override or isinstance(divisor_override, int)):
         x, unbatched, (k, s, p, d, h, w, oh, ow) = _geometry(input, "avg_pool2d", kernel_size, stride, padding, 1,
                                                              ceil_mode)

@@ -268,8 +268,9 @@ def max_pool2d(x, kernel, stride, padding, dilation, out_hw):
     return wrap(v, x.dtype), wrap(i, int64)
 
 
-def max_pool2d_backward(g, indices, in_hw):
-    """Gradient of ``max_pool2d``: each output gradient added at its window's argmax (one compiled pass)."""
+def max_pool2d_backward(g, indices, in_hw, window=None):
+    """Gradient of ``max_pool2d``: each output gradient added at its window's argmax (one compiled pass).
+    ``window`` (kernel, stride, padding, dilation) is for backends that gather per input element; unused here."""
     return wrap(_core.max_pool2d_bwd(np.ascontiguousarray(to_numpy(g)), np.ascontiguousarray(to_numpy(indices)),
                                      in_hw[0], in_hw[1]), g.dtype)
 
@@ -318,10 +319,11 @@ def _conv_chunks(n, per_sample_bytes):
     return [(i, min(i + step, n)) for i in range(0, n, step)]
 
 
-def conv2d(x, w, b, kernel, stride, padding, dilation):
+def conv2d(x, w, b, kernel, stride, padding, dilation, workspace=None):
     """2-D convolution of a float32/float64 (N, C, H, W) tensor by (Cout, C, kh, kw) weights (groups 1) and an
     optional (Cout,) bias: per batch chunk one compiled im2col (``_core.im2col``) and one product into the
-    output, so each chunk's columns are read while still in cache (no full-batch column matrix)."""
+    output, so each chunk's columns are read while still in cache (no full-batch column matrix).
+    ``workspace`` (a dict for what a backend keeps for its backward) is unused here: the backward rebuilds."""
     xa = np.ascontiguousarray(to_numpy(x))
     N, C, H, W = xa.shape
     cout = w._shape[0]
@@ -339,7 +341,7 @@ def conv2d(x, w, b, kernel, stride, padding, dilation):
     return wrap(out.reshape(N, cout, oh, ow), x.dtype)
 
 
-def conv2d_backward(g, x, w, kernel, stride, padding, dilation, needs):
+def conv2d_backward(g, x, w, kernel, stride, padding, dilation, needs, workspace=None):
     """Gradients (input, weight, bias) of ``conv2d``, each None where ``needs`` says it is not wanted: per batch
     chunk the columns are built again (cheaper than keeping the whole column matrix), the weight gradient is
     ``sum_n g_n cols_n^T`` and the input's is col2im of ``w^T g_n``."""

@@ -687,3 +687,6 @@ def random(self, kind, shape, dtype, a, b, generator):
 def install(cls):
     for fn in (reduce, var_reduce, argsort, max_min_dim, call, offsets_along_dim, offsets_take, gather, scatter, matmul, unfold, fold, random):
         setattr(cls, fn.__name__, fn)
+    from . import conv_ops  # conv2d / max_pool2d as single ops (their own module)
+
+    conv_ops.install(cls)

@@ -1,0 +1,270 @@
+"""conv2d, max_pool2d and avg_pool2d as single ops on OpenCL (the backend methods ``conv2d`` /
+``conv2d_backward`` / ``max_pool2d`` / ``max_pool2d_backward`` / ``avg_pool2d`` / ``avg_pool2d_backward``,
+the CPU backend's signatures), float32 and float64.
+
+conv2d: per batch chunk one im2col with the batch folded into the GEMM's N (``conv_cols_k``: a
+(C*kh*kw, ld) matrix), ONE full-size GEMM by the (Cout, C*kh*kw) weights, and one epilogue kernel
+(``conv_out_k``) writing (N, Cout, OH, OW) with the bias added.  Backward: the output gradient laid out
+as (Cout, ld) (``conv_gcols_k``), one GEMM for the weight's gradient, one for the columns' gradient,
+folded back by ``conv_fold_k`` (a gather per image row, no atomics).  The kernels live in ``index.cl``
+and are built with the convolution's GEMM programs as one program (``_index_program(conv=True)``).
+
+max_pool2d: ``maxpool_fwd_k`` writes values and indices; ``maxpool_bwd_k`` gathers, for each input
+element, the gradients of the windows that picked it (no zero-fill + scatter pair, no atomics);
+avg_pool2d likewise (``avgpool_fwd_k``, ``avgpool_bwd_k``).
+"""
+import numpy as np
+
+from ... import dtypes as D
+
+LOCAL = _index_program = reduce = None  # from backend / backend_ops at install() (they import this module)
+
+# cap on the (C*kh*kw, ld) column matrix of one batch chunk; None: the kernel shape's default (tests set it
+# to exercise chunking).  CPU devices want narrow column matrices when they have many rows: measured on
+# PoCL (2 Xeon cores, conv N=32 C=32 16x16 K=64 fwd+bwd, 288 rows, device ms) 1 MB 17.1, 2 MB 14.8, 4 MB
+# 23.6, 8 MB 28.6, 32 MB 49.5 (the GEMMs reading the columns in place touch one page per row and column
+# block); with few rows (<= 64: LeNet's 25, where one chunk of 5 MB needs fewer launches) 8 MB.  GPUs want
+# the GEMM as large as possible.
+CHUNK_BYTES = None
+_CHUNK_DEFAULT = {"cpu": 2 << 20, "gpu": 64 << 20}
+_CHUNK_FEW_ROWS = 8 << 20  # CPU shape, <= 64 rows
+# the forward keeps its columns for the backward (no second im2col) while all chunks' together are under this
+KEEP_BYTES = 32 << 20
+
+
+def _program(self, dtype):
+    if dtype is D.float32:
+        return _index_program(self, "uint", conv=True)
+    return _index_program(self, "ulong", fold="double")
+
+
+def _chunks(self, n, per_sample, rows):
+    cap = CHUNK_BYTES if CHUNK_BYTES is not None else _CHUNK_DEFAULT[self.rt.kernel_shape]
+    if CHUNK_BYTES is None and self.rt.kernel_shape == "cpu" and rows <= 64:
+        cap = _CHUNK_FEW_ROWS
+    step = max(1, cap // max(per_sample, 1))
+    return [(i, min(i + step, n)) for i in range(0, n, step)]
+
+
+def _round(v, m):
+    return -(-v // m) * m
+
+
+def _geo_args(kernel, dilation, padding, stride):
+    return tuple(map(np.int32, (*kernel, *dilation, *padding, *stride)))
+
+
+_ONE = {4: np.float32(1).view(np.uint32), 8: np.float64(1).view(np.uint64)}
+
+
+def _columns(self, prg, x, n0, nc, kernel, dilation, padding, stride, oh, ow, ld, ones=False):
+    """The (C*kh*kw [+ 1 row of ones], ld) columns of images n0 .. n0+nc-1 of contiguous x."""
+    _, c, h, w = x._shape
+    K = c * kernel[0] * kernel[1] + int(ones)
+    cols = self.empty((K, ld), x.dtype)
+    prg.conv_cols_k(self.rt.queue, self.grid(K * nc), (LOCAL,), cols._storage.data, x._storage.data,
+                    np.int64(x._offset + n0 * c * h * w), np.int64(nc), *map(np.int32, (c, h, w)),
+                    *_geo_args(kernel, dilation, padding, stride), np.int32(oh), np.int32(ow), np.int64(ld),
+                    np.int32(ones), _ONE[x.dtype.itemsize])
+    return cols
+
+
+def conv2d(self, x, w, b, kernel, stride, padding, dilation, workspace=None):
+    """(N, C, H, W) by (Cout, C, kh, kw) (groups 1) plus an optional (Cout,) bias, float32/float64.
+
+    ``workspace``: a dict where the forward leaves its columns per chunk (with the row of ones and the
+    padding the weight gradient's GEMM wants) for ``conv2d_backward``, which then does not rebuild them
+    (unless all chunks' columns together are over ``KEEP_BYTES``)."""
+    x = x.contiguous()
+    n, c, h, wd = x._shape
+    cout = w._shape[0]
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    ow = (wd + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    L, K = oh * ow, c * kh * kw
+    out = self.empty((n, cout, oh, ow), x.dtype)
+    if out.numel() == 0:
+        return out
+    w2 = w.contiguous().reshape(cout, K)
+    prg = _program(self, x.dtype)
+    bias = b.contiguous() if b is not None else None
+    chunks = _chunks(self, n, K * L * x.dtype.itemsize, K)
+    keep = workspace is not None and (K + 1) * n * L * x.dtype.itemsize <= KEEP_BYTES
+    if keep:
+        workspace["cols"] = []
+    for i, j in chunks:
+        ld = _ld_backward(self, (j - i) * L) if keep else _round((j - i) * L, 16)
+        cols = _columns(self, prg, x, i, j - i, kernel, dilation, padding, stride, oh, ow, ld, keep)
+        if keep:
+            workspace["cols"].append(cols)
+        y = self.matmul(w2, cols[:K] if keep else cols)                        # (Cout, ld)
+        prg.conv_out_k(self.rt.queue, self.grid((j - i) * cout), (LOCAL,), out._storage.data, y._storage.data,
+                       (bias if bias is not None else y)._storage.data, np.int64(i * cout * L),
+                       np.int64(bias._offset if bias is not None else 0), np.int32(bias is not None),
+                       *map(np.int64, (j - i, cout, L, ld)))
+    return out
+
+
+def _slices(self, positions):
+    """Slices of the positions for the weight gradient's GEMM (a batch of products summed after): enough
+    for every core (CPU shape: each slice is one GEMM work-item's column of blocks), each >= 128 long."""
+    return int(max(1, min(4 * self.rt.device.max_compute_units, 64, positions // 128)))
+
+
+def _ld_backward(self, positions):
+    """The row length of the columns in the backward: a multiple of 16 per position slice."""
+    return _round(positions, 16 * _slices(self, positions))
+
+
+def conv2d_backward(self, g, x, w, kernel, stride, padding, dilation, needs, workspace=None):
+    """Gradients (input, weight, bias) of ``conv2d``, each None where ``needs`` says it is not wanted.
+
+    Per batch chunk: the input's is col2im of ``w^T @ gcols``; the weight's (and the bias's, through a
+    row of ones under the columns) is ``cols @ gt`` over S slices of the positions as one batched GEMM,
+    then summed over the slices by one reduction each."""
+    x, g = x.contiguous(), g.contiguous()
+    n, c, h, wd = x._shape
+    cout, oh, ow = g._shape[1], g._shape[2], g._shape[3]
+    kh, kw = kernel
+    L, K = oh * ow, c * kh * kw
+    dt = x.dtype
+    gx = gw = gb = None
+    if needs[0]:
+        gx = self.empty(x._shape, dt)
+    if g.numel() == 0 or K == 0:  # no output pixels: zero gradients
+        for t in (gx,):
+            if t is not None:
+                self.fill_(t, 0)
+        if needs[1]:
+            gw = self.empty(w._shape, dt)
+            self.fill_(gw, 0)
+        if needs[2]:
+            gb = self.empty((cout,), dt)
+            self.fill_(gb, 0)
+        return gx, gw, gb
+    if needs[2] and not needs[1]:  # the bias alone: a reduction of g
+        gb = reduce(self, np.sum, g, (0, 2, 3), False, dt, dt)
+    if not (needs[0] or needs[1]):
+        return gx, gw, gb
+    prg = _program(self, dt)
+    w2 = w.contiguous().reshape(cout, K)
+    q = self.rt.queue
+    chunks = _chunks(self, n, K * L * dt.itemsize, K)
+    kept_all = (workspace or {}).get("cols")  # the forward's columns per chunk, with the row of ones
+    if kept_all is not None and len(kept_all) != len(chunks):
+        kept_all = None
+    ones = bool(needs[1] and (needs[2] or kept_all is not None))
+    K1, ct = K + int(ones), _round(cout, 16)
+    for c_, (i, j) in enumerate(chunks):
+        nc = j - i
+        S = _slices(self, nc * L) if needs[1] else 1
+        ld = _round(nc * L, 16 * S)
+        kept = kept_all[c_] if kept_all is not None else None
+        if kept is not None and kept._shape != (K1, ld):
+            kept = None
+        gc = self.empty((cout, ld), dt) if needs[0] else None
+        gt = self.empty((ld, ct), dt) if needs[1] else None
+        dummy = (gc if gc is not None else gt)._storage.data
+        prg.conv_gcols_k(q, self.grid(nc * L), (LOCAL,), gc._storage.data if gc is not None else dummy,
+                         gt._storage.data if gt is not None else dummy, g._storage.data,
+                         np.int64(g._offset + i * cout * L), np.int64(nc), *map(np.int32, (cout, L)), np.int64(ld),
+                         *map(np.int32, (gc is not None, gt is not None, ct)))
+        if needs[1]:
+            cols = kept if kept is not None else _columns(self, prg, x, i, nc, kernel, dilation, padding, stride,
+                                                          oh, ow, ld, ones)
+            ks = ld // S
+            part = self.matmul(cols._view((S, K1, ks), (ks, ld, 1), 0), gt._view((S, ks, ct), (ks * ct, ct, 1), 0))
+            pw_ = reduce(self, np.sum, part._view((S, cout, K), (K1 * ct, 1, ct), 0), (0,), False, dt, dt)
+            gw = pw_ if gw is None else self.elementwise(np.add, (gw, pw_), (cout, K), dt, dt)
+            if ones and needs[2]:
+                pb = reduce(self, np.sum, part._view((S, cout), (K1 * ct, 1), K * ct), (0,), False, dt, dt)
+                gb = pb if gb is None else self.elementwise(np.add, (gb, pb), (cout,), dt, dt)
+        if needs[0]:
+            dcols = self.matmul(w2.t(), gc)                                      # (K, ld)
+            prg.conv_fold_k(q, self.grid(nc * c * h), (LOCAL,), gx._storage.data, dcols._storage.data,
+                            np.int64(i * c * h * wd), np.int64(nc), *map(np.int32, (c, h, wd)),
+                            *_geo_args(kernel, dilation, padding, stride), np.int32(oh), np.int32(ow), np.int64(ld))
+    if gw is not None:
+        gw = gw.reshape(w._shape)
+    return gx, gw, gb
+
+
+def max_pool2d(self, x, kernel, stride, padding, dilation, out_hw):
+    """(values, int64 flat H*W indices) of each max-pool window of a float32/float64 (N, C, H, W) tensor."""
+    if x.dtype not in (D.float32, D.float64):
+        return None
+    x = x.contiguous()
+    n, c, h, w = x._shape
+    oh, ow = out_hw
+    vals, idx = self.empty((n, c, oh, ow), x.dtype), self.empty((n, c, oh, ow), D.int64)
+    if vals.numel():
+        prg = _program(self, x.dtype)
+        interior = padding == (0, 0) and all((o - 1) * s + (k - 1) * d < size for o, s, k, d, size in zip(
+            out_hw, stride, kernel, dilation, (h, w)))
+        prg.maxpool_fwd_k(self.rt.queue, self.grid(n * c * oh), (LOCAL,), vals._storage.data, idx._storage.data,
+                          x._storage.data, np.int64(x._offset), np.int64(n * c),
+                          *map(np.int32, (h, w, oh, ow, *kernel, *stride, *padding, *dilation, interior)))
+    return vals, idx
+
+
+def max_pool2d_backward(self, g, indices, in_hw, window=None):
+    """Gradient of ``max_pool2d``: each input element gathers the output gradients of the windows
+    ``window`` = (kernel, stride, padding, dilation) that cover it and picked it."""
+    kernel, stride, padding, dilation = window
+    g = g.contiguous()
+    indices = indices.contiguous()
+    n, c, oh, ow = g._shape
+    h, w = in_hw
+    gx = self.empty((n, c, h, w), g.dtype)
+    if gx.numel():
+        prg = _program(self, g.dtype)
+        prg.maxpool_bwd_k(self.rt.queue, self.grid(n * c * h), (LOCAL,), gx._storage.data, g._storage.data,
+                          indices._storage.data, *map(np.int64, (g._offset, indices._offset, n * c)),
+                          *map(np.int32, (h, w, oh, ow, *kernel, *stride, *padding, *dilation)),
+                          np.int32(_tiling(kernel, stride, padding, dilation, (oh, ow), in_hw)))
+    return gx
+
+
+def _tiling(kernel, stride, padding, dilation, out_hw, in_hw):
+    """Whether the pooling windows lie side by side inside the image: each element in at most one window."""
+    return (tuple(stride) == tuple(kernel) and tuple(padding) == (0, 0) and tuple(dilation) == (1, 1)
+            and all(o * k <= i for o, k, i in zip(out_hw, kernel, in_hw)))
+
+
+def avg_pool2d(self, x, kernel, stride, padding, out_hw, count_include_pad, divisor):
+    """Window means of a float32/float64 (N, C, H, W) tensor (``divisor`` 0: PyTorch's own count)."""
+    if x.dtype not in (D.float32, D.float64):
+        return None
+    x = x.contiguous()
+    n, c, h, w = x._shape
+    oh, ow = out_hw
+    out = self.empty((n, c, oh, ow), x.dtype)
+    if out.numel():
+        prg = _program(self, x.dtype)
+        prg.avgpool_fwd_k(self.rt.queue, self.grid(n * c * oh), (LOCAL,), out._storage.data, x._storage.data,
+                          np.int64(x._offset), np.int64(n * c), *map(np.int32, (h, w, oh, ow, *kernel, *stride,
+                                                                                 *padding, count_include_pad, divisor)))
+    return out
+
+
+def avg_pool2d_backward(self, g, in_hw, kernel, stride, padding, count_include_pad, divisor):
+    """Gradient of ``avg_pool2d``: each input element gathers the divided gradients of the windows over it."""
+    g = g.contiguous()
+    n, c, oh, ow = g._shape
+    h, w = in_hw
+    gx = self.empty((n, c, h, w), g.dtype)
+    if gx.numel():
+        prg = _program(self, g.dtype)
+        prg.avgpool_bwd_k(self.rt.queue, self.grid(n * c * h), (LOCAL,), gx._storage.data, g._storage.data,
+                          np.int64(g._offset), np.int64(n * c), *map(np.int32, (h, w, oh, ow, *kernel, *stride,
+                                                                                 *padding, count_include_pad, divisor)))
+    return gx
+
+
+def install(cls):
+    global LOCAL, _index_program, reduce
+    from .backend import LOCAL
+    from .backend_ops import _index_program, reduce
+
+    for fn in (conv2d, conv2d_backward, max_pool2d, max_pool2d_backward, avg_pool2d, avg_pool2d_backward):
+        setattr(cls, fn.__name__, fn)
