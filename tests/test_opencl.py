@@ -371,6 +371,24 @@ def test_every_gemm_kernel(kernel):
         be.gemm_kernel = old
 
 
+def test_gemm_cpu_one_program_for_all_shapes():
+    """CPU shape: products of every width, in place or packed, K blocked or not, run through ONE gemm.cl
+    program (one gemm_cpu, one pack_b at first launch: the cold start of a training step), not a variant
+    per width."""
+    from pygrad.runtime import get_backend
+    from pygrad.runtime.opencl import kernels
+
+    be = get_backend(torch.device(DEV))
+    if be.rt.kernel_shape != "cpu":
+        pytest.skip("gemm_cpu is the CPU-shaped GEMM")
+    for m, k, n in [(64, 84, 10), (10, 84, 64), (6, 25, 784), (16, 150, 100), (300, 200, 130), (7, 3, 1)]:
+        a, b = torch.randn(m, k), torch.randn(k, n)
+        both(lambda p, q: p @ q, a, b)
+    progs = {key[2] for key in kernels._programs if key[0] == id(be.rt.context) and key[1] == "gemm.cl"
+             and any("CPU_GEMM" in d for d in key[2])}
+    assert len(progs) == 1, progs
+
+
 @pytest.mark.parametrize("direct_a", [False, True])
 @pytest.mark.parametrize("direct_b", [False, True])
 @pytest.mark.parametrize("row_blocks", [1, 3])
