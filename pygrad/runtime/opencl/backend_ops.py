@@ -570,7 +570,9 @@ def _gemm_cpu(self, a, b, c, M, N, K, strides, batch_strides, bdims):
     cfg = gemm_tune.config(self.rt)
     kc = self.gemm_kc if self.gemm_kc is not None else cfg["cpu_kc"]
     mb = self.gemm_row_blocks or cfg["cpu_mb"]
-    direct_a = self.gemm_direct_a if self.gemm_direct_a is not None else M * K <= _DIRECT_A_MAX
+    # A in place wherever its rows are contiguous along k (six row streams: as fast as a packed panel per core,
+    # without the packing pass), else packed unless small
+    direct_a = self.gemm_direct_a if self.gemm_direct_a is not None else sak == 1 or M * K <= _DIRECT_A_MAX
     direct_b = self.gemm_direct_b if self.gemm_direct_b is not None else K * N <= _DIRECT_B_MAX or M <= 64
     # in place: float16 loads of B's rows need them contiguous and 64-byte aligned, and N >= 64 (the last
     # block of columns is shifted left to end at N)
@@ -615,6 +617,9 @@ def _conv_gemm_group(self):
 # GFLOP/s): at N=256 packing neither runs at 105 against 63 packing both; a large B read in place
 # walks a new page for every k (N=1024: 145 against 218) unless few rows of A reuse it: packing
 # cannot pay off when M is small (the conv shape 20x75x48400: 153 in place against 34 packed).
+# A with rows contiguous along k is read in place at any size: per core on a Xeon (6 x 64 blocks, K
+# block 1024) 121-136 GFLOP/s against 109-129 packed at N = 1024-2048.  A transposed A (a new cache
+# line and page per k) is packed when large.
 _DIRECT_A_MAX = 512 * 512
 _DIRECT_B_MAX = 256 * 256
 
