@@ -1,18 +1,26 @@
 """fp32 GEMM on the OpenCL device vs NumPy (OpenBLAS) and PyTorch on this machine, in the same run.
 
-Run: ``python benchmarks/bench_gemm.py [--sizes 64,256,512,1024,2048] [--device opencl:1] [--old]``.
+Run: ``python benchmarks/bench_gemm.py [--sizes 64,256,512,1024,2048] [--device opencl:1] [--threads 1]``.
 Prints GFLOP/s and the ratio device/NumPy (higher is better, 1.0 is parity), plus the non-square shapes
 of the seeds' models (conv as im2col GEMM, Linear layers).  Times are medians of interleaved rounds
 (pygrad, NumPy, torch, one after the other), so load from other processes hits all columns alike.
-``--old`` adds a column with the CPU-shaped kernel as it was before K blocking (16-column blocks, no
-K block, 4 row blocks per work-item), for a before/after figure from one run.
+``--threads 1`` compares one core with one core (PoCL ``POCL_MAX_PTHREAD_COUNT=1``, OpenBLAS
+``OPENBLAS_NUM_THREADS=1``, torch ``set_num_threads(1)``) and adds GFLOP per CPU-second of this process
+(``cpu`` columns): on a machine loaded by other processes a steadier per-core figure than wall time.
 """
 import argparse
+import os
+import sys
 import time
 
-import numpy as np
+if __name__ == "__main__" and "--threads" in sys.argv:  # before NumPy and PoCL read them
+    _n = sys.argv[sys.argv.index("--threads") + 1]
+    for _v in ("POCL_MAX_PTHREAD_COUNT", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_v] = _n
 
-import pygrad
+import numpy as np  # noqa: E402
+
+import pygrad  # noqa: E402
 
 try:
     import torch
@@ -26,24 +34,16 @@ def once(fn):
     return time.perf_counter() - t
 
 
-def bench(m, k, n, dev, rounds, old):
+def bench(m, k, n, dev, rounds, cpu):
     a, b = np.random.rand(m, k).astype(np.float32), np.random.rand(k, n).astype(np.float32)
     da, db = pygrad.from_numpy(a).to(dev), pygrad.from_numpy(b).to(dev)
     be = pygrad.runtime.get_backend(da.device)
-    cls = type(be)
 
-    def run(cfg=(None, None, None)):
-        saved = cls.gemm_kc, cls.gemm_row_blocks, cls.gemm_nr
-        cls.gemm_kc, cls.gemm_row_blocks, cls.gemm_nr = cfg
-        try:
-            da @ db
-            be.synchronize()
-        finally:
-            cls.gemm_kc, cls.gemm_row_blocks, cls.gemm_nr = saved
+    def run():
+        da @ db
+        be.synchronize()
 
     fns = {"dev": run, "np": lambda: a @ b}
-    if old:
-        fns["old"] = lambda: run((0, 4, 16))
     if torch is not None:
         ta, tb = torch.from_numpy(a), torch.from_numpy(b)
         fns["torch"] = lambda: ta @ tb
@@ -51,18 +51,21 @@ def bench(m, k, n, dev, rounds, old):
         f()  # warm up (kernel build, pool)
     reps = max(1, int(0.05 / max(once(fns["np"]), 1e-6)))  # >= ~50 ms per timing of a small product
     times = {k: [] for k in fns}
+    ctimes = {k: [] for k in fns}
     for _ in range(rounds):
         for key, f in fns.items():
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             for _ in range(reps):
                 f()
             times[key].append((time.perf_counter() - t) / reps)
+            ctimes[key].append((time.process_time() - c) / reps)
     t = {key: float(np.median(v)) for key, v in times.items()}
+    ct = {key: float(np.median(v)) for key, v in ctimes.items()}
     flops = 2.0 * m * k * n
     gf = {key: f"{flops / v / 1e9:8.1f}" for key, v in t.items()}
     row = [f"{m}x{k}x{n}", gf["dev"], gf["np"], f"{t['np'] / t['dev']:6.2f}"]
-    if old:
-        row += [gf["old"], f"{t['np'] / t['old']:6.2f}"]
+    if cpu:  # GFLOP per CPU-second (one thread each: the work of one core, whatever else runs)
+        row += [f"{flops / ct['dev'] / 1e9:8.1f}", f"{flops / ct['np'] / 1e9:8.1f}", f"{ct['np'] / ct['dev']:6.2f}"]
     if torch is not None:
         row.append(gf["torch"])
     return row
@@ -73,22 +76,27 @@ def main():
     p.add_argument("--sizes", default="64,256,512,1024,2048")
     p.add_argument("--device", default="opencl")
     p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--old", action="store_true", help="also time the CPU-shaped kernel as it was before K blocking")
+    p.add_argument("--threads", type=int, default=0,
+                   help="threads of PoCL, OpenBLAS and torch (default: all); 1 adds GFLOP per CPU-second")
     p.add_argument("--no-shapes", action="store_true", help="only the square sizes")
     args = p.parse_args()
     import pygrad.runtime  # noqa: F401
 
+    if torch is not None and args.threads:
+        torch.set_num_threads(args.threads)
+    cpu = args.threads == 1
     be = pygrad.runtime.get_backend(pygrad.device(args.device))
     print(f"device: {be.rt.device.name.strip()} ({be.rt.device.platform.version.strip()}), "
-          f"kernel shape {be.rt.kernel_shape}; medians of {args.rounds} interleaved rounds")
-    head = ["M x K x N", "dev GF/s", "np GF/s", "dev/np"] + (["old GF/s", "old/np"] if args.old else []) \
+          f"kernel shape {be.rt.kernel_shape}; threads: {args.threads or 'all'}; "
+          f"medians of {args.rounds} interleaved rounds")
+    head = ["M x K x N", "dev GF/s", "np GF/s", "dev/np"] + (["dev GF/cpu-s", "np GF/cpu-s", "cpu dev/np"] if cpu else []) \
         + (["torch GF/s"] if torch is not None else [])
     shapes = [(s, s, s) for s in map(int, args.sizes.split(","))]
     if not args.no_shapes:  # the seeds' models: conv layers as im2col GEMMs (per sample) and Linear layers
         shapes += [(20, 75, 220 * 220), (10, 180, 218 * 218), (32, 10240, 2), (64, 256, 128)]
     print("  ".join(c.rjust(12) for c in head), flush=True)
     for m, k, n in shapes:
-        print("  ".join(c.rjust(12) for c in bench(m, k, n, args.device, args.rounds, args.old)), flush=True)
+        print("  ".join(c.rjust(12) for c in bench(m, k, n, args.device, args.rounds, cpu)), flush=True)
 
 
 if __name__ == "__main__":

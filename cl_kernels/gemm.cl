@@ -36,104 +36,105 @@ __kernel void gemm_naive(GEMM_ARGS) {
 #ifdef CPU_GEMM
 /* CPU path, step 1: pack operands into panels that the block kernel reads front to back.
  *   Ap[batch][m/RM][k][RM]  (RM rows of A side by side, zero-padded past M)
- *   Bp[batch][n/NR][k][NR]  (NR columns of B side by side, zero-padded past N; NR = 16 or 32)
+ *   Bp[batch][n/NR][k][NR]  (NR columns of B side by side, zero-padded past N)
  * Reading panels sequentially lets the hardware prefetcher stream them, instead of touching a new
  * page per k as a row-major B would. */
 #define RM 6
-#ifndef NR
-#define NR 32
-#endif
+#define NR 64
+#define PK 64                               /* k rows per packing work-item */
 __kernel void pack_a(__global float* Ap, __global const float* A, const long M, const long K, const long sam,
                      const long sak, const long ab0, const long ab1, const long nb1, const long offA, const long nz) {
-    long mt = (M + RM - 1) / RM;
-    PG_FOR(p, nz * mt) {                    /* one panel: RM rows of one batch entry, all k */
-        long z = p / mt, tile = p % mt;
-        __global const float* src = A + offA + (z / nb1) * ab0 + (z % nb1) * ab1;
+    long mt = (M + RM - 1) / RM, kch = (K + PK - 1) / PK;
+    PG_FOR(i, nz * mt * kch) {              /* PK k rows of one panel (RM rows of one batch entry) */
+        long p = i / kch, k0 = (i % kch) * PK, k1 = min(K, k0 + PK);
+        long z = p / mt, m0 = (p % mt) * RM;
+        __global const float* src = A + offA + (z / nb1) * ab0 + (z % nb1) * ab1 + m0 * sam;
         __global float* dst = Ap + p * K * RM;
-        for (long k = 0; k < K; ++k)
-            for (int r = 0; r < RM; ++r) {
-                long m = tile * RM + r;
-                dst[k * RM + r] = m < M ? src[m * sam + k * sak] : 0.0f;
-            }
+        if (m0 + RM <= M) {                 /* a full panel: no bounds per element */
+            for (long k = k0; k < k1; ++k)
+                for (int r = 0; r < RM; ++r) dst[k * RM + r] = src[r * sam + k * sak];
+        } else {
+            for (long k = k0; k < k1; ++k)
+                for (int r = 0; r < RM; ++r) dst[k * RM + r] = m0 + r < M ? src[r * sam + k * sak] : 0.0f;
+        }
     }
 }
 
 __kernel void pack_b(__global float* Bp, __global const float* B, const long N, const long K, const long sbk,
                      const long sbn, const long bb0, const long bb1, const long nb1, const long offB, const long nz) {
-    long nt = (N + NR - 1) / NR;
-    PG_FOR(p, nz * nt) {                    /* one panel: NR columns of one batch entry, all k */
-        long z = p / nt, tile = p % nt;
-        __global const float* src = B + offB + (z / nb1) * bb0 + (z % nb1) * bb1;
+    long nt = (N + NR - 1) / NR, kch = (K + PK - 1) / PK;
+    PG_FOR(i, nz * nt * kch) {              /* PK k rows of one panel (NR columns of one batch entry) */
+        long p = i / kch, k0 = (i % kch) * PK, k1 = min(K, k0 + PK);
+        long z = p / nt, n0 = (p % nt) * NR;
+        __global const float* src = B + offB + (z / nb1) * bb0 + (z % nb1) * bb1 + n0 * sbn;
         __global float* dst = Bp + p * K * NR;
-        for (long k = 0; k < K; ++k)        /* row by row: contiguous writes, and reads too if B is */
-            for (int j = 0; j < NR; ++j) {
-                long n = tile * NR + j;
-                dst[k * NR + j] = n < N ? src[k * sbk + n * sbn] : 0.0f;
+        if (n0 + NR <= N && sbn == 1) {     /* full rows of contiguous columns: 16-wide copies */
+            for (long k = k0; k < k1; ++k) {
+                __global const float* s = src + k * sbk;
+                __global float16* d = (__global float16*)(dst + k * NR);
+                d[0] = vload16(0, s); d[1] = vload16(1, s); d[2] = vload16(2, s); d[3] = vload16(3, s);
             }
+        } else {
+            for (long k = k0; k < k1; ++k)  /* row by row: contiguous writes, and reads too if B is */
+                for (int j = 0; j < NR; ++j) dst[k * NR + j] = n0 + j < N ? src[k * sbk + j * sbn] : 0.0f;
+        }
     }
 }
 
-/* CPU path, step 2: each work-item multiplies A panels by one B panel into RM x NR blocks of C held in
- * float16 registers (NR = 32: twelve accumulators, per k two 16-wide loads of B, six broadcasts of A,
- * twelve multiply-adds; an FMA's latency of 4 cycles on 2 ports needs >= 8 independent accumulators,
- * which the six of NR = 16 do not give).  Written as `c += a * b` (built with -cl-mad-enable, so it
- * becomes FMA instructions with the broadcast folded into the load) and with B read through a float16
- * pointer: PoCL compiles vload16() and vector mad()/fma() to out-of-line calls, which spill the
- * accumulators to memory on every iteration and cost a factor of 3 to 6.
- * K runs in blocks of KC (0: one block): the KC x NR slice of the B panel stays in L1 while the MB row
- * blocks of this work-item use it, and C's block is reloaded between K blocks.  Without it, at
- * K = 2048 a B panel (128 KiB at NR = 16) is streamed from L2 once per row block.
- * Small products cannot afford the two packing launches, so either operand may be read in place:
- *   DIRECT_A  A's rows through its strides (rows past M repeat row M-1; their results are dropped);
+/* CPU path, step 2: each work-item multiplies A panels by one B panel into RM x NR = 6 x 64 blocks of C
+ * held in 24 float16 registers (AVX-512 has 32: per k four 16-wide loads of B, six broadcasts of A,
+ * 24 multiply-adds; 10 loads per 24 FMAs, where 6 x 32 blocks needed 8 per 12 and ran ~15% slower
+ * per core on a Xeon).  Written as `c += a * b` (built with -cl-mad-enable, so it becomes FMA
+ * instructions) and with B read through a float16 pointer: PoCL compiles vload16() and vector
+ * mad()/fma() to out-of-line calls, which spill the accumulators to memory on every iteration and
+ * cost a factor of 3 to 6.
+ * K runs in blocks of kc (0: one block): the kc x NR slice of the B panel stays in cache while the MB
+ * row blocks of this work-item use it, and C's block is reloaded between K blocks.
+ * One kernel serves every shape: whether A and B are read in place is an argument, not a define:
+ *   direct_a  A's rows through its strides (rows past M repeat row M-1; their results are dropped),
+ *             else a packed panel: the same walk with a row stride of 1 and a k stride of RM;
  *   direct_b  B's rows as float16 where the host checked that they are contiguous and 64-byte aligned
- *             (an argument: a packed panel is the same walk with a row stride of NR, so one kernel serves both). */
-#if NR == 32
-#define NV 2
-#define ACC_DECL(r) float16 c##r = 0, d##r = 0;
-#define ACC_FMA(r, av) { float s_ = av; c##r += s_ * bv; d##r += s_ * bw; }
-#define ACC_TO(r, p) { vstore16(c##r, 0, p); vstore16(d##r, 1, p); }
-#define ACC_FROM(r, p) { c##r = vload16(0, p); d##r = vload16(1, p); }
-#else
-#define NV 1
-#define ACC_DECL(r) float16 c##r = 0;
-#define ACC_FMA(r, av) c##r += (av) * bv;
-#define ACC_TO(r, p) vstore16(c##r, 0, p);
-#define ACC_FROM(r, p) c##r = vload16(0, p);
-#endif
+ *             and N >= NR: the last, partial block of columns is then shifted left to end at N (its
+ *             columns left of the block's own start are computed but not stored), else a packed panel
+ *             (row stride NR). */
+#define ACC_DECL(r) float16 c##r = 0, d##r = 0, e##r = 0, f##r = 0;
+#define ACC_FMA(r, av) { float s_ = av; c##r += s_ * bv; d##r += s_ * bw; e##r += s_ * bx; f##r += s_ * by; }
+#define ACC_TO(r, p) { vstore16(c##r, 0, p); vstore16(d##r, 1, p); vstore16(e##r, 2, p); vstore16(f##r, 3, p); }
+#define ACC_FROM(r, p) { c##r = vload16(0, p); d##r = vload16(1, p); e##r = vload16(2, p); f##r = vload16(3, p); }
 __kernel void gemm_cpu(__global const float* A, __global const float* B, __global float* C, const long M,
                        const long N, const long K, const long sam, const long sak, const long sbk,
                        const long scm, const long scn, const long ab0, const long ab1, const long bb0,
                        const long bb1, const long cb0, const long cb1, const long nb1, const long offA,
-                       const long offB, const long offC, const long MB, const int direct_b) {
+                       const long offB, const long offC, const long MB, const long kc_arg, const int direct_a,
+                       const int direct_b) {
     long nt = get_global_id(0), mg = get_global_id(1), z = get_global_id(2);
     long n_tiles = (N + NR - 1) / NR, m_tiles = (M + RM - 1) / RM;
     if (nt >= n_tiles) return;
     long b0 = z / nb1, b1 = z % nb1;
     long n0 = nt * NR;
+    long nb = direct_b ? min(n0, N - NR) : n0;  /* first column of the block computed */
+    int jlo = (int)(n0 - nb);                   /* its first column stored */
     C += offC + b0 * cb0 + b1 * cb1;
-#if DIRECT_A
-    A += offA + b0 * ab0 + b1 * ab1;
-#endif
     /* B's rows: read in place (direct_b), or a packed panel, whose rows are NR floats apart (64-byte aligned) */
-    __global const float* b = direct_b ? B + offB + b0 * bb0 + b1 * bb1 + n0 : B + (z * n_tiles + nt) * K * NR;
+    __global const float* b = direct_b ? B + offB + b0 * bb0 + b1 * bb1 + nb : B + (z * n_tiles + nt) * K * NR;
     long bs = direct_b ? sbk : NR;
+    /* A's rows: in place (row r at r * sam, k stride sak) or a packed panel (row r at r, k stride RM) */
+    __global const float* abase = direct_a ? A + offA + b0 * ab0 + b1 * ab1 : A + z * m_tiles * K * RM;
+    long ars = direct_a ? sam : 1, aks = direct_a ? sak : RM, apanel = direct_a ? RM * sam : K * RM;
 #define B_ROW(k, v) (*(__global const float16*)(b + (k) * bs + 16 * (v)))
-    long kc = KC > 0 ? KC : K;
+    long kc = kc_arg > 0 ? kc_arg : K;
     for (long k0 = 0; k0 < K; k0 += kc) {
         long k1 = min(K, k0 + kc);
         for (long mt = mg * MB; mt < min(m_tiles, mg * MB + MB); ++mt) {
             long m0 = mt * RM;
-#if DIRECT_A
-            __global const float *a0 = A + min(m0, M - 1) * sam, *a1 = A + min(m0 + 1, M - 1) * sam,
-                                 *a2 = A + min(m0 + 2, M - 1) * sam, *a3 = A + min(m0 + 3, M - 1) * sam,
-                                 *a4 = A + min(m0 + 4, M - 1) * sam, *a5 = A + min(m0 + 5, M - 1) * sam;
-#define A_AT(r, k) a##r[(k) * sak]
-#else
-            __global const float* a = A + (z * m_tiles + mt) * K * RM;
-#define A_AT(r, k) a[(k) * RM + r]
-#endif
-            __global float* c = C + m0 * scm + n0 * scn;
-            bool full = m0 + RM <= M && n0 + NR <= N && scn == 1;
+            __global const float* a = abase + mt * apanel;
+            /* rows past M (in place) repeat the last row: offsets of rows 1..5 from row 0 */
+            long last = direct_a ? M - 1 - m0 : RM - 1;
+            long o1 = min(1L, last) * ars, o2 = min(2L, last) * ars, o3 = min(3L, last) * ars,
+                 o4 = min(4L, last) * ars, o5 = min(5L, last) * ars;
+#define A_AT(k, o) a[(k) * aks + (o)]
+            __global float* c = C + m0 * scm + nb * scn;
+            bool full = jlo == 0 && m0 + RM <= M && n0 + NR <= N && scn == 1;
             float rows[RM][NR];
             ACC_DECL(0) ACC_DECL(1) ACC_DECL(2) ACC_DECL(3) ACC_DECL(4) ACC_DECL(5)
             if (k0 > 0) {  /* continue the sums of the previous K blocks */
@@ -143,19 +144,16 @@ __kernel void gemm_cpu(__global const float* A, __global const float* B, __globa
                 } else {
                     for (int r = 0; r < RM; ++r)
                         for (int j = 0; j < NR; ++j)
-                            rows[r][j] = m0 + r < M && n0 + j < N ? c[r * scm + j * scn] : 0.0f;
+                            rows[r][j] = m0 + r < M && j >= jlo && nb + j < N ? c[r * scm + j * scn] : 0.0f;
                     ACC_FROM(0, rows[0]) ACC_FROM(1, rows[1]) ACC_FROM(2, rows[2])
                     ACC_FROM(3, rows[3]) ACC_FROM(4, rows[4]) ACC_FROM(5, rows[5])
                 }
             }
-#pragma unroll 4
+#pragma unroll 1
             for (long k = k0; k < k1; ++k) {
-                float16 bv = B_ROW(k, 0);
-#if NR == 32
-                float16 bw = B_ROW(k, 1);
-#endif
-                ACC_FMA(0, A_AT(0, k)) ACC_FMA(1, A_AT(1, k)) ACC_FMA(2, A_AT(2, k))
-                ACC_FMA(3, A_AT(3, k)) ACC_FMA(4, A_AT(4, k)) ACC_FMA(5, A_AT(5, k))
+                float16 bv = B_ROW(k, 0), bw = B_ROW(k, 1), bx = B_ROW(k, 2), by = B_ROW(k, 3);
+                ACC_FMA(0, A_AT(k, 0)) ACC_FMA(1, A_AT(k, o1)) ACC_FMA(2, A_AT(k, o2))
+                ACC_FMA(3, A_AT(k, o3)) ACC_FMA(4, A_AT(k, o4)) ACC_FMA(5, A_AT(k, o5))
             }
             if (full) {
                 ACC_TO(0, c) ACC_TO(1, c + scm) ACC_TO(2, c + 2 * scm)
@@ -165,7 +163,7 @@ __kernel void gemm_cpu(__global const float* A, __global const float* B, __globa
             ACC_TO(0, rows[0]) ACC_TO(1, rows[1]) ACC_TO(2, rows[2])
             ACC_TO(3, rows[3]) ACC_TO(4, rows[4]) ACC_TO(5, rows[5])
             for (int r = 0; r < RM && m0 + r < M; ++r)
-                for (int j = 0; j < NR && n0 + j < N; ++j) c[r * scm + j * scn] = rows[r][j];
+                for (int j = jlo; j < NR && nb + j < N; ++j) c[r * scm + j * scn] = rows[r][j];
         }
     }
 }

@@ -371,32 +371,56 @@ def test_every_gemm_kernel(kernel):
         be.gemm_kernel = old
 
 
+def test_gemm_cpu_one_program_for_all_shapes():
+    """CPU shape: products of every width, in place or packed, K blocked or not, run through ONE gemm.cl
+    program (one gemm_cpu, one pack_b at first launch: the cold start of a training step), not a variant
+    per width."""
+    from pygrad.runtime import get_backend
+    from pygrad.runtime.opencl import kernels
+
+    be = get_backend(torch.device(DEV))
+    if be.rt.kernel_shape != "cpu":
+        pytest.skip("gemm_cpu is the CPU-shaped GEMM")
+    for m, k, n in [(64, 84, 10), (10, 84, 64), (6, 25, 784), (16, 150, 100), (300, 200, 130), (7, 3, 1)]:
+        a, b = torch.randn(m, k), torch.randn(k, n)
+        both(lambda p, q: p @ q, a, b)
+    progs = {key[2] for key in kernels._programs if key[0] == id(be.rt.context) and key[1] == "gemm.cl"
+             and any("CPU_GEMM" in d for d in key[2])}
+    assert len(progs) == 1, progs
+
+
 @pytest.mark.parametrize("direct_a", [False, True])
 @pytest.mark.parametrize("direct_b", [False, True])
 @pytest.mark.parametrize("row_blocks", [1, 3])
-@pytest.mark.parametrize("kc_nr", [(None, None), (0, 16), (8, 32), (3, 16)])
-def test_gemm_cpu_in_place_and_packed_operands(direct_a, direct_b, row_blocks, kc_nr):
+@pytest.mark.parametrize("kc", [None, 0, 8, 3])
+def test_gemm_cpu_in_place_and_packed_operands(direct_a, direct_b, row_blocks, kc):
     """gemm_cpu reads A and/or B in place or from packed panels, one or several row blocks per
-    work-item, K in one block or in blocks of kc (C reloaded between them, edge tiles included), 16 or
-    32 columns per block; every mix gives the same product."""
+    work-item, K in one block or in blocks of kc (C reloaded between them, edge tiles included, the
+    last block of columns of an in-place B shifted left), narrow products as C^T = B^T A^T; every mix
+    gives the same product."""
     from pygrad.runtime import get_backend
 
     be = get_backend(torch.device(DEV))
-    saved = be.gemm_kernel, be.gemm_direct_a, be.gemm_direct_b, be.gemm_row_blocks, be.gemm_kc, be.gemm_nr
+    saved = be.gemm_kernel, be.gemm_direct_a, be.gemm_direct_b, be.gemm_row_blocks, be.gemm_kc
     be.gemm_kernel, be.gemm_direct_a, be.gemm_direct_b, be.gemm_row_blocks = "cpu", direct_a, direct_b, row_blocks
-    be.gemm_kc, be.gemm_nr = kc_nr
+    be.gemm_kc = kc
     try:
-        for m, k, n in [(1, 1, 16), (7, 65, 32), (13, 5, 48), (6, 16, 17), (19, 40, 70)]:
+        for m, k, n in [(1, 1, 16), (7, 65, 32), (13, 5, 48), (6, 16, 17), (19, 40, 70), (20, 7, 80), (9, 3, 64),
+                        (70, 9, 2), (13, 33, 144), (3, 5, 1)]:
             a, b = torch.randn(m, k), torch.randn(k, n)
             both(lambda p, q: p @ q, a, b)
             both(lambda p, q: p @ q, a.t().contiguous().t(), b)
-        big = torch.randn(40, 64)
+            both(lambda p, q: p @ q, a, b.t().contiguous().t())
+        big = torch.randn(40, 160)
         both(lambda p, q: p @ q[16:32], torch.randn(5, 16), big)   # B at an aligned offset: read in place
         both(lambda p, q: p @ q[3:19], torch.randn(5, 16), big)    # unaligned offset: packed
+        both(lambda p, q: p @ q[:, 16:96], torch.randn(5, 40), big)   # aligned column slice, rows strided
         both(lambda p, q: p @ q, torch.randn(3, 7, 9), torch.randn(3, 9, 32))
+        both(lambda p, q: p @ q, torch.randn(3, 7, 9), torch.randn(3, 9, 80))
+        both(lambda p, q: p @ q, torch.randn(2, 3, 70, 9), torch.randn(3, 9, 5))  # broadcast batch, narrow C
         both(lambda p, q: p @ q, torch.randn(2, 3, 7, 9), torch.randn(3, 9, 16))  # broadcast batch
     finally:
-        be.gemm_kernel, be.gemm_direct_a, be.gemm_direct_b, be.gemm_row_blocks, be.gemm_kc, be.gemm_nr = saved
+        be.gemm_kernel, be.gemm_direct_a, be.gemm_direct_b, be.gemm_row_blocks, be.gemm_kc = saved
 
 
 def test_pickle_keeps_the_device():

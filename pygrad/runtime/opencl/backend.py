@@ -166,8 +166,7 @@ class OpenCLBackend:
     gemm_direct_a = None  # gemm_cpu: None decides by size; True/False forces reading A in place or packed
     gemm_direct_b = None  # gemm_cpu: the same for B (in place only where its rows are contiguous and aligned)
     gemm_kc = None  # gemm_cpu: K block length (0 = all of K at once); None: gemm_tune.config (tuned or default)
-    gemm_nr = None  # gemm_cpu: columns of C per block, 16 or 32; None: 32 unless N <= 16
-    gemm_row_blocks = None  # gemm_cpu: 6-row blocks of C per work-item sharing one B slice in L1; None: config
+    gemm_row_blocks = None  # gemm_cpu: 6-row blocks of C per work-item sharing one B slice; None: config
     ew_cpu_local_one = True  # CPU shape: elementwise work-groups of one work-item (False before the device is first used: 64)
 
     def __init__(self, index):

@@ -551,70 +551,75 @@ def _gemm_split_k(self, a, b, out, split):
 
 
 def _gemm_cpu(self, a, b, c, M, N, K, strides, batch_strides, bdims):
-    """CPU devices: pack A into 6-row panels and B into 32-column panels, then the block kernel.
+    """CPU devices: pack A into 6-row panels and B into 64-column panels, then the block kernel.
 
     Small operands are read in place instead (packing costs a launch and a pass over the operand);
-    B only where its rows are contiguous and 64-byte aligned, as ``float16`` loads need."""
+    B only where its rows are contiguous and 64-byte aligned, as ``float16`` loads need.  One kernel
+    and one packing kernel per program serve every shape: what differs (in place or packed, the K
+    block, row blocks per work-item) is passed as arguments, so a training step compiles each once."""
     sam, sak, sbk, sbn, scm, scn = strides
-    ab, bb, cb = batch_strides
+    (ab, bb, cb), a_off, b_off = batch_strides, a._offset, b._offset
+    if N < _NR and M > N:
+        # narrow C: compute C^T = B^T A^T (transposes are strides), so the wide side fills the 64 columns
+        a, b, M, N = b, a, N, M
+        sam, sak, sbk, sbn, scm, scn = sbn, sbk, sak, sam, scn, scm
+        ab, bb, a_off, b_off = bb, ab, b_off, a_off
     z, i64 = bdims[0] * bdims[1], np.int64
     from . import gemm_tune
 
     cfg = gemm_tune.config(self.rt)
     kc = self.gemm_kc if self.gemm_kc is not None else cfg["cpu_kc"]
     mb = self.gemm_row_blocks or cfg["cpu_mb"]
-    direct_a = self.gemm_direct_a if self.gemm_direct_a is not None else M * K <= _DIRECT_A_MAX
+    # A in place wherever its rows are contiguous along k (six row streams: as fast as a packed panel per core,
+    # without the packing pass), else packed unless small
+    direct_a = self.gemm_direct_a if self.gemm_direct_a is not None else sak == 1 or M * K <= _DIRECT_A_MAX
     direct_b = self.gemm_direct_b if self.gemm_direct_b is not None else K * N <= _DIRECT_B_MAX or M <= 64
-    direct_b = direct_b and sbn == 1 and all(v % 16 == 0 for v in (N, sbk, b._offset, *bb))
-    # 32-column blocks (12 accumulators) unless N is narrow or B is read in place with N not a multiple of 32
-    nr = self.gemm_nr or (16 if N <= 16 or (direct_b and N % 32) else 32)
-    direct_b = direct_b and N % nr == 0
-    mt, nt = -(-M // 6), -(-N // nr)
+    # in place: float16 loads of B's rows need them contiguous and 64-byte aligned, and N >= 64 (the last
+    # block of columns is shifted left to end at N)
+    direct_b = direct_b and N >= _NR and sbn == 1 and all(v % 16 == 0 for v in (N, sbk, b_off, *bb))
+    mt, nt = -(-M // 6), -(-N // _NR)
     if self.gemm_row_blocks is None:  # keep >= 16 work-items per core for the load balance of small products
         while mb > 1 and nt * -(-mt // mb) * z < 16 * self.rt.device.max_compute_units:
             mb //= 2
-    # both widths (16 and 32 columns) come in one program: a LeNet step uses both, and one program build
-    # costs about as much as one variant.  Whether B is read in place is an argument (same kernel).
-    prg = kernels.program(self.rt, "gemm.cl", _gemm_cpu_defines(direct_a, kc, nr),
-                          group=[_gemm_cpu_defines(direct_a, kc, r) for r in (16, 32)])
+    prg = kernels.program(self.rt, "gemm.cl", _GEMM_CPU_DEFINES)
     q = self.rt.queue
     a_arg, b_arg = a._storage.data, b._storage.data
     if not direct_a:
         a_arg = self.rt.alloc(z * mt * K * 6 * 4)
         prg.pack_a(q, self.grid(z * mt), (LOCAL,), a_arg, a._storage.data,
-                   *map(i64, (M, K, sam, sak, ab[0], ab[1], bdims[1], a._offset, z)))
+                   *map(i64, (M, K, sam, sak, ab[0], ab[1], bdims[1], a_off, z)))
     if not direct_b:
-        b_arg = self.rt.alloc(z * nt * K * nr * 4)
+        b_arg = self.rt.alloc(z * nt * K * _NR * 4)
         prg.pack_b(q, self.grid(z * nt), (LOCAL,), b_arg, b._storage.data,
-                   *map(i64, (N, K, sbk, sbn, bb[0], bb[1], bdims[1], b._offset, z)))
+                   *map(i64, (N, K, sbk, sbn, bb[0], bb[1], bdims[1], b_off, z)))
     # one work-item per work-group: PoCL then runs each block as plain vector code
     prg.gemm_cpu(q, (nt, -(-mt // mb), z), (1, 1, 1), a_arg, b_arg, c._storage.data,
                  *map(i64, (M, N, K, sam, sak, sbk, scm, scn, ab[0], ab[1], bb[0], bb[1], cb[0], cb[1], bdims[1],
-                            a._offset, b._offset, c._offset, mb)), np.int32(direct_b))
+                            a_off, b_off, c._offset, mb, kc)), np.int32(direct_a), np.int32(direct_b))
 
 
-def _gemm_cpu_defines(direct_a, kc, nr):
-    return ("T float", "ACC float", "CPU_GEMM 1", f"DIRECT_A {int(direct_a)}", f"KC {int(kc)}", f"NR {nr}")
+_NR = 64  # columns of C per gemm_cpu block (NR in gemm.cl)
+# gemm_cpu's one program: everything else about a product is an argument
+_GEMM_CPU_DEFINES = ("T float", "ACC float", "CPU_GEMM 1")
 
 
 def _conv_gemm_group(self):
-    """The float32 GEMM programs that a convolution's im2col is followed by, built with index.cl's: gemm_cpu
-    (A read in place or packed, 16 or 32 columns) on CPU-shaped devices, gemm_tiled on GPU-shaped ones."""
+    """The float32 GEMM program that a convolution's im2col is followed by, built with index.cl's:
+    gemm_cpu on CPU-shaped devices, gemm_tiled on GPU-shaped ones."""
     if self.gemm_kernel is not None:
         return []
     if self.rt.kernel_shape == "gpu":
         return [kernels.Other(("gemm.cl", ("T float", "ACC float")))]
-    from . import gemm_tune
-
-    kc = self.gemm_kc if self.gemm_kc is not None else gemm_tune.config(self.rt)["cpu_kc"]
-    das = (self.gemm_direct_a,) if self.gemm_direct_a is not None else (True, False)
-    return [kernels.Other(("gemm.cl", _gemm_cpu_defines(da, kc, r))) for da in das for r in (16, 32)]
+    return [kernels.Other(("gemm.cl", _GEMM_CPU_DEFINES))]
 
 
 # When gemm_cpu reads operands in place instead of packing them.  Measured (2 Zen 5 cores, PoCL 3.1,
 # GFLOP/s): at N=256 packing neither runs at 105 against 63 packing both; a large B read in place
 # walks a new page for every k (N=1024: 145 against 218) unless few rows of A reuse it: packing
 # cannot pay off when M is small (the conv shape 20x75x48400: 153 in place against 34 packed).
+# A with rows contiguous along k is read in place at any size: per core on a Xeon (6 x 64 blocks, K
+# block 1024) 121-136 GFLOP/s against 109-129 packed at N = 1024-2048.  A transposed A (a new cache
+# line and page per k) is packed when large.
 _DIRECT_A_MAX = 512 * 512
 _DIRECT_B_MAX = 256 * 256
 
