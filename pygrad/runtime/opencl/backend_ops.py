@@ -13,8 +13,9 @@ from .backend import LOCAL, _ctype, _fix, _io_defines, _round_up, collapse, make
 # numpy reduction -> (identity, combine expression, accumulate as bool?)
 REDUCE = {
     np.sum: ("0", "((acc) + (v))"), np.prod: ("1", "((acc) * (v))"),
-    np.max: ("-INFINITY", "(((v) != (v) || (acc) != (acc)) ? (acc) + (v) : max(acc, v))"),
-    np.min: ("INFINITY", "(((v) != (v) || (acc) != (acc)) ? (acc) + (v) : min(acc, v))"),
+    # NaN wins: once acc is NaN no comparison replaces it (a select, which vectorises; fmax would drop NaN)
+    np.max: ("-INFINITY", "(((v) > (acc) || (v) != (v)) ? (v) : (acc))"),
+    np.min: ("INFINITY", "(((v) < (acc) || (v) != (v)) ? (v) : (acc))"),
     np.all: ("1", "((acc) && ((v) != 0))"), np.any: ("0", "((acc) || ((v) != 0))"),
 }
 # identity of max / min per integer OpenCL type (an int8 max starting from (char)INT_MIN = 0 was wrong)
@@ -65,9 +66,8 @@ def reduce(self, fn, x, dims, keepdim, out_dtype, compute_dtype):
                               group=_reduce_group(self, fn, x.dtype, compute_dtype, out.dtype))
         if gpu:
             _launch_cols_wg(self, prg.reduce_cols_wg_k, out, x, Lk, Lr, nout, nred)
-        else:
-            _launch_cols(self, prg.reduce_cols_k, out, x, Lk, Lr, nout, nred)
-        return out
+            return out
+        return _reduce_colblk(self, fn, x, out, Lk, Lr, nout, nred, fold, acc, out_dtype, compute_dtype)
     wg = gpu and nred >= _WG_MIN_ROW
     if wg:  # enough (output, chunk) work-groups to fill the device, each chunk >= 4 * WG elements
         want = -(-_groups_target(self) // nout)
@@ -85,6 +85,32 @@ def reduce(self, fn, x, dims, keepdim, out_dtype, compute_dtype):
     if nchunks > 1:
         partial = target._view((nout, nchunks), (nchunks, 1), 0)
         return reduce(self, fn, partial, (1,), False, out_dtype, compute_dtype).reshape(out_shape)
+    return out
+
+
+_CB = 512  # PG_CB in reduce.cl: outputs per task of reduce_colblk_k
+
+
+def _reduce_colblk(self, fn, x, out, Lk, Lr, nout, nred, fold, acc, out_dtype, compute_dtype):
+    """CPU shape, a column reduction (``x.sum(0)``): reduce_colblk_k, blocks of 512 outputs per task.  Where
+    there are too few blocks for the cores (a narrow matrix of many rows), the reduced dim is also split
+    into chunks whose partials a second launch folds (itself a column reduction of ``nchunks`` rows)."""
+    kn, ks, os_ = int(Lk["nd"]), Lk["strides"][1], Lk["strides"][0]
+    no, ni = (1, nout) if kn == 1 else (int(Lk["shape"][0]), int(Lk["shape"][1]))
+    kso, oso = (0, 0) if kn == 1 else (ks[0], os_[0])
+    tasks = no * -(-ni // _CB)
+    cores = self.rt.device.max_compute_units
+    want = -(-4 * cores // tasks)  # a few tasks per core (their sizes differ at the edges)
+    nchunks = int(max(1, min(want, nred // 64, 256)))
+    target = out if nchunks == 1 else self.empty((nchunks * nout,), compute_dtype if acc != "uchar" else D.bool_)
+    prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(d) for d in fold + _io_defines("O", target.dtype)),
+                          group=_reduce_group(self, fn, x.dtype, compute_dtype, target.dtype))
+    prg.reduce_colblk_k(self.rt.queue, *_row_grid(self, tasks * nchunks), target._storage.data, x._storage.data,
+                        *map(np.int64, (Lk["offset"][1], no, ni, kso, ks[kn - 1], oso, os_[kn - 1], nred,
+                                        Lr["strides"][1][0], nchunks)))
+    if nchunks > 1:
+        partial = target._view((nchunks, nout), (nout, 1), 0)
+        return reduce(self, fn, partial, (0,), False, out_dtype, compute_dtype).reshape(out._shape)
     return out
 
 
