@@ -171,29 +171,65 @@ def _load_defines(dtype, acc, fn):
     return [tin, f"LD_I(p,i)=((uchar)({value} != 0))"]
 
 
-def var_reduce(self, x, dims, n_eff, keepdim, root):
-    """var (root: std) of a float tensor over ``dims`` in one launch (``var_k``), or None where that kernel
-    would leave the device idle (few outputs of many elements: ops/reduce.py then composes reductions,
-    which split long rows)."""
+def var_reduce(self, x, dims, n_eff, keepdim, root, want_mean=False):
+    """var (root: std) of a float tensor over ``dims``, and with want_mean ``(var, mean)``: ``var_k`` (CPU shape:
+    ``var_cols_k`` for a column reduction), two passes over each chunk of the reduced elements, and where a
+    row was split into chunks (few long rows) ``var_merge_k`` folds the chunks' (count, mean, M2).  None where
+    the device lacks float64 and the shape needs chunks (ops/reduce.py then composes reductions)."""
     dims = tuple(dims)
     Lk, Lr, nout, nred, kshape = _split_layout(x, dims)
-    if nout < 64 and nred >= 8192:
-        return None
+    fp64 = self.rt.has_fp64
+    gpu = self.rt.kernel_shape == "gpu"
+    cols = not gpu and fp64 and _cols_layout(Lk, Lr)
+    cores = self.rt.device.max_compute_units
+    if cols:
+        kn = int(Lk["nd"])
+        no, ni = (1, nout) if kn == 1 else (int(Lk["shape"][0]), int(Lk["shape"][1]))
+        tasks = no * -(-ni // _VCB)
+        nchunks = int(max(1, min(-(-4 * cores // tasks), nred // 64, 256)))
+    elif gpu:
+        nchunks = int(max(1, min(-(-_groups_target(self) // max(nout, 1)), nred // (4 * self.wg), 1024)))
+    else:  # chunks of <= 64K elements (the second pass reads them from cache), and a few per core
+        nchunks = -(-nred // 65536)
+        if nout < 4 * cores:
+            nchunks = max(nchunks, min(-(-4 * cores // max(nout, 1)), nred // 4096))
+        nchunks = int(max(1, min(nchunks, 1024)))
+    if not fp64 and nchunks > 1:
+        if nout < 64 and nred >= 8192:
+            return None
+        nchunks = 1
     out_shape = tuple(1 if d in dims else s for d, s in enumerate(x._shape)) if keepdim else kshape
     out = self.empty(out_shape, x.dtype)
+    mean = self.empty(out_shape, x.dtype) if want_mean else out
     if nout == 0:
-        return out
-    acc = "double" if self.rt.has_fp64 else "float"
+        return (out, mean) if want_mean else out
+    acc = "double" if fp64 else "float"
+    fp = np.float64 if fp64 else np.float32
     defines = ["VAR=1", f"ACC={acc}"] + (["VAR_SCALED=1"] if acc == "float" else []) + _wg_defines(self)
     defines += _io_defines("I", x.dtype, acc) + _io_defines("O", x.dtype)
     prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(d) for d in defines))
-    args = (out._storage.data, x._storage.data, Lk, Lr, np.int64(nout), np.int64(nred),
-            (np.float64 if acc == "double" else np.float32)(n_eff), np.int32(bool(root)))
-    if self.rt.kernel_shape == "gpu":
-        prg.var_k(self.rt.queue, (min(nout, _MAX_GROUPS) * self.wg,), (self.wg,), *args)
+    part = self.rt.alloc(nout * nchunks * 3 * np.dtype(fp).itemsize) if nchunks > 1 else out._storage.data
+    flags = (fp(n_eff), np.int32(bool(root)), np.int32(bool(want_mean)))
+    bufs = (out._storage.data, mean._storage.data, part, x._storage.data)
+    if cols:
+        ks = Lk["strides"][1]
+        kso = 0 if kn == 1 else ks[0]
+        prg.var_cols_k(self.rt.queue, *_row_grid(self, tasks * nchunks), *bufs,
+                       *map(np.int64, (Lk["offset"][1], no, ni, kso, ks[kn - 1], nred, Lr["strides"][1][0], nchunks)),
+                       *flags)
     else:
-        prg.var_k(self.rt.queue, self.grid(nout), (LOCAL,), *args)
-    return out
+        args = bufs + (Lk, Lr, np.int64(nout), np.int64(nred), np.int64(nchunks)) + flags
+        if gpu:
+            prg.var_k(self.rt.queue, (min(nout * nchunks, _MAX_GROUPS) * self.wg,), (self.wg,), *args)
+        else:
+            prg.var_k(self.rt.queue, *_row_grid(self, nout * nchunks), *args)
+    if nchunks > 1:
+        prg.var_merge_k(self.rt.queue, self.grid(nout), (LOCAL,), out._storage.data, mean._storage.data, part,
+                        np.int64(nout), np.int64(nchunks), *flags)
+    return (out, mean) if want_mean else out
+
+
+_VCB = 256  # PG_VCB in reduce.cl: outputs per task of var_cols_k
 
 
 def _cols_layout(Lk, Lr):
