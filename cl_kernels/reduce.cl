@@ -59,6 +59,12 @@ inline long pg_red_off(const Layout* L, long r) {
  *   CPU shape: a task per work-item, contiguous runs through PG_VN independent accumulators;
  *   GPU shape: a work-group per task, each pass folded in local memory. */
 #define PG_VN 16
+/* a deviation scaled (VAR_SCALED) or not: no division per element where ACC is double */
+#ifdef VAR_SCALED
+#define PG_VDEV(v, mean, scale) (((v) - (mean)) / (scale))
+#else
+#define PG_VDEV(v, mean, scale) ((v) - (mean))
+#endif
 inline ACC pg_dev_scale(ACC mx) { return (mx > 0 && isfinite(mx)) ? mx : (ACC)1; }
 
 /* the result of one task: the output (one chunk) or the chunk's partial */
@@ -82,7 +88,7 @@ inline ACC pg_var_pass(__global const TI* p, const Layout* Lr, long r0, long r1,
     if (Lr->nd == 1 && Lr->strides[1][0] == 1) {
         if (dev) {
             for (; r + PG_VN <= r1; r += PG_VN)
-                for (int q = 0; q < PG_VN; ++q) { ACC c = (LD_I(p, r + q) - mean) / scale; a[q] += c * c; }
+                for (int q = 0; q < PG_VN; ++q) { ACC c = PG_VDEV(LD_I(p, r + q), mean, scale); a[q] += c * c; }
         } else {
             for (; r + PG_VN <= r1; r += PG_VN)
                 for (int q = 0; q < PG_VN; ++q) a[q] += LD_I(p, r + q);
@@ -90,7 +96,7 @@ inline ACC pg_var_pass(__global const TI* p, const Layout* Lr, long r0, long r1,
     }
     for (; r < r1; ++r) {
         ACC v = LD_I(p, pg_red_off(Lr, r));
-        if (dev) { v = (v - mean) / scale; v *= v; }
+        if (dev) { v = PG_VDEV(v, mean, scale); v *= v; }
         a[0] += v;
     }
     ACC s = 0;
@@ -193,7 +199,7 @@ void var_k(__global TO* out, __global TO* mean_out, __global ACC* part, __global
         scale = pg_dev_scale(pg_wg_fold(sh, mx, lid, 1));
 #endif
         for (long r = r0 + lid; r < r1; r += WG) {
-            ACC d = (LD_I(in, base + pg_red_off(&Lr, r)) - mean) / scale;
+            ACC d = PG_VDEV(LD_I(in, base + pg_red_off(&Lr, r)), mean, scale);
             q += d * d;
         }
         q = pg_wg_fold(sh, q, lid, 0);
