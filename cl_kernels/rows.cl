@@ -435,22 +435,25 @@ inline ACC pg_rr_final(ACC a, ACC b, ACC p) {
 /* CPU shape: a contiguous row through 8-wide loads (logsumexp: a max pass, then a sum pass; the row
  * stays in cache).  Max / min of |x| ignore NaN in the vector loop (fmax) and add v * 0 aside: that
  * is NaN for a NaN or an inf, and only then is the row searched again for a NaN. */
-inline ACC pg_rr_contig(__global const TI* q, long n, ACC p) {
+inline void pg_rr_contig(__global const TI* q, long n, ACC p, ACC* ra, ACC* rb) {
     long n8 = n & ~7L;
+    *rb = 0;
 #if RMODE == 0
     ACC8 m8 = (ACC8)(-INFINITY);
     for (long i = 0; i < n8; i += 8) m8 = fmax(m8, LD8_I(q, i));
     ACC m = pg_hmax8(m8);
     for (long i = n8; i < n; ++i) m = fmax(m, LD_I(q, i));
-    if (isinf(m)) m = 0;
+    ACC sh = isinf(m) ? (ACC)0 : m;
     ACC s = 0;
     for (long b0 = 0; b0 < n8; b0 += PG_RR_BLK) {
         ACC8 s8 = (ACC8)(0);
-        for (long i = b0; i < min(n8, b0 + PG_RR_BLK); i += 8) s8 += exp(LD8_I(q, i) - m);
+        for (long i = b0; i < min(n8, b0 + PG_RR_BLK); i += 8) s8 += exp(LD8_I(q, i) - sh);
         s += pg_hsum8(s8);
     }
-    for (long i = n8; i < n; ++i) s += exp(LD_I(q, i) - m);
-    return log(s) + m;
+    for (long i = n8; i < n; ++i) s += exp(LD_I(q, i) - sh);
+    /* state (a, b) = (shift, sum of exp(x - shift)): log(b) + a; nothing but -inf: the empty state */
+    *ra = (m == -INFINITY && s == 0) ? m : sh;
+    *rb = s;
 #elif RMODE == 3 || RMODE == 4
 #if RMODE == 3
 #define PG_RR_EXT fmax
@@ -464,8 +467,8 @@ inline ACC pg_rr_contig(__global const TI* q, long n, ACC p) {
                   PG_RR_EXT(PG_RR_EXT(m8.s5, m8.s6), m8.s7));
     for (long i = n8; i < n; ++i) { ACC v = LD_I(q, i); m = PG_RR_EXT(m, fabs(v)); z += v * (ACC)0; }
     if (z != z)
-        for (long i = 0; i < n; ++i) if (isnan(LD_I(q, i))) return NAN;
-    return m;
+        for (long i = 0; i < n; ++i) if (isnan(LD_I(q, i))) { m = NAN; break; }
+    *ra = m;
 #undef PG_RR_EXT
 #else
     ACC a = 0, b = 0;
@@ -484,33 +487,51 @@ inline ACC pg_rr_contig(__global const TI* q, long n, ACC p) {
         a += pg_hsum8(s8);
     }
     for (long i = n8; i < n; ++i) pg_rr_step(LD_I(q, i), &a, &b, p);
-    return pg_rr_final(a, b, p);
+    *ra = a; *rb = b;
 #endif
 }
 
-/* one work-item per row (CPU shape; GPUs for rows of fewer than 32 elements) */
-__kernel void rr_rows(__global TO* out, __global const TI* x, const Layout L, const long nrows, const long n,
-                      const long rs, const ACC p) {
-    PG_FOR(r, nrows) {
+/* CPU shape (and GPUs for rows of fewer than 32 elements): one work-item per (row, chunk), the chunk's
+ * state (a, b) from 8-wide loops.  nchunks == 1: the result goes to out; else the state of chunk c of row
+ * r goes to st[2 (r nchunks + c) + {0, 1}] and rr_fin_rows folds them (a single long row: the chunks run
+ * on all cores). */
+__kernel void rr_rows(__global TO* out, __global ACC* st, __global const TI* x, const Layout L, const long nrows,
+                      const long n, const long rs, const ACC p, const long nchunks) {
+    long per = (n + nchunks - 1) / nchunks;
+    PG_FOR(g, nrows * nchunks) {
+        long r = g / nchunks, c = g % nchunks;
         long oo, ox, u2, u3;
         pg_offsets(&L, r, &oo, &ox, &u2, &u3);
-        ACC res;
+        long i0 = min(n, c * per), i1 = min(n, i0 + per);
+        ACC a = RR_INIT_A, b = 0;
         if (rs == 1) {
-            res = pg_rr_contig(x + ox, n, p);
+            pg_rr_contig(x + ox + i0, i1 - i0, p, &a, &b);
         } else {
 #if RMODE == 0
             ACC m = -INFINITY, s = 0;
-            for (long i = 0; i < n; ++i) m = fmax(m, LD_I(x, ox + i * rs));
-            if (isinf(m)) m = 0;
-            for (long i = 0; i < n; ++i) s += exp(LD_I(x, ox + i * rs) - m);
-            res = log(s) + m;
+            for (long i = i0; i < i1; ++i) m = fmax(m, LD_I(x, ox + i * rs));
+            ACC sh = isinf(m) ? (ACC)0 : m;
+            for (long i = i0; i < i1; ++i) s += exp(LD_I(x, ox + i * rs) - sh);
+            a = (m == -INFINITY && s == 0) ? m : sh;
+            b = s;
 #else
-            ACC a = RR_INIT_A, b = 0;
-            for (long i = 0; i < n; ++i) pg_rr_step(LD_I(x, ox + i * rs), &a, &b, p);
-            res = pg_rr_final(a, b, p);
+            for (long i = i0; i < i1; ++i) pg_rr_step(LD_I(x, ox + i * rs), &a, &b, p);
 #endif
         }
-        ST_O(out, oo, res);
+        if (nchunks == 1) { ST_O(out, oo, pg_rr_final(a, b, p)); }
+        else { st[2 * g] = a; st[2 * g + 1] = b; }
+    }
+}
+
+/* second pass of rr_rows: a work-item per row folds its nchunks states in order */
+__kernel void rr_fin_rows(__global TO* out, __global const ACC* st, const Layout L, const long nrows, const ACC p,
+                          const long nchunks) {
+    PG_FOR(r, nrows) {
+        long oo, ox, u2, u3;
+        pg_offsets(&L, r, &oo, &ox, &u2, &u3);
+        ACC a = RR_INIT_A, b = 0;
+        for (long c = 0; c < nchunks; ++c) pg_rr_merge(st[2 * (r * nchunks + c)], st[2 * (r * nchunks + c) + 1], &a, &b);
+        ST_O(out, oo, pg_rr_final(a, b, p));
     }
 }
 

@@ -239,6 +239,21 @@ def row_reduce(self, x, kind, dims, keepdim, p=None):
                           i64(nrows), pv, i64(nchunks))
     else:
         prg = kernels.program(self.rt, "rows.cl", _defines(x.dtype) + (f"RMODE {mode}",))
-        prg.rr_rows(q, *_row_grid(self, nrows), out._storage.data, x._storage.data, Lk, i64(nrows), i64(n),
-                    i64(rs), pv)
+        nchunks = _cpu_row_chunks(self, nrows, n) if not gpu else 1
+        st = self.empty((2 * nrows * nchunks,), acc) if nchunks > 1 else out
+        prg.rr_rows(q, *_row_grid(self, nrows * nchunks), out._storage.data, st._storage.data, x._storage.data, Lk,
+                    i64(nrows), i64(n), i64(rs), pv, i64(nchunks))
+        if nchunks > 1:
+            prg.rr_fin_rows(q, self.grid(nrows), (LOCAL,), out._storage.data, st._storage.data, Lk, i64(nrows), pv,
+                            i64(nchunks))
     return out
+
+
+def _cpu_row_chunks(self, nrows, n):
+    """Chunks per row on a CPU-shaped device: fewer rows than cores leave cores idle, so each long row is
+    split into chunks (4 tasks per core, PoCL's threads take them as they come free; >= 32K elements each)
+    whose states a second launch folds."""
+    cores = self.rt.device.max_compute_units
+    if nrows >= cores:
+        return 1
+    return int(max(1, min(-(-4 * cores // nrows), n // 32768, 256)))
