@@ -202,6 +202,177 @@ __kernel void sm_bwd_item(__global TO* gx, __global const TI* y, __global const 
 }
 
 /* ---------------------------------------------------------------------------------------------- */
+/* softmax / log_softmax of few long rows (stride 1), in chunks over two launches so that every core  */
+/* (every compute unit) works: sm_stat_* writes the state of chunk c of row r to st[2 g], g = r      */
+/* nchunks + c: its max m_c and s_c = sum of exp(x - m_c) (exp(x) where m_c is infinite); sm_apply_*   */
+/* merges the row's states and writes the chunk.  Backward: sm_bstat_* writes the chunk's           */
+/* sum(SM_TERM) to st[g], sm_bapply_* adds the row's sums and writes the chunk's gradient.           */
+/* ---------------------------------------------------------------------------------------------- */
+/* the row's max and sum of exp(x - max) from its chunk states (NaN for an infinite max, as the
+ * one-launch kernels give: exp(inf - inf)) */
+inline void pg_sm_merge_st(__global const ACC* st, long nchunks, ACC* m, ACC* s) {
+    ACC mm = -INFINITY, ss = 0;
+    for (long c = 0; c < nchunks; ++c) mm = fmax(mm, st[2 * c]);
+    if (isinf(mm)) ss = NAN;
+    else
+        for (long c = 0; c < nchunks; ++c) { ACC sc = st[2 * c + 1]; ss += sc == (ACC)0 ? (ACC)0 : sc * exp(st[2 * c] - mm); }
+    *m = mm; *s = ss;
+}
+
+/* the chunk [i0, i1) of row r, for task g of a chunked launch */
+#define PG_SM_CHUNK(g, r, i0, i1) \
+    long r = (g) / nchunks, pg_c_ = (g) % nchunks, pg_per_ = (n + nchunks - 1) / nchunks; \
+    long i0 = min(n, pg_c_ * pg_per_), i1 = min(n, i0 + pg_per_)
+
+#ifdef PG_CPU
+__kernel void sm_stat_rows(__global ACC* st, __global const TI* x, const Layout L, const long nrows, const long n,
+                           const long nchunks) {
+    PG_FOR(g, nrows * nchunks) {
+        PG_SM_CHUNK(g, r, i0, i1);
+        long oo, ox, u2, u3;
+        pg_offsets(&L, r, &oo, &ox, &u2, &u3);
+        __global const TI* p = x + ox + i0;
+        long len = i1 - i0, n8 = len & ~7L;
+        ACC8 m8 = (ACC8)(-INFINITY);
+        for (long i = 0; i < n8; i += 8) m8 = fmax(m8, LD8_I(p, i));
+        ACC m = pg_hmax8(m8);
+        for (long i = n8; i < len; ++i) m = fmax(m, LD_I(p, i));
+        ACC sh = isinf(m) ? (ACC)0 : m;
+        ACC8 s8 = (ACC8)(0);
+        for (long i = 0; i < n8; i += 8) s8 += exp(LD8_I(p, i) - sh);
+        ACC s = pg_hsum8(s8);
+        for (long i = n8; i < len; ++i) s += exp(LD_I(p, i) - sh);
+        st[2 * g] = m; st[2 * g + 1] = s;
+    }
+}
+
+__kernel void sm_apply_rows(__global TO* out, __global const ACC* st, __global const TI* x, const Layout L,
+                            const long nrows, const long n, const long nchunks) {
+    PG_FOR(g, nrows * nchunks) {
+        PG_SM_CHUNK(g, r, i0, i1);
+        long oo, ox, u2, u3;
+        pg_offsets(&L, r, &oo, &ox, &u2, &u3);
+        ACC m, s;
+        pg_sm_merge_st(st + 2 * r * nchunks, nchunks, &m, &s);
+        __global const TI* p = x + ox + i0;
+        __global TO* q = out + oo + i0;
+        long len = i1 - i0, n8 = len & ~7L;
+#if LOG
+        ACC ls = log(s);
+        for (long i = 0; i < n8; i += 8) ST8_O(q, i, (LD8_I(p, i) - m) - ls);
+        for (long i = n8; i < len; ++i) ST_O(q, i, (LD_I(p, i) - m) - ls);
+#else
+        for (long i = 0; i < n8; i += 8) ST8_O(q, i, exp(LD8_I(p, i) - m) / s);
+        for (long i = n8; i < len; ++i) ST_O(q, i, exp(LD_I(p, i) - m) / s);
+#endif
+    }
+}
+
+__kernel void sm_bstat_rows(__global ACC* st, __global const TI* y, __global const TI* g_, const Layout L,
+                            const long nrows, const long n, const long nchunks) {
+    PG_FOR(g, nrows * nchunks) {
+        PG_SM_CHUNK(g, r, i0, i1);
+        long oo, oy, og, u3;
+        pg_offsets(&L, r, &oo, &oy, &og, &u3);
+        __global const TI* py = y + oy + i0;
+        __global const TI* pg = g_ + og + i0;
+        long len = i1 - i0, n8 = len & ~7L;
+        ACC8 s8 = (ACC8)(0);
+        for (long i = 0; i < n8; i += 8) s8 += SM_TERM(LD8_I(pg, i), LD8_I(py, i));
+        ACC s = pg_hsum8(s8);
+        for (long i = n8; i < len; ++i) s += SM_TERM(LD_I(pg, i), LD_I(py, i));
+        st[g] = s;
+    }
+}
+
+__kernel void sm_bapply_rows(__global TO* gx, __global const ACC* st, __global const TI* y, __global const TI* g_,
+                             const Layout L, const long nrows, const long n, const long nchunks) {
+    PG_FOR(g, nrows * nchunks) {
+        PG_SM_CHUNK(g, r, i0, i1);
+        long oo, oy, og, u3;
+        pg_offsets(&L, r, &oo, &oy, &og, &u3);
+        ACC s = 0;
+        for (long c = 0; c < nchunks; ++c) s += st[r * nchunks + c];
+        __global const TI* py = y + oy + i0;
+        __global const TI* pg = g_ + og + i0;
+        __global TO* q = gx + oo + i0;
+        long len = i1 - i0, n8 = len & ~7L;
+        for (long i = 0; i < n8; i += 8) ST8_O(q, i, SM_GRAD(LD8_I(pg, i), LD8_I(py, i), s));
+        for (long i = n8; i < len; ++i) ST_O(q, i, SM_GRAD(LD_I(pg, i), LD_I(py, i), s));
+    }
+}
+#else
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void sm_stat_wg(__global ACC* st, __global const TI* x, const Layout L, const long nrows, const long n,
+                const long nchunks) {
+    __local ACC lm[WG], ls_[WG];
+    int lid = get_local_id(0);
+    for (long g = get_group_id(0); g < nrows * nchunks; g += get_num_groups(0)) {
+        PG_SM_CHUNK(g, r, i0, i1);
+        long oo, ox, u2, u3;
+        pg_offsets(&L, r, &oo, &ox, &u2, &u3);
+        ACC m = -INFINITY, s = 0;
+        for (long i = i0 + lid; i < i1; i += WG) pg_online(LD_I(x, ox + i), &m, &s);
+        lm[lid] = m; ls_[lid] = s;
+        barrier(CLK_LOCAL_MEM_FENCE);
+#define PG_SM_AT(i, j) ACC a = lm[i], b = ls_[i]; pg_online_merge(lm[j], ls_[j], &a, &b); lm[i] = a; ls_[i] = b
+        PG_WG_TREE(lid, WG, PG_SM_AT)
+#undef PG_SM_AT
+        if (lid == 0) { st[2 * g] = lm[0]; st[2 * g + 1] = ls_[0]; }
+        barrier(CLK_LOCAL_MEM_FENCE);  /* lm / ls_ are rewritten for the next g */
+    }
+}
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void sm_apply_wg(__global TO* out, __global const ACC* st, __global const TI* x, const Layout L, const long nrows,
+                 const long n, const long nchunks) {
+    for (long g = get_group_id(0); g < nrows * nchunks; g += get_num_groups(0)) {
+        PG_SM_CHUNK(g, r, i0, i1);
+        long oo, ox, u2, u3;
+        pg_offsets(&L, r, &oo, &ox, &u2, &u3);
+        ACC m, s;
+        pg_sm_merge_st(st + 2 * r * nchunks, nchunks, &m, &s);  /* (each work-item: the states are few, cached) */
+#if LOG
+        ACC lg = log(s);
+        for (long i = i0 + get_local_id(0); i < i1; i += WG) ST_O(out, oo + i, (LD_I(x, ox + i) - m) - lg);
+#else
+        for (long i = i0 + get_local_id(0); i < i1; i += WG) ST_O(out, oo + i, exp(LD_I(x, ox + i) - m) / s);
+#endif
+    }
+}
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void sm_bstat_wg(__global ACC* st, __global const TI* y, __global const TI* g_, const Layout L, const long nrows,
+                 const long n, const long nchunks) {
+    __local ACC buf[WG];
+    int lid = get_local_id(0);
+    for (long g = get_group_id(0); g < nrows * nchunks; g += get_num_groups(0)) {
+        PG_SM_CHUNK(g, r, i0, i1);
+        long oo, oy, og, u3;
+        pg_offsets(&L, r, &oo, &oy, &og, &u3);
+        ACC s = 0;
+        for (long i = i0 + lid; i < i1; i += WG) s += SM_TERM(LD_I(g_, og + i), LD_I(y, oy + i));
+        s = pg_wg_sum(s, buf);
+        if (lid == 0) st[g] = s;
+    }
+}
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void sm_bapply_wg(__global TO* gx, __global const ACC* st, __global const TI* y, __global const TI* g_,
+                  const Layout L, const long nrows, const long n, const long nchunks) {
+    for (long g = get_group_id(0); g < nrows * nchunks; g += get_num_groups(0)) {
+        PG_SM_CHUNK(g, r, i0, i1);
+        long oo, oy, og, u3;
+        pg_offsets(&L, r, &oo, &oy, &og, &u3);
+        ACC s = 0;
+        for (long c = 0; c < nchunks; ++c) s += st[r * nchunks + c];
+        for (long i = i0 + get_local_id(0); i < i1; i += WG)
+            ST_O(gx, oo + i, SM_GRAD(LD_I(g_, og + i), LD_I(y, oy + i), s));
+    }
+}
+#endif
+
+/* ---------------------------------------------------------------------------------------------- */
 /* layer norm over contiguous rows of n elements: y = (x - mean) * rstd * w + b                    */
 /* flags: bit 0 = has weight, bit 1 = has bias.  mean and rstd are stored per row (ACC).            */
 /* ---------------------------------------------------------------------------------------------- */
