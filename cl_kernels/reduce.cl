@@ -461,20 +461,25 @@ void scan_wg_k(__global TO* out, __global const TI* in, const Layout Lk, const l
 
 #else
 /* argmax / argmin along one dim: first index of the extreme value (NaN counts as the extreme), and
- * that value itself into vals (max(dim) / min(dim) want both; ST_V stores nothing for argmax). */
+ * that value itself into vals (max(dim) / min(dim) want both; ST_V stores nothing for argmax).
+ * Few long rows are split into nchunks chunks: task g = j nchunks + c writes chunk c's best index and
+ * value to out[g] / vals[g], and argmerge_k picks each row's winner (the first of equals). */
 __kernel void argreduce_k(__global long* out, __global TV* vals, __global const TI* in, const Layout Lk,
-                          const long nout, const long nred, const long rstride) {
-    PG_FOR(j, nout) {
+                          const long nout, const long nred, const long rstride, const long nchunks) {
+    PG_FOR(g, nout * nchunks) {
+        long j = g / nchunks, part = g % nchunks;
         long o_out, base, u2, u3;
         pg_offsets(&Lk, j, &o_out, &base, &u2, &u3);
-        ACC best = LD_I(in, base);
-        long best_i = 0, r = 1;
+        long per = (nred + nchunks - 1) / nchunks;
+        long r0 = min(nred - 1, part * per), r1 = min(nred, r0 + per);  /* (a chunk past the end: the last element) */
+        ACC best = LD_I(in, base + r0 * rstride);
+        long best_i = r0, r = r0 + 1;
 #ifdef PG_CPU
         /* a contiguous row, in blocks of PG_ABLK: the block's extreme through PG_ANACC independent
          * accumulators (vectorised, no branch per element); only a block whose extreme beats the best so
          * far is searched again for the first index of that value (a NaN is the extreme of its block) */
         if (rstride == 1) {
-            for (; r + PG_ABLK <= nred; r += PG_ABLK) {
+            for (; r + PG_ABLK <= r1; r += PG_ABLK) {
                 ACC a[PG_ANACC];
                 for (int q = 0; q < PG_ANACC; ++q) a[q] = LD_I(in, base + r + q);
                 for (int i = PG_ANACC; i < PG_ABLK; i += PG_ANACC)
@@ -491,14 +496,34 @@ __kernel void argreduce_k(__global long* out, __global TV* vals, __global const 
             }
         }
 #endif
-        for (; r < nred; ++r) {
+        for (; r < r1; ++r) {
             ACC v = LD_I(in, base + r * rstride);
             if (BETTER(v, best)) { best = v; best_i = r; }
         }
-        out[o_out] = best_i;
-        ST_V(vals, o_out, best);
+        long o = nchunks == 1 ? o_out : g;
+        out[o] = best_i;
+        ST_V(vals, o, best);
     }
 }
+
+#ifdef LD_V
+/* second pass of a chunked argreduce: output j takes the first best of its chunks' (index, value) */
+__kernel void argmerge_k(__global long* out, __global TO* vals, __global const long* pidx, __global const TV* pvals,
+                         const Layout Lk, const long nout, const long nchunks, const int with_values) {
+    PG_FOR(j, nout) {
+        long o_out, base, u2, u3;
+        pg_offsets(&Lk, j, &o_out, &base, &u2, &u3);
+        ACC best = LD_V(pvals, j * nchunks);
+        long bi = pidx[j * nchunks];
+        for (long c = 1; c < nchunks; ++c) {
+            ACC v = LD_V(pvals, j * nchunks + c);
+            if (BETTER(v, best)) { best = v; bi = pidx[j * nchunks + c]; }
+        }
+        out[o_out] = bi;
+        if (with_values) { ST_O(vals, o_out, best); }
+    }
+}
+#endif
 
 /* argreduce_k for a reduced dim slower than the innermost kept one: 16 neighbouring outputs per
  * task, as reduce_cols_k (the window dim of max-pooling's columns). */
@@ -530,16 +555,20 @@ __kernel void argreduce_cols_k(__global long* out, __global TV* vals, __global c
  * local memory, preferring the better value and, between equals (or two NaNs), the smaller index. */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void argreduce_wg_k(__global long* out, __global TV* vals, __global const TI* in, const Layout Lk,
-                    const long nout, const long nred, const long rstride) {
+                    const long nout, const long nred, const long rstride, const long nchunks) {
     __local ACC shv[WG];
     __local long shi[WG];
     int lid = get_local_id(0);
-    for (long j = get_group_id(0); j < nout; j += get_num_groups(0)) {
+    for (long g = get_group_id(0); g < nout * nchunks; g += get_num_groups(0)) {
+        long j = g / nchunks, part = g % nchunks;
         long o_out, base, u2, u3;
         pg_offsets(&Lk, j, &o_out, &base, &u2, &u3);
+        long per = (nred + nchunks - 1) / nchunks;
+        long r0 = min(nred - 1, part * per), r1 = min(nred, r0 + per);
+        if (nchunks > 1) o_out = g;  /* a chunk's partial (argmerge_k picks the winner) */
         ACC best = 0;
         long bi = -1;  /* none yet (work-items past the row's end keep it) */
-        for (long r = lid; r < nred; r += WG) {
+        for (long r = r0 + lid; r < r1; r += WG) {
             ACC v = LD_I(in, base + r * rstride);
             if (bi < 0 || BETTER(v, best)) { best = v; bi = r; }
         }

@@ -250,34 +250,63 @@ def _launch_cols(self, kernel, out, x, Lk, Lr, nout, nred):
 
 
 def _arg_reduce(self, x, axis, keepdims, better, with_values=False):
-    """Index of the best element along ``axis`` (and, with_values, that element): argreduce_k."""
+    """Index of the best element along ``axis`` (and, with_values, that element): argreduce_k.  Few long
+    rows go in chunks (argreduce_k / argreduce_wg_k write each chunk's best, argmerge_k picks the first
+    best of each row), so that every core (compute unit) works."""
     d = axis
     Lk, Lr, nout, nred, kshape = _split_layout(x, (d,))
     out = self.empty(kshape, D.int64)
     vals = self.empty(kshape, x.dtype) if with_values else None
     if nout:
-        prg = kernels.program(self.rt, "reduce.cl", _arg_defines(self, x.dtype, better, with_values),
-                              group=_reduce_group(self, better, x.dtype, x.dtype, x.dtype))
-        vbuf = (vals if with_values else out)._storage.data
+        gpu = self.rt.kernel_shape == "gpu"
         if _cols_layout(Lk, Lr):
+            prg = kernels.program(self.rt, "reduce.cl", _arg_defines(self, x.dtype, better, with_values),
+                                  group=_reduce_group(self, better, x.dtype, x.dtype, x.dtype))
+            vbuf = (vals if with_values else out)._storage.data
             _launch_cols(self, prg.argreduce_cols_k, (out, vbuf), x, Lk, Lr, nout, nred)
-        elif self.rt.kernel_shape == "gpu" and nred >= _WG_MIN_ROW:
-            prg.argreduce_wg_k(self.rt.queue, (min(nout, _MAX_GROUPS) * self.wg,), (self.wg,), out._storage.data,
-                               vbuf, x._storage.data, Lk, np.int64(nout), np.int64(nred), np.int64(x._strides[d]))
+            return _arg_result(out, vals, d, keepdims, with_values)
+        wg = gpu and nred >= _WG_MIN_ROW
+        if wg:
+            nchunks = int(max(1, min(-(-_groups_target(self) // nout), nred // (4 * self.wg), 1024)))
         else:
-            prg.argreduce_k(self.rt.queue, *_row_grid(self, nout), out._storage.data, vbuf, x._storage.data, Lk,
-                            np.int64(nout), np.int64(nred), np.int64(x._strides[d]))
+            cores = self.rt.device.max_compute_units
+            nchunks = 1 if nout >= cores else int(max(1, min(-(-4 * cores // nout), nred // 32768, 256)))
+        chunked = nchunks > 1
+        prg = kernels.program(self.rt, "reduce.cl", _arg_defines(self, x.dtype, better, with_values or chunked),
+                              group=_reduce_group(self, better, x.dtype, x.dtype, x.dtype))
+        if chunked:
+            t_out, t_vals = self.empty((nout * nchunks,), D.int64), self.empty((nout * nchunks,), x.dtype)
+        else:
+            t_out, t_vals = out, (vals if with_values else out)
+        args = (t_out._storage.data, t_vals._storage.data, x._storage.data, Lk, np.int64(nout), np.int64(nred),
+                np.int64(x._strides[d]), np.int64(nchunks))
+        if wg:
+            prg.argreduce_wg_k(self.rt.queue, (min(nout * nchunks, _MAX_GROUPS) * self.wg,), (self.wg,), *args)
+        else:
+            prg.argreduce_k(self.rt.queue, *_row_grid(self, nout * nchunks), *args)
+        if chunked:
+            prg.argmerge_k(self.rt.queue, self.grid(nout), (LOCAL,), out._storage.data,
+                           (vals if with_values else out)._storage.data, t_out._storage.data, t_vals._storage.data,
+                           Lk, np.int64(nout), np.int64(nchunks), np.int32(bool(with_values)))
+    return _arg_result(out, vals, d, keepdims, with_values)
+
+
+def _arg_result(out, vals, d, keepdims, with_values):
     if with_values:
         return (vals.unsqueeze(d), out.unsqueeze(d)) if keepdims else (vals, out)
     return out.unsqueeze(d) if keepdims else out
 
 
 def _arg_defines(self, dtype, better, with_values):
-    """reduce.cl's defines for argreduce_*: index (and with_values the value) of the ``better`` element."""
+    """reduce.cl's defines for argreduce_* (and argmerge_k): index (and with_values the value) of the ``better``
+    element."""
     acc = _ctype(dtype) if dtype is not D.bool_ else "uchar"
     defines = [f"ACC={acc}", f"BETTER(v,best)={better}"] + _io_defines("I", dtype, acc)
-    defines += [f"TV={dtype.cl if dtype is not D.bool_ else 'uchar'}",
-                _io_defines("V", dtype, acc)[2]] if with_values else ["TV=uchar", "ST_V(p,i,v)="]
+    if with_values:
+        _, ld_v, st_v = _io_defines("V", dtype, acc)
+        defines += [f"TV={dtype.cl if dtype is not D.bool_ else 'uchar'}", st_v, ld_v] + _io_defines("O", dtype)
+    else:
+        defines += ["TV=uchar", "ST_V(p,i,v)="]
     return tuple(_fix(s) for s in defines + _wg_defines(self))
 
 
