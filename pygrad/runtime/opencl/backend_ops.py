@@ -114,6 +114,16 @@ def _reduce_colblk(self, fn, x, out, Lk, Lr, nout, nred, fold, acc, out_dtype, c
     return out
 
 
+def _cpu_row_chunks(self, nrows, n, min_chunk=32768):
+    """Chunks per row on a CPU-shaped device: fewer rows than cores leave cores idle, so each long row is
+    split into chunks (4 tasks per core, PoCL's threads take them as they come free; >= min_chunk elements
+    each) whose results a second launch folds."""
+    cores = self.rt.device.max_compute_units
+    if nrows >= cores:
+        return 1
+    return int(max(1, min(-(-4 * cores // max(nrows, 1)), n // min_chunk, 256)))
+
+
 def _row_grid(self, n):
     """(global, local) size of a launch of n long tasks (rows, chunks of a row): PoCL runs a work-group on
     one core, so fewer tasks than 64 per core go one per work-group (x.sum(1) of 2 long rows on 2 cores)."""
@@ -190,10 +200,7 @@ def var_reduce(self, x, dims, n_eff, keepdim, root, want_mean=False):
     elif gpu:
         nchunks = int(max(1, min(-(-_groups_target(self) // max(nout, 1)), nred // (4 * self.wg), 1024)))
     else:  # chunks of <= 64K elements (the second pass reads them from cache), and a few per core
-        nchunks = -(-nred // 65536)
-        if nout < 4 * cores:
-            nchunks = max(nchunks, min(-(-4 * cores // max(nout, 1)), nred // 4096))
-        nchunks = int(max(1, min(nchunks, 1024)))
+        nchunks = int(max(min(-(-nred // 65536), 1024), _cpu_row_chunks(self, nout, nred, 4096)))
     if not fp64 and nchunks > 1:
         if nout < 64 and nred >= 8192:
             return None
@@ -269,8 +276,7 @@ def _arg_reduce(self, x, axis, keepdims, better, with_values=False):
         if wg:
             nchunks = int(max(1, min(-(-_groups_target(self) // nout), nred // (4 * self.wg), 1024)))
         else:
-            cores = self.rt.device.max_compute_units
-            nchunks = 1 if nout >= cores else int(max(1, min(-(-4 * cores // nout), nred // 32768, 256)))
+            nchunks = _cpu_row_chunks(self, nout, nred)
         chunked = nchunks > 1
         prg = kernels.program(self.rt, "reduce.cl", _arg_defines(self, x.dtype, better, with_values or chunked),
                               group=_reduce_group(self, better, x.dtype, x.dtype, x.dtype))

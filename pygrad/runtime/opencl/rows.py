@@ -10,6 +10,7 @@ import numpy as np
 
 from ... import _core
 from ... import dtypes as D
+from . import backend_ops as _bo
 from . import kernels
 from .backend import LOCAL, _fix, _io_defines, collapse, make_layout
 
@@ -114,7 +115,7 @@ def _sm_chunks(self, nrows, n):
         if n < _WG_MIN:
             return 1
         return int(max(1, min(-(-_groups_target(self) // nrows), n // (4 * _wg_size(n)), 1024)))
-    return _cpu_row_chunks(self, nrows, n)
+    return _bo._cpu_row_chunks(self, nrows, n)
 
 
 def softmax(self, x, dim, log):
@@ -264,7 +265,7 @@ def row_reduce(self, x, kind, dims, keepdim, p=None):
                           i64(nrows), pv, i64(nchunks))
     else:
         prg = kernels.program(self.rt, "rows.cl", _defines(x.dtype) + (f"RMODE {mode}",))
-        nchunks = _cpu_row_chunks(self, nrows, n) if not gpu else 1
+        nchunks = _bo._cpu_row_chunks(self, nrows, n) if not gpu else 1
         st = self.empty((2 * nrows * nchunks,), acc) if nchunks > 1 else out
         prg.rr_rows(q, *_row_grid(self, nrows * nchunks), out._storage.data, st._storage.data, x._storage.data, Lk,
                     i64(nrows), i64(n), i64(rs), pv, i64(nchunks))
@@ -272,13 +273,3 @@ def row_reduce(self, x, kind, dims, keepdim, p=None):
             prg.rr_fin_rows(q, self.grid(nrows), (LOCAL,), out._storage.data, st._storage.data, Lk, i64(nrows), pv,
                             i64(nchunks))
     return out
-
-
-def _cpu_row_chunks(self, nrows, n):
-    """Chunks per row on a CPU-shaped device: fewer rows than cores leave cores idle, so each long row is
-    split into chunks (4 tasks per core, PoCL's threads take them as they come free; >= 32K elements each)
-    whose states a second launch folds."""
-    cores = self.rt.device.max_compute_units
-    if nrows >= cores:
-        return 1
-    return int(max(1, min(-(-4 * cores // nrows), n // 32768, 256)))
