@@ -555,7 +555,7 @@ __kernel void ln_bwd_wb(__global ACC* gw, __global ACC* gb, __global const TI* x
 /* fold one element v into the state (a, b) (GPU shape: scalar, online) */
 inline void pg_rr_step(ACC v, ACC* a, ACC* b, ACC p) {
 #if RMODE == 0
-    if (v != v) *b = NAN;                                          /* NaN sticks */
+    if (v != v || *b != *b) *b = NAN;                              /* NaN sticks (a later max reset it) */
     else if (v > *a) { *b = (*a == -INFINITY ? (ACC)0 : *b * exp(*a - v)) + (ACC)1; *a = v; }
     else if (v == *a && v == INFINITY) *b += (ACC)1;                /* inf - inf is no NaN here */
     else if (v != -INFINITY) *b += exp(v - *a);
