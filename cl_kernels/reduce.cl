@@ -208,6 +208,55 @@ void var_k(__global TO* out, __global TO* mean_out, __global ACC* part, __global
                                    want_mean);
     }
 }
+/* GPUs, var over a reduced dim slower than the innermost kept one (x.var(0)): as reduce_cols_wg_k, a
+ * work-group of 32 x (WG / 32) items; the 32 along x own neighbouring output columns (coalesced rows),
+ * the WG / 32 along y split the rows and fold each pass (sum, [largest deviation,] squared deviations)
+ * in local memory.  One chunk: the outputs are a fresh contiguous (no, ni). */
+#define PG_VCW 32
+#define PG_VCH (WG / PG_VCW)
+inline ACC pg_col_fold(__local ACC* sh, ACC v, int lx, int ly, int take_max) {
+    sh[ly * PG_VCW + lx] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = PG_VCH / 2; h > 0; h >>= 1) {
+        if (ly < h) {
+            ACC a = sh[ly * PG_VCW + lx], b = sh[(ly + h) * PG_VCW + lx];
+            sh[ly * PG_VCW + lx] = take_max ? fmax(a, b) : a + b;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    ACC r = sh[lx];
+    barrier(CLK_LOCAL_MEM_FENCE);  /* sh is rewritten by the next fold */
+    return r;
+}
+
+__kernel __attribute__((reqd_work_group_size(PG_VCW, PG_VCH, 1)))
+void var_cols_wg_k(__global TO* out, __global TO* mean_out, __global const TI* in, const long off, const long no,
+                   const long ni, const long kso, const long ksi, const long nred, const long rs, const ACC divisor,
+                   const int root, const int want_mean) {
+    __local ACC sh[WG];
+    int lx = get_local_id(0), ly = get_local_id(1);
+    long j = get_global_id(0);
+    for (long jo = get_group_id(1); jo < no; jo += get_num_groups(1)) {
+        long base = off + jo * kso + j * ksi;
+        ACC s = 0, scale = 1, q = 0;
+        if (j < ni)
+            for (long r = ly; r < nred; r += PG_VCH) s += LD_I(in, base + r * rs);
+        ACC mean = pg_col_fold(sh, s, lx, ly, 0) / (ACC)nred;
+#ifdef VAR_SCALED
+        ACC mx = 0;
+        if (j < ni)
+            for (long r = ly; r < nred; r += PG_VCH) mx = fmax(mx, fabs(LD_I(in, base + r * rs) - mean));
+        scale = pg_dev_scale(pg_col_fold(sh, mx, lx, ly, 1));
+#endif
+        if (j < ni)
+            for (long r = ly; r < nred; r += PG_VCH) { ACC d = PG_VDEV(LD_I(in, base + r * rs), mean, scale); q += d * d; }
+        q = pg_col_fold(sh, q, lx, ly, 0) / divisor;
+        if (ly == 0 && j < ni) {
+            ST_O(out, jo * ni + j, root ? scale * sqrt(q) : scale * scale * q);
+            if (want_mean) { ST_O(mean_out, jo * ni + j, mean); }
+        }
+    }
+}
 #endif
 
 /* var_k's second pass: output j merges its chunks' (count, mean, M2) in order (Chan et al.):

@@ -190,9 +190,13 @@ def var_reduce(self, x, dims, n_eff, keepdim, root, want_mean=False):
     Lk, Lr, nout, nred, kshape = _split_layout(x, dims)
     fp64 = self.rt.has_fp64
     gpu = self.rt.kernel_shape == "gpu"
-    cols = not gpu and fp64 and _cols_layout(Lk, Lr)
+    cols = (gpu or fp64) and _cols_layout(Lk, Lr)
     cores = self.rt.device.max_compute_units
-    if cols:
+    if cols and gpu:  # var_cols_wg_k: one chunk
+        kn = int(Lk["nd"])
+        no, ni = (1, nout) if kn == 1 else (int(Lk["shape"][0]), int(Lk["shape"][1]))
+        nchunks = 1
+    elif cols:
         kn = int(Lk["nd"])
         no, ni = (1, nout) if kn == 1 else (int(Lk["shape"][0]), int(Lk["shape"][1]))
         tasks = no * -(-ni // _VCB)
@@ -218,7 +222,14 @@ def var_reduce(self, x, dims, n_eff, keepdim, root, want_mean=False):
     part = self.rt.alloc(nout * nchunks * 3 * np.dtype(fp).itemsize) if nchunks > 1 else out._storage.data
     flags = (fp(n_eff), np.int32(bool(root)), np.int32(bool(want_mean)))
     bufs = (out._storage.data, mean._storage.data, part, x._storage.data)
-    if cols:
+    if cols and gpu:
+        ks, ch = Lk["strides"][1], self.wg // 32
+        kso = 0 if kn == 1 else ks[0]
+        prg.var_cols_wg_k(self.rt.queue, (-(-ni // 32) * 32, ch * min(no, 65535)), (32, ch), out._storage.data,
+                          mean._storage.data, x._storage.data,
+                          *map(np.int64, (Lk["offset"][1], no, ni, kso, ks[kn - 1], nred, Lr["strides"][1][0])),
+                          *flags)
+    elif cols:
         ks = Lk["strides"][1]
         kso = 0 if kn == 1 else ks[0]
         prg.var_cols_k(self.rt.queue, *_row_grid(self, tasks * nchunks), *bufs,
