@@ -1,6 +1,6 @@
 """The reduction kernels of issue 13 under Oclgrind (out-of-bounds accesses, local-memory races), both kernel
 shapes, on small cases: column reductions (reduce_colblk_k and its chunks; reduce_cols_wg_k), var/std/var_mean
-(var_k, var_cols_k, var_merge_k), and long rows split into chunks (rr_rows + rr_fin_rows, sm_stat/sm_apply
+(var_k, var_cols_k / var_cols_wg_k, var_merge_k), and long rows split into chunks (rr_rows + rr_fin_rows, sm_stat/sm_apply
 and their backward, argreduce + argmerge_k).  Oclgrind has one compute unit, where the CPU shape would
 not split a row: the script forces the chunk counts down so that the chunked kernels run.  Each result
 is also checked against NumPy."""
