@@ -6,7 +6,8 @@ The OpenCL column runs the kernel shape this device gets (``PYGRAD_KERNEL_SHAPE=
 shape on a CPU device, for information: it is not meant to be fast there).
 Workloads: softmax(dim=1) of 4096x4096, log_softmax(dim=1) of 4096x4096, layer_norm of (64*128, 256)
 forward and forward+backward, and ``x.t().contiguous()`` of 2048x2048, all float32; ``--reductions``:
-sum / mean / max / argmax of 4M floats, full and per row of 1024x4096, sum(0), logsumexp and norm
+sum / mean / max / argmax of 4M floats, full and per row of 1024x4096, sum(0), logsumexp and norm; issue 13's
+column reductions (mean(0), amax(0)), var/std/var_mean, and logsumexp/softmax/log_softmax of one 4M row
 (``--only WORD`` keeps the workloads whose name contains WORD; ``--threads 1`` runs PyTorch on one thread;
 ``--warm`` times each call right after an untimed one: without it the first library to read a 16 MB
 array in a round reads it from DRAM, at about half the speed of the cache-warm reads after it; ``--reps 5`` times 5 calls per unit with one
@@ -101,6 +102,21 @@ def reductions(small):
          lambda x: x.norm(dim=1)),
         (f"norm(1, dim=1) of {m.shape[0]}x4096", m, lambda x, _: x.norm(1, dim=1),
          lambda a: np.abs(a).sum(1), lambda x: x.norm(1, dim=1)),
+        # issue 13: column reductions, var/std, a single long row
+        (f"mean(0) of {m.shape[0]}x4096", m, lambda x, _: x.mean(0), lambda a: a.mean(0), lambda x: x.mean(0)),
+        (f"amax(0) of {m.shape[0]}x4096", m, lambda x, _: x.amax(0), lambda a: a.max(0), lambda x: x.amax(0)),
+        (f"var() of {n}", v, lambda x, _: x.var(), lambda a: a.var(ddof=1), lambda x: x.var()),
+        (f"var(1) of {m.shape[0]}x4096", m, lambda x, _: x.var(1), lambda a: a.var(1, ddof=1), lambda x: x.var(1)),
+        (f"var(0) of {m.shape[0]}x4096", m, lambda x, _: x.var(0), lambda a: a.var(0, ddof=1), lambda x: x.var(0)),
+        (f"std(1) of {m.shape[0]}x4096", m, lambda x, _: x.std(1), lambda a: a.std(1, ddof=1), lambda x: x.std(1)),
+        (f"var_mean(1) of {m.shape[0]}x4096", m, lambda x, _: pygrad.var_mean(x, 1),
+         lambda a: (a.var(1, ddof=1), a.mean(1)), lambda x: torch.var_mean(x, 1)),
+        (f"logsumexp(0) of one {n} row", v, lambda x, _: x.logsumexp(0), lambda a: np_lse(a, 0),
+         lambda x: x.logsumexp(0)),
+        (f"softmax(0) of one {n} row", v, lambda x, _: x.softmax(0), lambda a: np_softmax(a[None])[0],
+         lambda x: torch.softmax(x, 0)),
+        (f"log_softmax(0) of one {n} row", v, lambda x, _: x.log_softmax(0), lambda a: np_log_softmax(a[None])[0],
+         lambda x: torch.log_softmax(x, 0)),
     ]
 
 
@@ -151,7 +167,7 @@ def main():
     ap.add_argument("--small", action="store_true", help="smaller sizes (a quick look)")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--reductions", action="store_true", help="the reduction workloads instead of the row ops")
-    ap.add_argument("--only", default="", help="only workloads whose name contains this")
+    ap.add_argument("--only", default="", help="only workloads whose name contains this (or one of these, comma-separated)")
     ap.add_argument("--threads", type=int, default=0, help="PyTorch's threads (default: all)")
     ap.add_argument("--reps", type=int, default=1, help="calls per timed unit (OpenCL: one synchronize after them)")
     ap.add_argument("--warm", action="store_true", help="time each call right after an untimed one (cache-warm)")
@@ -173,8 +189,8 @@ def main():
           "opencl's, 1.0 = parity)")
     m = _Params()
     for name, arr, fn, np_fn, t_fn in (reductions if args.reductions else workloads)(args.small):
-        if args.only not in name:
-            continue
+        if not any(w in name for w in args.only.split(",")) or ("var_mean" in name and not hasattr(pygrad, "var_mean")):
+            continue  # (var_mean: an older pygrad, run for a before/after comparison)
         reps = range(args.reps)
         runners = [("cpu", lambda x=pygrad.from_numpy(arr): [fn(x, m) for _ in reps])]
         if have_cl:

@@ -49,32 +49,119 @@ inline long pg_red_off(const Layout* L, long r) {
 }
 
 #ifdef VAR
-/* var / std over the reduced dims, one launch: the mean, then (where ACC is float: the largest
- * deviation, by which every deviation is scaled so that squares cannot overflow: the std of +-1e30 is
- * 1.41e30) the sum of squared deviations / divisor.  ACC is double where the device has it.
- *   CPU shape: one output per work-item, the row read 2-3 times (it stays in cache);
- *   GPU shape: one work-group per output, each pass folded in local memory. */
-inline ACC pg_dev_scale(ACC mx) { return (mx > 0 && isfinite(mx)) ? mx : (ACC)1; }
-#ifdef PG_CPU
-__kernel void var_k(__global TO* out, __global const TI* in, const Layout Lk, const Layout Lr, const long nout,
-                    const long nred, const ACC divisor, const int root) {
-    PG_FOR(j, nout) {
-        long o_out, base, u2, u3;
-        pg_offsets(&Lk, j, &o_out, &base, &u2, &u3);
-        ACC s = 0;
-        for (long r = 0; r < nred; ++r) s += LD_I(in, base + pg_red_off(&Lr, r));
-        ACC mean = s / (ACC)nred, scale = 1, q = 0;
+/* var / std (and the mean: var_mean, std_mean, and the mean that the backward reuses) over the reduced
+ * dims.  Each task reduces a chunk [r0, r1) of one output's reduced elements in two passes (the mean,
+ * then the sum of squared deviations: no cancellation, unlike sum(x^2) - n mean^2); with one chunk it
+ * writes var = q / divisor (std = sqrt) and the mean, with several it writes the chunk's
+ * (count, mean, M2) to part[3 (j * nchunks + c) ..] and var_merge_k folds them by Chan's formula.
+ * ACC is double where the device has it; where not (VAR_SCALED, one chunk only) the deviations are
+ * first scaled by their largest magnitude so that squares cannot overflow (std of +-1e30 is 1.41e30).
+ *   CPU shape: a task per work-item, contiguous runs through PG_VN independent accumulators;
+ *   GPU shape: a work-group per task, each pass folded in local memory. */
+#define PG_VN 16
+/* a deviation scaled (VAR_SCALED) or not: no division per element where ACC is double */
 #ifdef VAR_SCALED
-        ACC mx = 0;
-        for (long r = 0; r < nred; ++r) mx = fmax(mx, fabs(LD_I(in, base + pg_red_off(&Lr, r)) - mean));
-        scale = pg_dev_scale(mx);
+#define PG_VDEV(v, mean, scale) (((v) - (mean)) / (scale))
+#else
+#define PG_VDEV(v, mean, scale) ((v) - (mean))
 #endif
-        for (long r = 0; r < nred; ++r) {
-            ACC c = (LD_I(in, base + pg_red_off(&Lr, r)) - mean) / scale;
-            q += c * c;
-        }
+inline ACC pg_dev_scale(ACC mx) { return (mx > 0 && isfinite(mx)) ? mx : (ACC)1; }
+
+/* the result of one task: the output (one chunk) or the chunk's partial */
+inline void pg_var_store(__global TO* out, __global TO* mean_out, __global ACC* part, long j, long o_out, long g,
+                         long nchunks, ACC n, ACC mean, ACC q, ACC scale, ACC divisor, int root, int want_mean) {
+    if (nchunks == 1) {
         q /= divisor;
         ST_O(out, o_out, root ? scale * sqrt(q) : scale * scale * q);
+        if (want_mean) { ST_O(mean_out, o_out, mean); }
+    } else {
+        part[3 * g] = n; part[3 * g + 1] = mean; part[3 * g + 2] = q;
+    }
+}
+
+#ifdef PG_CPU
+/* sum of LD_I(p + off(r)) (dev = 0) or of squared (value - mean) / scale (dev = 1) over r0 <= r < r1 */
+inline ACC pg_var_pass(__global const TI* p, const Layout* Lr, long r0, long r1, int dev, ACC mean, ACC scale) {
+    ACC a[PG_VN];
+    for (int q = 0; q < PG_VN; ++q) a[q] = 0;
+    long r = r0;
+    if (Lr->nd == 1 && Lr->strides[1][0] == 1) {
+        if (dev) {
+            for (; r + PG_VN <= r1; r += PG_VN)
+                for (int q = 0; q < PG_VN; ++q) { ACC c = PG_VDEV(LD_I(p, r + q), mean, scale); a[q] += c * c; }
+        } else {
+            for (; r + PG_VN <= r1; r += PG_VN)
+                for (int q = 0; q < PG_VN; ++q) a[q] += LD_I(p, r + q);
+        }
+    }
+    for (; r < r1; ++r) {
+        ACC v = LD_I(p, pg_red_off(Lr, r));
+        if (dev) { v = PG_VDEV(v, mean, scale); v *= v; }
+        a[0] += v;
+    }
+    ACC s = 0;
+    for (int q = 0; q < PG_VN; ++q) s += a[q];
+    return s;
+}
+
+__kernel void var_k(__global TO* out, __global TO* mean_out, __global ACC* part, __global const TI* in,
+                    const Layout Lk, const Layout Lr, const long nout, const long nred, const long nchunks,
+                    const ACC divisor, const int root, const int want_mean) {
+    PG_FOR(g, nout * nchunks) {
+        long j = g / nchunks, c = g % nchunks;
+        long o_out, base, u2, u3;
+        pg_offsets(&Lk, j, &o_out, &base, &u2, &u3);
+        long per = (nred + nchunks - 1) / nchunks;
+        long r0 = min(nred, c * per), r1 = min(nred, r0 + per);
+        ACC n = (ACC)(r1 - r0), scale = 1;
+        ACC mean = r1 > r0 ? pg_var_pass(in + base, &Lr, r0, r1, 0, 0, 1) / n : 0;
+#ifdef VAR_SCALED
+        ACC mx = 0;
+        for (long r = r0; r < r1; ++r) mx = fmax(mx, fabs(LD_I(in, base + pg_red_off(&Lr, r)) - mean));
+        scale = pg_dev_scale(mx);
+#endif
+        ACC q = pg_var_pass(in + base, &Lr, r0, r1, 1, mean, scale);
+        if (nred == 0) mean = NAN;  /* the mean of nothing (the partial's 0 keeps a merge finite) */
+        pg_var_store(out, mean_out, part, j, o_out, g, nchunks, n, mean, q, scale, divisor, root, want_mean);
+    }
+}
+
+/* var over a reduced dim slower than the innermost kept one (x.var(0)): as reduce_colblk_k, a task owns
+ * PG_VCB neighbouring outputs and a chunk of rows, and reads 2 KB runs of each row twice (the sums,
+ * then the squared deviations), PG_VCB accumulators each. Partials: part[3 ((jo ni + j) nchunks + c)]. */
+#define PG_VCB 256
+__kernel void var_cols_k(__global TO* out, __global TO* mean_out, __global ACC* part, __global const TI* in,
+                         const long off, const long no, const long ni, const long kso, const long ksi,
+                         const long nred, const long rs, const long nchunks, const ACC divisor, const int root,
+                         const int want_mean) {
+    long nblk = (ni + PG_VCB - 1) / PG_VCB;
+    PG_FOR(t, no * nblk * nchunks) {
+        long c = t % nchunks, jb = (t / nchunks) % nblk, jo = t / nchunks / nblk;
+        long j0 = jb * PG_VCB, m = min((long)PG_VCB, ni - j0);
+        long per = (nred + nchunks - 1) / nchunks;
+        long r0 = min(nred, c * per), r1 = min(nred, r0 + per);
+        ACC n = (ACC)(r1 - r0);
+        ACC mean[PG_VCB], q[PG_VCB];
+        for (int k = 0; k < PG_VCB; ++k) { mean[k] = 0; q[k] = 0; }
+        __global const TI* p0 = in + off + jo * kso + j0 * ksi;
+        if (m == PG_VCB && ksi == 1) {
+            for (long r = r0; r < r1; ++r)
+                for (int k = 0; k < PG_VCB; ++k) mean[k] += LD_I(p0 + r * rs, k);
+            for (int k = 0; k < PG_VCB; ++k) mean[k] = r1 > r0 ? mean[k] / n : 0;
+            for (long r = r0; r < r1; ++r)
+                for (int k = 0; k < PG_VCB; ++k) { ACC d = LD_I(p0 + r * rs, k) - mean[k]; q[k] += d * d; }
+        } else {
+            for (long r = r0; r < r1; ++r)
+                for (int k = 0; k < m; ++k) mean[k] += LD_I(p0 + r * rs, k * ksi);
+            for (int k = 0; k < m; ++k) mean[k] = r1 > r0 ? mean[k] / n : 0;
+            for (long r = r0; r < r1; ++r)
+                for (int k = 0; k < m; ++k) { ACC d = LD_I(p0 + r * rs, k * ksi) - mean[k]; q[k] += d * d; }
+        }
+        for (int k = 0; k < m; ++k) {
+            long j = jo * ni + j0 + k;  /* the outputs are a fresh contiguous (no, ni) */
+            pg_var_store(out, mean_out, part, j, j, j * nchunks + c, nchunks, n, mean[k], q[k], 1, divisor, root,
+                         want_mean);
+        }
     }
 }
 #else
@@ -91,30 +178,106 @@ inline ACC pg_wg_fold(__local ACC* sh, ACC v, int lid, int take_max) {
 }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
-void var_k(__global TO* out, __global const TI* in, const Layout Lk, const Layout Lr, const long nout,
-           const long nred, const ACC divisor, const int root) {
+void var_k(__global TO* out, __global TO* mean_out, __global ACC* part, __global const TI* in, const Layout Lk,
+           const Layout Lr, const long nout, const long nred, const long nchunks, const ACC divisor,
+           const int root, const int want_mean) {
     __local ACC sh[WG];
     int lid = get_local_id(0);
-    for (long j = get_group_id(0); j < nout; j += get_num_groups(0)) {
+    for (long g = get_group_id(0); g < nout * nchunks; g += get_num_groups(0)) {
+        long j = g / nchunks, c = g % nchunks;
         long o_out, base, u2, u3;
         pg_offsets(&Lk, j, &o_out, &base, &u2, &u3);
-        ACC s = 0;
-        for (long r = lid; r < nred; r += WG) s += LD_I(in, base + pg_red_off(&Lr, r));
-        ACC mean = pg_wg_fold(sh, s, lid, 0) / (ACC)nred, scale = 1, q = 0;
+        long per = (nred + nchunks - 1) / nchunks;
+        long r0 = min(nred, c * per), r1 = min(nred, r0 + per);
+        ACC n = (ACC)(r1 - r0), s = 0;
+        for (long r = r0 + lid; r < r1; r += WG) s += LD_I(in, base + pg_red_off(&Lr, r));
+        s = pg_wg_fold(sh, s, lid, 0);
+        ACC mean = r1 > r0 ? s / n : 0, scale = 1, q = 0;
 #ifdef VAR_SCALED
         ACC mx = 0;
-        for (long r = lid; r < nred; r += WG) mx = fmax(mx, fabs(LD_I(in, base + pg_red_off(&Lr, r)) - mean));
+        for (long r = r0 + lid; r < r1; r += WG) mx = fmax(mx, fabs(LD_I(in, base + pg_red_off(&Lr, r)) - mean));
         scale = pg_dev_scale(pg_wg_fold(sh, mx, lid, 1));
 #endif
-        for (long r = lid; r < nred; r += WG) {
-            ACC c = (LD_I(in, base + pg_red_off(&Lr, r)) - mean) / scale;
-            q += c * c;
+        for (long r = r0 + lid; r < r1; r += WG) {
+            ACC d = PG_VDEV(LD_I(in, base + pg_red_off(&Lr, r)), mean, scale);
+            q += d * d;
         }
-        q = pg_wg_fold(sh, q, lid, 0) / divisor;
-        if (lid == 0) { ST_O(out, o_out, root ? scale * sqrt(q) : scale * scale * q); }
+        q = pg_wg_fold(sh, q, lid, 0);
+        if (nred == 0) mean = NAN;
+        if (lid == 0) pg_var_store(out, mean_out, part, j, o_out, g, nchunks, n, mean, q, scale, divisor, root,
+                                   want_mean);
+    }
+}
+/* GPUs, var over a reduced dim slower than the innermost kept one (x.var(0)): as reduce_cols_wg_k, a
+ * work-group of 32 x (WG / 32) items; the 32 along x own neighbouring output columns (coalesced rows),
+ * the WG / 32 along y split the rows and fold each pass (sum, [largest deviation,] squared deviations)
+ * in local memory.  One chunk: the outputs are a fresh contiguous (no, ni). */
+#define PG_VCW 32
+#define PG_VCH (WG / PG_VCW)
+inline ACC pg_col_fold(__local ACC* sh, ACC v, int lx, int ly, int take_max) {
+    sh[ly * PG_VCW + lx] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = PG_VCH / 2; h > 0; h >>= 1) {
+        if (ly < h) {
+            ACC a = sh[ly * PG_VCW + lx], b = sh[(ly + h) * PG_VCW + lx];
+            sh[ly * PG_VCW + lx] = take_max ? fmax(a, b) : a + b;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    ACC r = sh[lx];
+    barrier(CLK_LOCAL_MEM_FENCE);  /* sh is rewritten by the next fold */
+    return r;
+}
+
+__kernel __attribute__((reqd_work_group_size(PG_VCW, PG_VCH, 1)))
+void var_cols_wg_k(__global TO* out, __global TO* mean_out, __global const TI* in, const long off, const long no,
+                   const long ni, const long kso, const long ksi, const long nred, const long rs, const ACC divisor,
+                   const int root, const int want_mean) {
+    __local ACC sh[WG];
+    int lx = get_local_id(0), ly = get_local_id(1);
+    long j = get_global_id(0);
+    for (long jo = get_group_id(1); jo < no; jo += get_num_groups(1)) {
+        long base = off + jo * kso + j * ksi;
+        ACC s = 0, scale = 1, q = 0;
+        if (j < ni)
+            for (long r = ly; r < nred; r += PG_VCH) s += LD_I(in, base + r * rs);
+        ACC mean = pg_col_fold(sh, s, lx, ly, 0) / (ACC)nred;
+#ifdef VAR_SCALED
+        ACC mx = 0;
+        if (j < ni)
+            for (long r = ly; r < nred; r += PG_VCH) mx = fmax(mx, fabs(LD_I(in, base + r * rs) - mean));
+        scale = pg_dev_scale(pg_col_fold(sh, mx, lx, ly, 1));
+#endif
+        if (j < ni)
+            for (long r = ly; r < nred; r += PG_VCH) { ACC d = PG_VDEV(LD_I(in, base + r * rs), mean, scale); q += d * d; }
+        q = pg_col_fold(sh, q, lx, ly, 0) / divisor;
+        if (ly == 0 && j < ni) {
+            ST_O(out, jo * ni + j, root ? scale * sqrt(q) : scale * scale * q);
+            if (want_mean) { ST_O(mean_out, jo * ni + j, mean); }
+        }
     }
 }
 #endif
+
+/* var_k's second pass: output j merges its chunks' (count, mean, M2) in order (Chan et al.):
+ * n = na + nb, mean = ma + d nb / n, M2 = M2a + M2b + d^2 na nb / n with d = mb - ma. */
+__kernel void var_merge_k(__global TO* out, __global TO* mean_out, __global const ACC* part, const long nout,
+                          const long nchunks, const ACC divisor, const int root, const int want_mean) {
+    PG_FOR(j, nout) {
+        __global const ACC* p = part + 3 * j * nchunks;
+        ACC n = p[0], mean = p[1], m2 = p[2];
+        for (long c = 1; c < nchunks; ++c) {
+            ACC nb = p[3 * c], d = p[3 * c + 1] - mean, tot = n + nb;
+            if (nb == 0) continue;
+            mean += d * (nb / tot);
+            m2 += p[3 * c + 2] + d * d * (n * nb / tot);
+            n = tot;
+        }
+        ACC q = m2 / divisor;
+        ST_O(out, j, root ? sqrt(q) : q);
+        if (want_mean) { ST_O(mean_out, j, mean); }
+    }
+}
 
 #elif !defined(BETTER)
 __kernel void reduce_k(__global TO* out, __global const TI* in, const Layout Lk, const Layout Lr,
@@ -187,6 +350,57 @@ __kernel void reduce_cols_k(__global TO* out, __global const TI* in, const long 
         for (int q = 0; q < m; ++q) ST_O(out, jo * oso + (j0 + q) * osi, acc[q]);
     }
 }
+
+#ifdef PG_CPU
+/* CPU shape, reduced dim slower than the innermost kept one (x.sum(0) of a row-major matrix): a task
+ * owns a block of PG_CB neighbouring outputs (2 KB of floats) and a chunk of the reduced dim, and adds
+ * each input row's block into PG_CB private accumulators (vectorised, in registers and L1).  Each
+ * task reads 1 KB contiguous runs, not the 64-byte runs of reduce_cols_k's 16 outputs: the 16 KB row
+ * stride then cost a TLB miss and a restarted prefetch stream per 64 bytes (1.9 ms vs NumPy's 0.6 ms
+ * for sum(0) of 1024x4096).  Tasks: no x nblk x nchunks (chunk fastest); with nchunks > 1 the task
+ * writes its partials to out[part * no * ni + jo * ni + j], a (nchunks, no * ni) matrix that a second
+ * launch reduces over its rows. */
+#define PG_CB 512
+__kernel void reduce_colblk_k(__global TO* out, __global const TI* in, const long off, const long no,
+                              const long ni, const long kso, const long ksi, const long oso, const long osi,
+                              const long nred, const long rs, const long nchunks) {
+    long nblk = (ni + PG_CB - 1) / PG_CB;
+    PG_FOR(t, no * nblk * nchunks) {
+        long part = t % nchunks, jb = (t / nchunks) % nblk, jo = t / nchunks / nblk;
+        long j0 = jb * PG_CB, m = min((long)PG_CB, ni - j0);
+        long per = (nred + nchunks - 1) / nchunks;
+        long r0 = part * per, r1 = min(nred, r0 + per);
+        ACC acc[PG_CB];
+        for (int q = 0; q < PG_CB; ++q) acc[q] = INIT;
+        __global const TI* p0 = in + off + jo * kso + j0 * ksi;
+        if (m == PG_CB && ksi == 1) {
+            long r = r0;
+            /* four rows per step: four streams in flight (one stream restarts its prefetch every page) */
+            for (; r + 4 <= r1; r += 4) {
+                __global const TI* p = p0 + r * rs;
+                for (int q = 0; q < PG_CB; ++q) {
+                    ACC v0 = LD_I(p, q), v1 = LD_I(p + rs, q), v2 = LD_I(p + 2 * rs, q), v3 = LD_I(p + 3 * rs, q);
+                    acc[q] = COMBINE(COMBINE(COMBINE(COMBINE(acc[q], v0), v1), v2), v3);
+                }
+            }
+            for (; r < r1; ++r) {
+                __global const TI* p = p0 + r * rs;
+                for (int q = 0; q < PG_CB; ++q) { ACC v = LD_I(p, q); acc[q] = COMBINE(acc[q], v); }
+            }
+        } else {
+            for (long r = r0; r < r1; ++r) {
+                __global const TI* p = p0 + r * rs;
+                for (int q = 0; q < m; ++q) { ACC v = LD_I(p, q * ksi); acc[q] = COMBINE(acc[q], v); }
+            }
+        }
+        if (nchunks == 1) {
+            for (int q = 0; q < m; ++q) ST_O(out, jo * oso + (j0 + q) * osi, acc[q]);
+        } else {
+            for (int q = 0; q < m; ++q) ST_O(out, (part * no + jo) * ni + j0 + q, acc[q]);
+        }
+    }
+}
+#endif
 
 /* cumulative sum / product along one dim: one work-item per row, a sequential scan. */
 __kernel void scan_k(__global TO* out, __global const TI* in, const Layout Lk, const long nout, const long nred,
@@ -296,20 +510,25 @@ void scan_wg_k(__global TO* out, __global const TI* in, const Layout Lk, const l
 
 #else
 /* argmax / argmin along one dim: first index of the extreme value (NaN counts as the extreme), and
- * that value itself into vals (max(dim) / min(dim) want both; ST_V stores nothing for argmax). */
+ * that value itself into vals (max(dim) / min(dim) want both; ST_V stores nothing for argmax).
+ * Few long rows are split into nchunks chunks: task g = j nchunks + c writes chunk c's best index and
+ * value to out[g] / vals[g], and argmerge_k picks each row's winner (the first of equals). */
 __kernel void argreduce_k(__global long* out, __global TV* vals, __global const TI* in, const Layout Lk,
-                          const long nout, const long nred, const long rstride) {
-    PG_FOR(j, nout) {
+                          const long nout, const long nred, const long rstride, const long nchunks) {
+    PG_FOR(g, nout * nchunks) {
+        long j = g / nchunks, part = g % nchunks;
         long o_out, base, u2, u3;
         pg_offsets(&Lk, j, &o_out, &base, &u2, &u3);
-        ACC best = LD_I(in, base);
-        long best_i = 0, r = 1;
+        long per = (nred + nchunks - 1) / nchunks;
+        long r0 = min(nred - 1, part * per), r1 = min(nred, r0 + per);  /* (a chunk past the end: the last element) */
+        ACC best = LD_I(in, base + r0 * rstride);
+        long best_i = r0, r = r0 + 1;
 #ifdef PG_CPU
         /* a contiguous row, in blocks of PG_ABLK: the block's extreme through PG_ANACC independent
          * accumulators (vectorised, no branch per element); only a block whose extreme beats the best so
          * far is searched again for the first index of that value (a NaN is the extreme of its block) */
         if (rstride == 1) {
-            for (; r + PG_ABLK <= nred; r += PG_ABLK) {
+            for (; r + PG_ABLK <= r1; r += PG_ABLK) {
                 ACC a[PG_ANACC];
                 for (int q = 0; q < PG_ANACC; ++q) a[q] = LD_I(in, base + r + q);
                 for (int i = PG_ANACC; i < PG_ABLK; i += PG_ANACC)
@@ -326,14 +545,34 @@ __kernel void argreduce_k(__global long* out, __global TV* vals, __global const 
             }
         }
 #endif
-        for (; r < nred; ++r) {
+        for (; r < r1; ++r) {
             ACC v = LD_I(in, base + r * rstride);
             if (BETTER(v, best)) { best = v; best_i = r; }
         }
-        out[o_out] = best_i;
-        ST_V(vals, o_out, best);
+        long o = nchunks == 1 ? o_out : g;
+        out[o] = best_i;
+        ST_V(vals, o, best);
     }
 }
+
+#ifdef LD_V
+/* second pass of a chunked argreduce: output j takes the first best of its chunks' (index, value) */
+__kernel void argmerge_k(__global long* out, __global TO* vals, __global const long* pidx, __global const TV* pvals,
+                         const Layout Lk, const long nout, const long nchunks, const int with_values) {
+    PG_FOR(j, nout) {
+        long o_out, base, u2, u3;
+        pg_offsets(&Lk, j, &o_out, &base, &u2, &u3);
+        ACC best = LD_V(pvals, j * nchunks);
+        long bi = pidx[j * nchunks];
+        for (long c = 1; c < nchunks; ++c) {
+            ACC v = LD_V(pvals, j * nchunks + c);
+            if (BETTER(v, best)) { best = v; bi = pidx[j * nchunks + c]; }
+        }
+        out[o_out] = bi;
+        if (with_values) { ST_O(vals, o_out, best); }
+    }
+}
+#endif
 
 /* argreduce_k for a reduced dim slower than the innermost kept one: 16 neighbouring outputs per
  * task, as reduce_cols_k (the window dim of max-pooling's columns). */
@@ -365,16 +604,20 @@ __kernel void argreduce_cols_k(__global long* out, __global TV* vals, __global c
  * local memory, preferring the better value and, between equals (or two NaNs), the smaller index. */
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void argreduce_wg_k(__global long* out, __global TV* vals, __global const TI* in, const Layout Lk,
-                    const long nout, const long nred, const long rstride) {
+                    const long nout, const long nred, const long rstride, const long nchunks) {
     __local ACC shv[WG];
     __local long shi[WG];
     int lid = get_local_id(0);
-    for (long j = get_group_id(0); j < nout; j += get_num_groups(0)) {
+    for (long g = get_group_id(0); g < nout * nchunks; g += get_num_groups(0)) {
+        long j = g / nchunks, part = g % nchunks;
         long o_out, base, u2, u3;
         pg_offsets(&Lk, j, &o_out, &base, &u2, &u3);
+        long per = (nred + nchunks - 1) / nchunks;
+        long r0 = min(nred - 1, part * per), r1 = min(nred, r0 + per);
+        if (nchunks > 1) o_out = g;  /* a chunk's partial (argmerge_k picks the winner) */
         ACC best = 0;
         long bi = -1;  /* none yet (work-items past the row's end keep it) */
-        for (long r = lid; r < nred; r += WG) {
+        for (long r = r0 + lid; r < r1; r += WG) {
             ACC v = LD_I(in, base + r * rstride);
             if (bi < 0 || BETTER(v, best)) { best = v; bi = r; }
         }

@@ -202,6 +202,177 @@ __kernel void sm_bwd_item(__global TO* gx, __global const TI* y, __global const 
 }
 
 /* ---------------------------------------------------------------------------------------------- */
+/* softmax / log_softmax of few long rows (stride 1), in chunks over two launches so that every core  */
+/* (every compute unit) works: sm_stat_* writes the state of chunk c of row r to st[2 g], g = r      */
+/* nchunks + c: its max m_c and s_c = sum of exp(x - m_c) (exp(x) where m_c is infinite); sm_apply_*   */
+/* merges the row's states and writes the chunk.  Backward: sm_bstat_* writes the chunk's           */
+/* sum(SM_TERM) to st[g], sm_bapply_* adds the row's sums and writes the chunk's gradient.           */
+/* ---------------------------------------------------------------------------------------------- */
+/* the row's max and sum of exp(x - max) from its chunk states (NaN for an infinite max, as the
+ * one-launch kernels give: exp(inf - inf)) */
+inline void pg_sm_merge_st(__global const ACC* st, long nchunks, ACC* m, ACC* s) {
+    ACC mm = -INFINITY, ss = 0;
+    for (long c = 0; c < nchunks; ++c) mm = fmax(mm, st[2 * c]);
+    if (isinf(mm)) ss = NAN;
+    else
+        for (long c = 0; c < nchunks; ++c) { ACC sc = st[2 * c + 1]; ss += sc == (ACC)0 ? (ACC)0 : sc * exp(st[2 * c] - mm); }
+    *m = mm; *s = ss;
+}
+
+/* the chunk [i0, i1) of row r, for task g of a chunked launch */
+#define PG_SM_CHUNK(g, r, i0, i1) \
+    long r = (g) / nchunks, pg_c_ = (g) % nchunks, pg_per_ = (n + nchunks - 1) / nchunks; \
+    long i0 = min(n, pg_c_ * pg_per_), i1 = min(n, i0 + pg_per_)
+
+#ifdef PG_CPU
+__kernel void sm_stat_rows(__global ACC* st, __global const TI* x, const Layout L, const long nrows, const long n,
+                           const long nchunks) {
+    PG_FOR(g, nrows * nchunks) {
+        PG_SM_CHUNK(g, r, i0, i1);
+        long oo, ox, u2, u3;
+        pg_offsets(&L, r, &oo, &ox, &u2, &u3);
+        __global const TI* p = x + ox + i0;
+        long len = i1 - i0, n8 = len & ~7L;
+        ACC8 m8 = (ACC8)(-INFINITY);
+        for (long i = 0; i < n8; i += 8) m8 = fmax(m8, LD8_I(p, i));
+        ACC m = pg_hmax8(m8);
+        for (long i = n8; i < len; ++i) m = fmax(m, LD_I(p, i));
+        ACC sh = isinf(m) ? (ACC)0 : m;
+        ACC8 s8 = (ACC8)(0);
+        for (long i = 0; i < n8; i += 8) s8 += exp(LD8_I(p, i) - sh);
+        ACC s = pg_hsum8(s8);
+        for (long i = n8; i < len; ++i) s += exp(LD_I(p, i) - sh);
+        st[2 * g] = m; st[2 * g + 1] = s;
+    }
+}
+
+__kernel void sm_apply_rows(__global TO* out, __global const ACC* st, __global const TI* x, const Layout L,
+                            const long nrows, const long n, const long nchunks) {
+    PG_FOR(g, nrows * nchunks) {
+        PG_SM_CHUNK(g, r, i0, i1);
+        long oo, ox, u2, u3;
+        pg_offsets(&L, r, &oo, &ox, &u2, &u3);
+        ACC m, s;
+        pg_sm_merge_st(st + 2 * r * nchunks, nchunks, &m, &s);
+        __global const TI* p = x + ox + i0;
+        __global TO* q = out + oo + i0;
+        long len = i1 - i0, n8 = len & ~7L;
+#if LOG
+        ACC ls = log(s);
+        for (long i = 0; i < n8; i += 8) ST8_O(q, i, (LD8_I(p, i) - m) - ls);
+        for (long i = n8; i < len; ++i) ST_O(q, i, (LD_I(p, i) - m) - ls);
+#else
+        for (long i = 0; i < n8; i += 8) ST8_O(q, i, exp(LD8_I(p, i) - m) / s);
+        for (long i = n8; i < len; ++i) ST_O(q, i, exp(LD_I(p, i) - m) / s);
+#endif
+    }
+}
+
+__kernel void sm_bstat_rows(__global ACC* st, __global const TI* y, __global const TI* g_, const Layout L,
+                            const long nrows, const long n, const long nchunks) {
+    PG_FOR(g, nrows * nchunks) {
+        PG_SM_CHUNK(g, r, i0, i1);
+        long oo, oy, og, u3;
+        pg_offsets(&L, r, &oo, &oy, &og, &u3);
+        __global const TI* py = y + oy + i0;
+        __global const TI* pg = g_ + og + i0;
+        long len = i1 - i0, n8 = len & ~7L;
+        ACC8 s8 = (ACC8)(0);
+        for (long i = 0; i < n8; i += 8) s8 += SM_TERM(LD8_I(pg, i), LD8_I(py, i));
+        ACC s = pg_hsum8(s8);
+        for (long i = n8; i < len; ++i) s += SM_TERM(LD_I(pg, i), LD_I(py, i));
+        st[g] = s;
+    }
+}
+
+__kernel void sm_bapply_rows(__global TO* gx, __global const ACC* st, __global const TI* y, __global const TI* g_,
+                             const Layout L, const long nrows, const long n, const long nchunks) {
+    PG_FOR(g, nrows * nchunks) {
+        PG_SM_CHUNK(g, r, i0, i1);
+        long oo, oy, og, u3;
+        pg_offsets(&L, r, &oo, &oy, &og, &u3);
+        ACC s = 0;
+        for (long c = 0; c < nchunks; ++c) s += st[r * nchunks + c];
+        __global const TI* py = y + oy + i0;
+        __global const TI* pg = g_ + og + i0;
+        __global TO* q = gx + oo + i0;
+        long len = i1 - i0, n8 = len & ~7L;
+        for (long i = 0; i < n8; i += 8) ST8_O(q, i, SM_GRAD(LD8_I(pg, i), LD8_I(py, i), s));
+        for (long i = n8; i < len; ++i) ST_O(q, i, SM_GRAD(LD_I(pg, i), LD_I(py, i), s));
+    }
+}
+#else
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void sm_stat_wg(__global ACC* st, __global const TI* x, const Layout L, const long nrows, const long n,
+                const long nchunks) {
+    __local ACC lm[WG], ls_[WG];
+    int lid = get_local_id(0);
+    for (long g = get_group_id(0); g < nrows * nchunks; g += get_num_groups(0)) {
+        PG_SM_CHUNK(g, r, i0, i1);
+        long oo, ox, u2, u3;
+        pg_offsets(&L, r, &oo, &ox, &u2, &u3);
+        ACC m = -INFINITY, s = 0;
+        for (long i = i0 + lid; i < i1; i += WG) pg_online(LD_I(x, ox + i), &m, &s);
+        lm[lid] = m; ls_[lid] = s;
+        barrier(CLK_LOCAL_MEM_FENCE);
+#define PG_SM_AT(i, j) ACC a = lm[i], b = ls_[i]; pg_online_merge(lm[j], ls_[j], &a, &b); lm[i] = a; ls_[i] = b
+        PG_WG_TREE(lid, WG, PG_SM_AT)
+#undef PG_SM_AT
+        if (lid == 0) { st[2 * g] = lm[0]; st[2 * g + 1] = ls_[0]; }
+        barrier(CLK_LOCAL_MEM_FENCE);  /* lm / ls_ are rewritten for the next g */
+    }
+}
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void sm_apply_wg(__global TO* out, __global const ACC* st, __global const TI* x, const Layout L, const long nrows,
+                 const long n, const long nchunks) {
+    for (long g = get_group_id(0); g < nrows * nchunks; g += get_num_groups(0)) {
+        PG_SM_CHUNK(g, r, i0, i1);
+        long oo, ox, u2, u3;
+        pg_offsets(&L, r, &oo, &ox, &u2, &u3);
+        ACC m, s;
+        pg_sm_merge_st(st + 2 * r * nchunks, nchunks, &m, &s);  /* (each work-item: the states are few, cached) */
+#if LOG
+        ACC lg = log(s);
+        for (long i = i0 + get_local_id(0); i < i1; i += WG) ST_O(out, oo + i, (LD_I(x, ox + i) - m) - lg);
+#else
+        for (long i = i0 + get_local_id(0); i < i1; i += WG) ST_O(out, oo + i, exp(LD_I(x, ox + i) - m) / s);
+#endif
+    }
+}
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void sm_bstat_wg(__global ACC* st, __global const TI* y, __global const TI* g_, const Layout L, const long nrows,
+                 const long n, const long nchunks) {
+    __local ACC buf[WG];
+    int lid = get_local_id(0);
+    for (long g = get_group_id(0); g < nrows * nchunks; g += get_num_groups(0)) {
+        PG_SM_CHUNK(g, r, i0, i1);
+        long oo, oy, og, u3;
+        pg_offsets(&L, r, &oo, &oy, &og, &u3);
+        ACC s = 0;
+        for (long i = i0 + lid; i < i1; i += WG) s += SM_TERM(LD_I(g_, og + i), LD_I(y, oy + i));
+        s = pg_wg_sum(s, buf);
+        if (lid == 0) st[g] = s;
+    }
+}
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void sm_bapply_wg(__global TO* gx, __global const ACC* st, __global const TI* y, __global const TI* g_,
+                  const Layout L, const long nrows, const long n, const long nchunks) {
+    for (long g = get_group_id(0); g < nrows * nchunks; g += get_num_groups(0)) {
+        PG_SM_CHUNK(g, r, i0, i1);
+        long oo, oy, og, u3;
+        pg_offsets(&L, r, &oo, &oy, &og, &u3);
+        ACC s = 0;
+        for (long c = 0; c < nchunks; ++c) s += st[r * nchunks + c];
+        for (long i = i0 + get_local_id(0); i < i1; i += WG)
+            ST_O(gx, oo + i, SM_GRAD(LD_I(g_, og + i), LD_I(y, oy + i), s));
+    }
+}
+#endif
+
+/* ---------------------------------------------------------------------------------------------- */
 /* layer norm over contiguous rows of n elements: y = (x - mean) * rstd * w + b                    */
 /* flags: bit 0 = has weight, bit 1 = has bias.  mean and rstd are stored per row (ACC).            */
 /* ---------------------------------------------------------------------------------------------- */
@@ -384,7 +555,7 @@ __kernel void ln_bwd_wb(__global ACC* gw, __global ACC* gb, __global const TI* x
 /* fold one element v into the state (a, b) (GPU shape: scalar, online) */
 inline void pg_rr_step(ACC v, ACC* a, ACC* b, ACC p) {
 #if RMODE == 0
-    if (v != v) *b = NAN;                                          /* NaN sticks */
+    if (v != v || *b != *b) *b = NAN;                              /* NaN sticks (a later max reset it) */
     else if (v > *a) { *b = (*a == -INFINITY ? (ACC)0 : *b * exp(*a - v)) + (ACC)1; *a = v; }
     else if (v == *a && v == INFINITY) *b += (ACC)1;                /* inf - inf is no NaN here */
     else if (v != -INFINITY) *b += exp(v - *a);
@@ -435,22 +606,25 @@ inline ACC pg_rr_final(ACC a, ACC b, ACC p) {
 /* CPU shape: a contiguous row through 8-wide loads (logsumexp: a max pass, then a sum pass; the row
  * stays in cache).  Max / min of |x| ignore NaN in the vector loop (fmax) and add v * 0 aside: that
  * is NaN for a NaN or an inf, and only then is the row searched again for a NaN. */
-inline ACC pg_rr_contig(__global const TI* q, long n, ACC p) {
+inline void pg_rr_contig(__global const TI* q, long n, ACC p, ACC* ra, ACC* rb) {
     long n8 = n & ~7L;
+    *rb = 0;
 #if RMODE == 0
     ACC8 m8 = (ACC8)(-INFINITY);
     for (long i = 0; i < n8; i += 8) m8 = fmax(m8, LD8_I(q, i));
     ACC m = pg_hmax8(m8);
     for (long i = n8; i < n; ++i) m = fmax(m, LD_I(q, i));
-    if (isinf(m)) m = 0;
+    ACC sh = isinf(m) ? (ACC)0 : m;
     ACC s = 0;
     for (long b0 = 0; b0 < n8; b0 += PG_RR_BLK) {
         ACC8 s8 = (ACC8)(0);
-        for (long i = b0; i < min(n8, b0 + PG_RR_BLK); i += 8) s8 += exp(LD8_I(q, i) - m);
+        for (long i = b0; i < min(n8, b0 + PG_RR_BLK); i += 8) s8 += exp(LD8_I(q, i) - sh);
         s += pg_hsum8(s8);
     }
-    for (long i = n8; i < n; ++i) s += exp(LD_I(q, i) - m);
-    return log(s) + m;
+    for (long i = n8; i < n; ++i) s += exp(LD_I(q, i) - sh);
+    /* state (a, b) = (shift, sum of exp(x - shift)): log(b) + a; nothing but -inf: the empty state */
+    *ra = (m == -INFINITY && s == 0) ? m : sh;
+    *rb = s;
 #elif RMODE == 3 || RMODE == 4
 #if RMODE == 3
 #define PG_RR_EXT fmax
@@ -464,8 +638,8 @@ inline ACC pg_rr_contig(__global const TI* q, long n, ACC p) {
                   PG_RR_EXT(PG_RR_EXT(m8.s5, m8.s6), m8.s7));
     for (long i = n8; i < n; ++i) { ACC v = LD_I(q, i); m = PG_RR_EXT(m, fabs(v)); z += v * (ACC)0; }
     if (z != z)
-        for (long i = 0; i < n; ++i) if (isnan(LD_I(q, i))) return NAN;
-    return m;
+        for (long i = 0; i < n; ++i) if (isnan(LD_I(q, i))) { m = NAN; break; }
+    *ra = m;
 #undef PG_RR_EXT
 #else
     ACC a = 0, b = 0;
@@ -484,33 +658,51 @@ inline ACC pg_rr_contig(__global const TI* q, long n, ACC p) {
         a += pg_hsum8(s8);
     }
     for (long i = n8; i < n; ++i) pg_rr_step(LD_I(q, i), &a, &b, p);
-    return pg_rr_final(a, b, p);
+    *ra = a; *rb = b;
 #endif
 }
 
-/* one work-item per row (CPU shape; GPUs for rows of fewer than 32 elements) */
-__kernel void rr_rows(__global TO* out, __global const TI* x, const Layout L, const long nrows, const long n,
-                      const long rs, const ACC p) {
-    PG_FOR(r, nrows) {
+/* CPU shape (and GPUs for rows of fewer than 32 elements): one work-item per (row, chunk), the chunk's
+ * state (a, b) from 8-wide loops.  nchunks == 1: the result goes to out; else the state of chunk c of row
+ * r goes to st[2 (r nchunks + c) + {0, 1}] and rr_fin_rows folds them (a single long row: the chunks run
+ * on all cores). */
+__kernel void rr_rows(__global TO* out, __global ACC* st, __global const TI* x, const Layout L, const long nrows,
+                      const long n, const long rs, const ACC p, const long nchunks) {
+    long per = (n + nchunks - 1) / nchunks;
+    PG_FOR(g, nrows * nchunks) {
+        long r = g / nchunks, c = g % nchunks;
         long oo, ox, u2, u3;
         pg_offsets(&L, r, &oo, &ox, &u2, &u3);
-        ACC res;
+        long i0 = min(n, c * per), i1 = min(n, i0 + per);
+        ACC a = RR_INIT_A, b = 0;
         if (rs == 1) {
-            res = pg_rr_contig(x + ox, n, p);
+            pg_rr_contig(x + ox + i0, i1 - i0, p, &a, &b);
         } else {
 #if RMODE == 0
             ACC m = -INFINITY, s = 0;
-            for (long i = 0; i < n; ++i) m = fmax(m, LD_I(x, ox + i * rs));
-            if (isinf(m)) m = 0;
-            for (long i = 0; i < n; ++i) s += exp(LD_I(x, ox + i * rs) - m);
-            res = log(s) + m;
+            for (long i = i0; i < i1; ++i) m = fmax(m, LD_I(x, ox + i * rs));
+            ACC sh = isinf(m) ? (ACC)0 : m;
+            for (long i = i0; i < i1; ++i) s += exp(LD_I(x, ox + i * rs) - sh);
+            a = (m == -INFINITY && s == 0) ? m : sh;
+            b = s;
 #else
-            ACC a = RR_INIT_A, b = 0;
-            for (long i = 0; i < n; ++i) pg_rr_step(LD_I(x, ox + i * rs), &a, &b, p);
-            res = pg_rr_final(a, b, p);
+            for (long i = i0; i < i1; ++i) pg_rr_step(LD_I(x, ox + i * rs), &a, &b, p);
 #endif
         }
-        ST_O(out, oo, res);
+        if (nchunks == 1) { ST_O(out, oo, pg_rr_final(a, b, p)); }
+        else { st[2 * g] = a; st[2 * g + 1] = b; }
+    }
+}
+
+/* second pass of rr_rows: a work-item per row folds its nchunks states in order */
+__kernel void rr_fin_rows(__global TO* out, __global const ACC* st, const Layout L, const long nrows, const ACC p,
+                          const long nchunks) {
+    PG_FOR(r, nrows) {
+        long oo, ox, u2, u3;
+        pg_offsets(&L, r, &oo, &ox, &u2, &u3);
+        ACC a = RR_INIT_A, b = 0;
+        for (long c = 0; c < nchunks; ++c) pg_rr_merge(st[2 * (r * nchunks + c)], st[2 * (r * nchunks + c) + 1], &a, &b);
+        ST_O(out, oo, pg_rr_final(a, b, p));
     }
 }
 

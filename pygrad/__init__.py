@@ -23,6 +23,7 @@ from .ops.movement import cat, stack, broadcast_tensors, broadcast_to
 from .ops.movement import cat as concat, cat as concatenate
 from .ops.elementwise import where, isclose, allclose, equal, lerp
 from .ops.reduce import return_types
+from .ops.reduce import var_mean, std_mean
 from .ops.linalg import matmul, mm, bmm, dot, mv, outer, addmm
 from .ops.einsum import einsum
 from ._functional import *  # noqa: F401,F403  (add, sum, exp, ... as functions)

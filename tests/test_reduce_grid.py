@@ -222,3 +222,27 @@ def test_reduction_bug_repros(device):
     p.backward()
     assert c.grad.item() == 1.0
     assert torch.tensor(3, device=device).cumprod(0).shape == ()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "bool"])
+def test_column_reductions(dtype, device):
+    """Reduced dim slower than the kept one (x.sum(0)): blocks of 512 outputs with a ragged edge, rows in
+    steps of 4 with a remainder, strided kept dims, an outer kept dim, few wide columns of many rows
+    (the chunked two-pass path), NaN and inf in the columns."""
+    a = _data(dtype, (1027, 1031), seed=5)
+    if dtype in FLOATS:
+        a[700, 3] = np.nan
+        a[5, 600] = np.inf
+        a[9, 601] = -np.inf
+    names = ("sum", "amax", "amin", "any", "all") + (("mean", "prod") if dtype in FLOATS else ())
+    t = torch.tensor(a, dtype=getattr(torch, dtype), device=device)
+    cases = [(t, a, 0), (t[:, ::2], a[:, ::2], 0), (t[3:1000, 1:], a[3:1000, 1:], 0)]
+    b = _data(dtype, (3, 517, 600), seed=6)
+    cases.append((torch.tensor(b, dtype=getattr(torch, dtype), device=device), b, 1))
+    c = _data(dtype, (20000, 3), seed=7)
+    cases.append((torch.tensor(c, dtype=getattr(torch, dtype), device=device), c, 0))
+    for tt, arr, axis in cases:
+        for name in names:
+            if name == "prod" and arr.shape[axis] > 600:
+                continue  # |x| up to 1.5: the product overflows either way
+            _check(name, dtype, tt, arr, axis)

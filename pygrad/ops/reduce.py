@@ -6,10 +6,12 @@ gradient back over those dims: ``sum`` copies it to every element, ``mean`` divi
 """
 import builtins
 import collections
+import warnings
 
 import numpy as np
 
 from .. import dtypes as D
+from ..autograd import grad_mode
 from ..autograd.function import Function
 from .dispatch import backend_of
 from .movement import wrap_dim
@@ -318,43 +320,66 @@ def argmin(x, dim=None, keepdim=False):
     return _arg(x, dim, keepdim, np.argmin, "argmin")
 
 
-def _var_args(x, dim, unbiased, correction):
-    """The reduced dims and the divisor ``n - correction`` of ``var``/``std``."""
+def _var_args(x, dim, unbiased, correction, name="var"):
+    """The reduced dims and the divisor ``n - correction`` of ``var``/``std``, warning as PyTorch where it is
+    <= 0 (the result is then nan or inf)."""
     if isinstance(dim, bool) and unbiased is None:  # var(x, False) means unbiased=False
         dim, unbiased = None, dim
     if correction is None:
         correction = 0 if unbiased is False else 1
     if not x.dtype.is_floating_point:
-        raise RuntimeError("std and var only support floating point and complex dtypes")
+        what = "std and var" if name in ("var", "std") else name
+        raise RuntimeError(f"{what} only support floating point and complex dtypes")
     dims = _dims(x, dim)
     n = 1
     for d in dims:
         n *= x._shape[d]
+    n_out = x.numel() // n if n else builtins.max(1, x.numel())
+    if x.numel() // builtins.max(n_out, 1) - correction <= 0:  # PyTorch's "reduction factor"
+        warnings.warn(f"{name}(): degrees of freedom is <= 0. Correction should be strictly less than the "
+                      "reduction factor (input numel divided by output numel).", UserWarning, stacklevel=3)
     return dims, builtins.max(n - correction, 0)  # a divisor of 0 gives 0/0 = nan, as in PyTorch
 
 
 def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    return Var.apply(x, *_var_args(x, dim, unbiased, correction), keepdim)
+    return Var.apply(x, *_var_args(x, dim, unbiased, correction, "var"), keepdim)
 
 
 def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    return Std.apply(x, *_var_args(x, dim, unbiased, correction), keepdim)
+    return Std.apply(x, *_var_args(x, dim, unbiased, correction, "std"), keepdim)
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """``(var, mean)`` over ``dim`` from one pass of the fused kernel on OpenCL (``torch.var_mean``)."""
+    return VarMean.apply(input, *_var_args(input, dim, unbiased, correction, "var_mean"), keepdim)
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """``(std, mean)`` over ``dim`` (``torch.std_mean``)."""
+    return StdMean.apply(input, *_var_args(input, dim, unbiased, correction, "std_mean"), keepdim)
+
+
+def _var_and_mean(x, dims, n_eff, keepdim, root=False, want_mean=True):
+    """``(var or, with root, std, mean)`` of x over dims: the OpenCL backend's fused kernel (var_reduce: two
+    passes per chunk, chunks merged by Chan's formula) where it takes the shape, else the composition."""
+    fused = getattr(backend_of(x), "var_reduce", None)
+    if fused is not None and x.numel():
+        r = fused(x, dims, n_eff, keepdim, root, want_mean=want_mean)
+        if r is not None:
+            return r if want_mean else (r, None)
+    v = _variance(x, dims, n_eff, keepdim, root)
+    return v, (mean(x, dims, keepdim=keepdim) if want_mean else None)
 
 
 def _variance(x, dims, n_eff, keepdim, root=False):
-    """``var`` (or, with root, ``std``) of x over dims.
+    """``var`` (or, with root, ``std``) of x over dims, composed of reductions (the CPU backend, and OpenCL
+    devices without float64 for long rows).
 
     float16 computes in float32 (as PyTorch).  float32 squares of large deviations overflow (the std of
     +-1e30 is 1.41e30, but 1e60 is past float32): PyTorch's CPU kernels accumulate float32 in double;
     here the deviations are scaled by their largest magnitude first, which needs no float64 device
     support, so var = s^2 * q and std = s * sqrt(q) with q = sum((c / s)^2) / n_eff.  Where float64 is
-    as fast as float32 (the CPU backend, OpenCL CPU devices) float32 is computed in float64 instead.
-    The OpenCL backend does it all in one launch (``var_reduce``) where the shape suits that kernel."""
-    fused = getattr(backend_of(x), "var_reduce", None)
-    if fused is not None and x.numel():
-        y = fused(x, dims, n_eff, keepdim, root)  # one launch (None: a shape it leaves to the composition)
-        if y is not None:
-            return y
+    as fast as float32 (the CPU backend, OpenCL CPU devices) float32 is computed in float64 instead."""
     if x.dtype is D.float16:
         return _variance(x.to(D.float32), dims, n_eff, keepdim, root).to(D.float16)
     if x.dtype is D.float32 and getattr(backend_of(x), "fast_fp64", True):
@@ -372,22 +397,32 @@ def _variance(x, dims, n_eff, keepdim, root=False):
     return s * q.sqrt() if root else s * s * q
 
 
+def _centered(x, m, dims, keepdim):
+    """x minus its mean ``m`` (as the forward returned it: keepdim or not), broadcast back.  Under
+    create_graph the mean is computed again, as an op: a double backward needs its dependence on x."""
+    if m is None or (grad_mode.is_grad_enabled() and x.requires_grad):
+        return x - mean(x, dims, keepdim=True)
+    return x - (m if keepdim or not dims else _expand_back(m, x._shape, dims, False))
+
+
 class Var(Function):
-    """``sum((x - mean)**2) / n_eff`` over ``dims``; backward: ``g * 2 (x - mean) / n_eff``."""
+    """``sum((x - mean)**2) / n_eff`` over ``dims``; backward: ``g * 2 (x - mean) / n_eff``, with the mean
+    the forward kernel returned (no second reduction)."""
 
     _builtin = True
 
     @staticmethod
     def forward(ctx, x, dims, n_eff, keepdim):
         ctx.dims, ctx.n_eff, ctx.keepdim, ctx.shape = dims, n_eff, keepdim, x._shape
-        ctx.save_for_backward(x)
-        return _variance(x, dims, n_eff, keepdim)
+        v, m = _var_and_mean(x, dims, n_eff, keepdim, want_mean=ctx.needs_input_grad[0])
+        ctx.save_for_backward(x, m)
+        return v
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        centered = x - mean(x, ctx.dims, keepdim=True)
-        return _expand_back(g, ctx.shape, ctx.dims, ctx.keepdim) * centered * 2 / ctx.n_eff, None, None, None
+        x, m = ctx.saved_tensors
+        return _expand_back(g * (2 / ctx.n_eff), ctx.shape, ctx.dims, ctx.keepdim) * \
+            _centered(x, m, ctx.dims, ctx.keepdim), None, None, None
 
 
 class Std(Function):
@@ -398,16 +433,67 @@ class Std(Function):
     @staticmethod
     def forward(ctx, x, dims, n_eff, keepdim):
         ctx.dims, ctx.n_eff, ctx.keepdim, ctx.shape = dims, n_eff, keepdim, x._shape
-        y = _variance(x, dims, n_eff, keepdim, root=True)
-        ctx.save_for_backward(x, y)
+        y, m = _var_and_mean(x, dims, n_eff, keepdim, root=True, want_mean=ctx.needs_input_grad[0])
+        ctx.save_for_backward(x, y, m)
         return y
 
     @staticmethod
     def backward(ctx, g):
-        x, y = ctx.saved_tensors
-        centered = x - mean(x, ctx.dims, keepdim=True)
-        g_over_y = (g / y).masked_fill(y == 0, 0)
-        return _expand_back(g_over_y, ctx.shape, ctx.dims, ctx.keepdim) * centered / ctx.n_eff, None, None, None
+        x, y, m = ctx.saved_tensors
+        g_over_y = (g / (y * ctx.n_eff)).masked_fill(y == 0, 0)
+        return _expand_back(g_over_y, ctx.shape, ctx.dims, ctx.keepdim) * _centered(x, m, ctx.dims, ctx.keepdim), \
+            None, None, None
+
+
+class VarMean(Function):
+    """``(var, mean)`` as PyTorch's ``VarMeanBackward0``: gradient ``gv 2 (x - mean) / n_eff + gm / n``."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, x, dims, n_eff, keepdim):
+        ctx.dims, ctx.n_eff, ctx.keepdim, ctx.shape = dims, n_eff, keepdim, x._shape
+        v, m = _var_and_mean(x, dims, n_eff, keepdim)
+        ctx.save_for_backward(x, m)
+        return v, m
+
+    @staticmethod
+    def backward(ctx, gv, gm):
+        x, m = ctx.saved_tensors
+        return _var_mean_grad(ctx, x, m, None if gv is None else gv * (2 / ctx.n_eff), gm), None, None, None
+
+
+class StdMean(Function):
+    """``(std, mean)`` as PyTorch's ``StdMeanBackward0``: ``gs (x - mean) / (n_eff std) + gm / n``."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, x, dims, n_eff, keepdim):
+        ctx.dims, ctx.n_eff, ctx.keepdim, ctx.shape = dims, n_eff, keepdim, x._shape
+        y, m = _var_and_mean(x, dims, n_eff, keepdim, root=True)
+        ctx.save_for_backward(x, y, m)
+        return y, m
+
+    @staticmethod
+    def backward(ctx, gs, gm):
+        x, y, m = ctx.saved_tensors
+        gd = None if gs is None else (gs / (y * ctx.n_eff)).masked_fill(y == 0, 0)
+        return _var_mean_grad(ctx, x, m, gd, gm), None, None, None
+
+
+def _var_mean_grad(ctx, x, m, gd, gm):
+    """``gd (x - mean) + gm / n`` broadcast back over the reduced dims (either gradient may be None)."""
+    n = 1
+    for d in ctx.dims:
+        n *= ctx.shape[d]
+    out = None
+    if gd is not None:
+        out = _expand_back(gd, ctx.shape, ctx.dims, ctx.keepdim) * _centered(x, m, ctx.dims, ctx.keepdim)
+    if gm is not None:
+        gmx = _expand_back(gm / n, ctx.shape, ctx.dims, ctx.keepdim)
+        out = gmx.contiguous() if out is None else out + gmx
+    return out
 
 
 def logsumexp(x, dim, keepdim=False):

@@ -13,8 +13,9 @@ from .backend import LOCAL, _ctype, _fix, _io_defines, _round_up, collapse, make
 # numpy reduction -> (identity, combine expression, accumulate as bool?)
 REDUCE = {
     np.sum: ("0", "((acc) + (v))"), np.prod: ("1", "((acc) * (v))"),
-    np.max: ("-INFINITY", "(((v) != (v) || (acc) != (acc)) ? (acc) + (v) : max(acc, v))"),
-    np.min: ("INFINITY", "(((v) != (v) || (acc) != (acc)) ? (acc) + (v) : min(acc, v))"),
+    # NaN wins: once acc is NaN no comparison replaces it (a select, which vectorises; fmax would drop NaN)
+    np.max: ("-INFINITY", "(((v) > (acc) || (v) != (v)) ? (v) : (acc))"),
+    np.min: ("INFINITY", "(((v) < (acc) || (v) != (v)) ? (v) : (acc))"),
     np.all: ("1", "((acc) && ((v) != 0))"), np.any: ("0", "((acc) || ((v) != 0))"),
 }
 # identity of max / min per integer OpenCL type (an int8 max starting from (char)INT_MIN = 0 was wrong)
@@ -65,9 +66,8 @@ def reduce(self, fn, x, dims, keepdim, out_dtype, compute_dtype):
                               group=_reduce_group(self, fn, x.dtype, compute_dtype, out.dtype))
         if gpu:
             _launch_cols_wg(self, prg.reduce_cols_wg_k, out, x, Lk, Lr, nout, nred)
-        else:
-            _launch_cols(self, prg.reduce_cols_k, out, x, Lk, Lr, nout, nred)
-        return out
+            return out
+        return _reduce_colblk(self, fn, x, out, Lk, Lr, nout, nred, fold, acc, out_dtype, compute_dtype)
     wg = gpu and nred >= _WG_MIN_ROW
     if wg:  # enough (output, chunk) work-groups to fill the device, each chunk >= 4 * WG elements
         want = -(-_groups_target(self) // nout)
@@ -86,6 +86,42 @@ def reduce(self, fn, x, dims, keepdim, out_dtype, compute_dtype):
         partial = target._view((nout, nchunks), (nchunks, 1), 0)
         return reduce(self, fn, partial, (1,), False, out_dtype, compute_dtype).reshape(out_shape)
     return out
+
+
+_CB = 512  # PG_CB in reduce.cl: outputs per task of reduce_colblk_k
+
+
+def _reduce_colblk(self, fn, x, out, Lk, Lr, nout, nred, fold, acc, out_dtype, compute_dtype):
+    """CPU shape, a column reduction (``x.sum(0)``): reduce_colblk_k, blocks of 512 outputs per task.  Where
+    there are too few blocks for the cores (a narrow matrix of many rows), the reduced dim is also split
+    into chunks whose partials a second launch folds (itself a column reduction of ``nchunks`` rows)."""
+    kn, ks, os_ = int(Lk["nd"]), Lk["strides"][1], Lk["strides"][0]
+    no, ni = (1, nout) if kn == 1 else (int(Lk["shape"][0]), int(Lk["shape"][1]))
+    kso, oso = (0, 0) if kn == 1 else (ks[0], os_[0])
+    tasks = no * -(-ni // _CB)
+    cores = self.rt.device.max_compute_units
+    want = -(-4 * cores // tasks)  # a few tasks per core (their sizes differ at the edges)
+    nchunks = int(max(1, min(want, nred // 64, 256)))
+    target = out if nchunks == 1 else self.empty((nchunks * nout,), compute_dtype if acc != "uchar" else D.bool_)
+    prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(d) for d in fold + _io_defines("O", target.dtype)),
+                          group=_reduce_group(self, fn, x.dtype, compute_dtype, target.dtype))
+    prg.reduce_colblk_k(self.rt.queue, *_row_grid(self, tasks * nchunks), target._storage.data, x._storage.data,
+                        *map(np.int64, (Lk["offset"][1], no, ni, kso, ks[kn - 1], oso, os_[kn - 1], nred,
+                                        Lr["strides"][1][0], nchunks)))
+    if nchunks > 1:
+        partial = target._view((nchunks, nout), (nout, 1), 0)
+        return reduce(self, fn, partial, (0,), False, out_dtype, compute_dtype).reshape(out._shape)
+    return out
+
+
+def _cpu_row_chunks(self, nrows, n, min_chunk=32768):
+    """Chunks per row on a CPU-shaped device: fewer rows than cores leave cores idle, so each long row is
+    split into chunks (4 tasks per core, PoCL's threads take them as they come free; >= min_chunk elements
+    each) whose results a second launch folds."""
+    cores = self.rt.device.max_compute_units
+    if nrows >= cores:
+        return 1
+    return int(max(1, min(-(-4 * cores // max(nrows, 1)), n // min_chunk, 256)))
 
 
 def _row_grid(self, n):
@@ -145,29 +181,73 @@ def _load_defines(dtype, acc, fn):
     return [tin, f"LD_I(p,i)=((uchar)({value} != 0))"]
 
 
-def var_reduce(self, x, dims, n_eff, keepdim, root):
-    """var (root: std) of a float tensor over ``dims`` in one launch (``var_k``), or None where that kernel
-    would leave the device idle (few outputs of many elements: ops/reduce.py then composes reductions,
-    which split long rows)."""
+def var_reduce(self, x, dims, n_eff, keepdim, root, want_mean=False):
+    """var (root: std) of a float tensor over ``dims``, and with want_mean ``(var, mean)``: ``var_k`` (CPU shape:
+    ``var_cols_k`` for a column reduction), two passes over each chunk of the reduced elements, and where a
+    row was split into chunks (few long rows) ``var_merge_k`` folds the chunks' (count, mean, M2).  None where
+    the device lacks float64 and the shape needs chunks (ops/reduce.py then composes reductions)."""
     dims = tuple(dims)
     Lk, Lr, nout, nred, kshape = _split_layout(x, dims)
-    if nout < 64 and nred >= 8192:
-        return None
+    fp64 = self.rt.has_fp64
+    gpu = self.rt.kernel_shape == "gpu"
+    cols = (gpu or fp64) and _cols_layout(Lk, Lr)
+    cores = self.rt.device.max_compute_units
+    if cols and gpu:  # var_cols_wg_k: one chunk
+        kn = int(Lk["nd"])
+        no, ni = (1, nout) if kn == 1 else (int(Lk["shape"][0]), int(Lk["shape"][1]))
+        nchunks = 1
+    elif cols:
+        kn = int(Lk["nd"])
+        no, ni = (1, nout) if kn == 1 else (int(Lk["shape"][0]), int(Lk["shape"][1]))
+        tasks = no * -(-ni // _VCB)
+        nchunks = int(max(1, min(-(-4 * cores // tasks), nred // 64, 256)))
+    elif gpu:
+        nchunks = int(max(1, min(-(-_groups_target(self) // max(nout, 1)), nred // (4 * self.wg), 1024)))
+    else:  # chunks of <= 64K elements (the second pass reads them from cache), and a few per core
+        nchunks = int(max(min(-(-nred // 65536), 1024), _cpu_row_chunks(self, nout, nred, 4096)))
+    if not fp64 and nchunks > 1:
+        if nout < 64 and nred >= 8192:
+            return None
+        nchunks = 1
     out_shape = tuple(1 if d in dims else s for d, s in enumerate(x._shape)) if keepdim else kshape
     out = self.empty(out_shape, x.dtype)
+    mean = self.empty(out_shape, x.dtype) if want_mean else out
     if nout == 0:
-        return out
-    acc = "double" if self.rt.has_fp64 else "float"
+        return (out, mean) if want_mean else out
+    acc = "double" if fp64 else "float"
+    fp = np.float64 if fp64 else np.float32
     defines = ["VAR=1", f"ACC={acc}"] + (["VAR_SCALED=1"] if acc == "float" else []) + _wg_defines(self)
     defines += _io_defines("I", x.dtype, acc) + _io_defines("O", x.dtype)
     prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(d) for d in defines))
-    args = (out._storage.data, x._storage.data, Lk, Lr, np.int64(nout), np.int64(nred),
-            (np.float64 if acc == "double" else np.float32)(n_eff), np.int32(bool(root)))
-    if self.rt.kernel_shape == "gpu":
-        prg.var_k(self.rt.queue, (min(nout, _MAX_GROUPS) * self.wg,), (self.wg,), *args)
+    part = self.rt.alloc(nout * nchunks * 3 * np.dtype(fp).itemsize) if nchunks > 1 else out._storage.data
+    flags = (fp(n_eff), np.int32(bool(root)), np.int32(bool(want_mean)))
+    bufs = (out._storage.data, mean._storage.data, part, x._storage.data)
+    if cols and gpu:
+        ks, ch = Lk["strides"][1], self.wg // 32
+        kso = 0 if kn == 1 else ks[0]
+        prg.var_cols_wg_k(self.rt.queue, (-(-ni // 32) * 32, ch * min(no, 65535)), (32, ch), out._storage.data,
+                          mean._storage.data, x._storage.data,
+                          *map(np.int64, (Lk["offset"][1], no, ni, kso, ks[kn - 1], nred, Lr["strides"][1][0])),
+                          *flags)
+    elif cols:
+        ks = Lk["strides"][1]
+        kso = 0 if kn == 1 else ks[0]
+        prg.var_cols_k(self.rt.queue, *_row_grid(self, tasks * nchunks), *bufs,
+                       *map(np.int64, (Lk["offset"][1], no, ni, kso, ks[kn - 1], nred, Lr["strides"][1][0], nchunks)),
+                       *flags)
     else:
-        prg.var_k(self.rt.queue, self.grid(nout), (LOCAL,), *args)
-    return out
+        args = bufs + (Lk, Lr, np.int64(nout), np.int64(nred), np.int64(nchunks)) + flags
+        if gpu:
+            prg.var_k(self.rt.queue, (min(nout * nchunks, _MAX_GROUPS) * self.wg,), (self.wg,), *args)
+        else:
+            prg.var_k(self.rt.queue, *_row_grid(self, nout * nchunks), *args)
+    if nchunks > 1:
+        prg.var_merge_k(self.rt.queue, self.grid(nout), (LOCAL,), out._storage.data, mean._storage.data, part,
+                        np.int64(nout), np.int64(nchunks), *flags)
+    return (out, mean) if want_mean else out
+
+
+_VCB = 256  # PG_VCB in reduce.cl: outputs per task of var_cols_k
 
 
 def _cols_layout(Lk, Lr):
@@ -188,34 +268,62 @@ def _launch_cols(self, kernel, out, x, Lk, Lr, nout, nred):
 
 
 def _arg_reduce(self, x, axis, keepdims, better, with_values=False):
-    """Index of the best element along ``axis`` (and, with_values, that element): argreduce_k."""
+    """Index of the best element along ``axis`` (and, with_values, that element): argreduce_k.  Few long
+    rows go in chunks (argreduce_k / argreduce_wg_k write each chunk's best, argmerge_k picks the first
+    best of each row), so that every core (compute unit) works."""
     d = axis
     Lk, Lr, nout, nred, kshape = _split_layout(x, (d,))
     out = self.empty(kshape, D.int64)
     vals = self.empty(kshape, x.dtype) if with_values else None
     if nout:
-        prg = kernels.program(self.rt, "reduce.cl", _arg_defines(self, x.dtype, better, with_values),
-                              group=_reduce_group(self, better, x.dtype, x.dtype, x.dtype))
-        vbuf = (vals if with_values else out)._storage.data
+        gpu = self.rt.kernel_shape == "gpu"
         if _cols_layout(Lk, Lr):
+            prg = kernels.program(self.rt, "reduce.cl", _arg_defines(self, x.dtype, better, with_values),
+                                  group=_reduce_group(self, better, x.dtype, x.dtype, x.dtype))
+            vbuf = (vals if with_values else out)._storage.data
             _launch_cols(self, prg.argreduce_cols_k, (out, vbuf), x, Lk, Lr, nout, nred)
-        elif self.rt.kernel_shape == "gpu" and nred >= _WG_MIN_ROW:
-            prg.argreduce_wg_k(self.rt.queue, (min(nout, _MAX_GROUPS) * self.wg,), (self.wg,), out._storage.data,
-                               vbuf, x._storage.data, Lk, np.int64(nout), np.int64(nred), np.int64(x._strides[d]))
+            return _arg_result(out, vals, d, keepdims, with_values)
+        wg = gpu and nred >= _WG_MIN_ROW
+        if wg:
+            nchunks = int(max(1, min(-(-_groups_target(self) // nout), nred // (4 * self.wg), 1024)))
         else:
-            prg.argreduce_k(self.rt.queue, *_row_grid(self, nout), out._storage.data, vbuf, x._storage.data, Lk,
-                            np.int64(nout), np.int64(nred), np.int64(x._strides[d]))
+            nchunks = _cpu_row_chunks(self, nout, nred)
+        chunked = nchunks > 1
+        prg = kernels.program(self.rt, "reduce.cl", _arg_defines(self, x.dtype, better, with_values or chunked),
+                              group=_reduce_group(self, better, x.dtype, x.dtype, x.dtype))
+        if chunked:
+            t_out, t_vals = self.empty((nout * nchunks,), D.int64), self.empty((nout * nchunks,), x.dtype)
+        else:
+            t_out, t_vals = out, (vals if with_values else out)
+        args = (t_out._storage.data, t_vals._storage.data, x._storage.data, Lk, np.int64(nout), np.int64(nred),
+                np.int64(x._strides[d]), np.int64(nchunks))
+        if wg:
+            prg.argreduce_wg_k(self.rt.queue, (min(nout * nchunks, _MAX_GROUPS) * self.wg,), (self.wg,), *args)
+        else:
+            prg.argreduce_k(self.rt.queue, *_row_grid(self, nout * nchunks), *args)
+        if chunked:
+            prg.argmerge_k(self.rt.queue, self.grid(nout), (LOCAL,), out._storage.data,
+                           (vals if with_values else out)._storage.data, t_out._storage.data, t_vals._storage.data,
+                           Lk, np.int64(nout), np.int64(nchunks), np.int32(bool(with_values)))
+    return _arg_result(out, vals, d, keepdims, with_values)
+
+
+def _arg_result(out, vals, d, keepdims, with_values):
     if with_values:
         return (vals.unsqueeze(d), out.unsqueeze(d)) if keepdims else (vals, out)
     return out.unsqueeze(d) if keepdims else out
 
 
 def _arg_defines(self, dtype, better, with_values):
-    """reduce.cl's defines for argreduce_*: index (and with_values the value) of the ``better`` element."""
+    """reduce.cl's defines for argreduce_* (and argmerge_k): index (and with_values the value) of the ``better``
+    element."""
     acc = _ctype(dtype) if dtype is not D.bool_ else "uchar"
     defines = [f"ACC={acc}", f"BETTER(v,best)={better}"] + _io_defines("I", dtype, acc)
-    defines += [f"TV={dtype.cl if dtype is not D.bool_ else 'uchar'}",
-                _io_defines("V", dtype, acc)[2]] if with_values else ["TV=uchar", "ST_V(p,i,v)="]
+    if with_values:
+        _, ld_v, st_v = _io_defines("V", dtype, acc)
+        defines += [f"TV={dtype.cl if dtype is not D.bool_ else 'uchar'}", st_v, ld_v] + _io_defines("O", dtype)
+    else:
+        defines += ["TV=uchar", "ST_V(p,i,v)="]
     return tuple(_fix(s) for s in defines + _wg_defines(self))
 
 

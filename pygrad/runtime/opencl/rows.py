@@ -10,6 +10,7 @@ import numpy as np
 
 from ... import _core
 from ... import dtypes as D
+from . import backend_ops as _bo
 from . import kernels
 from .backend import LOCAL, _fix, _io_defines, collapse, make_layout
 
@@ -60,7 +61,9 @@ def _row_kernel(self, stem, out, ins, dim, log):
     nrows = out.numel() // n
     gpu = self.rt.kernel_shape == "gpu"
     unit = all(t._strides[dim] == 1 for t in ops) or n == 1
-    if not unit and not gpu:  # CPU shape: make the rows contiguous (tiled copies), run, copy back
+    nchunks = _sm_chunks(self, nrows, n)
+    if not unit and (not gpu or nchunks > 1):
+        # CPU shape, or few long rows on a GPU: make the rows contiguous (tiled copies), run, copy back
         tmp = _dim_last(self, out, dim) if out._strides[dim] != 1 else out
         _row_kernel(self, stem, tmp, [t if t._strides[dim] == 1 else _dim_last(self, t, dim) for t in ins], dim, log)
         if tmp is not out:
@@ -78,7 +81,18 @@ def _row_kernel(self, stem, out, ins, dim, log):
     from .fused import step_group
 
     group = step_group(out.dtype) if log else ()
-    if gpu and not unit:
+    if nchunks > 1:  # few long rows: chunks over two launches (states, then the outputs), all cores busy
+        from .backend_ops import _MAX_GROUPS, _row_grid
+
+        wg = _wg_size(n) if gpu else LOCAL
+        prg = kernels.program(self.rt, "rows.cl", _defines(out.dtype, log, wg), group=group)
+        st = self.empty(((2 if stem == "sm_fwd" else 1) * nrows * nchunks,), _acc(out.dtype))
+        grid = ((min(nrows * nchunks, _MAX_GROUPS) * wg,), (wg,)) if gpu else _row_grid(self, nrows * nchunks)
+        kind, tail = ("_wg" if gpu else "_rows"), (L, i64(nrows), i64(n), i64(nchunks))
+        first, second = ("sm_stat", "sm_apply") if stem == "sm_fwd" else ("sm_bstat", "sm_bapply")
+        getattr(prg, first + kind)(q, *grid, st._storage.data, *bufs[1:], *tail)
+        getattr(prg, second + kind)(q, *grid, bufs[0], st._storage.data, *bufs[1:], *tail)
+    elif gpu and not unit:
         prg = kernels.program(self.rt, "rows.cl", _defines(out.dtype, log), group=group)
         getattr(prg, stem + "_item")(q, self.grid(nrows), (LOCAL,), *bufs, L, i64(nrows), i64(n),
                                      *(i64(t._strides[dim]) for t in ops))
@@ -90,6 +104,18 @@ def _row_kernel(self, stem, out, ins, dim, log):
     else:
         prg = kernels.program(self.rt, "rows.cl", _defines(out.dtype, log), group=group)
         getattr(prg, stem + "_rows")(q, self.grid(nrows), (LOCAL,), *bufs, L, i64(nrows), i64(n))
+
+
+def _sm_chunks(self, nrows, n):
+    """Chunks per row of softmax and its backward: 1 (one launch) unless there are too few rows to fill the
+    device (CPU shape: fewer than the cores; GPU shape: fewer than the work-groups that fill it)."""
+    if self.rt.kernel_shape == "gpu":
+        from .backend_ops import _groups_target
+
+        if n < _WG_MIN:
+            return 1
+        return int(max(1, min(-(-_groups_target(self) // nrows), n // (4 * _wg_size(n)), 1024)))
+    return _bo._cpu_row_chunks(self, nrows, n)
 
 
 def softmax(self, x, dim, log):
@@ -239,6 +265,11 @@ def row_reduce(self, x, kind, dims, keepdim, p=None):
                           i64(nrows), pv, i64(nchunks))
     else:
         prg = kernels.program(self.rt, "rows.cl", _defines(x.dtype) + (f"RMODE {mode}",))
-        prg.rr_rows(q, *_row_grid(self, nrows), out._storage.data, x._storage.data, Lk, i64(nrows), i64(n),
-                    i64(rs), pv)
+        nchunks = _bo._cpu_row_chunks(self, nrows, n) if not gpu else 1
+        st = self.empty((2 * nrows * nchunks,), acc) if nchunks > 1 else out
+        prg.rr_rows(q, *_row_grid(self, nrows * nchunks), out._storage.data, st._storage.data, x._storage.data, Lk,
+                    i64(nrows), i64(n), i64(rs), pv, i64(nchunks))
+        if nchunks > 1:
+            prg.rr_fin_rows(q, self.grid(nrows), (LOCAL,), out._storage.data, st._storage.data, Lk, i64(nrows), pv,
+                            i64(nchunks))
     return out
