@@ -89,7 +89,7 @@ def _usable(index):
             while pending and (index is None or index >= len(found)):
                 dev = pending.pop(0)
                 try:
-                    ok = _can_build(_cl(), dev)
+                    ok = _can_build(_cl(), dev, with_step=not found)
                 except Exception:
                     ok = False
                 if ok:
@@ -124,8 +124,13 @@ def _enumerate():
     _state["devices"] = []
 
 
-def _can_build(cl, dev):
+def _can_build(cl, dev, with_step=False):
     """Whether ``dev`` compiles a one-line kernel; a device whose compiler fails is left out, with a warning.
+
+    ``with_step`` (the device that becomes ``opencl:0``): the probe is built together with the program
+    variants of a first training step (``kernels.build_probe_with_step``), as one program: a build costs
+    ~0.1 s before its text, and the first build in a context pays PoCL's loading of its built-in library
+    (~0.45 s) whichever it is.  If that fails the probe is built alone, as for every other device.
 
     Seen here: the PoCL 3.0 of ``pocl-binary-distribution`` (LLVM 14) cannot compile for CPUs newer than
     its LLVM (an AMD Zen 5 makes it say "unknown target CPU 'generic'"), while a newer PoCL on the
@@ -134,7 +139,16 @@ def _can_build(cl, dev):
     """
     try:
         ctx = cl.Context([dev])
-        cl.Program(ctx, _PROBE).build()
+        built = False
+        if with_step:
+            try:
+                from . import kernels
+
+                built = kernels.build_probe_with_step(ctx, dev, kernel_shape_for(dev), _PROBE)
+            except Exception:  # (a bad PYGRAD_KERNEL_SHAPE is reported when the Runtime is made)
+                built = False
+        if not built:
+            cl.Program(ctx, _PROBE).build()
         _state["contexts"][dev.int_ptr] = ctx
         return True
     except Exception as e:  # build failure, or a context the driver cannot create
