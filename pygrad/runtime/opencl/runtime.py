@@ -89,7 +89,7 @@ def _usable(index):
             while pending and (index is None or index >= len(found)):
                 dev = pending.pop(0)
                 try:
-                    ok = _can_build(_cl(), dev, with_step=not found)
+                    ok = _can_build(_cl(), dev)
                 except Exception:
                     ok = False
                 if ok:
@@ -124,10 +124,10 @@ def _enumerate():
     _state["devices"] = []
 
 
-def _can_build(cl, dev, with_step=False):
+def _can_build(cl, dev):
     """Whether ``dev`` compiles a one-line kernel; a device whose compiler fails is left out, with a warning.
 
-    ``with_step`` (the device that becomes ``opencl:0``): the probe is built together with the program
+    The device that becomes ``opencl:0`` (none found yet) has its probe built together with the program
     variants of a first training step (``kernels.build_probe_with_step``), as one program: a build costs
     ~0.1 s before its text, and the first build in a context pays PoCL's loading of its built-in library
     (~0.45 s) whichever it is.  If that fails the probe is built alone, as for every other device.
@@ -140,7 +140,7 @@ def _can_build(cl, dev, with_step=False):
     try:
         ctx = cl.Context([dev])
         built = False
-        if with_step:
+        if not _state["devices"]:  # (the usable devices found so far)
             try:
                 from . import kernels
 
