@@ -211,3 +211,60 @@ def test_nll_reduce_same_bits_both_shapes(device):
         assert r.returncode == 0, r.stderr[-2000:]
         got[shape] = r.stdout.split()
     assert got["cpu"] == got["gpu"]
+
+
+_OCLGRIND_LOSS_OPTIM_RANDOM = r"""
+import numpy as np, pygrad, pygrad.nn.functional as F
+dev = pygrad.device("opencl")
+rng = np.random.default_rng(3)
+for M, C in ((1, 1), (5, 3), (67, 10)):
+    xs = rng.standard_normal((M, C)).astype(np.float32)
+    ts = rng.integers(0, C, M)
+    ts[::4] = -100
+    w = rng.random(C).astype(np.float32)
+    for red in ("mean", "sum", "none"):
+        for ww in (None, w):
+            got, want = [], []
+            for d, out in ((dev, got), ("cpu", want)):
+                x = pygrad.tensor(xs, device=d, requires_grad=True)
+                loss = F.nll_loss(x, pygrad.tensor(ts, device=d), reduction=red,
+                                  weight=None if ww is None else pygrad.tensor(ww, device=d))
+                loss.sum().backward()
+                out += [loss.detach().cpu().numpy(), x.grad.cpu().numpy()]
+            for g, e in zip(got, want):
+                np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
+for n in (1, 3, 66):
+    a = pygrad.rand(n, device=dev).cpu().numpy()
+    b = pygrad.randn(n, device=dev).cpu().numpy()
+    c = pygrad.randint(-3, 7, (n,), device=dev).cpu().numpy()
+    assert a.shape == b.shape == c.shape == (n,) and (0 <= a).all() and (a < 1).all() and np.isfinite(b).all()
+    assert (-3 <= c).all() and (c < 7).all()
+for opt_cls, kw in ((pygrad.optim.SGD, dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+                    (pygrad.optim.Adam, dict(lr=0.1, amsgrad=True))):
+    ps = {}
+    for d in (dev, "cpu"):
+        p = pygrad.tensor(np.linspace(-1, 1, 67, dtype=np.float32), device=d, requires_grad=True)
+        o = opt_cls([p], **kw)
+        for _ in range(2):
+            o.zero_grad()
+            (p * p).sum().backward()
+            o.step()
+        ps[str(d)] = p.detach().cpu().numpy()
+    np.testing.assert_allclose(ps["opencl"], ps["cpu"], rtol=1e-4, atol=1e-5)  # (float32, multiply-add contraction)
+print("ok", pygrad.opencl.get_device_properties(0)["platform"], flush=True)
+"""
+
+
+@pytest.mark.oclgrind
+@pytest.mark.skipif(not __import__("os").environ.get("PYGRAD_TEST_OCLGRIND"),
+                    reason="the Oclgrind job runs as its own CI command: PYGRAD_TEST_OCLGRIND=1 pytest -m oclgrind")
+@pytest.mark.parametrize("shape", ["cpu", "gpu"])
+def test_loss_optim_random_kernels_under_oclgrind(tmp_path, shape):
+    """nll_loss (forward, backward), the optimizers and the random kernels on odd sizes under Oclgrind, both
+    kernel shapes: no out-of-bounds access or local-memory race, and the CPU backend's results."""
+    from helpers import run_on_oclgrind
+
+    r, report = run_on_oclgrind(_OCLGRIND_LOSS_OPTIM_RANDOM, tmp_path, shape=shape)
+    assert r.returncode == 0 and "ok" in r.stdout, r.stdout + r.stderr + report
+    assert "Oclgrind" in r.stdout, r.stdout
+    assert report.strip() == "", report[:4000]

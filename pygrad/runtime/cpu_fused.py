@@ -56,6 +56,7 @@ def nll_backward(g, target, weight, wsum, ignore_index, reduction, C):
     if reduction == "mean":
         with np.errstate(divide="ignore", invalid="ignore"):
             v = v / _np(wsum)[0]
+    v = np.where(valid, v, 0)  # PyTorch: an ignored row's gradient is 0, also when every row is ignored (0 / 0)
     gx = np.zeros((M, C), ga.dtype)
     gx[np.arange(M), t] = v
     return _wrap(gx, g.dtype)

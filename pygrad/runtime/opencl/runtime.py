@@ -127,6 +127,11 @@ def _enumerate():
 def _can_build(cl, dev):
     """Whether ``dev`` compiles a one-line kernel; a device whose compiler fails is left out, with a warning.
 
+    The device that becomes ``opencl:0`` (none found yet) has its probe built together with the program
+    variants of a first training step (``kernels.build_probe_with_step``), as one program: a build costs
+    ~0.1 s before its text, and the first build in a context pays PoCL's loading of its built-in library
+    (~0.45 s) whichever it is.  If that fails the probe is built alone, as for every other device.
+
     Seen here: the PoCL 3.0 of ``pocl-binary-distribution`` (LLVM 14) cannot compile for CPUs newer than
     its LLVM (an AMD Zen 5 makes it say "unknown target CPU 'generic'"), while a newer PoCL on the
     same machine (Debian's ``pocl-opencl-icd``) works.  Leaving such a device out keeps ``opencl:0``
@@ -134,7 +139,16 @@ def _can_build(cl, dev):
     """
     try:
         ctx = cl.Context([dev])
-        cl.Program(ctx, _PROBE).build()
+        built = False
+        if not _state["devices"]:  # (the usable devices found so far)
+            try:
+                from . import kernels
+
+                built = kernels.build_probe_with_step(ctx, dev, kernel_shape_for(dev), _PROBE)
+            except Exception:  # (a bad PYGRAD_KERNEL_SHAPE is reported when the Runtime is made)
+                built = False
+        if not built:
+            cl.Program(ctx, _PROBE).build()
         _state["contexts"][dev.int_ptr] = ctx
         return True
     except Exception as e:  # build failure, or a context the driver cannot create
