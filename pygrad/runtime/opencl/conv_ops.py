@@ -20,11 +20,13 @@ from ... import dtypes as D
 LOCAL = _index_program = reduce = None  # from backend / backend_ops at install() (they import this module)
 
 # cap on the (C*kh*kw, ld) column matrix of one batch chunk; None: the kernel shape's default (tests set it
-# to exercise chunking).  CPU devices want narrow column matrices when they have many rows: measured on
-# PoCL (2 Xeon cores, conv N=32 C=32 16x16 K=64 fwd+bwd, 288 rows, device ms) 1 MB 17.1, 2 MB 14.8, 4 MB
-# 23.6, 8 MB 28.6, 32 MB 49.5 (the GEMMs reading the columns in place touch one page per row and column
-# block); with few rows (<= 64: LeNet's 25, where one chunk of 5 MB needs fewer launches) 8 MB.  GPUs want
-# the GEMM as large as possible.
+# to exercise chunking).  CPU devices: narrower column matrices when they have many rows (the GEMMs read
+# the columns in place, one page per row and column block).  Measured on PoCL (2 Xeon cores, heavily loaded
+# by other jobs, conv N=32 C=32 16x16 K=64 fwd+bwd, 288 rows, sum of kernel times, ms): first run 1 MB
+# 17.1, 2 MB 14.8, 4 MB 23.6, 8 MB 28.6, 32 MB 49.5; repeated later 2 MB 21.2 / 20.9, 8 MB 22.5 / 22.1,
+# 32 MB 22.6 / 31.9 (the process's CPU time was flat across sizes): 2 MB is never worse, to be re-measured
+# on an idle machine.  With few rows (<= 64: LeNet's 25) 8 MB, so LeNet's first conv is one chunk (fewer
+# launches).  GPUs want the GEMM as large as possible.
 CHUNK_BYTES = None
 _CHUNK_DEFAULT = {"cpu": 2 << 20, "gpu": 64 << 20}
 _CHUNK_FEW_ROWS = 8 << 20  # CPU shape, <= 64 rows
