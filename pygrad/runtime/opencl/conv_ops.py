@@ -48,6 +48,15 @@ def _chunks(self, n, per_sample, rows):
     return [(i, min(i + step, n)) for i in range(0, n, step)]
 
 
+def _dims(self, n):
+    """(global, local) sizes of a PG_FOR launch over n rows.  CPU shape: a few work-groups of one work-item
+    each (as the elementwise kernels): PoCL then runs each as a plain loop, and compiles these loop-heavy
+    kernels much faster than for work-groups of 64 (first launch), at the same speed."""
+    if self.rt.kernel_shape == "cpu":
+        return (max(1, min(n, 4 * self.rt.device.max_compute_units)),), (1,)
+    return self.grid(n), (LOCAL,)
+
+
 def _round(v, m):
     return -(-v // m) * m
 
@@ -64,7 +73,7 @@ def _columns(self, prg, x, n0, nc, kernel, dilation, padding, stride, oh, ow, ld
     _, c, h, w = x._shape
     K = c * kernel[0] * kernel[1] + int(ones)
     cols = self.empty((K, ld), x.dtype)
-    prg.conv_cols_k(self.rt.queue, self.grid(K * nc), (LOCAL,), cols._storage.data, x._storage.data,
+    prg.conv_cols_k(self.rt.queue, *_dims(self, K * nc), cols._storage.data, x._storage.data,
                     np.int64(x._offset + n0 * c * h * w), np.int64(nc), *map(np.int32, (c, h, w)),
                     *_geo_args(kernel, dilation, padding, stride), np.int32(oh), np.int32(ow), np.int64(ld),
                     np.int32(ones), _ONE[x.dtype.itemsize])
@@ -100,7 +109,7 @@ def conv2d(self, x, w, b, kernel, stride, padding, dilation, workspace=None):
         if keep:
             workspace["cols"].append(cols)
         y = self.matmul(w2, cols[:K] if keep else cols)                        # (Cout, ld)
-        prg.conv_out_k(self.rt.queue, self.grid((j - i) * cout), (LOCAL,), out._storage.data, y._storage.data,
+        prg.conv_out_k(self.rt.queue, *_dims(self, (j - i) * cout), out._storage.data, y._storage.data,
                        (bias if bias is not None else y)._storage.data, np.int64(i * cout * L),
                        np.int64(bias._offset if bias is not None else 0), np.int32(bias is not None),
                        *map(np.int64, (j - i, cout, L, ld)))
@@ -167,7 +176,7 @@ def conv2d_backward(self, g, x, w, kernel, stride, padding, dilation, needs, wor
         gc = self.empty((cout, ld), dt) if needs[0] else None
         gt = self.empty((ld, ct), dt) if needs[1] else None
         dummy = (gc if gc is not None else gt)._storage.data
-        prg.conv_gcols_k(q, self.grid(nc * L), (LOCAL,), gc._storage.data if gc is not None else dummy,
+        prg.conv_gcols_k(q, *_dims(self, nc * L), gc._storage.data if gc is not None else dummy,
                          gt._storage.data if gt is not None else dummy, g._storage.data,
                          np.int64(g._offset + i * cout * L), np.int64(nc), *map(np.int32, (cout, L)), np.int64(ld),
                          *map(np.int32, (gc is not None, gt is not None, ct)))
@@ -183,7 +192,7 @@ def conv2d_backward(self, g, x, w, kernel, stride, padding, dilation, needs, wor
                 gb = pb if gb is None else self.elementwise(np.add, (gb, pb), (cout,), dt, dt)
         if needs[0]:
             dcols = self.matmul(w2.t(), gc)                                      # (K, ld)
-            prg.conv_fold_k(q, self.grid(nc * c * h), (LOCAL,), gx._storage.data, dcols._storage.data,
+            prg.conv_fold_k(q, *_dims(self, nc * c * h), gx._storage.data, dcols._storage.data,
                             np.int64(i * c * h * wd), np.int64(nc), *map(np.int32, (c, h, wd)),
                             *_geo_args(kernel, dilation, padding, stride), np.int32(oh), np.int32(ow), np.int64(ld))
     if gw is not None:
@@ -203,7 +212,7 @@ def max_pool2d(self, x, kernel, stride, padding, dilation, out_hw):
         prg = _program(self, x.dtype)
         interior = padding == (0, 0) and all((o - 1) * s + (k - 1) * d < size for o, s, k, d, size in zip(
             out_hw, stride, kernel, dilation, (h, w)))
-        prg.maxpool_fwd_k(self.rt.queue, self.grid(n * c * oh), (LOCAL,), vals._storage.data, idx._storage.data,
+        prg.maxpool_fwd_k(self.rt.queue, *_dims(self, n * c * oh), vals._storage.data, idx._storage.data,
                           x._storage.data, np.int64(x._offset), np.int64(n * c),
                           *map(np.int32, (h, w, oh, ow, *kernel, *stride, *padding, *dilation, interior)))
     return vals, idx
@@ -220,7 +229,7 @@ def max_pool2d_backward(self, g, indices, in_hw, window=None):
     gx = self.empty((n, c, h, w), g.dtype)
     if gx.numel():
         prg = _program(self, g.dtype)
-        prg.maxpool_bwd_k(self.rt.queue, self.grid(n * c * h), (LOCAL,), gx._storage.data, g._storage.data,
+        prg.maxpool_bwd_k(self.rt.queue, *_dims(self, n * c * h), gx._storage.data, g._storage.data,
                           indices._storage.data, *map(np.int64, (g._offset, indices._offset, n * c)),
                           *map(np.int32, (h, w, oh, ow, *kernel, *stride, *padding, *dilation)),
                           np.int32(_tiling(kernel, stride, padding, dilation, (oh, ow), in_hw)))
@@ -243,7 +252,7 @@ def avg_pool2d(self, x, kernel, stride, padding, out_hw, count_include_pad, divi
     out = self.empty((n, c, oh, ow), x.dtype)
     if out.numel():
         prg = _program(self, x.dtype)
-        prg.avgpool_fwd_k(self.rt.queue, self.grid(n * c * oh), (LOCAL,), out._storage.data, x._storage.data,
+        prg.avgpool_fwd_k(self.rt.queue, *_dims(self, n * c * oh), out._storage.data, x._storage.data,
                           np.int64(x._offset), np.int64(n * c), *map(np.int32, (h, w, oh, ow, *kernel, *stride,
                                                                                  *padding, count_include_pad, divisor)))
     return out
@@ -257,7 +266,7 @@ def avg_pool2d_backward(self, g, in_hw, kernel, stride, padding, count_include_p
     gx = self.empty((n, c, h, w), g.dtype)
     if gx.numel():
         prg = _program(self, g.dtype)
-        prg.avgpool_bwd_k(self.rt.queue, self.grid(n * c * h), (LOCAL,), gx._storage.data, g._storage.data,
+        prg.avgpool_bwd_k(self.rt.queue, *_dims(self, n * c * h), gx._storage.data, g._storage.data,
                           np.int64(g._offset), np.int64(n * c), *map(np.int32, (h, w, oh, ow, *kernel, *stride,
                                                                                  *padding, count_include_pad, divisor)))
     return gx
