@@ -24,11 +24,12 @@ LOCAL = _index_program = reduce = None  # from backend / backend_ops at install(
 # the columns in place, one page per row and column block).  Measured on PoCL (2 Xeon cores, heavily loaded
 # by other jobs, conv N=32 C=32 16x16 K=64 fwd+bwd, 288 rows, sum of kernel times, ms): first run 1 MB
 # 17.1, 2 MB 14.8, 4 MB 23.6, 8 MB 28.6, 32 MB 49.5; repeated later 2 MB 21.2 / 20.9, 8 MB 22.5 / 22.1,
-# 32 MB 22.6 / 31.9 (the process's CPU time was flat across sizes): 2 MB is never worse, to be re-measured
-# on an idle machine.  With few rows (<= 64: LeNet's 25) 8 MB, so LeNet's first conv is one chunk (fewer
-# launches).  GPUs want the GEMM as large as possible.
+# 32 MB 22.6 / 31.9 (the process's CPU time was flat across sizes).  4 MB keeps LeNet's second conv (3.9 MB)
+# one chunk: its step measured 16.8 -> 16.2 and 19.2 -> 17.6 ms wall against 2 MB (interleaved, loaded).
+# With few rows (<= 64: LeNet's first conv, 25 rows, 5.2 MB) 8 MB.  All to be re-measured on an idle
+# machine.  GPUs want the GEMM as large as possible.
 CHUNK_BYTES = None
-_CHUNK_DEFAULT = {"cpu": 2 << 20, "gpu": 64 << 20}
+_CHUNK_DEFAULT = {"cpu": 4 << 20, "gpu": 64 << 20}
 _CHUNK_FEW_ROWS = 8 << 20  # CPU shape, <= 64 rows
 # the forward keeps its columns for the backward (no second im2col) while all chunks' together are under this
 KEEP_BYTES = 32 << 20
