@@ -20,13 +20,16 @@ from ... import dtypes as D
 LOCAL = _index_program = reduce = None  # from backend / backend_ops at install() (they import this module)
 
 # cap on the (C*kh*kw, ld) column matrix of one batch chunk; None: the kernel shape's default (tests set it
-# to exercise chunking).  CPU devices want narrow column matrices when they have many rows: measured on
-# PoCL (2 Xeon cores, conv N=32 C=32 16x16 K=64 fwd+bwd, 288 rows, device ms) 1 MB 17.1, 2 MB 14.8, 4 MB
-# 23.6, 8 MB 28.6, 32 MB 49.5 (the GEMMs reading the columns in place touch one page per row and column
-# block); with few rows (<= 64: LeNet's 25, where one chunk of 5 MB needs fewer launches) 8 MB.  GPUs want
-# the GEMM as large as possible.
+# to exercise chunking).  CPU devices: narrower column matrices when they have many rows (the GEMMs read
+# the columns in place, one page per row and column block).  Measured on PoCL (2 Xeon cores, heavily loaded
+# by other jobs, conv N=32 C=32 16x16 K=64 fwd+bwd, 288 rows, sum of kernel times, ms): first run 1 MB
+# 17.1, 2 MB 14.8, 4 MB 23.6, 8 MB 28.6, 32 MB 49.5; repeated later 2 MB 21.2 / 20.9, 8 MB 22.5 / 22.1,
+# 32 MB 22.6 / 31.9 (the process's CPU time was flat across sizes).  4 MB keeps LeNet's second conv (3.9 MB)
+# one chunk: its step measured 16.8 -> 16.2 and 19.2 -> 17.6 ms wall against 2 MB (interleaved, loaded).
+# With few rows (<= 64: LeNet's first conv, 25 rows, 5.2 MB) 8 MB.  All to be re-measured on an idle
+# machine.  GPUs want the GEMM as large as possible.
 CHUNK_BYTES = None
-_CHUNK_DEFAULT = {"cpu": 2 << 20, "gpu": 64 << 20}
+_CHUNK_DEFAULT = {"cpu": 4 << 20, "gpu": 64 << 20}
 _CHUNK_FEW_ROWS = 8 << 20  # CPU shape, <= 64 rows
 # the forward keeps its columns for the backward (no second im2col) while all chunks' together are under this
 KEEP_BYTES = 32 << 20
@@ -46,6 +49,15 @@ def _chunks(self, n, per_sample, rows):
     return [(i, min(i + step, n)) for i in range(0, n, step)]
 
 
+def _dims(self, n):
+    """(global, local) sizes of a PG_FOR launch over n rows.  CPU shape: a few work-groups of one work-item
+    each (as the elementwise kernels): PoCL then runs each as a plain loop, and compiles these loop-heavy
+    kernels much faster than for work-groups of 64 (first launch), at the same speed."""
+    if self.rt.kernel_shape == "cpu":
+        return (max(1, min(n, 4 * self.rt.device.max_compute_units)),), (1,)
+    return self.grid(n), (LOCAL,)
+
+
 def _round(v, m):
     return -(-v // m) * m
 
@@ -62,7 +74,7 @@ def _columns(self, prg, x, n0, nc, kernel, dilation, padding, stride, oh, ow, ld
     _, c, h, w = x._shape
     K = c * kernel[0] * kernel[1] + int(ones)
     cols = self.empty((K, ld), x.dtype)
-    prg.conv_cols_k(self.rt.queue, self.grid(K * nc), (LOCAL,), cols._storage.data, x._storage.data,
+    prg.conv_cols_k(self.rt.queue, *_dims(self, K * nc), cols._storage.data, x._storage.data,
                     np.int64(x._offset + n0 * c * h * w), np.int64(nc), *map(np.int32, (c, h, w)),
                     *_geo_args(kernel, dilation, padding, stride), np.int32(oh), np.int32(ow), np.int64(ld),
                     np.int32(ones), _ONE[x.dtype.itemsize])
@@ -98,7 +110,7 @@ def conv2d(self, x, w, b, kernel, stride, padding, dilation, workspace=None):
         if keep:
             workspace["cols"].append(cols)
         y = self.matmul(w2, cols[:K] if keep else cols)                        # (Cout, ld)
-        prg.conv_out_k(self.rt.queue, self.grid((j - i) * cout), (LOCAL,), out._storage.data, y._storage.data,
+        prg.conv_out_k(self.rt.queue, *_dims(self, (j - i) * cout), out._storage.data, y._storage.data,
                        (bias if bias is not None else y)._storage.data, np.int64(i * cout * L),
                        np.int64(bias._offset if bias is not None else 0), np.int32(bias is not None),
                        *map(np.int64, (j - i, cout, L, ld)))
@@ -165,7 +177,7 @@ def conv2d_backward(self, g, x, w, kernel, stride, padding, dilation, needs, wor
         gc = self.empty((cout, ld), dt) if needs[0] else None
         gt = self.empty((ld, ct), dt) if needs[1] else None
         dummy = (gc if gc is not None else gt)._storage.data
-        prg.conv_gcols_k(q, self.grid(nc * L), (LOCAL,), gc._storage.data if gc is not None else dummy,
+        prg.conv_gcols_k(q, *_dims(self, nc * L), gc._storage.data if gc is not None else dummy,
                          gt._storage.data if gt is not None else dummy, g._storage.data,
                          np.int64(g._offset + i * cout * L), np.int64(nc), *map(np.int32, (cout, L)), np.int64(ld),
                          *map(np.int32, (gc is not None, gt is not None, ct)))
@@ -181,7 +193,7 @@ def conv2d_backward(self, g, x, w, kernel, stride, padding, dilation, needs, wor
                 gb = pb if gb is None else self.elementwise(np.add, (gb, pb), (cout,), dt, dt)
         if needs[0]:
             dcols = self.matmul(w2.t(), gc)                                      # (K, ld)
-            prg.conv_fold_k(q, self.grid(nc * c * h), (LOCAL,), gx._storage.data, dcols._storage.data,
+            prg.conv_fold_k(q, *_dims(self, nc * c * h), gx._storage.data, dcols._storage.data,
                             np.int64(i * c * h * wd), np.int64(nc), *map(np.int32, (c, h, wd)),
                             *_geo_args(kernel, dilation, padding, stride), np.int32(oh), np.int32(ow), np.int64(ld))
     if gw is not None:
@@ -201,7 +213,7 @@ def max_pool2d(self, x, kernel, stride, padding, dilation, out_hw):
         prg = _program(self, x.dtype)
         interior = padding == (0, 0) and all((o - 1) * s + (k - 1) * d < size for o, s, k, d, size in zip(
             out_hw, stride, kernel, dilation, (h, w)))
-        prg.maxpool_fwd_k(self.rt.queue, self.grid(n * c * oh), (LOCAL,), vals._storage.data, idx._storage.data,
+        prg.maxpool_fwd_k(self.rt.queue, *_dims(self, n * c * oh), vals._storage.data, idx._storage.data,
                           x._storage.data, np.int64(x._offset), np.int64(n * c),
                           *map(np.int32, (h, w, oh, ow, *kernel, *stride, *padding, *dilation, interior)))
     return vals, idx
@@ -218,7 +230,7 @@ def max_pool2d_backward(self, g, indices, in_hw, window=None):
     gx = self.empty((n, c, h, w), g.dtype)
     if gx.numel():
         prg = _program(self, g.dtype)
-        prg.maxpool_bwd_k(self.rt.queue, self.grid(n * c * h), (LOCAL,), gx._storage.data, g._storage.data,
+        prg.maxpool_bwd_k(self.rt.queue, *_dims(self, n * c * h), gx._storage.data, g._storage.data,
                           indices._storage.data, *map(np.int64, (g._offset, indices._offset, n * c)),
                           *map(np.int32, (h, w, oh, ow, *kernel, *stride, *padding, *dilation)),
                           np.int32(_tiling(kernel, stride, padding, dilation, (oh, ow), in_hw)))
@@ -241,7 +253,7 @@ def avg_pool2d(self, x, kernel, stride, padding, out_hw, count_include_pad, divi
     out = self.empty((n, c, oh, ow), x.dtype)
     if out.numel():
         prg = _program(self, x.dtype)
-        prg.avgpool_fwd_k(self.rt.queue, self.grid(n * c * oh), (LOCAL,), out._storage.data, x._storage.data,
+        prg.avgpool_fwd_k(self.rt.queue, *_dims(self, n * c * oh), out._storage.data, x._storage.data,
                           np.int64(x._offset), np.int64(n * c), *map(np.int32, (h, w, oh, ow, *kernel, *stride,
                                                                                  *padding, count_include_pad, divisor)))
     return out
@@ -255,7 +267,7 @@ def avg_pool2d_backward(self, g, in_hw, kernel, stride, padding, count_include_p
     gx = self.empty((n, c, h, w), g.dtype)
     if gx.numel():
         prg = _program(self, g.dtype)
-        prg.avgpool_bwd_k(self.rt.queue, self.grid(n * c * h), (LOCAL,), gx._storage.data, g._storage.data,
+        prg.avgpool_bwd_k(self.rt.queue, *_dims(self, n * c * h), gx._storage.data, g._storage.data,
                           np.int64(g._offset), np.int64(n * c), *map(np.int32, (h, w, oh, ow, *kernel, *stride,
                                                                                  *padding, count_include_pad, divisor)))
     return gx
