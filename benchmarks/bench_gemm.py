@@ -4,7 +4,8 @@ Run: ``python benchmarks/bench_gemm.py [--sizes 64,256,512,1024,2048] [--device 
 Prints GFLOP/s and the ratio device/NumPy (higher is better, 1.0 is parity), plus the non-square shapes
 of the seeds' models (conv as im2col GEMM, Linear layers).  Times are medians of interleaved rounds
 (pygrad, NumPy, torch, one after the other), so load from other processes hits all columns alike.
-``--threads 1`` compares one core with one core (PoCL ``POCL_MAX_PTHREAD_COUNT=1``, OpenBLAS
+Without ``--threads`` it also prints busy threads (CPU time / wall time of this process) for the device and
+NumPy: near 2.0 on 2 idle cores when all threads work throughout.  ``--threads 1`` compares one core with one core (PoCL ``POCL_MAX_PTHREAD_COUNT=1``, OpenBLAS
 ``OPENBLAS_NUM_THREADS=1``, torch ``set_num_threads(1)``) and adds GFLOP per CPU-second of this process
 (``cpu`` columns): on a machine loaded by other processes a steadier per-core figure than wall time.
 """
@@ -66,6 +67,8 @@ def bench(m, k, n, dev, rounds, cpu):
     row = [f"{m}x{k}x{n}", gf["dev"], gf["np"], f"{t['np'] / t['dev']:6.2f}"]
     if cpu:  # GFLOP per CPU-second (one thread each: the work of one core, whatever else runs)
         row += [f"{flops / ct['dev'] / 1e9:8.1f}", f"{flops / ct['np'] / 1e9:8.1f}", f"{ct['np'] / ct['dev']:6.2f}"]
+    else:  # busy threads: CPU time / wall time (2.0 on 2 idle cores when both threads work all the time)
+        row += [f"{ct['dev'] / t['dev']:6.2f}", f"{ct['np'] / t['np']:6.2f}"]
     if torch is not None:
         row.append(gf["torch"])
     return row
@@ -89,7 +92,8 @@ def main():
     print(f"device: {be.rt.device.name.strip()} ({be.rt.device.platform.version.strip()}), "
           f"kernel shape {be.rt.kernel_shape}; threads: {args.threads or 'all'}; "
           f"medians of {args.rounds} interleaved rounds")
-    head = ["M x K x N", "dev GF/s", "np GF/s", "dev/np"] + (["dev GF/cpu-s", "np GF/cpu-s", "cpu dev/np"] if cpu else []) \
+    head = ["M x K x N", "dev GF/s", "np GF/s", "dev/np"] \
+        + (["dev GF/cpu-s", "np GF/cpu-s", "cpu dev/np"] if cpu else ["dev threads", "np threads"]) \
         + (["torch GF/s"] if torch is not None else [])
     shapes = [(s, s, s) for s in map(int, args.sizes.split(","))]
     if not args.no_shapes:  # the seeds' models: conv layers as im2col GEMMs (per sample) and Linear layers

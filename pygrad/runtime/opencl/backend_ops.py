@@ -700,10 +700,15 @@ def _gemm_cpu(self, a, b, c, M, N, K, strides, batch_strides, bdims):
         b_arg = self.rt.alloc(z * nt * K * _NR * 4)
         prg.pack_b(q, self.grid(z * nt), (LOCAL,), b_arg, b._storage.data,
                    *map(i64, (N, K, sbk, sbn, bb[0], bb[1], bdims[1], b_off, z)))
+    mg = -(-mt // mb)
+    # edge blocks of C (rows past M, a partial last block of columns, C strided along n) go through a
+    # scratch tile of 6 x 64 floats per work-item; none needed (C passed, never touched) when there are none
+    edges = M % 6 or N % _NR or scn != 1
+    w_arg = self.rt.alloc(z * mg * nt * 6 * _NR * 4) if edges else c._storage.data
     # one work-item per work-group: PoCL then runs each block as plain vector code
-    prg.gemm_cpu(q, (nt, -(-mt // mb), z), (1, 1, 1), a_arg, b_arg, c._storage.data,
+    prg.gemm_cpu(q, (nt, mg, z), (1, 1, 1), a_arg, b_arg, c._storage.data,
                  *map(i64, (M, N, K, sam, sak, sbk, scm, scn, ab[0], ab[1], bb[0], bb[1], cb[0], cb[1], bdims[1],
-                            a_off, b_off, c._offset, mb, kc)), np.int32(direct_a), np.int32(direct_b))
+                            a_off, b_off, c._offset, mb, kc)), np.int32(direct_a), np.int32(direct_b), w_arg)
 
 
 _NR = 64  # columns of C per gemm_cpu block (NR in gemm.cl)
