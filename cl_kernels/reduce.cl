@@ -529,16 +529,26 @@ __kernel void argreduce_k(__global long* out, __global TV* vals, __global const 
          * far is searched again for the first index of that value (a NaN is the extreme of its block) */
         if (rstride == 1) {
             for (; r + PG_ABLK <= r1; r += PG_ABLK) {
-                ACC a[PG_ANACC];
-                for (int q = 0; q < PG_ANACC; ++q) a[q] = LD_I(in, base + r + q);
-                for (int i = PG_ANACC; i < PG_ABLK; i += PG_ANACC)
-#pragma unroll
-                    for (int q = 0; q < PG_ANACC; ++q) { ACC v = LD_I(in, base + r + i + q); a[q] = BETTER(v, a[q]) ? v : a[q]; }
+                /* the plain comparison CMP (one max/min instruction, which passes over a NaN) and, aside,
+                 * whether the block holds a NaN: only then is the block folded with BETTER instead */
+                ACC a[PG_ANACC], z[PG_ANACC];
+                for (int q = 0; q < PG_ANACC; ++q) { a[q] = LD_I(in, base + r + q); z[q] = 0; }
+                for (int i = 0; i < PG_ABLK; i += PG_ANACC)
+                    for (int q = 0; q < PG_ANACC; ++q) {
+                        ACC v = LD_I(in, base + r + i + q);
+                        a[q] = CMP(v, a[q]) ? v : a[q];
+                        z[q] = PG_ISNAN(v) ? (ACC)1 : z[q];
+                    }
+                int has_nan = 0;
+                for (int q = 0; q < PG_ANACC; ++q) has_nan |= z[q] != 0;
+                if (has_nan)
+                    for (int i = 0; i < PG_ABLK; i += PG_ANACC)
+                        for (int q = 0; q < PG_ANACC; ++q) { ACC v = LD_I(in, base + r + i + q); a[q] = BETTER(v, a[q]) ? v : a[q]; }
                 ACC m = a[0];
                 for (int q = 1; q < PG_ANACC; ++q) m = BETTER(a[q], m) ? a[q] : m;
                 if (BETTER(m, best)) {
                     long i = 0;
-                    for (;; ++i) { ACC v = LD_I(in, base + r + i); if (v == m || (v != v && m != m)) break; }
+                    for (;; ++i) { ACC v = LD_I(in, base + r + i); if (v == m || (PG_ISNAN(v) && PG_ISNAN(m))) break; }
                     best = m;
                     best_i = r + i;
                 }

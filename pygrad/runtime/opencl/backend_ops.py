@@ -318,7 +318,13 @@ def _arg_defines(self, dtype, better, with_values):
     """reduce.cl's defines for argreduce_* (and argmerge_k): index (and with_values the value) of the ``better``
     element."""
     acc = _ctype(dtype) if dtype is not D.bool_ else "uchar"
-    defines = [f"ACC={acc}", f"BETTER(v,best)={better}"] + _io_defines("I", dtype, acc)
+    cmp = ">" if better == _BETTER[True] else "<"
+    floating = dtype.is_floating_point
+    if not floating:  # no NaN: the plain comparison (x != x on an integer is a compiler warning)
+        better = f"((v) {cmp} (best))"
+    defines = [f"ACC={acc}", f"BETTER(v,best)={better}", f"CMP(v,best)=((v) {cmp} (best))",
+               "PG_ISNAN(v)=" + ("((v) != (v))" if floating else "0")]
+    defines += _io_defines("I", dtype, acc)
     if with_values:
         _, ld_v, st_v = _io_defines("V", dtype, acc)
         defines += [f"TV={dtype.cl if dtype is not D.bool_ else 'uchar'}", st_v, ld_v] + _io_defines("O", dtype)
