@@ -7,6 +7,10 @@ from other processes hits all columns alike); ratios are NumPy time / pygrad tim
 ``--old`` adds the OpenCL device with the CPU-shaped GEMM as it was before K blocking (before/after).
 ``--composed`` adds the OpenCL device running conv2d as the composed ops it ran before the one-op
 ``Conv2d`` (unfold, per-sample batched matmul, fold: before/after).
+On a machine with few cores, run it as ``OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 python
+benchmarks/bench_conv.py``: BLAS threads spinning after the CPU column otherwise take the cores from
+PoCL's threads in the column that follows (measured on 2 cores: the OpenCL column 4-5x slower, and
+slower than the column after it, which made the one-op path look 1.3-1.7x slower than the composed one).
 """
 import argparse
 import time
