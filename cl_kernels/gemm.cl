@@ -74,6 +74,15 @@ __kernel void pack_b(__global float* Bp, __global const float* B, const long N, 
                 __global float16* d = (__global float16*)(dst + k * NR);
                 d[0] = vload16(0, s); d[1] = vload16(1, s); d[2] = vload16(2, s); d[3] = vload16(3, s);
             }
+        } else if (sbk == 1) {              /* B transposed (columns contiguous along k): column by column,
+                                             * contiguous reads; the PK x NR block being written stays in L1 */
+            int nj = (int)min((long)NR, N - n0);
+            for (int j = 0; j < nj; ++j) {
+                __global const float* s = src + j * sbn;
+                for (long k = k0; k < k1; ++k) dst[k * NR + j] = s[k];
+            }
+            for (long k = k0; k < k1; ++k)
+                for (int j = nj; j < NR; ++j) dst[k * NR + j] = 0.0f;
         } else {
             for (long k = k0; k < k1; ++k)  /* row by row: contiguous writes, and reads too if B is */
                 for (int j = 0; j < NR; ++j) dst[k * NR + j] = n0 + j < N ? src[k * sbk + j * sbn] : 0.0f;
@@ -106,25 +115,30 @@ __kernel void gemm_cpu(__global const float* A, __global const float* B, __globa
                        const long scm, const long scn, const long ab0, const long ab1, const long bb0,
                        const long bb1, const long cb0, const long cb1, const long nb1, const long offA,
                        const long offB, const long offC, const long MB, const long kc_arg, const int direct_a,
-                       const int direct_b, __global float* W) {
+                       const int direct_b, __global float* W, const long ksplit) {
     long nt = get_global_id(0), mg = get_global_id(1), z = get_global_id(2);
     long n_tiles = (N + NR - 1) / NR, m_tiles = (M + RM - 1) / RM;
     if (nt >= n_tiles) return;
     long b0 = z / nb1, b1 = z % nb1;
+    /* split-K (ksplit > 0): z is the K slice [z * ksplit, +ksplit) of one product, not a batch entry; A and
+     * B are that product's (their batch strides are 0), C is slice z's partial (cb0 apart, summed later by
+     * gemm_sum_k) */
+    long kbeg = ksplit > 0 ? z * ksplit : 0, kend = ksplit > 0 ? min(K, kbeg + ksplit) : K;
+    long zp = ksplit > 0 ? 0 : z;               /* packed panels: one set for all slices */
     long n0 = nt * NR;
     long nb = direct_b ? min(n0, N - NR) : n0;  /* first column of the block computed */
     int jlo = (int)(n0 - nb);                   /* its first column stored */
     C += offC + b0 * cb0 + b1 * cb1;
     /* B's rows: read in place (direct_b), or a packed panel, whose rows are NR floats apart (64-byte aligned) */
-    __global const float* b = direct_b ? B + offB + b0 * bb0 + b1 * bb1 + nb : B + (z * n_tiles + nt) * K * NR;
+    __global const float* b = direct_b ? B + offB + b0 * bb0 + b1 * bb1 + nb : B + (zp * n_tiles + nt) * K * NR;
     long bs = direct_b ? sbk : NR;
     /* A's rows: in place (row r at r * sam, k stride sak) or a packed panel (row r at r, k stride RM) */
-    __global const float* abase = direct_a ? A + offA + b0 * ab0 + b1 * ab1 : A + z * m_tiles * K * RM;
+    __global const float* abase = direct_a ? A + offA + b0 * ab0 + b1 * ab1 : A + zp * m_tiles * K * RM;
     long ars = direct_a ? sam : 1, aks = direct_a ? sak : RM, apanel = direct_a ? RM * sam : K * RM;
 #define B_ROW(k, v) (*(__global const float16*)(b + (k) * bs + 16 * (v)))
     long kc = kc_arg > 0 ? kc_arg : K;
-    for (long k0 = 0; k0 < K; k0 += kc) {
-        long k1 = min(K, k0 + kc);
+    for (long k0 = kbeg; k0 < kend; k0 += kc) {
+        long k1 = min(kend, k0 + kc);
         for (long mt = mg * MB; mt < min(m_tiles, mg * MB + MB); ++mt) {
             long m0 = mt * RM;
             __global const float* a = abase + mt * apanel;
@@ -143,7 +157,7 @@ __kernel void gemm_cpu(__global const float* A, __global const float* B, __globa
             __global float* cw = full ? c : w;
             long cs = full ? scm : NR;
             ACC_DECL(0) ACC_DECL(1) ACC_DECL(2) ACC_DECL(3) ACC_DECL(4) ACC_DECL(5)
-            if (k0 > 0) {  /* continue the sums of the previous K blocks */
+            if (k0 > kbeg) {  /* continue the sums of the previous K blocks */
                 if (!full)
                     for (int r = 0; r < RM; ++r)
                         for (int j = 0; j < NR; ++j)
@@ -163,6 +177,17 @@ __kernel void gemm_cpu(__global const float* A, __global const float* B, __globa
                 for (int r = 0; r < RM && m0 + r < M; ++r)
                     for (int j = jlo; j < NR && nb + j < N; ++j) c[r * scm + j * scn] = w[r * NR + j];
         }
+    }
+}
+
+/* Split-K, step 2: C[m, n] = sum of the S partial products P[s] (contiguous M x N each), in slice order
+ * (deterministic, no atomics). */
+__kernel void gemm_sum_k(__global float* C, __global const float* P, const long M, const long N, const long scm,
+                         const long scn, const long offC, const long S) {
+    PG_FOR(i, M * N) {
+        float acc = P[i];
+        for (long s = 1; s < S; ++s) acc += P[s * M * N + i];
+        C[offC + (i / N) * scm + (i % N) * scn] = acc;
     }
 }
 #endif
