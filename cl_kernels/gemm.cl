@@ -42,6 +42,11 @@ __kernel void gemm_naive(GEMM_ARGS) {
 #define RM 6
 #define NR 64
 #define PK 64                               /* k rows per packing work-item */
+/* a packed B panel's row stride: NR, or for N < NR (one narrow panel) N rounded up to 16 floats, so packing
+ * a narrow B writes (and the block kernel streams) fewer floats; the block still loads NR floats per k,
+ * the columns past the stride from the next k row (computed, never stored; the host allocates NR floats
+ * of slack after the panel) */
+#define PANEL_W(N) ((N) < NR ? ((N) + 15) / 16 * 16 : NR)
 __kernel void pack_a(__global float* Ap, __global const float* A, const long M, const long K, const long sam,
                      const long sak, const long ab0, const long ab1, const long nb1, const long offA, const long nz) {
     long mt = (M + RM - 1) / RM, kch = (K + PK - 1) / PK;
@@ -63,11 +68,12 @@ __kernel void pack_a(__global float* Ap, __global const float* A, const long M, 
 __kernel void pack_b(__global float* Bp, __global const float* B, const long N, const long K, const long sbk,
                      const long sbn, const long bb0, const long bb1, const long nb1, const long offB, const long nz) {
     long nt = (N + NR - 1) / NR, kch = (K + PK - 1) / PK;
+    long pw = PANEL_W(N);                   /* row stride of a panel: NR, or N rounded up to 16 if N < NR */
     PG_FOR(i, nz * nt * kch) {              /* PK k rows of one panel (NR columns of one batch entry) */
         long p = i / kch, k0 = (i % kch) * PK, k1 = min(K, k0 + PK);
         long z = p / nt, n0 = (p % nt) * NR;
         __global const float* src = B + offB + (z / nb1) * bb0 + (z % nb1) * bb1 + n0 * sbn;
-        __global float* dst = Bp + p * K * NR;
+        __global float* dst = Bp + p * K * pw;
         if (n0 + NR <= N && sbn == 1) {     /* full rows of contiguous columns: 16-wide copies */
             for (long k = k0; k < k1; ++k) {
                 __global const float* s = src + k * sbk;
@@ -79,13 +85,13 @@ __kernel void pack_b(__global float* Bp, __global const float* B, const long N, 
             int nj = (int)min((long)NR, N - n0);
             for (int j = 0; j < nj; ++j) {
                 __global const float* s = src + j * sbn;
-                for (long k = k0; k < k1; ++k) dst[k * NR + j] = s[k];
+                for (long k = k0; k < k1; ++k) dst[k * pw + j] = s[k];
             }
             for (long k = k0; k < k1; ++k)
-                for (int j = nj; j < NR; ++j) dst[k * NR + j] = 0.0f;
+                for (int j = nj; j < pw; ++j) dst[k * pw + j] = 0.0f;
         } else {
             for (long k = k0; k < k1; ++k)  /* row by row: contiguous writes, and reads too if B is */
-                for (int j = 0; j < NR; ++j) dst[k * NR + j] = n0 + j < N ? src[k * sbk + j * sbn] : 0.0f;
+                for (int j = 0; j < pw; ++j) dst[k * pw + j] = n0 + j < N ? src[k * sbk + j * sbn] : 0.0f;
         }
     }
 }
@@ -130,8 +136,8 @@ __kernel void gemm_cpu(__global const float* A, __global const float* B, __globa
     int jlo = (int)(n0 - nb);                   /* its first column stored */
     C += offC + b0 * cb0 + b1 * cb1;
     /* B's rows: read in place (direct_b), or a packed panel, whose rows are NR floats apart (64-byte aligned) */
-    __global const float* b = direct_b ? B + offB + b0 * bb0 + b1 * bb1 + nb : B + (zp * n_tiles + nt) * K * NR;
-    long bs = direct_b ? sbk : NR;
+    long bs = direct_b ? sbk : PANEL_W(N);
+    __global const float* b = direct_b ? B + offB + b0 * bb0 + b1 * bb1 + nb : B + (zp * n_tiles + nt) * K * bs;
     /* A's rows: in place (row r at r * sam, k stride sak) or a packed panel (row r at r, k stride RM) */
     __global const float* abase = direct_a ? A + offA + b0 * ab0 + b1 * ab1 : A + zp * m_tiles * K * RM;
     long ars = direct_a ? sam : 1, aks = direct_a ? sak : RM, apanel = direct_a ? RM * sam : K * RM;

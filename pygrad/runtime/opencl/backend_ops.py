@@ -603,7 +603,8 @@ def _gemm_cpu(self, a, b, c, M, N, K, strides, batch_strides, bdims):
         prg.pack_a(q, self.grid(z * mt), (LOCAL,), a_arg, a._storage.data,
                    *map(i64, (M, K, sam, sak, ab[0], ab[1], bdims[1], a_off, z)))
     if not direct_b:
-        b_arg = self.rt.alloc(z * nt * K * _NR * 4)
+        pw = _NR if N >= _NR else -(-N // 16) * 16  # PANEL_W in gemm.cl; + NR floats read past the last row
+        b_arg = self.rt.alloc((z * nt * K * pw + _NR) * 4)
         prg.pack_b(q, self.grid(z * nt), (LOCAL,), b_arg, b._storage.data,
                    *map(i64, (N, K, sbk, sbn, bb[0], bb[1], bdims[1], b_off, z)))
     mg = -(-mt // mb)
