@@ -1,6 +1,7 @@
 """fp32 GEMM on the OpenCL device vs NumPy (OpenBLAS) and PyTorch on this machine, in the same run.
 
-Run: ``python benchmarks/bench_gemm.py [--sizes 64,256,512,1024,2048] [--device opencl:1] [--threads 1]``.
+Run: ``python benchmarks/bench_gemm.py [--sizes 64,256,512,1024,2048] [--device opencl:1] [--threads 1]``;
+the skinny products alone (split-K): ``python benchmarks/bench_gemm.py --sizes '' --skinny [--threads 1]``.
 Prints GFLOP/s and the ratio device/NumPy (higher is better, 1.0 is parity), plus the non-square shapes
 of the seeds' models (conv as im2col GEMM, Linear layers).  Times are medians of interleaved rounds
 (pygrad, NumPy, torch, one after the other), so load from other processes hits all columns alike.
@@ -35,9 +36,15 @@ def once(fn):
     return time.perf_counter() - t
 
 
-def bench(m, k, n, dev, rounds, cpu):
-    a, b = np.random.rand(m, k).astype(np.float32), np.random.rand(k, n).astype(np.float32)
-    da, db = pygrad.from_numpy(a).to(dev), pygrad.from_numpy(b).to(dev)
+def bench(m, k, n, dev, rounds, cpu, bt=False, nosplit=False):
+    """``bt``: B is the transpose of a contiguous (n, k) matrix, as ``cols^T`` in a convolution's dW."""
+    a = np.random.rand(m, k).astype(np.float32)
+    if bt:
+        b = np.random.rand(n, k).astype(np.float32).T
+        da, db = pygrad.from_numpy(a).to(dev), pygrad.from_numpy(np.ascontiguousarray(b.T)).to(dev).t()
+    else:
+        b = np.random.rand(k, n).astype(np.float32)
+        da, db = pygrad.from_numpy(a).to(dev), pygrad.from_numpy(b).to(dev)
     be = pygrad.runtime.get_backend(da.device)
 
     def run():
@@ -45,6 +52,14 @@ def bench(m, k, n, dev, rounds, cpu):
         be.synchronize()
 
     fns = {"dev": run, "np": lambda: a @ b}
+    if nosplit:  # the same product with split-K off (one K slice), interleaved with the others
+        def run1():
+            type(be).gemm_split_k = 1
+            try:
+                run()
+            finally:
+                type(be).gemm_split_k = None
+        fns["dev1"] = run1
     if torch is not None:
         ta, tb = torch.from_numpy(a), torch.from_numpy(b)
         fns["torch"] = lambda: ta @ tb
@@ -64,11 +79,13 @@ def bench(m, k, n, dev, rounds, cpu):
     ct = {key: float(np.median(v)) for key, v in ctimes.items()}
     flops = 2.0 * m * k * n
     gf = {key: f"{flops / v / 1e9:8.1f}" for key, v in t.items()}
-    row = [f"{m}x{k}x{n}", gf["dev"], gf["np"], f"{t['np'] / t['dev']:6.2f}"]
+    row = [f"{m}x{k}x{n}" + ("^T" if bt else ""), gf["dev"], gf["np"], f"{t['np'] / t['dev']:6.2f}"]
     if cpu:  # GFLOP per CPU-second (one thread each: the work of one core, whatever else runs)
         row += [f"{flops / ct['dev'] / 1e9:8.1f}", f"{flops / ct['np'] / 1e9:8.1f}", f"{ct['np'] / ct['dev']:6.2f}"]
     else:  # busy threads: CPU time / wall time (2.0 on 2 idle cores when both threads work all the time)
         row += [f"{ct['dev'] / t['dev']:6.2f}", f"{ct['np'] / t['np']:6.2f}"]
+    if nosplit:
+        row += [gf["dev1"], f"{t['np'] / t['dev1']:6.2f}"]
     if torch is not None:
         row.append(gf["torch"])
     return row
@@ -82,6 +99,8 @@ def main():
     p.add_argument("--threads", type=int, default=0,
                    help="threads of PoCL, OpenBLAS and torch (default: all); 1 adds GFLOP per CPU-second")
     p.add_argument("--no-shapes", action="store_true", help="only the square sizes")
+    p.add_argument("--skinny", action="store_true",
+                   help="the skinny products (small M or N, long K), also with split-K off ('1 slice' columns)")
     args = p.parse_args()
     import pygrad.runtime  # noqa: F401
 
@@ -94,13 +113,16 @@ def main():
           f"medians of {args.rounds} interleaved rounds")
     head = ["M x K x N", "dev GF/s", "np GF/s", "dev/np"] \
         + (["dev GF/cpu-s", "np GF/cpu-s", "cpu dev/np"] if cpu else ["dev threads", "np threads"]) \
-        + (["torch GF/s"] if torch is not None else [])
-    shapes = [(s, s, s) for s in map(int, args.sizes.split(","))]
-    if not args.no_shapes:  # the seeds' models: conv layers as im2col GEMMs (per sample) and Linear layers
-        shapes += [(20, 75, 220 * 220), (10, 180, 218 * 218), (32, 10240, 2), (64, 256, 128)]
+        + (["1 slice GF/s", "1 slice/np"] if args.skinny else []) + (["torch GF/s"] if torch is not None else [])
+    shapes = [(s, s, s, False) for s in map(int, filter(None, args.sizes.split(",")))]
+    skinny = [(32, 10240, 2, False), (6, 50176, 25, True), (16, 6400, 150, True)]
+    if args.skinny:  # small M or N, long K (split-K): LeNet's conv dW with the batch of 64 folded into K
+        shapes += skinny
+    elif not args.no_shapes:  # the seeds' models: conv layers as im2col GEMMs (per sample), Linear layers, dW
+        shapes += [(20, 75, 220 * 220, False), (10, 180, 218 * 218, False), (64, 256, 128, False)] + skinny
     print("  ".join(c.rjust(12) for c in head), flush=True)
-    for m, k, n in shapes:
-        print("  ".join(c.rjust(12) for c in bench(m, k, n, args.device, args.rounds, cpu)), flush=True)
+    for m, k, n, bt in shapes:
+        print("  ".join(c.rjust(12) for c in bench(m, k, n, args.device, args.rounds, cpu, bt, args.skinny)), flush=True)
 
 
 if __name__ == "__main__":

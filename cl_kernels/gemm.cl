@@ -42,6 +42,11 @@ __kernel void gemm_naive(GEMM_ARGS) {
 #define RM 6
 #define NR 64
 #define PK 64                               /* k rows per packing work-item */
+/* a packed B panel's row stride: NR, or for N < NR (one narrow panel) N rounded up to 16 floats, so packing
+ * a narrow B writes (and the block kernel streams) fewer floats; the block still loads NR floats per k,
+ * the columns past the stride from the next k row (computed, never stored; the host allocates NR floats
+ * of slack after the panel) */
+#define PANEL_W(N) ((N) < NR ? ((N) + 15) / 16 * 16 : NR)
 __kernel void pack_a(__global float* Ap, __global const float* A, const long M, const long K, const long sam,
                      const long sak, const long ab0, const long ab1, const long nb1, const long offA, const long nz) {
     long mt = (M + RM - 1) / RM, kch = (K + PK - 1) / PK;
@@ -63,20 +68,30 @@ __kernel void pack_a(__global float* Ap, __global const float* A, const long M, 
 __kernel void pack_b(__global float* Bp, __global const float* B, const long N, const long K, const long sbk,
                      const long sbn, const long bb0, const long bb1, const long nb1, const long offB, const long nz) {
     long nt = (N + NR - 1) / NR, kch = (K + PK - 1) / PK;
+    long pw = PANEL_W(N);                   /* row stride of a panel: NR, or N rounded up to 16 if N < NR */
     PG_FOR(i, nz * nt * kch) {              /* PK k rows of one panel (NR columns of one batch entry) */
         long p = i / kch, k0 = (i % kch) * PK, k1 = min(K, k0 + PK);
         long z = p / nt, n0 = (p % nt) * NR;
         __global const float* src = B + offB + (z / nb1) * bb0 + (z % nb1) * bb1 + n0 * sbn;
-        __global float* dst = Bp + p * K * NR;
+        __global float* dst = Bp + p * K * pw;
         if (n0 + NR <= N && sbn == 1) {     /* full rows of contiguous columns: 16-wide copies */
             for (long k = k0; k < k1; ++k) {
                 __global const float* s = src + k * sbk;
                 __global float16* d = (__global float16*)(dst + k * NR);
                 d[0] = vload16(0, s); d[1] = vload16(1, s); d[2] = vload16(2, s); d[3] = vload16(3, s);
             }
+        } else if (sbk == 1) {              /* B transposed (columns contiguous along k): column by column,
+                                             * contiguous reads; the PK x NR block being written stays in L1 */
+            int nj = (int)min((long)NR, N - n0);
+            for (int j = 0; j < nj; ++j) {
+                __global const float* s = src + j * sbn;
+                for (long k = k0; k < k1; ++k) dst[k * pw + j] = s[k];
+            }
+            for (long k = k0; k < k1; ++k)
+                for (int j = nj; j < pw; ++j) dst[k * pw + j] = 0.0f;
         } else {
             for (long k = k0; k < k1; ++k)  /* row by row: contiguous writes, and reads too if B is */
-                for (int j = 0; j < NR; ++j) dst[k * NR + j] = n0 + j < N ? src[k * sbk + j * sbn] : 0.0f;
+                for (int j = 0; j < pw; ++j) dst[k * pw + j] = n0 + j < N ? src[k * sbk + j * sbn] : 0.0f;
         }
     }
 }
@@ -106,25 +121,30 @@ __kernel void gemm_cpu(__global const float* A, __global const float* B, __globa
                        const long scm, const long scn, const long ab0, const long ab1, const long bb0,
                        const long bb1, const long cb0, const long cb1, const long nb1, const long offA,
                        const long offB, const long offC, const long MB, const long kc_arg, const int direct_a,
-                       const int direct_b, __global float* W) {
+                       const int direct_b, __global float* W, const long ksplit) {
     long nt = get_global_id(0), mg = get_global_id(1), z = get_global_id(2);
     long n_tiles = (N + NR - 1) / NR, m_tiles = (M + RM - 1) / RM;
     if (nt >= n_tiles) return;
     long b0 = z / nb1, b1 = z % nb1;
+    /* split-K (ksplit > 0): z is the K slice [z * ksplit, +ksplit) of one product, not a batch entry; A and
+     * B are that product's (their batch strides are 0), C is slice z's partial (cb0 apart, summed later by
+     * gemm_sum_k) */
+    long kbeg = ksplit > 0 ? z * ksplit : 0, kend = ksplit > 0 ? min(K, kbeg + ksplit) : K;
+    long zp = ksplit > 0 ? 0 : z;               /* packed panels: one set for all slices */
     long n0 = nt * NR;
     long nb = direct_b ? min(n0, N - NR) : n0;  /* first column of the block computed */
     int jlo = (int)(n0 - nb);                   /* its first column stored */
     C += offC + b0 * cb0 + b1 * cb1;
     /* B's rows: read in place (direct_b), or a packed panel, whose rows are NR floats apart (64-byte aligned) */
-    __global const float* b = direct_b ? B + offB + b0 * bb0 + b1 * bb1 + nb : B + (z * n_tiles + nt) * K * NR;
-    long bs = direct_b ? sbk : NR;
+    long bs = direct_b ? sbk : PANEL_W(N);
+    __global const float* b = direct_b ? B + offB + b0 * bb0 + b1 * bb1 + nb : B + (zp * n_tiles + nt) * K * bs;
     /* A's rows: in place (row r at r * sam, k stride sak) or a packed panel (row r at r, k stride RM) */
-    __global const float* abase = direct_a ? A + offA + b0 * ab0 + b1 * ab1 : A + z * m_tiles * K * RM;
+    __global const float* abase = direct_a ? A + offA + b0 * ab0 + b1 * ab1 : A + zp * m_tiles * K * RM;
     long ars = direct_a ? sam : 1, aks = direct_a ? sak : RM, apanel = direct_a ? RM * sam : K * RM;
 #define B_ROW(k, v) (*(__global const float16*)(b + (k) * bs + 16 * (v)))
     long kc = kc_arg > 0 ? kc_arg : K;
-    for (long k0 = 0; k0 < K; k0 += kc) {
-        long k1 = min(K, k0 + kc);
+    for (long k0 = kbeg; k0 < kend; k0 += kc) {
+        long k1 = min(kend, k0 + kc);
         for (long mt = mg * MB; mt < min(m_tiles, mg * MB + MB); ++mt) {
             long m0 = mt * RM;
             __global const float* a = abase + mt * apanel;
@@ -143,7 +163,7 @@ __kernel void gemm_cpu(__global const float* A, __global const float* B, __globa
             __global float* cw = full ? c : w;
             long cs = full ? scm : NR;
             ACC_DECL(0) ACC_DECL(1) ACC_DECL(2) ACC_DECL(3) ACC_DECL(4) ACC_DECL(5)
-            if (k0 > 0) {  /* continue the sums of the previous K blocks */
+            if (k0 > kbeg) {  /* continue the sums of the previous K blocks */
                 if (!full)
                     for (int r = 0; r < RM; ++r)
                         for (int j = 0; j < NR; ++j)
@@ -163,6 +183,17 @@ __kernel void gemm_cpu(__global const float* A, __global const float* B, __globa
                 for (int r = 0; r < RM && m0 + r < M; ++r)
                     for (int j = jlo; j < NR && nb + j < N; ++j) c[r * scm + j * scn] = w[r * NR + j];
         }
+    }
+}
+
+/* Split-K, step 2: C[m, n] = sum of the S partial products P[s] (contiguous M x N each), in slice order
+ * (deterministic, no atomics). */
+__kernel void gemm_sum_k(__global float* C, __global const float* P, const long M, const long N, const long scm,
+                         const long scn, const long offC, const long S) {
+    PG_FOR(i, M * N) {
+        float acc = P[i];
+        for (long s = 1; s < S; ++s) acc += P[s * M * N + i];
+        C[offC + (i / N) * scm + (i % N) * scn] = acc;
     }
 }
 #endif

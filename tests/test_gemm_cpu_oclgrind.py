@@ -1,5 +1,5 @@
 """The CPU-shaped GEMM (``gemm_cpu``: packed or in-place operands, 6 x 64 blocks, the last block of an
-in-place B shifted left, narrow products transposed, K blocks with C reloaded between them) under Oclgrind: no out-of-bounds access on odd edge tiles.  Part of the
+in-place B shifted left, narrow products transposed, K blocks with C reloaded between them, split-K slices summed by gemm_sum_k) under Oclgrind: no out-of-bounds access on odd edge tiles.  Part of the
 Oclgrind job (``PYGRAD_TEST_OCLGRIND=1 pytest -m oclgrind``); the simulator is slow, so shapes are small."""
 import os
 import textwrap
@@ -34,6 +34,18 @@ SCRIPT = textwrap.dedent(r"""
                 assert np.allclose((ta @ tb).cpu().numpy(), a @ b, rtol=1e-4, atol=1e-4)
                 at = torch.tensor(np.ascontiguousarray(a[0].T), device="opencl").t()
                 assert np.allclose((at @ tb[1]).cpu().numpy(), a[0] @ b[1], rtol=1e-4, atol=1e-4)
+    # split-K: slices of K into partial products (uneven last slice), summed by gemm_sum_k into C (a view)
+    cls.gemm_kc, cls.gemm_direct_a, cls.gemm_direct_b = 2, None, None
+    for split in (2, 3):
+        cls.gemm_split_k = split
+        for da in (False, True):
+            cls.gemm_direct_a = cls.gemm_direct_b = da
+            for m, k, n in ((7, 9, 33), (13, 7, 64), (70, 5, 3)):
+                a = rng.standard_normal((m, k)).astype(np.float32)
+                b = rng.standard_normal((k, n)).astype(np.float32)
+                got = (torch.tensor(a, device="opencl") @ torch.tensor(b, device="opencl")).t().cpu().numpy()
+                assert np.allclose(got, (a @ b).T, rtol=1e-4, atol=1e-4), (split, da, m, k, n)
+    cls.gemm_split_k = None
     print("ok")
 """)
 

@@ -530,3 +530,55 @@ def test_elementwise_launch_paths_match_numpy(n):
     x = torch.tensor(x_np, device="opencl")
     np.testing.assert_array_equal(x.t().contiguous().cpu().numpy(), x_np.T)  # transposed copy (ew_tiled)
     np.testing.assert_allclose((x + x[0]).cpu().numpy(), x_np + x_np[0], rtol=1e-6)  # row broadcast (strided)
+
+
+@pytest.mark.parametrize("split", [2, 3, 7, 64])
+@pytest.mark.parametrize("direct", [None, False])
+def test_gemm_cpu_split_k(split, direct):
+    """CPU shape, split-K: gemm_cpu computes each K slice into its own partial C (the slice is an argument of
+    the one kernel), gemm_sum_k adds them into C in slice order.  Odd sizes, uneven last slice, transposed and
+    strided operands, narrow products (C^T = B^T A^T), a batch of one, K blocks inside slices, C a view."""
+    from pygrad.runtime import get_backend
+
+    be = get_backend(torch.device(DEV))
+    if be.rt.kernel_shape != "cpu":
+        pytest.skip("gemm_cpu is the CPU-shaped GEMM")
+    saved = be.gemm_split_k, be.gemm_direct_a, be.gemm_direct_b, be.gemm_kc
+    be.gemm_split_k, be.gemm_direct_a, be.gemm_direct_b, be.gemm_kc = split, direct, direct, 5
+    try:
+        for m, k, n in [(1, 1, 1), (3, 2, 5), (7, 65, 127), (6, 301, 25), (16, 97, 150), (32, 203, 2), (5, 64, 64)]:
+            a, b = torch.randn(m, k), torch.randn(k, n)
+            both(lambda p, q: p @ q, a, b)
+            both(lambda p, q: p @ q, a.t().contiguous().t(), b)      # A transposed
+            both(lambda p, q: p @ q, a, b.t().contiguous().t())      # B transposed (conv dW: cols^T)
+        big = torch.randn(90, 160)
+        both(lambda p, q: p @ q[16:80, ::2], torch.randn(5, 64), big)  # B strided along n
+        both(lambda p, q: p[:, 3:70] @ q[3:70, 16:96], big[:7], big)   # A and B at offsets
+        both(lambda p, q: p @ q, torch.randn(1, 7, 90), torch.randn(1, 90, 33))  # batch of one: batch strides
+        both(lambda p, q: (p @ q).t(), torch.randn(9, 77), torch.randn(77, 70))  # result read transposed
+        both(lambda p, q: p @ q, torch.randn(2, 9, 77), torch.randn(2, 77, 70))  # batch of two: no split
+        if torch.opencl.get_device_properties(0)["fp64"]:
+            both(lambda p, q: p @ q, torch.randn(9, 170, dtype=torch.float64), torch.randn(170, 66, dtype=torch.float64))
+    finally:
+        be.gemm_split_k, be.gemm_direct_a, be.gemm_direct_b, be.gemm_kc = saved
+
+
+def test_gemm_cpu_split_k_choice():
+    """Split-K only for skinny products (fewer 6 x 64 blocks of C than ~4 per compute unit) with long K."""
+    from pygrad.runtime import get_backend
+    from pygrad.runtime.opencl import backend_ops
+
+    be = get_backend(torch.device(DEV))
+    cus = be.rt.device.max_compute_units
+    saved, be.gemm_split_k = be.gemm_split_k, None
+    try:
+        assert backend_ops._cpu_split_k(be, 1, 50176) == min(4 * cus, 49, 64)  # LeNet conv1 dW, batch 64
+        assert backend_ops._cpu_split_k(be, 1, 1500) == 1                      # K too short for two slices
+        assert backend_ops._cpu_split_k(be, 4 * cus, 10 ** 6) == 1              # enough blocks already
+    finally:
+        be.gemm_split_k = saved
+    be.gemm_split_k = 3
+    try:
+        assert backend_ops._cpu_split_k(be, 100, 2) == 2                       # forced, never more than K
+    finally:
+        be.gemm_split_k = saved

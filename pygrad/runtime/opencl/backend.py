@@ -162,7 +162,7 @@ class OpenCLBackend:
 
     name = "opencl"
     gemm_kernel = None  # None picks per device kind; "cpu", "tiled", "big" or "naive" forces one (tests, docs)
-    gemm_split_k = None  # GPU shape: None picks split-K for skinny products; an int forces that many K slices
+    gemm_split_k = None  # both shapes: None picks split-K for skinny products; an int forces that many K slices
     gemm_direct_a = None  # gemm_cpu: None decides by size; True/False forces reading A in place or packed
     gemm_direct_b = None  # gemm_cpu: the same for B (in place only where its rows are contiguous and aligned)
     gemm_kc = None  # gemm_cpu: K block length (0 = all of K at once); None: gemm_tune.config (tuned or default)

@@ -692,29 +692,63 @@ def _gemm_cpu(self, a, b, c, M, N, K, strides, batch_strides, bdims):
     # block of columns is shifted left to end at N)
     direct_b = direct_b and N >= _NR and sbn == 1 and all(v % 16 == 0 for v in (N, sbk, b_off, *bb))
     mt, nt = -(-M // 6), -(-N // _NR)
-    if self.gemm_row_blocks is None:  # keep >= 16 work-items per core for the load balance of small products
-        while mb > 1 and nt * -(-mt // mb) * z < 16 * self.rt.device.max_compute_units:
-            mb //= 2
     prg = kernels.program(self.rt, "gemm.cl", _GEMM_CPU_DEFINES)
     q = self.rt.queue
+    # split-K: a skinny product (fewer blocks of C than work for every core, long K) runs as S slices of K,
+    # each slice's blocks into its own partial C (z indexes the slice), then gemm_sum_k adds them into C
+    cus = self.rt.device.max_compute_units
+    split = _cpu_split_k(self, mt * nt, K) if z == 1 else 1
+    ksplit = -(-K // split)
+    split = -(-K // ksplit)  # no empty slice
+    c_final, scm_f, scn_f = c, scm, scn
+    if split > 1:
+        part = self.rt.alloc(split * M * N * 4)
+        # partials contiguous M x N, cb0 apart; A and B the same product for every slice (batch strides 0)
+        scm, scn, c_off, zg = N, 1, 0, split
+        cb = (M * N, 0)
+    else:
+        ksplit, part, c_off, zg = 0, None, c._offset, z
+    if self.gemm_row_blocks is None:  # keep >= 16 work-items per core for the load balance of small products
+        while mb > 1 and nt * -(-mt // mb) * zg < 16 * cus:
+            mb //= 2
     a_arg, b_arg = a._storage.data, b._storage.data
     if not direct_a:
         a_arg = self.rt.alloc(z * mt * K * 6 * 4)
         prg.pack_a(q, self.grid(z * mt), (LOCAL,), a_arg, a._storage.data,
                    *map(i64, (M, K, sam, sak, ab[0], ab[1], bdims[1], a_off, z)))
     if not direct_b:
-        b_arg = self.rt.alloc(z * nt * K * _NR * 4)
+        pw = _NR if N >= _NR else -(-N // 16) * 16  # PANEL_W in gemm.cl; + NR floats read past the last row
+        b_arg = self.rt.alloc((z * nt * K * pw + _NR) * 4)
         prg.pack_b(q, self.grid(z * nt), (LOCAL,), b_arg, b._storage.data,
                    *map(i64, (N, K, sbk, sbn, bb[0], bb[1], bdims[1], b_off, z)))
     mg = -(-mt // mb)
     # edge blocks of C (rows past M, a partial last block of columns, C strided along n) go through a
     # scratch tile of 6 x 64 floats per work-item; none needed (C passed, never touched) when there are none
     edges = M % 6 or N % _NR or scn != 1
-    w_arg = self.rt.alloc(z * mg * nt * 6 * _NR * 4) if edges else c._storage.data
+    c_arg = part if part is not None else c._storage.data
+    w_arg = self.rt.alloc(zg * mg * nt * 6 * _NR * 4) if edges else c_arg
+    if part is not None:  # every slice reads the same A and B (one product: batch strides 0)
+        ab, bb = (0, 0), (0, 0)
     # one work-item per work-group: PoCL then runs each block as plain vector code
-    prg.gemm_cpu(q, (nt, mg, z), (1, 1, 1), a_arg, b_arg, c._storage.data,
-                 *map(i64, (M, N, K, sam, sak, sbk, scm, scn, ab[0], ab[1], bb[0], bb[1], cb[0], cb[1], bdims[1],
-                            a_off, b_off, c._offset, mb, kc)), np.int32(direct_a), np.int32(direct_b), w_arg)
+    prg.gemm_cpu(q, (nt, mg, zg), (1, 1, 1), a_arg, b_arg, c_arg,
+                 *map(i64, (M, N, K, sam, sak, sbk, scm, scn, ab[0], ab[1], bb[0], bb[1], cb[0], cb[1],
+                            1 if part is not None else bdims[1], a_off, b_off, c_off, mb, kc)),
+                 np.int32(direct_a), np.int32(direct_b), w_arg, i64(ksplit))
+    if part is not None:
+        prg.gemm_sum_k(q, self.grid(M * N), (LOCAL,), c_final._storage.data, part,
+                       *map(i64, (M, N, scm_f, scn_f, c_final._offset, split)))
+
+
+def _cpu_split_k(self, blocks, K):
+    """gemm_cpu's K slices for one product of ``blocks`` 6 x 64 blocks of C: with fewer than 4 blocks per
+    compute unit, enough slices for ~4 work-items per unit, each >= _SPLIT_K_MIN long; 1 = no split.
+    ``gemm_split_k`` (an int) forces the count."""
+    if self.gemm_split_k is not None:
+        return max(1, min(self.gemm_split_k, K))
+    cus = self.rt.device.max_compute_units
+    if blocks >= 4 * cus:
+        return 1
+    return max(1, min(-(-4 * cus // blocks), K // _SPLIT_K_MIN, 64))
 
 
 _NR = 64  # columns of C per gemm_cpu block (NR in gemm.cl)
@@ -740,6 +774,8 @@ def _conv_gemm_group(self):
 # block 1024) 121-136 GFLOP/s against 109-129 packed at N = 1024-2048.  A transposed A (a new cache
 # line and page per k) is packed when large.
 _DIRECT_A_MAX = 512 * 512
+# split-K on CPU devices: slices of K at least this long (each slice rereads its partial C once per K block)
+_SPLIT_K_MIN = 1024
 _DIRECT_B_MAX = 256 * 256
 
 
