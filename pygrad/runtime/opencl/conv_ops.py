@@ -16,6 +16,7 @@ avg_pool2d likewise (``avgpool_fwd_k``, ``avgpool_bwd_k``).
 import numpy as np
 
 from ... import dtypes as D
+from . import kernels
 
 LOCAL = _index_program = reduce = None  # from backend / backend_ops at install() (they import this module)
 
@@ -117,6 +118,32 @@ def conv2d(self, x, w, b, kernel, stride, padding, dilation, workspace=None):
     return out
 
 
+# the weight gradient by conv_dw_k (conv.cl) instead of the batched GEMM: CPU kernel shape, outputs at most
+# this many (the GEMM's 6 x 64 blocks then mostly compute padding; see conv_dw_k)
+DW_DIRECT_MAX_COUT = 32
+
+
+def _dw_direct(self, cout):
+    return self.rt.kernel_shape == "cpu" and cout <= DW_DIRECT_MAX_COUT
+
+
+def dw_defines(dtype):
+    """The #defines of conv.cl that conv_dw_k is built with (float32: in the conv step's program group)."""
+    return (f"T {dtype.cl}", f"ACC {'double' if dtype.itemsize == 8 else 'float'}")
+
+
+def _weight_grad_direct(self, gc, cols, S, ks, cout, K1, positions, ld):
+    """(S, cout, K1) partial weight gradients (one per slice of the positions) by conv_dw_k."""
+    dt = gc.dtype
+    nob, nkb = -(-cout // 4), -(-K1 // 6)
+    part = self.empty((S, cout, K1), dt)
+    prg = kernels.program(self.rt, "conv.cl", dw_defines(dt))
+    prg.conv_dw_k(self.rt.queue, (S * nob * nkb,), (1,), part._storage.data, gc._storage.data, cols._storage.data,
+                  np.int64(gc._offset), np.int32(cout), np.int32(K1), np.int64(ld), np.int64(positions), np.int64(ks),
+                  np.int32(nob), np.int32(nkb))
+    return part
+
+
 def _slices(self, positions):
     """Slices of the positions for the weight gradient's GEMM (a batch of products summed after): enough
     for every core (CPU shape: each slice is one GEMM work-item's column of blocks), each >= 128 long."""
@@ -167,6 +194,7 @@ def conv2d_backward(self, g, x, w, kernel, stride, padding, dilation, needs, wor
         kept_all = None
     ones = bool(needs[1] and (needs[2] or kept_all is not None))
     K1, ct = K + int(ones), _round(cout, 16)
+    direct = needs[1] and _dw_direct(self, cout)  # the weight gradient by conv_dw_k from gc (no gt)
     for c_, (i, j) in enumerate(chunks):
         nc = j - i
         S = _slices(self, nc * L) if needs[1] else 1
@@ -174,8 +202,8 @@ def conv2d_backward(self, g, x, w, kernel, stride, padding, dilation, needs, wor
         kept = kept_all[c_] if kept_all is not None else None
         if kept is not None and kept._shape != (K1, ld):
             kept = None
-        gc = self.empty((cout, ld), dt) if needs[0] else None
-        gt = self.empty((ld, ct), dt) if needs[1] else None
+        gc = self.empty((cout, ld), dt) if needs[0] or direct else None
+        gt = self.empty((ld, ct), dt) if needs[1] and not direct else None
         dummy = (gc if gc is not None else gt)._storage.data
         prg.conv_gcols_k(q, *_dims(self, nc * L), gc._storage.data if gc is not None else dummy,
                          gt._storage.data if gt is not None else dummy, g._storage.data,
@@ -185,11 +213,18 @@ def conv2d_backward(self, g, x, w, kernel, stride, padding, dilation, needs, wor
             cols = kept if kept is not None else _columns(self, prg, x, i, nc, kernel, dilation, padding, stride,
                                                           oh, ow, ld, ones)
             ks = ld // S
-            part = self.matmul(cols._view((S, K1, ks), (ks, ld, 1), 0), gt._view((S, ks, ct), (ks * ct, ct, 1), 0))
-            pw_ = reduce(self, np.sum, part._view((S, cout, K), (K1 * ct, 1, ct), 0), (0,), False, dt, dt)
+            if direct:  # part (S, cout, K1)
+                part = _weight_grad_direct(self, gc, cols, S, ks, cout, K1, nc * L, ld)
+                so, sk = K1, 1
+            else:       # part (S, K1, ct)
+                part = self.matmul(cols._view((S, K1, ks), (ks, ld, 1), 0),
+                                   gt._view((S, ks, ct), (ks * ct, ct, 1), 0))
+                so, sk = 1, ct
+            pw_ = reduce(self, np.sum, part._view((S, cout, K), (part._strides[0], so, sk), 0), (0,), False, dt, dt)
             gw = pw_ if gw is None else self.elementwise(np.add, (gw, pw_), (cout, K), dt, dt)
             if ones and needs[2]:
-                pb = reduce(self, np.sum, part._view((S, cout), (K1 * ct, 1), K * ct), (0,), False, dt, dt)
+                pb = reduce(self, np.sum, part._view((S, cout), (part._strides[0], so), K * sk), (0,), False, dt,
+                            dt)
                 gb = pb if gb is None else self.elementwise(np.add, (gb, pb), (cout,), dt, dt)
         if needs[0]:
             dcols = self.matmul(w2.t(), gc)                                      # (K, ld)
