@@ -125,6 +125,7 @@ def conv2d(self, x, w, b, kernel, stride, padding, dilation, workspace=None):
 # cores, loaded; weight+bias gradient with its im2col, ms, conv_dw_k vs GEMM: benchmarks/bench_conv_dw.py):
 # LeNet conv1 1.6 vs 5.4, conv2 1.7 vs 3.0, N32 C32 16x16 Cout 32 4.6 vs 8.4, Cout 64 10.2 vs 7.5.
 DW_DIRECT_MAX_COUT = 32
+DW_BLOCK = (4, 6)  # outputs x columns per work-item: DW_OB x DW_KB of conv.cl
 
 
 def _dw_direct(self, cout):
@@ -139,7 +140,7 @@ def dw_defines(dtype):
 def _weight_grad_direct(self, gc, cols, S, ks, cout, K1, positions, ld):
     """(S, cout, K1) partial weight gradients (one per slice of the positions) by conv_dw_k."""
     dt = gc.dtype
-    nob, nkb = -(-cout // 4), -(-K1 // 6)
+    nob, nkb = -(-cout // DW_BLOCK[0]), -(-K1 // DW_BLOCK[1])
     part = self.empty((S, cout, K1), dt)
     prg = kernels.program(self.rt, "conv.cl", dw_defines(dt))
     prg.conv_dw_k(self.rt.queue, (S * nob * nkb,), (1,), part._storage.data, gc._storage.data, cols._storage.data,
