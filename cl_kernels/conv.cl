@@ -13,7 +13,9 @@
  *             where y = oy*sh - ph + i*dh (a transposed convolution: taps whose oy is not an integer in
  *             range read as 0; every element of dx is written once, so no col2im and no atomics)
  *             (M = Cg, K = Kg*kh*kw with kk = (m, i, j), N = batch*H*W)
+ * (Built with CONV_DW_ONLY, the file is conv_dw_k alone: the CPU-shaped step's program, less to parse.)
  */
+#ifndef CONV_DW_ONLY
 #define CTS 64
 #define CTK 16
 #define CWPT 4
@@ -112,6 +114,7 @@ __kernel __attribute__((reqd_work_group_size(16, 16, 1))) void conv_dx(CONV_ARGS
 #define XC(c, p, v) Out[((p) / HW * C + g * Cg + (c)) * HW + (p) % HW] = (T)(v)
     CONV_BODY(Cg, NB * HW, (long)Kg * khw, XA, XB, XC)
 }
+#endif /* CONV_DW_ONLY */
 
 /* ------------------------------------------------------------------------------------------------------
  * conv_dw_k: the weight gradient of the one-op convolution (conv_ops.py) for the CPU kernel shape, where
@@ -122,7 +125,7 @@ __kernel __attribute__((reqd_work_group_size(16, 16, 1))) void conv_dx(CONV_ARGS
  * One work-item per (slice, block of DW_OB outputs x DW_KB columns): DW_OB*DW_KB 16-wide accumulators
  * along p (vload16), summed horizontally at the end; a block's rows past CO / K1 read the last row and
  * are not stored.  Positions past P (the padding up to ld) are never read.  The slices are summed after
- * by a reduction.  Independent of the implicit-GEMM kernels above (only T of this file's defines). */
+ * by a reduction.  Independent of the implicit-GEMM kernels above (uses only T of this file's defines). */
 #define DW_OB 4
 #define DW_KB 6
 #define PG_CAT_(a, b) a##b

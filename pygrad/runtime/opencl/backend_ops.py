@@ -730,7 +730,8 @@ def _conv_gemm_group(self):
     if self.rt.kernel_shape == "gpu":
         return [kernels.Other(("gemm.cl", ("T float", "ACC float")))]
     # with conv.cl's conv_dw_k (the weight gradient of a narrow conv, conv_ops.py)
-    return [kernels.Other(("gemm.cl", _GEMM_CPU_DEFINES)), kernels.Other(("conv.cl", ("T float", "ACC float")))]
+    from .conv_ops import dw_defines
+    return [kernels.Other(("gemm.cl", _GEMM_CPU_DEFINES)), kernels.Other(("conv.cl", dw_defines(D.float32)))]
 
 
 # When gemm_cpu reads operands in place instead of packing them.  Measured (2 Zen 5 cores, PoCL 3.1,

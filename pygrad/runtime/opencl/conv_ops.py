@@ -133,8 +133,9 @@ def _dw_direct(self, cout):
 
 
 def dw_defines(dtype):
-    """The #defines of conv.cl that conv_dw_k is built with (float32: in the conv step's program group)."""
-    return (f"T {dtype.cl}", f"ACC {'double' if dtype.itemsize == 8 else 'float'}")
+    """The #defines of conv.cl that conv_dw_k is built with (float32: in the conv step's program group;
+    CONV_DW_ONLY leaves out the GPU shape's implicit-GEMM kernels, which the CPU-shaped step never runs)."""
+    return (f"T {dtype.cl}", "CONV_DW_ONLY 1")
 
 
 def _weight_grad_direct(self, gc, cols, S, ks, cout, K1, positions, ld):
