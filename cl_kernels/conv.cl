@@ -170,16 +170,13 @@ __kernel void conv_dw_k(__global T* part, __global const T* g, __global const T*
             for (int i = 0; i < DW_OB; ++i) acc[i][j] = fma(a[i], b, acc[i][j]);
         }
     }
-    T tail[DW_OB][DW_KB];
-#pragma unroll
+    T tail[DW_OB][DW_KB];  /* the < 16 positions left: not unrolled (a much cheaper first-launch compile) */
     for (int i = 0; i < DW_OB; ++i)
-#pragma unroll
-        for (int j = 0; j < DW_KB; ++j) tail[i][j] = (T)0;
-    for (; p < p1; ++p)
-#pragma unroll
-        for (int i = 0; i < DW_OB; ++i)
-#pragma unroll
-            for (int j = 0; j < DW_KB; ++j) tail[i][j] = fma(gr[i][p], cr[j][p], tail[i][j]);
+        for (int j = 0; j < DW_KB; ++j) {
+            T t = (T)0;
+            for (long q = p; q < p1; ++q) t = fma(gr[i][q], cr[j][q], t);
+            tail[i][j] = t;
+        }
 #pragma unroll
     for (int i = 0; i < DW_OB; ++i)
 #pragma unroll
