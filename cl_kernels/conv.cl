@@ -13,7 +13,9 @@
  *             where y = oy*sh - ph + i*dh (a transposed convolution: taps whose oy is not an integer in
  *             range read as 0; every element of dx is written once, so no col2im and no atomics)
  *             (M = Cg, K = Kg*kh*kw with kk = (m, i, j), N = batch*H*W)
+ * (Built with CONV_DW_ONLY, the file is conv_dw_k alone: the CPU-shaped step's program, less to parse.)
  */
+#ifndef CONV_DW_ONLY
 #define CTS 64
 #define CTK 16
 #define CWPT 4
@@ -111,4 +113,74 @@ __kernel __attribute__((reqd_work_group_size(16, 16, 1))) void conv_dx(CONV_ARGS
                           (int)((p) % HW / W), (int)((p) % W), (int)((k) % khw / KW), (int)((k) % KW))
 #define XC(c, p, v) Out[((p) / HW * C + g * Cg + (c)) * HW + (p) % HW] = (T)(v)
     CONV_BODY(Cg, NB * HW, (long)Kg * khw, XA, XB, XC)
+}
+#endif /* CONV_DW_ONLY */
+
+/* ------------------------------------------------------------------------------------------------------
+ * conv_dw_k: the weight gradient of the one-op convolution (conv_ops.py) for the CPU kernel shape, where
+ * the outputs are narrow (Cout <= 32: a GEMM block of 6 x 64 would mostly compute padding).
+ *   part[s, o, k] = sum over positions p of slice s of  g[o, p] * cols[k, p]
+ * g: the (CO, ld) gradient columns of conv_gcols_k, cols: the (K1, ld) im2col columns (K1 = C*kh*kw, + 1
+ * row of ones for the bias), both contiguous along p; slice s covers positions [s*ks, min(s*ks+ks, P)).
+ * One work-item per (slice, block of DW_OB outputs x DW_KB columns): DW_OB*DW_KB 16-wide accumulators
+ * along p (vload16), summed horizontally at the end; a block's rows past CO / K1 read the last row and
+ * are not stored.  Positions past P (the padding up to ld) are never read.  The slices are summed after
+ * by a reduction.  Independent of the implicit-GEMM kernels above (uses only T of this file's defines). */
+#define DW_OB 4
+#define DW_KB 6
+#define PG_CAT_(a, b) a##b
+#define PG_CAT(a, b) PG_CAT_(a, b)
+#define TV16 PG_CAT(T, 16)
+
+inline T dw_hsum(TV16 v) {
+    PG_CAT(T, 8) a = v.lo + v.hi;
+    PG_CAT(T, 4) b = a.lo + a.hi;
+    PG_CAT(T, 2) c = b.lo + b.hi;
+    return c.lo + c.hi;
+}
+
+__kernel void conv_dw_k(__global T* part, __global const T* g, __global const T* cols, const long goff,
+                        const int CO, const int K1, const long ld, const long P, const long ks, const int nob,
+                        const int nkb) {
+    const long id = get_global_id(0);
+    const int kb = (int)(id % nkb), ob = (int)((id / nkb) % nob);
+    const long s = id / ((long)nkb * nob);
+    const int o0 = ob * DW_OB, k0 = kb * DW_KB;
+    const long p0 = s * ks, p1 = min(p0 + ks, P);
+    __global const T* gr[DW_OB];
+    __global const T* cr[DW_KB];
+#pragma unroll
+    for (int i = 0; i < DW_OB; ++i) gr[i] = g + goff + (long)min(o0 + i, CO - 1) * ld;
+#pragma unroll
+    for (int j = 0; j < DW_KB; ++j) cr[j] = cols + (long)min(k0 + j, K1 - 1) * ld;
+    TV16 acc[DW_OB][DW_KB];
+#pragma unroll
+    for (int i = 0; i < DW_OB; ++i)
+#pragma unroll
+        for (int j = 0; j < DW_KB; ++j) acc[i][j] = (TV16)0;
+    long p = p0;
+    for (; p + 16 <= p1; p += 16) {
+        TV16 a[DW_OB];
+#pragma unroll
+        for (int i = 0; i < DW_OB; ++i) a[i] = vload16(0, gr[i] + p);
+#pragma unroll
+        for (int j = 0; j < DW_KB; ++j) {
+            TV16 b = vload16(0, cr[j] + p);
+#pragma unroll
+            for (int i = 0; i < DW_OB; ++i) acc[i][j] = fma(a[i], b, acc[i][j]);
+        }
+    }
+    T tail[DW_OB][DW_KB];  /* the < 16 positions left: not unrolled (a much cheaper first-launch compile) */
+    for (int i = 0; i < DW_OB; ++i)
+        for (int j = 0; j < DW_KB; ++j) {
+            T t = (T)0;
+            for (long q = p; q < p1; ++q) t = fma(gr[i][q], cr[j][q], t);
+            tail[i][j] = t;
+        }
+#pragma unroll
+    for (int i = 0; i < DW_OB; ++i)
+#pragma unroll
+        for (int j = 0; j < DW_KB; ++j)
+            if (o0 + i < CO && k0 + j < K1)
+                part[(s * CO + o0 + i) * K1 + k0 + j] = dw_hsum(acc[i][j]) + tail[i][j];
 }

@@ -758,12 +758,14 @@ _GEMM_CPU_DEFINES = ("T float", "ACC float", "CPU_GEMM 1")
 
 def _conv_gemm_group(self):
     """The float32 GEMM program that a convolution's im2col is followed by, built with index.cl's:
-    gemm_cpu on CPU-shaped devices, gemm_tiled on GPU-shaped ones."""
+    gemm_cpu on CPU-shaped devices (and conv.cl for conv_dw_k), gemm_tiled on GPU-shaped ones."""
     if self.gemm_kernel is not None:
         return []
     if self.rt.kernel_shape == "gpu":
         return [kernels.Other(("gemm.cl", ("T float", "ACC float")))]
-    return [kernels.Other(("gemm.cl", _GEMM_CPU_DEFINES))]
+    # with conv.cl's conv_dw_k (the weight gradient of a narrow conv, conv_ops.py)
+    from .conv_ops import dw_defines
+    return [kernels.Other(("gemm.cl", _GEMM_CPU_DEFINES)), kernels.Other(("conv.cl", dw_defines(D.float32)))]
 
 
 # When gemm_cpu reads operands in place instead of packing them.  Measured (2 Zen 5 cores, PoCL 3.1,

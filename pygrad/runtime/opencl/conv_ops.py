@@ -6,7 +6,9 @@ conv2d: per batch chunk one im2col with the batch folded into the GEMM's N (``co
 (C*kh*kw, ld) matrix), ONE full-size GEMM by the (Cout, C*kh*kw) weights, and one epilogue kernel
 (``conv_out_k``) writing (N, Cout, OH, OW) with the bias added.  Backward: the output gradient laid out
 as (Cout, ld) (``conv_gcols_k``), one GEMM for the weight's gradient, one for the columns' gradient,
-folded back by ``conv_fold_k`` (a gather per image row, no atomics).  The kernels live in ``index.cl``
+folded back by ``conv_fold_k`` (a gather per image row, no atomics).  On the CPU kernel shape with at most
+``DW_DIRECT_MAX_COUT`` outputs the weight's gradient is ``conv_dw_k`` (``conv.cl``) from the (Cout, ld)
+gradient columns instead of the GEMM (whose 6 x 64 blocks would mostly compute padding).  The kernels live in ``index.cl``
 and are built with the convolution's GEMM programs as one program (``_index_program(conv=True)``).
 
 max_pool2d: ``maxpool_fwd_k`` writes values and indices; ``maxpool_bwd_k`` gathers, for each input
@@ -16,6 +18,7 @@ avg_pool2d likewise (``avgpool_fwd_k``, ``avgpool_bwd_k``).
 import numpy as np
 
 from ... import dtypes as D
+from . import kernels
 
 LOCAL = _index_program = reduce = None  # from backend / backend_ops at install() (they import this module)
 
@@ -117,6 +120,36 @@ def conv2d(self, x, w, b, kernel, stride, padding, dilation, workspace=None):
     return out
 
 
+# the weight gradient by conv_dw_k (conv.cl) instead of the batched GEMM: CPU kernel shape, outputs at most
+# this many (the GEMM's 6 x 64 blocks then mostly compute padding; see conv_dw_k).  Measured (PoCL, 2 Xeon
+# cores, loaded; weight+bias gradient with its im2col, ms, conv_dw_k vs GEMM: benchmarks/bench_conv_dw.py):
+# LeNet conv1 1.6 vs 5.4, conv2 1.7 vs 3.0, N32 C32 16x16 Cout 32 4.6 vs 8.4, Cout 64 10.2 vs 7.5.
+DW_DIRECT_MAX_COUT = 32
+DW_BLOCK = (4, 6)  # outputs x columns per work-item: DW_OB x DW_KB of conv.cl
+
+
+def _dw_direct(self, cout):
+    return self.rt.kernel_shape == "cpu" and cout <= DW_DIRECT_MAX_COUT
+
+
+def dw_defines(dtype):
+    """The #defines of conv.cl that conv_dw_k is built with (float32: in the conv step's program group;
+    CONV_DW_ONLY leaves out the GPU shape's implicit-GEMM kernels, which the CPU-shaped step never runs)."""
+    return (f"T {dtype.cl}", "CONV_DW_ONLY 1")
+
+
+def _weight_grad_direct(self, gc, cols, S, ks, cout, K1, positions, ld):
+    """(S, cout, K1) partial weight gradients (one per slice of the positions) by conv_dw_k."""
+    dt = gc.dtype
+    nob, nkb = -(-cout // DW_BLOCK[0]), -(-K1 // DW_BLOCK[1])
+    part = self.empty((S, cout, K1), dt)
+    prg = kernels.program(self.rt, "conv.cl", dw_defines(dt))
+    prg.conv_dw_k(self.rt.queue, (S * nob * nkb,), (1,), part._storage.data, gc._storage.data, cols._storage.data,
+                  np.int64(gc._offset), np.int32(cout), np.int32(K1), np.int64(ld), np.int64(positions), np.int64(ks),
+                  np.int32(nob), np.int32(nkb))
+    return part
+
+
 def _slices(self, positions):
     """Slices of the positions for the weight gradient's GEMM (a batch of products summed after): enough
     for every core (CPU shape: each slice is one GEMM work-item's column of blocks), each >= 128 long."""
@@ -167,6 +200,7 @@ def conv2d_backward(self, g, x, w, kernel, stride, padding, dilation, needs, wor
         kept_all = None
     ones = bool(needs[1] and (needs[2] or kept_all is not None))
     K1, ct = K + int(ones), _round(cout, 16)
+    direct = needs[1] and _dw_direct(self, cout)  # the weight gradient by conv_dw_k from gc (no gt)
     for c_, (i, j) in enumerate(chunks):
         nc = j - i
         S = _slices(self, nc * L) if needs[1] else 1
@@ -174,8 +208,8 @@ def conv2d_backward(self, g, x, w, kernel, stride, padding, dilation, needs, wor
         kept = kept_all[c_] if kept_all is not None else None
         if kept is not None and kept._shape != (K1, ld):
             kept = None
-        gc = self.empty((cout, ld), dt) if needs[0] else None
-        gt = self.empty((ld, ct), dt) if needs[1] else None
+        gc = self.empty((cout, ld), dt) if needs[0] or direct else None
+        gt = self.empty((ld, ct), dt) if needs[1] and not direct else None
         dummy = (gc if gc is not None else gt)._storage.data
         prg.conv_gcols_k(q, *_dims(self, nc * L), gc._storage.data if gc is not None else dummy,
                          gt._storage.data if gt is not None else dummy, g._storage.data,
@@ -185,11 +219,18 @@ def conv2d_backward(self, g, x, w, kernel, stride, padding, dilation, needs, wor
             cols = kept if kept is not None else _columns(self, prg, x, i, nc, kernel, dilation, padding, stride,
                                                           oh, ow, ld, ones)
             ks = ld // S
-            part = self.matmul(cols._view((S, K1, ks), (ks, ld, 1), 0), gt._view((S, ks, ct), (ks * ct, ct, 1), 0))
-            pw_ = reduce(self, np.sum, part._view((S, cout, K), (K1 * ct, 1, ct), 0), (0,), False, dt, dt)
+            if direct:  # part (S, cout, K1)
+                part = _weight_grad_direct(self, gc, cols, S, ks, cout, K1, nc * L, ld)
+                so, sk = K1, 1
+            else:       # part (S, K1, ct)
+                part = self.matmul(cols._view((S, K1, ks), (ks, ld, 1), 0),
+                                   gt._view((S, ks, ct), (ks * ct, ct, 1), 0))
+                so, sk = 1, ct
+            pw_ = reduce(self, np.sum, part._view((S, cout, K), (part._strides[0], so, sk), 0), (0,), False, dt, dt)
             gw = pw_ if gw is None else self.elementwise(np.add, (gw, pw_), (cout, K), dt, dt)
             if ones and needs[2]:
-                pb = reduce(self, np.sum, part._view((S, cout), (K1 * ct, 1), K * ct), (0,), False, dt, dt)
+                pb = reduce(self, np.sum, part._view((S, cout), (part._strides[0], so), K * sk), (0,), False, dt,
+                            dt)
                 gb = pb if gb is None else self.elementwise(np.add, (gb, pb), (cout,), dt, dt)
         if needs[0]:
             dcols = self.matmul(w2.t(), gc)                                      # (K, ld)
