@@ -12,6 +12,9 @@ and are built with the convolution's GEMM programs as one program (``_index_prog
 max_pool2d: ``maxpool_fwd_k`` writes values and indices; ``maxpool_bwd_k`` gathers, for each input
 element, the gradients of the windows that picked it (no zero-fill + scatter pair, no atomics);
 avg_pool2d likewise (``avgpool_fwd_k``, ``avgpool_bwd_k``).
+
+On the GPU kernel shape each of these launches its ``*_g`` variant instead (``_launch``; the section at the
+end of ``index.cl``): one work-item per output element, coalesced, the same results bit for bit.
 """
 import numpy as np
 
