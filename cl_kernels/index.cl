@@ -450,13 +450,21 @@ __kernel void conv_gc_g(__global T* gc, __global const T* g, const long goff, co
     gc[(long)co * ld + p] = p < NC * L ? g[goff + ((long)n * CO + co) * L + (p - n * L)] : (T)0;
 }
 
-/* conv_gcols_k's gt: gt[p, co] = g[n, co, l] for co < CO and p < NC*L, zero elsewhere (rows ct apart) */
+/* conv_gcols_k's gt: gt[p, co] = g[n, co, l] for co < CO and p < NC*L, zero elsewhere (rows ct apart).  A
+ * transpose: 16 x 16 tiles through local memory, read along p and written along co (both coalesced);
+ * work-groups of 16 x 4, each work-item moving 4 elements; ct and ld are multiples of 16 (exact range). */
 __kernel void conv_gt_g(__global T* gt, __global const T* g, const long goff, const long NC, const int CO,
                         const int L, const long ld, const int ct) {
-    const int co = get_global_id(0), p = get_global_id(1);
-    if (co >= ct || p >= ld) return;
-    int n = p / L;
-    gt[(long)p * ct + co] = (co < CO && p < NC * L) ? g[goff + ((long)n * CO + co) * L + (p - n * L)] : (T)0;
+    __local T tile[16][17];
+    const int lx = get_local_id(0), ly = get_local_id(1);
+    const int co0 = get_group_id(0) * 16, p0 = get_group_id(1) * 16, P = (int)(NC * L);
+    for (int k = ly; k < 16; k += 4) {
+        int co = co0 + k, p = p0 + lx, n = p / L;
+        tile[k][lx] = (co < CO && p < P) ? g[goff + ((long)n * CO + co) * L + (p - n * L)] : (T)0;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int k = ly; k < 16; k += 4)
+        gt[(long)(p0 + k) * ct + co0 + lx] = tile[lx][k];
 }
 
 #ifdef TF

@@ -202,7 +202,7 @@ def conv2d_backward(self, g, x, w, kernel, stride, padding, dilation, needs, wor
                 prg.conv_gc_g(q, *_dims2(ld, cout), gc._storage.data, g._storage.data, goff, np.int64(nc),
                               *map(np.int32, (cout, L)), np.int64(ld))
             if gt is not None:
-                prg.conv_gt_g(q, *_dims2(ct, ld), gt._storage.data, g._storage.data, goff, np.int64(nc),
+                prg.conv_gt_g(q, (ct, ld // 4), (16, 4), gt._storage.data, g._storage.data, goff, np.int64(nc),
                               *map(np.int32, (cout, L)), np.int64(ld), np.int32(ct))
         else:
             prg.conv_gcols_k(q, *_dims(self, nc * L), gc._storage.data if gc is not None else dummy,
