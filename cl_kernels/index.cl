@@ -412,3 +412,192 @@ __kernel void avgpool_bwd_k(__global TF* gx, __global const TF* g, const long go
     }
 }
 #endif
+
+/* ==== GPU-shaped variants of the conv / pool kernels above (runtime kernel shape "gpu") ====
+ * One work-item per OUTPUT element on a 2-D range: dimension 0 walks the fastest-moving index (a column,
+ * an image column, an output column), so neighbouring work-items touch neighbouring addresses (coalesced);
+ * dimension 1 the rows.  Int arithmetic inside an image, long only for base offsets.  The results are the
+ * CPU-shaped kernels' bit for bit: same taps, same NaN / tie rules, sums in the same order.  col2im and the
+ * pooling backwards gather (each work-item owns its element: no atomics, no zero-fill pass). */
+
+/* conv_cols_k's matrix, element (row, x): row < K a tap (c, i, j), row == K the ones row; x >= NC*L zero */
+__kernel void conv_cols_g(__global T* out, __global const T* in, const long off, const long NC, const int C,
+                          const int H, const int W, const int kh, const int kw, const int dh, const int dw,
+                          const int ph, const int pw, const int sh, const int sw, const int OH, const int OW,
+                          const long ld, const int ones, const T one) {
+    const int x = get_global_id(0), row = get_global_id(1), K = C * kh * kw, L = OH * OW;
+    if (x >= ld || row >= K + ones) return;
+    T v = (T)0;
+    if (x < NC * L) {
+        if (row == K) {
+            v = one;
+        } else {
+            int n = x / L, l = x - n * L, y = l / OW, xo = l - y * OW;
+            int j = row % kw, i = (row / kw) % kh, c = row / (kw * kh);
+            int h = y * sh - ph + i * dh, w = xo * sw - pw + j * dw;
+            if (h >= 0 && h < H && w >= 0 && w < W) v = in[off + ((long)n * C + c) * H * W + h * W + w];
+        }
+    }
+    out[(long)row * ld + x] = v;
+}
+
+/* conv_gcols_k's gc: gc[co, p] = g[n, co, l] for p = n*L + l < NC*L, zero up to ld */
+__kernel void conv_gc_g(__global T* gc, __global const T* g, const long goff, const long NC, const int CO,
+                        const int L, const long ld) {
+    const int p = get_global_id(0), co = get_global_id(1);
+    if (p >= ld || co >= CO) return;
+    int n = p / L;
+    gc[(long)co * ld + p] = p < NC * L ? g[goff + ((long)n * CO + co) * L + (p - n * L)] : (T)0;
+}
+
+/* conv_gcols_k's gt: gt[p, co] = g[n, co, l] for co < CO and p < NC*L, zero elsewhere (rows ct apart).  A
+ * transpose: 16 x 16 tiles through local memory, read along p and written along co (both coalesced);
+ * work-groups of 16 x 4, each work-item moving 4 elements; ct and ld are multiples of 16 (exact range). */
+__kernel void conv_gt_g(__global T* gt, __global const T* g, const long goff, const long NC, const int CO,
+                        const int L, const long ld, const int ct) {
+    __local T tile[16][17];
+    const int lx = get_local_id(0), ly = get_local_id(1);
+    const int co0 = get_group_id(0) * 16, p0 = get_group_id(1) * 16, P = (int)(NC * L);
+    for (int k = ly; k < 16; k += 4) {
+        int co = co0 + k, p = p0 + lx, n = p / L;
+        tile[k][lx] = (co < CO && p < P) ? g[goff + ((long)n * CO + co) * L + (p - n * L)] : (T)0;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int k = ly; k < 16; k += 4)
+        gt[(long)(p0 + k) * ct + co0 + lx] = tile[lx][k];
+}
+
+#ifdef TF
+/* conv_out_k: out[ooff + (n*CO + co)*L + l] = y[co, n*L + l] (+ bias[boff + co]) */
+__kernel void conv_out_g(__global TF* out, __global const TF* y, __global const TF* bias, const long ooff,
+                         const long boff, const int has_bias, const long NC, const long CO, const long L,
+                         const long ld) {
+    const int l = get_global_id(0), r = get_global_id(1);
+    if (l >= L || r >= NC * CO) return;
+    int n = r / (int)CO, co = r - n * (int)CO;
+    TF b = has_bias ? bias[boff + co] : (TF)0;
+    out[ooff + (long)r * L + l] = y[(long)co * ld + (long)n * L + l] + b;
+}
+
+/* conv_fold_k as a gather per input element (w, (n*C + c)*H + h): the column entries of the (i, j) taps
+ * whose window position lands on a valid output, summed in conv_fold_k's order (i, then j) */
+__kernel void conv_fold_g(__global TF* out, __global const TF* cols, const long ooff, const long NC, const int C,
+                          const int H, const int W, const int kh, const int kw, const int dh, const int dw,
+                          const int ph, const int pw, const int sh, const int sw, const int OH, const int OW,
+                          const long ld) {
+    const int w = get_global_id(0), r = get_global_id(1);
+    if (w >= W || r >= NC * C * H) return;
+    int t = r / H, h = r - t * H, n = t / C, c = t - n * C;
+    TF acc = 0;
+    for (int i = 0; i < kh; ++i) {
+        int yy = h + ph - i * dh;
+        if (yy < 0 || yy % sh) continue;
+        int y = yy / sh;
+        if (y >= OH) continue;
+        __global const TF* base = cols + (long)((c * kh + i) * kw) * ld + (long)(n * OH + y) * OW;
+        for (int j = 0; j < kw; ++j) {
+            int xx = w + pw - j * dw;
+            if (xx < 0 || xx % sw) continue;
+            int x = xx / sw;
+            if (x < OW) acc += base[j * ld + x];
+        }
+    }
+    out[ooff + (long)r * W + w] = acc;
+}
+
+/* maxpool_fwd_k per output element (xo, plane row r): MP_TAKE's rule (NaN takes over, else the first
+ * strict maximum; the first in-bounds tap when nothing beats -inf) */
+#define MPG_TAKE(p) { TF v_ = plane[p]; int tk_ = (v_ > m) | (v_ != v_); m = tk_ ? v_ : m; best = tk_ ? (p) : best; }
+__kernel void maxpool_fwd_g(__global TF* vals, __global long* idx, __global const TF* in, const long off,
+                            const long NCH, const int H, const int W, const int OH, const int OW, const int kh,
+                            const int kw, const int sh, const int sw, const int ph, const int pw, const int dh,
+                            const int dw, const int interior) {
+    const int xo = get_global_id(0), r = get_global_id(1);
+    if (xo >= OW || r >= NCH * OH) return;
+    int t = r / OH, y = r - t * OH;
+    __global const TF* plane = in + off + (long)t * H * W;
+    int hs = y * sh - ph, ws = xo * sw - pw;
+    int i0 = 0, i1 = kh, j0 = 0, j1 = kw;
+    if (!interior) {
+        while (i0 < kh && hs + i0 * dh < 0) ++i0;
+        while (i1 > i0 && hs + (i1 - 1) * dh >= H) --i1;
+        while (j0 < kw && ws + j0 * dw < 0) ++j0;
+        while (j1 > j0 && ws + (j1 - 1) * dw >= W) --j1;
+    }
+    int best = (hs + i0 * dh) * W + ws + j0 * dw;
+    TF m = -INFINITY;
+    for (int i = i0; i < i1; ++i)
+        for (int j = j0; j < j1; ++j) MPG_TAKE((hs + i * dh) * W + ws + j * dw)
+    long o = (long)r * OW + xo;
+    vals[o] = m;
+    idx[o] = best;
+}
+
+/* maxpool_bwd_k per input element (w, plane row r): the gradients of the windows covering it whose saved
+ * index is it, summed in maxpool_bwd_k's order (window rows by i, then window columns left to right) */
+__kernel void maxpool_bwd_g(__global TF* gx, __global const TF* g, __global const long* idx, const long goff,
+                            const long ioff, const long NCH, const int H, const int W, const int OH, const int OW,
+                            const int kh, const int kw, const int sh, const int sw, const int ph, const int pw,
+                            const int dh, const int dw, const int tiling) {
+    const int w = get_global_id(0), r = get_global_id(1);
+    if (w >= W || r >= NCH * H) return;
+    int t = r / H, h = r - t * H;
+    long me = (long)h * W + w;
+    TF acc = 0;
+    for (int i = 0; i < kh; ++i) {
+        int yy = h + ph - i * dh;
+        if (yy < 0 || yy % sh) continue;
+        int y = yy / sh;
+        if (y >= OH) continue;
+        long rowo = ((long)t * OH + y) * OW;
+        for (int j = kw - 1; j >= 0; --j) {      /* window columns x ascending */
+            int xx = w + pw - j * dw;
+            if (xx < 0 || xx % sw) continue;
+            int x = xx / sw;
+            if (x < OW && idx[ioff + rowo + x] == me) acc += g[goff + rowo + x];
+        }
+    }
+    gx[(long)r * W + w] = acc;
+}
+
+/* avgpool_fwd_k per output element (xo, plane row r), avg_divisor's divisor */
+__kernel void avgpool_fwd_g(__global TF* out, __global const TF* in, const long off, const long NCH, const int H,
+                            const int W, const int OH, const int OW, const int kh, const int kw, const int sh,
+                            const int sw, const int ph, const int pw, const int cip, const int divisor) {
+    const int xo = get_global_id(0), r = get_global_id(1);
+    if (xo >= OW || r >= NCH * OH) return;
+    int t = r / OH, y = r - t * OH;
+    __global const TF* plane = in + off + (long)t * H * W;
+    int hs = y * sh - ph, i0 = max(0, -hs), i1 = min(kh, H - hs);
+    int ws = xo * sw - pw, j0 = max(0, -ws), j1 = min(kw, W - ws);
+    TF acc = 0;
+    for (int i = i0; i < i1; ++i)
+        for (int j = j0; j < j1; ++j) acc += plane[(hs + i) * W + ws + j];
+    out[(long)r * OW + xo] = acc / (TF)avg_divisor(hs, ws, kh, kw, H, W, ph, pw, cip, divisor);
+}
+
+/* avgpool_bwd_k per input element (w, plane row r), summed in its order (i, then j) */
+__kernel void avgpool_bwd_g(__global TF* gx, __global const TF* g, const long goff, const long NCH, const int H,
+                            const int W, const int OH, const int OW, const int kh, const int kw, const int sh,
+                            const int sw, const int ph, const int pw, const int cip, const int divisor) {
+    const int w = get_global_id(0), r = get_global_id(1);
+    if (w >= W || r >= NCH * H) return;
+    int t = r / H, h = r - t * H;
+    TF acc = 0;
+    for (int i = 0; i < kh; ++i) {
+        int yy = h + ph - i;
+        if (yy < 0 || yy % sh) continue;
+        int y = yy / sh;
+        if (y >= OH) continue;
+        __global const TF* grow = g + goff + ((long)t * OH + y) * OW;
+        for (int j = 0; j < kw; ++j) {
+            int xx = w + pw - j;
+            if (xx < 0 || xx % sw) continue;
+            int x = xx / sw;
+            if (x < OW)
+                acc += grow[x] / (TF)avg_divisor(y * sh - ph, x * sw - pw, kh, kw, H, W, ph, pw, cip, divisor);
+        }
+    }
+    gx[(long)r * W + w] = acc;
+}
+#endif

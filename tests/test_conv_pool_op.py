@@ -322,6 +322,17 @@ OCLGRIND_SCRIPT = textwrap.dedent(r"""
         vc, ic = F.max_pool2d(xc, *args, return_indices=True)
         vc.backward(torch.ones_like(vc))
         assert (i.cpu().numpy() == ic.numpy()).all() and np.allclose(x.grad.cpu().numpy(), xc.grad.numpy())
+    # a row wider than a work-group (the GPU shape's 2-D launches), NaN and ties in the windows
+    xn = np.round(rng.standard_normal((1, 2, 5, 65)) * 2) / 2
+    xn[0, 1, 2, 7] = xn[0, 0, 0, 64] = np.nan
+    x = torch.tensor(xn, dtype=torch.float32, device="opencl", requires_grad=True)
+    v, i = F.max_pool2d(x, 3, (1, 2), 1, 1, True, return_indices=True)
+    v.backward(torch.ones_like(v))
+    xc = x.detach().cpu().requires_grad_()
+    vc, ic = F.max_pool2d(xc, 3, (1, 2), 1, 1, True, return_indices=True)
+    vc.backward(torch.ones_like(vc))
+    assert (i.cpu().numpy() == ic.numpy()).all() and np.allclose(x.grad.cpu().numpy(), xc.grad.numpy())
+    assert np.allclose(v.detach().cpu().numpy(), vc.detach().numpy(), equal_nan=True)
     for args in [(2, 2, 0, False, True), (3, 2, 1, True, False), ((3, 2), (1, 2), (1, 0), True, True)]:
         x = torch.tensor(rng.standard_normal((2, 2, 7, 9)), dtype=torch.float32, device="opencl", requires_grad=True)
         v = F.avg_pool2d(x, *args)

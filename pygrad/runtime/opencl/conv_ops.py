@@ -14,6 +14,9 @@ and are built with the convolution's GEMM programs as one program (``_index_prog
 max_pool2d: ``maxpool_fwd_k`` writes values and indices; ``maxpool_bwd_k`` gathers, for each input
 element, the gradients of the windows that picked it (no zero-fill + scatter pair, no atomics);
 avg_pool2d likewise (``avgpool_fwd_k``, ``avgpool_bwd_k``).
+
+On the GPU kernel shape each of these launches its ``*_g`` variant instead (``_launch``; the section at the
+end of ``index.cl``): one work-item per output element, coalesced, the same results bit for bit.
 """
 import numpy as np
 
@@ -61,6 +64,22 @@ def _dims(self, n):
     return self.grid(n), (LOCAL,)
 
 
+def _dims2(n0, n1):
+    """(global, local) sizes of a 2-D launch of a GPU-shaped kernel: n0 along dimension 0 (consecutive
+    addresses), n1 rows; LOCAL work-items a work-group, at most the power of two >= n0 of them along
+    dimension 0 (a narrow image leaves no work-group mostly idle)."""
+    l0 = min(LOCAL, 1 << max(0, int(n0) - 1).bit_length())
+    return (_round(int(n0), l0), _round(int(n1), LOCAL // l0)), (l0, LOCAL // l0)
+
+
+def _launch(self, prg, name, rows, n0, n1, *args):
+    """``name``_k over ``rows`` (PG_FOR) on the CPU kernel shape; on the GPU shape ``name``_g (the section at
+    the end of index.cl), one work-item per element of an (n1, n0) output, n0 the contiguous dimension."""
+    if self.rt.kernel_shape == "gpu":
+        return getattr(prg, name + "_g")(self.rt.queue, *_dims2(n0, n1), *args)
+    return getattr(prg, name + "_k")(self.rt.queue, *_dims(self, rows), *args)
+
+
 def _round(v, m):
     return -(-v // m) * m
 
@@ -77,7 +96,7 @@ def _columns(self, prg, x, n0, nc, kernel, dilation, padding, stride, oh, ow, ld
     _, c, h, w = x._shape
     K = c * kernel[0] * kernel[1] + int(ones)
     cols = self.empty((K, ld), x.dtype)
-    prg.conv_cols_k(self.rt.queue, *_dims(self, K * nc), cols._storage.data, x._storage.data,
+    _launch(self, prg, "conv_cols", K * nc, ld, K, cols._storage.data, x._storage.data,
                     np.int64(x._offset + n0 * c * h * w), np.int64(nc), *map(np.int32, (c, h, w)),
                     *_geo_args(kernel, dilation, padding, stride), np.int32(oh), np.int32(ow), np.int64(ld),
                     np.int32(ones), _ONE[x.dtype.itemsize])
@@ -113,7 +132,7 @@ def conv2d(self, x, w, b, kernel, stride, padding, dilation, workspace=None):
         if keep:
             workspace["cols"].append(cols)
         y = self.matmul(w2, cols[:K] if keep else cols)                        # (Cout, ld)
-        prg.conv_out_k(self.rt.queue, *_dims(self, (j - i) * cout), out._storage.data, y._storage.data,
+        _launch(self, prg, "conv_out", (j - i) * cout, L, (j - i) * cout, out._storage.data, y._storage.data,
                        (bias if bias is not None else y)._storage.data, np.int64(i * cout * L),
                        np.int64(bias._offset if bias is not None else 0), np.int32(bias is not None),
                        *map(np.int64, (j - i, cout, L, ld)))
@@ -211,10 +230,19 @@ def conv2d_backward(self, g, x, w, kernel, stride, padding, dilation, needs, wor
         gc = self.empty((cout, ld), dt) if needs[0] or direct else None
         gt = self.empty((ld, ct), dt) if needs[1] and not direct else None
         dummy = (gc if gc is not None else gt)._storage.data
-        prg.conv_gcols_k(q, *_dims(self, nc * L), gc._storage.data if gc is not None else dummy,
-                         gt._storage.data if gt is not None else dummy, g._storage.data,
-                         np.int64(g._offset + i * cout * L), np.int64(nc), *map(np.int32, (cout, L)), np.int64(ld),
-                         *map(np.int32, (gc is not None, gt is not None, ct)))
+        goff = np.int64(g._offset + i * cout * L)
+        if self.rt.kernel_shape == "gpu":  # one launch per layout, an element per work-item
+            if gc is not None:
+                prg.conv_gc_g(q, *_dims2(ld, cout), gc._storage.data, g._storage.data, goff, np.int64(nc),
+                              *map(np.int32, (cout, L)), np.int64(ld))
+            if gt is not None:
+                prg.conv_gt_g(q, (ct, ld // 4), (16, 4), gt._storage.data, g._storage.data, goff, np.int64(nc),
+                              *map(np.int32, (cout, L)), np.int64(ld), np.int32(ct))
+        else:
+            prg.conv_gcols_k(q, *_dims(self, nc * L), gc._storage.data if gc is not None else dummy,
+                             gt._storage.data if gt is not None else dummy, g._storage.data,
+                             goff, np.int64(nc), *map(np.int32, (cout, L)), np.int64(ld),
+                             *map(np.int32, (gc is not None, gt is not None, ct)))
         if needs[1]:
             cols = kept if kept is not None else _columns(self, prg, x, i, nc, kernel, dilation, padding, stride,
                                                           oh, ow, ld, ones)
@@ -234,7 +262,7 @@ def conv2d_backward(self, g, x, w, kernel, stride, padding, dilation, needs, wor
                 gb = pb if gb is None else self.elementwise(np.add, (gb, pb), (cout,), dt, dt)
         if needs[0]:
             dcols = self.matmul(w2.t(), gc)                                      # (K, ld)
-            prg.conv_fold_k(q, *_dims(self, nc * c * h), gx._storage.data, dcols._storage.data,
+            _launch(self, prg, "conv_fold", nc * c * h, wd, nc * c * h, gx._storage.data, dcols._storage.data,
                             np.int64(i * c * h * wd), np.int64(nc), *map(np.int32, (c, h, wd)),
                             *_geo_args(kernel, dilation, padding, stride), np.int32(oh), np.int32(ow), np.int64(ld))
     if gw is not None:
@@ -254,7 +282,7 @@ def max_pool2d(self, x, kernel, stride, padding, dilation, out_hw):
         prg = _program(self, x.dtype)
         interior = padding == (0, 0) and all((o - 1) * s + (k - 1) * d < size for o, s, k, d, size in zip(
             out_hw, stride, kernel, dilation, (h, w)))
-        prg.maxpool_fwd_k(self.rt.queue, *_dims(self, n * c * oh), vals._storage.data, idx._storage.data,
+        _launch(self, prg, "maxpool_fwd", n * c * oh, ow, n * c * oh, vals._storage.data, idx._storage.data,
                           x._storage.data, np.int64(x._offset), np.int64(n * c),
                           *map(np.int32, (h, w, oh, ow, *kernel, *stride, *padding, *dilation, interior)))
     return vals, idx
@@ -271,7 +299,7 @@ def max_pool2d_backward(self, g, indices, in_hw, window=None):
     gx = self.empty((n, c, h, w), g.dtype)
     if gx.numel():
         prg = _program(self, g.dtype)
-        prg.maxpool_bwd_k(self.rt.queue, *_dims(self, n * c * h), gx._storage.data, g._storage.data,
+        _launch(self, prg, "maxpool_bwd", n * c * h, w, n * c * h, gx._storage.data, g._storage.data,
                           indices._storage.data, *map(np.int64, (g._offset, indices._offset, n * c)),
                           *map(np.int32, (h, w, oh, ow, *kernel, *stride, *padding, *dilation)),
                           np.int32(_tiling(kernel, stride, padding, dilation, (oh, ow), in_hw)))
@@ -294,7 +322,7 @@ def avg_pool2d(self, x, kernel, stride, padding, out_hw, count_include_pad, divi
     out = self.empty((n, c, oh, ow), x.dtype)
     if out.numel():
         prg = _program(self, x.dtype)
-        prg.avgpool_fwd_k(self.rt.queue, *_dims(self, n * c * oh), out._storage.data, x._storage.data,
+        _launch(self, prg, "avgpool_fwd", n * c * oh, ow, n * c * oh, out._storage.data, x._storage.data,
                           np.int64(x._offset), np.int64(n * c), *map(np.int32, (h, w, oh, ow, *kernel, *stride,
                                                                                  *padding, count_include_pad, divisor)))
     return out
@@ -308,7 +336,7 @@ def avg_pool2d_backward(self, g, in_hw, kernel, stride, padding, count_include_p
     gx = self.empty((n, c, h, w), g.dtype)
     if gx.numel():
         prg = _program(self, g.dtype)
-        prg.avgpool_bwd_k(self.rt.queue, *_dims(self, n * c * h), gx._storage.data, g._storage.data,
+        _launch(self, prg, "avgpool_bwd", n * c * h, w, n * c * h, gx._storage.data, g._storage.data,
                           np.int64(g._offset), np.int64(n * c), *map(np.int32, (h, w, oh, ow, *kernel, *stride,
                                                                                  *padding, count_include_pad, divisor)))
     return gx
