@@ -81,6 +81,7 @@ __kernel void ew_tiled(__global TO* out, __global const T1* p1, __global const T
         for (long r = trow * PG_TILE; r < r1; ++r) {
             long o0 = b0 + r * L.strides[0][dr], o1 = b1 + r * L.strides[1][dr];
             long o2 = b2 + r * L.strides[2][dr], o3 = b3 + r * L.strides[3][dr];
+            #pragma clang loop vectorize(disable)  /* strided: first-launch compile 0.087 -> 0.06 s CPU; x.t().contiguous() 2048^2 the same warm */
             for (long col = c0; col < c1; ++col) {
                 C1 a = LD_1(p1, o1 + col * L.strides[1][dc]);
                 C2 b = LD_2(p2, o2 + col * L.strides[2][dc]);

@@ -149,7 +149,10 @@ __kernel void fold_k(__global TF* out, __global const TF* cols, const long off, 
  * writes the product as (N, Cout, OH, OW) and adds the bias.  Backward: conv_gcols_k lays the output
  * gradient out as (Cout, ld) and/or (ld, ct) for the GEMMs of the columns' gradient (folded back by
  * conv_fold_k: one work-item per image row, no atomics) and of the weight's (split over slices of the
- * positions, summed by a reduction).  Int arithmetic inside an image: long only for base offsets. */
+ * positions, summed by a reduction).  Int arithmetic inside an image: long only for base offsets.
+ * Loops over gathers (strided reads) are marked vectorize(disable): LLVM's vector versions gained nothing
+ * warm on PoCL and cost a third of their first-launch compile (conv_cols_k 0.09 -> 0.07, conv_gcols_k
+ * 0.09 -> 0.065, conv_fold_k 0.127 -> 0.094 s CPU; warm the same within noise). */
 __kernel void conv_cols_k(__global T* out, __global const T* in, const long off, const long NC, const int C,
                           const int H, const int W, const int kh, const int kw, const int dh, const int dw,
                           const int ph, const int pw, const int sh, const int sw, const int OH, const int OW,
@@ -172,6 +175,7 @@ __kernel void conv_cols_k(__global T* out, __global const T* in, const long off,
                     for (int x = 0; x < OW; ++x) oy[x] = (T)0;
                 } else {
                     __global const T* sr = src + h * W;
+                    #pragma clang loop vectorize(disable)
                     for (int x = 0; x < OW; ++x) {
                         int w = w0 + x * sw;
                         oy[x] = (w >= 0 && w < W) ? sr[w] : (T)0;
@@ -192,9 +196,11 @@ __kernel void conv_gcols_k(__global T* gc, __global T* gt, __global const T* g, 
     PG_FOR(p, NC * L) {                   /* p = n * L + l: one position */
         __global const T* src = g + goff + (p / L) * CO * L + p % L;
         if (rows)
+            #pragma clang loop vectorize(disable)
             for (int co = 0; co < CO; ++co) gc[co * ld + p] = src[co * L];
         if (cols) {
             __global T* o = gt + p * ct;
+            #pragma clang loop vectorize(disable)
             for (int co = 0; co < CO; ++co) o[co] = src[co * L];
             for (int co = CO; co < ct; ++co) o[co] = (T)0;
         }
@@ -246,10 +252,12 @@ __kernel void conv_fold_k(__global TF* out, __global const TF* cols, const long 
                 int w0 = j * dw - pw;
                 if (sw == 1) {
                     int x0 = max(0, -w0), x1 = min(OW, W - w0);
+                    #pragma clang loop vectorize(disable)  /* compile 0.127 -> 0.094 s CPU, same warm */
                     for (int x = x0; x < x1; ++x) o[w0 + x] += src[x];
                 } else {
                     int x0 = w0 < 0 ? (-w0 + sw - 1) / sw : 0;
                     int x1 = w0 > W - 1 ? 0 : min(OW, (W - 1 - w0) / sw + 1);
+                    #pragma clang loop vectorize(disable)  /* compile 0.127 -> 0.094 s CPU, same warm */
                     for (int x = x0; x < x1; ++x) o[w0 + x * sw] += src[x];
                 }
             }
@@ -264,32 +272,46 @@ __kernel void conv_fold_k(__global TF* out, __global const TF* cols, const long 
  * indices and an if).  ``interior``: every window lies inside the image (no padding, no ceil_mode
  * overhang), so the taps need no bounds; 2 x 2 windows are then unrolled (the common pool). */
 #define MP_TAKE(p) { TF v_ = plane[p]; int tk_ = (v_ > m) | (v_ != v_); m = tk_ ? v_ : m; best = tk_ ? (p) : best; }
+/* ``interior`` windows (maxpool_fwd_in_k) are a kernel of their own, not a branch of the general one
+ * (PoCL compiles each kernel at its first launch: a step's pool compiles only its path), and its loop
+ * over windows is not vectorised: LLVM's gather version gained nothing warm (291 vs 293 us, LeNet's
+ * pool on PoCL) and cost half the first-launch compile (0.145 -> 0.088 s CPU). */
+__kernel void maxpool_fwd_in_k(__global TF* vals, __global long* idx, __global const TF* in, const long off,
+                               const long NCH, const int H, const int W, const int OH, const int OW, const int kh,
+                               const int kw, const int sh, const int sw, const int dh, const int dw) {
+    PG_FOR(r, NCH * OH) {
+        int y = (int)(r % OH);
+        __global const TF* plane = in + off + (r / OH) * H * W;
+        __global TF* vo = vals + r * OW;
+        __global long* io = idx + r * OW;
+        int hs = y * sh;
+        #pragma clang loop vectorize(disable)  /* see maxpool_fwd_in_k */
+        for (int xo = 0; xo < OW; ++xo) {
+            int p0 = hs * W + xo * sw, best = p0;
+            TF m = -INFINITY;
+            if (kh == 2 && kw == 2) {
+                int q = p0 + dh * W;
+                MP_TAKE(p0) MP_TAKE(p0 + dw) MP_TAKE(q) MP_TAKE(q + dw)
+            } else {
+                for (int i = 0; i < kh; ++i)
+                    for (int j = 0; j < kw; ++j) MP_TAKE(p0 + i * dh * W + j * dw)
+            }
+            vo[xo] = m;
+            io[xo] = best;
+        }
+    }
+}
+
 __kernel void maxpool_fwd_k(__global TF* vals, __global long* idx, __global const TF* in, const long off,
                             const long NCH, const int H, const int W, const int OH, const int OW, const int kh,
                             const int kw, const int sh, const int sw, const int ph, const int pw, const int dh,
-                            const int dw, const int interior) {
+                            const int dw) {
     PG_FOR(r, NCH * OH) {
         int y = (int)(r % OH);
         __global const TF* plane = in + off + (r / OH) * H * W;
         __global TF* vo = vals + r * OW;
         __global long* io = idx + r * OW;
         int hs = y * sh - ph;
-        if (interior) {
-            for (int xo = 0; xo < OW; ++xo) {
-                int p0 = hs * W + xo * sw, best = p0;
-                TF m = -INFINITY;
-                if (kh == 2 && kw == 2) {
-                    int q = p0 + dh * W;
-                    MP_TAKE(p0) MP_TAKE(p0 + dw) MP_TAKE(q) MP_TAKE(q + dw)
-                } else {
-                    for (int i = 0; i < kh; ++i)
-                        for (int j = 0; j < kw; ++j) MP_TAKE(p0 + i * dh * W + j * dw)
-                }
-                vo[xo] = m;
-                io[xo] = best;
-            }
-            continue;
-        }
         int i0 = 0, i1 = kh;
         while (i0 < kh && hs + i0 * dh < 0) ++i0;
         while (i1 > i0 && hs + (i1 - 1) * dh >= H) --i1;
@@ -314,34 +336,11 @@ __kernel void maxpool_fwd_k(__global TF* vals, __global long* idx, __global cons
 __kernel void maxpool_bwd_k(__global TF* gx, __global const TF* g, __global const long* idx, const long goff,
                             const long ioff, const long NCH, const int H, const int W, const int OH, const int OW,
                             const int kh, const int kw, const int sh, const int sw, const int ph, const int pw,
-                            const int dh, const int dw, const int tiling) {
+                            const int dh, const int dw) {
     PG_FOR(r, NCH * H) {
         int h = (int)(r % H);
         long t = r / H, row0 = (long)h * W;
         __global TF* o = gx + r * W;
-        if (tiling) {  /* windows side by side (stride = kernel, no padding, no dilation): one window per element */
-            int y = h / kh;
-            if (y < OH) {
-                __global const long* irow = idx + ioff + (t * OH + y) * OW;
-                __global const TF* grow = g + goff + (t * OH + y) * OW;
-                if (kw == 2) {
-                    for (int x = 0; x < OW; ++x) {
-                        long p = irow[x] - row0 - 2 * x;
-                        o[2 * x] = p == 0 ? grow[x] : (TF)0;
-                        o[2 * x + 1] = p == 1 ? grow[x] : (TF)0;
-                    }
-                } else {
-                    for (int x = 0; x < OW; ++x) {
-                        long p = irow[x] - row0 - kw * x;
-                        for (int j = 0; j < kw; ++j) o[kw * x + j] = p == j ? grow[x] : (TF)0;
-                    }
-                }
-                for (int w = OW * kw; w < W; ++w) o[w] = 0;
-            } else {
-                for (int w = 0; w < W; ++w) o[w] = 0;
-            }
-            continue;
-        }
         for (int w = 0; w < W; ++w) o[w] = 0;
         for (int i = 0; i < kh; ++i) {
             int yy = h + ph - i * dh;
@@ -355,6 +354,43 @@ __kernel void maxpool_bwd_k(__global TF* gx, __global const TF* g, __global cons
                 if (p >= 0 && p < W) o[p] += grow[x];
             }
         }
+    }
+}
+
+/* windows side by side (stride = kernel, no padding, no dilation: conv_ops._tiling): one window per
+ * element.  A kernel of its own (PoCL compiles a kernel at its first launch: a step compiles only this
+ * short one), int positions inside a row, and the loop of other widths not vectorised: first-launch
+ * compile 0.163 -> 0.122 s CPU, warm the same (LeNet's pool backward on PoCL ~180 us) */
+__kernel void maxpool_bwd_tile_k(__global TF* gx, __global const TF* g, __global const long* idx, const long goff,
+                                 const long ioff, const long NCH, const int H, const int W, const int OH,
+                                 const int OW, const int kh, const int kw) {
+    PG_FOR(r, NCH * H) {
+        int h = (int)(r % H);
+        long t = r / H;
+        __global TF* o = gx + r * W;
+        int y = h / kh;
+        int w1 = y < OH ? OW * kw : 0;
+        if (y < OH) {
+            __global const long* irow = idx + ioff + (t * OH + y) * OW;
+            __global const TF* grow = g + goff + (t * OH + y) * OW;
+            int row0 = h * W;
+            if (kw == 2) {
+                for (int x = 0; x < OW; ++x) {
+                    int p = (int)irow[x] - row0 - 2 * x;
+                    TF v = grow[x];
+                    o[2 * x] = p == 0 ? v : (TF)0;
+                    o[2 * x + 1] = p == 1 ? v : (TF)0;
+                }
+            } else {
+                #pragma clang loop vectorize(disable)
+                for (int x = 0; x < OW; ++x) {
+                    int p = (int)irow[x] - row0 - kw * x;
+                    TF v = grow[x];
+                    for (int j = 0; j < kw; ++j) o[kw * x + j] = p == j ? v : (TF)0;
+                }
+            }
+        }
+        for (int w = w1; w < W; ++w) o[w] = 0;
     }
 }
 

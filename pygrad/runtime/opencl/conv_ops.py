@@ -282,9 +282,18 @@ def max_pool2d(self, x, kernel, stride, padding, dilation, out_hw):
         prg = _program(self, x.dtype)
         interior = padding == (0, 0) and all((o - 1) * s + (k - 1) * d < size for o, s, k, d, size in zip(
             out_hw, stride, kernel, dilation, (h, w)))
-        _launch(self, prg, "maxpool_fwd", n * c * oh, ow, n * c * oh, vals._storage.data, idx._storage.data,
-                          x._storage.data, np.int64(x._offset), np.int64(n * c),
-                          *map(np.int32, (h, w, oh, ow, *kernel, *stride, *padding, *dilation, interior)))
+        if self.rt.kernel_shape == "gpu":  # one work-item per output element (the section at the end of index.cl)
+            _launch(self, prg, "maxpool_fwd", n * c * oh, ow, n * c * oh, vals._storage.data, idx._storage.data,
+                    x._storage.data, np.int64(x._offset), np.int64(n * c),
+                    *map(np.int32, (h, w, oh, ow, *kernel, *stride, *padding, *dilation, interior)))
+        else:
+            args = (vals._storage.data, idx._storage.data, x._storage.data, np.int64(x._offset), np.int64(n * c),
+                    *map(np.int32, (h, w, oh, ow, *kernel, *stride)))
+            if interior:  # its own short kernel (compiles faster at the first launch than a branch)
+                prg.maxpool_fwd_in_k(self.rt.queue, *_dims(self, n * c * oh), *args, *map(np.int32, dilation))
+            else:
+                prg.maxpool_fwd_k(self.rt.queue, *_dims(self, n * c * oh), *args,
+                                  *map(np.int32, (*padding, *dilation)))
     return vals, idx
 
 
@@ -299,10 +308,19 @@ def max_pool2d_backward(self, g, indices, in_hw, window=None):
     gx = self.empty((n, c, h, w), g.dtype)
     if gx.numel():
         prg = _program(self, g.dtype)
-        _launch(self, prg, "maxpool_bwd", n * c * h, w, n * c * h, gx._storage.data, g._storage.data,
-                          indices._storage.data, *map(np.int64, (g._offset, indices._offset, n * c)),
-                          *map(np.int32, (h, w, oh, ow, *kernel, *stride, *padding, *dilation)),
-                          np.int32(_tiling(kernel, stride, padding, dilation, (oh, ow), in_hw)))
+        if self.rt.kernel_shape == "gpu":
+            _launch(self, prg, "maxpool_bwd", n * c * h, w, n * c * h, gx._storage.data, g._storage.data,
+                    indices._storage.data, *map(np.int64, (g._offset, indices._offset, n * c)),
+                    *map(np.int32, (h, w, oh, ow, *kernel, *stride, *padding, *dilation)),
+                    np.int32(_tiling(kernel, stride, padding, dilation, (oh, ow), in_hw)))
+        else:
+            args = (gx._storage.data, g._storage.data, indices._storage.data,
+                    *map(np.int64, (g._offset, indices._offset, n * c)), *map(np.int32, (h, w, oh, ow, *kernel)))
+            if _tiling(kernel, stride, padding, dilation, (oh, ow), in_hw):  # its own short kernel
+                prg.maxpool_bwd_tile_k(self.rt.queue, *_dims(self, n * c * h), *args)
+            else:
+                prg.maxpool_bwd_k(self.rt.queue, *_dims(self, n * c * h), *args,
+                                  *map(np.int32, (*stride, *padding, *dilation)))
     return gx
 
 

@@ -103,7 +103,15 @@ def _row_kernel(self, stem, out, ins, dim, log):
         getattr(prg, stem + "_wg")(q, (groups * wg,), (wg,), *bufs, L, i64(nrows), i64(n))
     else:
         prg = kernels.program(self.rt, "rows.cl", _defines(out.dtype, log), group=group)
-        getattr(prg, stem + "_rows")(q, self.grid(nrows), (LOCAL,), *bufs, L, i64(nrows), i64(n))
+        getattr(prg, stem + "_rows")(q, *_item_grid(self, nrows), *bufs, L, i64(nrows), i64(n))
+
+
+def _item_grid(self, nrows):
+    """(global, local) sizes of a *_rows launch (CPU shape; PG_FOR hands each work-item a chunk of rows): a few
+    work-groups of one work-item, as conv_ops._dims.  PoCL compiles such a kernel without its work-group
+    loop (first launch of sm_fwd_rows / sm_bwd_rows ~0.10 -> see docs/opencl.md's cold start) and runs it
+    as fast."""
+    return (max(1, min(nrows, 4 * self.rt.device.max_compute_units)),), (1,)
 
 
 def _sm_chunks(self, nrows, n):
@@ -143,7 +151,7 @@ def _ln_launch(self, name, n, nrows, args):
         getattr(prg, name + "_wg")(self.rt.queue, (min(nrows, 65536) * wg,), (wg,), *args[1:])
     else:
         prg = kernels.program(self.rt, "rows.cl", _defines(dtype))
-        getattr(prg, name + "_rows")(self.rt.queue, self.grid(nrows), (LOCAL,), *args[1:])
+        getattr(prg, name + "_rows")(self.rt.queue, *_item_grid(self, nrows), *args[1:])
 
 
 def layer_norm(self, x, w, b, n, eps):
