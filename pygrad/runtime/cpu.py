@@ -125,6 +125,26 @@ def reduce(fn, x, dims, keepdim, out_dtype, compute_dtype):
 _UFUNC_REDUCE = {np.sum: np.add.reduce}
 
 
+def var_reduce(x, dims, n_eff, keepdim, root, want_mean=False):
+    """var (root: std) of a float16/32/64 tensor over ``dims``, with want_mean ``(var, mean)``: the mean
+    accumulated in float64, then the float64 squares of the deviations summed (as PyTorch's CPU kernels: no
+    overflow for float32 deviations past 1e19), divided by ``n_eff`` (0 gives inf or nan, as PyTorch)."""
+    a = to_numpy(x)
+    if a.dtype not in (np.float16, np.float32, np.float64):
+        return None
+    dims = tuple(dims)
+    m = np.mean(a, axis=dims, dtype=np.float64, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        d = np.asarray(np.subtract(a, m, dtype=np.float64))  # (0-d input: a 0-d array, not a scalar)
+        v = np.divide(np.add.reduce(np.square(d, out=d), axis=dims, keepdims=keepdim), n_eff)
+        if root:
+            v = np.sqrt(v)
+    v = wrap(np.asarray(v), x.dtype)
+    if not want_mean:
+        return v
+    return v, wrap(m if keepdim else m.reshape(np.shape(v)), x.dtype)
+
+
 def call(fn, *tensors, out_dtype=None, **kwargs):
     """Run a NumPy routine on tensor views and wrap its (new) array result(s)."""
     arrs = [to_numpy(t) if hasattr(t, "_storage") else t for t in tensors]
