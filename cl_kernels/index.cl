@@ -141,6 +141,16 @@ __kernel void fold_k(__global TF* out, __global const TF* cols, const long off, 
 }
 #endif
 
+/* The window (output position) whose tap at offset ``tap`` (i * dh) reads input position ``pos`` along a dim
+ * of padding ``pad`` and stride ``s``, or -1 where no window of the n_out does: the gather form of col2im
+ * and of the pooling backward, shared by the kernels below. */
+inline int pg_window_at(int pos, int pad, int tap, int s, int n_out) {
+    int q = pos + pad - tap;
+    if (q < 0 || q % s) return -1;
+    q /= s;
+    return q < n_out ? q : -1;
+}
+
 /* ---- conv2d as one op (backend conv2d / conv2d_backward): the batch chunk folded into the GEMM's N ----
  * The columns of a chunk of NC images are a (C*kh*kw [+ 1], ld) matrix: row (c, i, j), column
  * n*OH*OW + y*OW + x, rows ld apart (ld >= NC*OH*OW, a multiple of 16 so the CPU GEMM reads it in place),
@@ -242,10 +252,8 @@ __kernel void conv_fold_k(__global TF* out, __global const TF* cols, const long 
         __global TF* o = out + ooff + r * W;
         for (int w = 0; w < W; ++w) o[w] = 0;
         for (int i = 0; i < kh; ++i) {
-            int yy = h + ph - i * dh;
-            if (yy < 0 || yy % sh) continue;
-            int y = yy / sh;
-            if (y >= OH) continue;
+            int y = pg_window_at(h, ph, i * dh, sh, OH);
+            if (y < 0) continue;
             __global const TF* base = cols + ((c * kh + i) * kw) * ld + (n * OH + y) * OW;
             for (int j = 0; j < kw; ++j) {
                 __global const TF* src = base + j * ld;
@@ -343,10 +351,8 @@ __kernel void maxpool_bwd_k(__global TF* gx, __global const TF* g, __global cons
         __global TF* o = gx + r * W;
         for (int w = 0; w < W; ++w) o[w] = 0;
         for (int i = 0; i < kh; ++i) {
-            int yy = h + ph - i * dh;
-            if (yy < 0 || yy % sh) continue;
-            int y = yy / sh;
-            if (y >= OH) continue;
+            int y = pg_window_at(h, ph, i * dh, sh, OH);
+            if (y < 0) continue;
             __global const long* irow = idx + ioff + (t * OH + y) * OW;
             __global const TF* grow = g + goff + (t * OH + y) * OW;
             for (int x = 0; x < OW; ++x) {
@@ -431,10 +437,8 @@ __kernel void avgpool_bwd_k(__global TF* gx, __global const TF* g, const long go
         __global TF* o = gx + r * W;
         for (int w = 0; w < W; ++w) o[w] = 0;
         for (int i = 0; i < kh; ++i) {
-            int yy = h + ph - i;
-            if (yy < 0 || yy % sh) continue;
-            int y = yy / sh;
-            if (y >= OH) continue;
+            int y = pg_window_at(h, ph, i, sh, OH);
+            if (y < 0) continue;
             __global const TF* grow = g + goff + (t * OH + y) * OW;
             for (int j = 0; j < kw; ++j) {
                 int w0 = j - pw;
@@ -526,16 +530,12 @@ __kernel void conv_fold_g(__global TF* out, __global const TF* cols, const long 
     int t = r / H, h = r - t * H, n = t / C, c = t - n * C;
     TF acc = 0;
     for (int i = 0; i < kh; ++i) {
-        int yy = h + ph - i * dh;
-        if (yy < 0 || yy % sh) continue;
-        int y = yy / sh;
-        if (y >= OH) continue;
+        int y = pg_window_at(h, ph, i * dh, sh, OH);
+        if (y < 0) continue;
         __global const TF* base = cols + (long)((c * kh + i) * kw) * ld + (long)(n * OH + y) * OW;
         for (int j = 0; j < kw; ++j) {
-            int xx = w + pw - j * dw;
-            if (xx < 0 || xx % sw) continue;
-            int x = xx / sw;
-            if (x < OW) acc += base[j * ld + x];
+            int x = pg_window_at(w, pw, j * dw, sw, OW);
+            if (x >= 0) acc += base[j * ld + x];
         }
     }
     out[ooff + (long)r * W + w] = acc;
@@ -581,16 +581,12 @@ __kernel void maxpool_bwd_g(__global TF* gx, __global const TF* g, __global cons
     long me = (long)h * W + w;
     TF acc = 0;
     for (int i = 0; i < kh; ++i) {
-        int yy = h + ph - i * dh;
-        if (yy < 0 || yy % sh) continue;
-        int y = yy / sh;
-        if (y >= OH) continue;
+        int y = pg_window_at(h, ph, i * dh, sh, OH);
+        if (y < 0) continue;
         long rowo = ((long)t * OH + y) * OW;
         for (int j = kw - 1; j >= 0; --j) {      /* window columns x ascending */
-            int xx = w + pw - j * dw;
-            if (xx < 0 || xx % sw) continue;
-            int x = xx / sw;
-            if (x < OW && idx[ioff + rowo + x] == me) acc += g[goff + rowo + x];
+            int x = pg_window_at(w, pw, j * dw, sw, OW);
+            if (x >= 0 && idx[ioff + rowo + x] == me) acc += g[goff + rowo + x];
         }
     }
     gx[(long)r * W + w] = acc;
@@ -621,16 +617,12 @@ __kernel void avgpool_bwd_g(__global TF* gx, __global const TF* g, const long go
     int t = r / H, h = r - t * H;
     TF acc = 0;
     for (int i = 0; i < kh; ++i) {
-        int yy = h + ph - i;
-        if (yy < 0 || yy % sh) continue;
-        int y = yy / sh;
-        if (y >= OH) continue;
+        int y = pg_window_at(h, ph, i, sh, OH);
+        if (y < 0) continue;
         __global const TF* grow = g + goff + ((long)t * OH + y) * OW;
         for (int j = 0; j < kw; ++j) {
-            int xx = w + pw - j;
-            if (xx < 0 || xx % sw) continue;
-            int x = xx / sw;
-            if (x < OW)
+            int x = pg_window_at(w, pw, j, sw, OW);
+            if (x >= 0)
                 acc += grow[x] / (TF)avg_divisor(y * sh - ph, x * sw - pw, kh, kw, H, W, ph, pw, cip, divisor);
         }
     }
