@@ -50,13 +50,15 @@ loss.item()
 second = time.perf_counter() - t1
 if sys.argv[2:] == ["record"]:  # --write-step: each program variant asked for, with its group
     print(json.dumps(kernels.requested))
+elif sys.argv[2:] == ["launches"]:  # --write-step: each first launch, as data (PYGRAD_RECORD_LAUNCHES=1)
+    print(json.dumps(kernels.launch_log))
 else:
     print(json.dumps({"first": first, "second": second, **counts}))  # counts: the first step
 """
 
 
-def child(cache, batch):
-    env = dict(os.environ, POCL_CACHE_DIR=cache)
+def child(cache, batch, **extra):
+    env = dict(os.environ, POCL_CACHE_DIR=cache, **extra)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run([sys.executable, "-c", CHILD, str(batch)], env=env, check=True,
                          capture_output=True, text=True).stdout
@@ -74,7 +76,6 @@ def write_step(batch):
     """Record the program variants a first step asks for (both kernel shapes, the step set switched off)
     and write them to cl_kernels/step_programs.py, which kernels.program builds as one program."""
     import pathlib
-    import pprint
 
     extras, table = [""], {}
     for shape in ("cpu", "gpu"):
@@ -93,15 +94,36 @@ def write_step(batch):
                 rows.append(row)
         table[shape] = rows
     path = pathlib.Path(__file__).resolve().parents[1] / "cl_kernels" / "step_programs.py"
+    write(path, batch, extras, table, {})
+    # then the first launches of a step built from that set (the kernels' names in the one program)
+    launches = {}
+    for shape in ("cpu", "gpu"):
+        with tempfile.TemporaryDirectory(prefix="pygrad-pocl-cache-") as cache:
+            env = dict(os.environ, POCL_CACHE_DIR=cache, PYGRAD_RECORD_LAUNCHES="1", PYGRAD_KERNEL_SHAPE=shape)
+            env.pop("PYGRAD_DEBUG", None)
+            out = subprocess.run([sys.executable, "-c", CHILD, str(batch), "launches"], env=env, check=True,
+                                 capture_output=True, text=True).stdout
+        launches[shape] = [r for r in json.loads(out.strip().splitlines()[-1]) if r is not None]
+    write(path, batch, extras, table, launches)
+    print(f"wrote {path}: " + ", ".join(f"{k} {len(v)} variants, {len(launches[k])} first launches"
+                                        for k, v in table.items()))
+
+
+def write(path, batch, extras, table, launches):
+    import pprint
+
     path.write_text(
         '"""The OpenCL program variants (file, #defines, index of the helper text pasted before them) that a\n'
         f"first float32 LeNet-5 training step (batch {batch}, SGD with momentum) asks for, per kernel shape.\n"
         "kernels.program builds them as one program when the step asks for the first of them (a PoCL program\n"
         "build costs ~0.1 s plus its share of the text).  Written by\n"
         "`python benchmarks/bench_cold_start.py --write-step`: rerun it after changing a kernel's #defines\n"
-        '(tests/test_cold_start_paths.py counts the programs a step builds).  Read as data, not imported."""\n'
-        "STEP_PROGRAMS = " + pprint.pformat({"extras": extras, **table}, width=120, sort_dicts=False) + "\n")
-    print(f"wrote {path}: " + ", ".join(f"{k} {len(v)} variants" for k, v in table.items()))
+        '(tests/test_cold_start_paths.py counts the programs a step builds).  Read as data, not imported.\n'
+        "STEP_LAUNCHES: the kernels that step first launches, in order (name in the one program, global size,\n"
+        "local size, arguments: [\"buf\", bytes] or [dtype, value]), which pygrad/runtime/opencl/warm.py\n"
+        'compiles from the last in a second process while the first step runs with an empty PoCL cache."""\n'
+        "STEP_PROGRAMS = " + pprint.pformat({"extras": extras, **table}, width=120, sort_dicts=False) + "\n"
+        "STEP_LAUNCHES = " + pprint.pformat(launches, width=120, sort_dicts=False, compact=True) + "\n")
 
 
 def main():
@@ -113,22 +135,24 @@ def main():
     a = ap.parse_args()
     if a.write_step:
         return write_step(a.batch)
-    res = {"cold": [], "warm": []}
+    res = {"cold": [], "warm": [], "cold, no helper": []}
     for _ in range(a.rounds):
         with tempfile.TemporaryDirectory(prefix="pygrad-pocl-cache-") as cache:
             res["cold"].append(child(cache, a.batch))
             res["warm"].append(child(cache, a.batch))
+        with tempfile.TemporaryDirectory(prefix="pygrad-pocl-cache-") as cache:
+            res["cold, no helper"].append(child(cache, a.batch, PYGRAD_WARM_KERNELS="0"))
     print(f"first LeNet step (batch {a.batch}) on OpenCL, new process, medians of {a.rounds} rounds")
     print("(rest s: the first step less program builds and first launches: device probe, context, host work;")
     print(" of it, to() s: building LeNet on the CPU and moving it, which finds and probes the device;")
     print(" (cpu): the same in process CPU time, all threads; process cpu s: CPU time of the whole child process,")
     print(" import to exit, with the linker processes PoCL starts: steadier than wall time under load)")
-    print(f"{'cache':6} {'first step s':>12} {'2nd step s':>10} {'programs':>9} {'build s (cpu)':>14} "
+    print(f"{'cache':15} {'first step s':>12} {'2nd step s':>10} {'programs':>9} {'build s (cpu)':>14} "
           f"{'kernels':>8} {'1st launch s (cpu)':>18} {'rest s':>7} {'to() s':>7} {'process cpu s':>13}")
     for k, rows in res.items():
         med = lambda f: statistics.median(r[f] for r in rows)  # noqa: E731
         rest = statistics.median(r["first"] - r["build_s"] - r["link_s"] for r in rows)
-        print(f"{k:6} {med('first'):12.2f} {med('second'):10.4f} {med('builds'):9.0f} "
+        print(f"{k:15} {med('first'):12.2f} {med('second'):10.4f} {med('builds'):9.0f} "
               f"{med('build_s'):6.2f} ({med('build_cpu'):5.2f}) {med('links'):8.0f} "
               f"{med('link_s'):10.2f} ({med('link_cpu'):5.2f}) {rest:7.2f} {med('to_s'):7.2f} {med('cpu'):13.2f}")
 

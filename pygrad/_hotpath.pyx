@@ -361,7 +361,8 @@ cdef class _CLPlan:
     cdef WaitFn wait
     cdef ReleaseFn release
     cdef size_t local
-    cdef bint gpu_grid, linked
+    cdef bint gpu_grid
+    cdef int linked  # bit 1: launched once with a grid narrower than 65535, bit 2: with a wider one
     cdef Py_ssize_t chunk, items, vec4_from, itemsize, max_alloc, global_mem
     cdef PyThread_type_lock lock
 
@@ -408,7 +409,7 @@ cdef _CLPlan _cl_plan(tuple entry, object fn, dev, dtype, int nin):
     p.vec4_from = d["vec4_from"]
     p.itemsize = dtype.itemsize
     p.max_alloc, p.global_mem = p.rt.max_alloc, p.rt.global_mem
-    p.linked = False
+    p.linked = 0
     _cl_plans.setdefault(cls, []).append(p)
     return p
 
@@ -475,7 +476,10 @@ cdef object _cl_run(_CLPlan p, tuple shape, Py_ssize_t n, x1, x2, into=None, int
             gs = p.items
     cdef int err = 0, i
     cdef void* event = NULL
-    cdef bint first = not p.linked
+    # PoCL compiles a kernel once per local size for grids narrower than 65535 work-items in every
+    # dimension and once for wider ones (kernels._SMALL_GRID): the first launch of each is waited for
+    cdef int grid_bit = 1 if gs < 65535 else 2
+    cdef bint first = not (p.linked & grid_bit)
     if not PyThread_acquire_lock(p.lock, NOWAIT_LOCK):  # (another thread is launching: wait without the GIL)
         with nogil:
             PyThread_acquire_lock(p.lock, WAIT_LOCK)
@@ -492,7 +496,7 @@ cdef object _cl_run(_CLPlan p, tuple shape, Py_ssize_t n, x1, x2, into=None, int
         with nogil:
             p.wait(1, &event)
             p.release(event)
-        p.linked = True
+        p.linked |= grid_bit
     _cl_kernels.launches += 1
     if into is not None:
         return into

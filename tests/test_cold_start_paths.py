@@ -268,3 +268,88 @@ def test_loss_optim_random_kernels_under_oclgrind(tmp_path, shape):
     assert r.returncode == 0 and "ok" in r.stdout, r.stdout + r.stderr + report
     assert "Oclgrind" in r.stdout, r.stdout
     assert report.strip() == "", report[:4000]
+
+
+# ---- warm.py: a second process compiling the step's kernels into PoCL's cache --------------------------------
+
+_WARM_CHILD = r"""
+import json, os, sys, pygrad, pygrad.nn as nn, pygrad.nn.functional as F
+from pygrad.bench import lenet5
+from pygrad.runtime.opencl import kernels, runtime
+out = {}
+if sys.argv[1] == "warm only":  # the device set up (step set built, helper started), no kernel launched here
+    runtime.runtime(0)
+else:
+    pygrad.manual_seed(0)
+    m = lenet5(nn, F).to("opencl")
+    opt = pygrad.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
+    x, y = pygrad.randn(64, 1, 28, 28, device="opencl"), pygrad.randint(0, 10, (64,), device="opencl")
+    opt.zero_grad()
+    loss = F.cross_entropy(m(x), y)
+    loss.backward()
+    opt.step()
+    out["loss"] = loss.item()
+    out["first_launches"] = kernels.first_launches
+    if kernels.launch_log is not None:
+        out["launched"] = [r[:3] for r in kernels.launch_log if r is not None]
+out["helper"] = kernels.warmer.close(wait=True) if kernels.warmer is not None else None
+print(json.dumps(out))
+"""
+
+
+def _warm_child(mode, cache, shape, **extra):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, POCL_CACHE_DIR=str(cache), PYGRAD_KERNEL_SHAPE=shape, **extra)
+    for k in ("PYGRAD_DEBUG", "PYGRAD_STEP_PROGRAMS", "PYGRAD_RECORD_LAUNCHES"):
+        if k not in extra:
+            env.pop(k, None)
+    r = subprocess.run([sys.executable, "-c", _WARM_CHILD, mode], capture_output=True, text=True, timeout=600,
+                       env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def _machine_code(cache):
+    return sorted(str(p.relative_to(cache)) for p in cache.rglob("*.so"))
+
+
+@pytest.mark.parametrize("shape", ["cpu", pytest.param("gpu", marks=pytest.mark.slow)])
+def test_warm_helper_fills_the_kernel_cache(device, tmp_path, shape):
+    """The helper process compiles each recorded first launch of the step into PoCL's cache (one machine-code
+    file per kernel and local size), and a training step in that cache then compiles nothing: the recording
+    names the kernels and specialisations the step really launches.  With the helper racing a real first step,
+    the step's result is unchanged and the helper stops once it meets the kernels the step has launched."""
+    if device == "cpu":
+        pytest.skip("PoCL's kernel cache")
+    from pygrad.runtime.opencl import kernels, runtime, warm
+
+    if "Portable Computing Language" not in runtime.runtime(0).device.platform.name:
+        pytest.skip("warm.py is for PoCL")
+    recorded = kernels._step_table("STEP_LAUNCHES")[shape]
+    launches = warm._order(recorded)  # (less the narrow-grid launches that reuse a wide-grid kernel's code)
+    keys = {warm.key(name, grid, local) for name, grid, local, _ in launches}
+    assert len(keys) == len(launches) and len(recorded) - len(launches) <= 2
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    out = _warm_child("warm only", cache, shape, PYGRAD_WARM_KERNELS="1")
+    assert out["helper"] is not None and "Traceback" not in out["helper"], out
+    assert f"stopped: {len(launches)} compiled" in out["helper"], out["helper"]
+    filled = _machine_code(cache)
+    assert len(filled) == len(keys), (filled, keys)
+
+    step = _warm_child("step", cache, shape, PYGRAD_WARM_KERNELS="0", PYGRAD_RECORD_LAUNCHES="1")
+    stale = [k for k in step["launched"] if warm.key(*k) not in {warm.key(*r[:3]) for r in recorded}]
+    assert not stale, (f"the step first launches kernels that STEP_LAUNCHES does not list: {stale}; rerun "
+                       f"`python benchmarks/bench_cold_start.py --write-step`")
+    assert _machine_code(cache) == filled  # every kernel of the step came from the cache
+
+    cache2 = tmp_path / "cache2"
+    cache2.mkdir()
+    raced = _warm_child("step", cache2, shape, PYGRAD_WARM_KERNELS="1")
+    assert raced["loss"] == step["loss"] and raced["first_launches"] == step["first_launches"], (raced, step)
+    assert "stopped:" in raced["helper"] and "Traceback" not in raced["helper"], raced["helper"]

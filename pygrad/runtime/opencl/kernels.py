@@ -29,6 +29,8 @@ build_cpu_seconds = 0.0  # the same in process CPU time (all threads): steadier 
 first_launches = 0  # first launches of a kernel per local size (where PoCL compiles machine code), and their seconds
 first_launch_seconds = 0.0
 first_launch_cpu_seconds = 0.0
+launch_log = [] if os.environ.get("PYGRAD_RECORD_LAUNCHES") else None  # first launches as data (--write-step)
+warmer = None  # the process warming PoCL's kernel cache for the first step (warm.py), while it runs
 
 
 def kernel_dir():
@@ -152,14 +154,14 @@ def step_variants(rt):
     return got
 
 
-def _step_table():
-    """The literal ``STEP_PROGRAMS`` of ``cl_kernels/step_programs.py`` (read as data, not imported, so
-    ``PYGRAD_KERNEL_DIR`` applies)."""
+def _step_table(name="STEP_PROGRAMS"):
+    """The literal ``name`` (``STEP_PROGRAMS`` or ``STEP_LAUNCHES``) of ``cl_kernels/step_programs.py``
+    (read as data, not imported, so ``PYGRAD_KERNEL_DIR`` applies)."""
     import ast
 
     tree = ast.parse((kernel_dir() / "step_programs.py").read_text())
     for node in tree.body:
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "STEP_PROGRAMS":
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == name:
             return ast.literal_eval(node.value)
     return {}
 
@@ -210,7 +212,33 @@ def build_probe_with_step(context, device, kernel_shape, probe):
             return False
         for g, view in zip(todo, views):
             _programs[(id(context), *g)] = view
+        _start_warmer(rt, views[0]._cache)
     return True
+
+
+def _start_warmer(rt, built):
+    """Start ``warm.py``'s helper process for the step set just ``built`` when PoCL compiles its kernels at
+    first launch, there is a second core, and the build was cold (a warm one takes ~0.04 s of CPU, a cold
+    one ~0.9 s: its kernels are then not in PoCL's cache either).  See warm.py."""
+    global warmer
+    mode = os.environ.get("PYGRAD_WARM_KERNELS", "")
+    if mode == "0" or warmer is not None or launch_log is not None:
+        return
+    import pyopencl as cl
+
+    dev = rt.device
+    if "Portable Computing Language" not in dev.platform.name or not dev.type & cl.device_type.CPU:
+        return
+    if mode != "1" and ((os.cpu_count() or 1) < 2 or built.build_cpu_seconds < 0.3):
+        return
+    try:
+        launches = _step_table("STEP_LAUNCHES").get(rt.kernel_shape, [])
+        from . import warm
+
+        warmer = warm.start(dev, built.source, BUILD_OPTIONS, launches, wait=mode == "1")
+    except Exception as e:  # (only ever a loss of time: the kernels are compiled where first launched)
+        if os.environ.get("PYGRAD_DEBUG"):
+            print(f"[pygrad] the kernel cache warmer did not start: {e!r}")
 
 
 def _build_group(rt, variants, head=""):
@@ -269,7 +297,7 @@ def _build(rt, name, defines, extra, text=None, label=None):
         with warnings.catch_warnings():
             if not os.environ.get("PYGRAD_DEBUG"):  # compiler chatter (e.g. unused macros) is not an error
                 warnings.simplefilter("ignore", cl.CompilerWarning)
-            built = cl.Program(rt.context, src).build(options=["-cl-mad-enable"])
+            built = cl.Program(rt.context, src).build(options=BUILD_OPTIONS)
     except cl.RuntimeError as e:
         raise RuntimeError(f"building OpenCL kernel file {name} with {list(defines)} failed on "
                            f"{rt.device.name}:\n{e}") from None
@@ -280,7 +308,12 @@ def _build(rt, name, defines, extra, text=None, label=None):
     if os.environ.get("PYGRAD_DEBUG"):
         print(f"[pygrad] built {label or name + ' ' + str(list(defines))} in {time.perf_counter() - t:.3f}s "
               f"({time.process_time() - c:.3f} s CPU)")
-    return _KernelCache(built)
+    cache = _KernelCache(built)
+    cache.source, cache.build_cpu_seconds = src, time.process_time() - c  # (warm.py builds the same text)
+    return cache
+
+
+BUILD_OPTIONS = ["-cl-mad-enable"]
 
 
 class _KernelCache:
@@ -309,8 +342,14 @@ class _KernelCache:
         return k
 
 
+# PoCL compiles a kernel's machine code per local size twice over: once for grids narrower than this in every
+# dimension (its "smallgrid" specialisation, 32-bit work-item ids) and once for wider ones (measured, PoCL 3.1)
+_SMALL_GRID = 65535
+
+
 class _TypedKernel:
-    """A kernel that knows its scalar argument types, and waits for its first launch per local size.
+    """A kernel that knows its scalar argument types, and waits for its first launch per local size (and
+    grid class: narrower or not than ``_SMALL_GRID``).
 
     Why wait: PoCL compiles and links the machine code of a kernel for a local size when that
     launch runs, in its own worker thread, and the link step starts a linker process, reading the
@@ -324,14 +363,15 @@ class _TypedKernel:
         self.kernel = kernel
         self.name = kernel.function_name
         self.typed = False
-        self.linked = set()  # local sizes whose first launch has completed
+        self.linked = set()  # (local size, narrow grid) whose first launch has completed
         self.lock = threading.Lock()  # setting the arguments and enqueueing is one step per kernel object
 
     def __call__(self, queue, global_size, local_size, *args):
         global launches
         launches += 1
+        spec = (local_size, max(global_size) < _SMALL_GRID)
         with self.lock:
-            if local_size in self.linked:
+            if spec in self.linked:
                 # warm: arguments set and the kernel queued from C (_hotpath.launch: no event, which nothing
                 # here waits on; a profiling queue, an argument of another type or an OpenCL error: pyopencl)
                 kinds = self.__dict__.get("_kinds")
@@ -343,10 +383,10 @@ class _TypedKernel:
                 from ... import _hotpath
 
                 self._kinds = _hotpath.arg_kinds(args)
-            return self._first_launch(queue, global_size, local_size, args)
+            return self._first_launch(queue, global_size, local_size, args, spec)
 
-    def _first_launch(self, queue, global_size, local_size, args):
-        """The first launch per local size (called under ``self.lock``): type the scalars, wait for the link."""
+    def _first_launch(self, queue, global_size, local_size, args, spec):
+        """The first launch per ``spec`` (called under ``self.lock``): type the scalars, wait for the link."""
         if not self.typed:
             import numpy as np
 
@@ -355,10 +395,18 @@ class _TypedKernel:
                                                np.dtype(np.int64) if isinstance(a, int) else None for a in args])
             self.typed = True
         global first_launches, first_launch_seconds, first_launch_cpu_seconds
+        if warmer is not None:  # (before compiling it here: the helper then skips it)
+            from . import warm
+
+            warmer.have(warm.key(self.kernel.function_name, global_size, local_size))
         t, c = time.perf_counter(), time.process_time()
         event = self.kernel(queue, global_size, local_size, *args)
         event.wait()
-        self.linked.add(local_size)
+        self.linked.add(spec)
+        if launch_log is not None:
+            from . import warm
+
+            launch_log.append(warm.record(self.kernel.function_name, global_size, local_size, args))
         first_launches += 1
         first_launch_seconds += time.perf_counter() - t
         first_launch_cpu_seconds += time.process_time() - c
