@@ -454,31 +454,37 @@ void reduce_wg_k(__global TO* out, __global const TI* in, const Layout Lk, const
 
 /* GPUs, reduced dim slower than the innermost kept one (x.sum(0)): a work-group of 32 x (WG / 32)
  * items; the 32 along x own neighbouring output columns (coalesced rows), the WG / 32 along y split the
- * reduced dim between them and fold their partials in local memory.  Global size
- * (ceil(ni / 32) * 32, (WG / 32) * min(no, 65535)). */
+ * reduced dim between them and fold their partials in local memory.  Where that makes too few groups
+ * for the device (a tall narrow input: BatchNorm's statistics, a bias gradient) the reduced dim is also
+ * cut into nchunks chunks: group g along dim 1 takes outer index g / nchunks and chunk g % nchunks, and
+ * writes its partial at c * cso (a second launch folds the chunks).  Global size
+ * (ceil(ni / 32) * 32, (WG / 32) * min(no * nchunks, 65535)). */
 #define PG_CW 32
 #define PG_CH (WG / PG_CW)
 __kernel __attribute__((reqd_work_group_size(PG_CW, PG_CH, 1)))
 void reduce_cols_wg_k(__global TO* out, __global const TI* in, const long off, const long no, const long ni,
                       const long kso, const long ksi, const long oso, const long osi, const long nred,
-                      const long rs) {
+                      const long rs, const long nchunks, const long cso) {
     __local ACC sh[WG];
     int lx = get_local_id(0), ly = get_local_id(1);
     long j = get_global_id(0);
-    /* outer kept index: one per group along dim 1, looping past the 65535 groups a GPU grid allows */
-    for (long jo = get_group_id(1); jo < no; jo += get_num_groups(1)) {
+    long per = (nred + nchunks - 1) / nchunks;
+    /* (outer kept index, chunk): one per group along dim 1, looping past the 65535 groups a GPU grid allows */
+    for (long g = get_group_id(1); g < no * nchunks; g += get_num_groups(1)) {
+        long jo = g / nchunks, c = g - jo * nchunks;
+        long r1 = min(nred, (c + 1) * per);
         ACC acc = INIT;
         if (j < ni) {
             long base = off + jo * kso + j * ksi;
-            for (long r = ly; r < nred; r += PG_CH) acc = COMBINE(acc, LD_I(in, base + r * rs));
+            for (long r = c * per + ly; r < r1; r += PG_CH) acc = COMBINE(acc, LD_I(in, base + r * rs));
         }
         sh[ly * PG_CW + lx] = acc;
         barrier(CLK_LOCAL_MEM_FENCE);
 #define PG_COL_AT(i, j) ACC w = sh[(j) * PG_CW + lx]; sh[(i) * PG_CW + lx] = COMBINE(sh[(i) * PG_CW + lx], w)
         PG_WG_TREE(ly, PG_CH, PG_COL_AT)
 #undef PG_COL_AT
-        if (ly == 0 && j < ni) { ST_O(out, jo * oso + j * osi, sh[lx]); }
-        barrier(CLK_LOCAL_MEM_FENCE);  /* sh is rewritten for the next jo */
+        if (ly == 0 && j < ni) { ST_O(out, c * cso + jo * oso + j * osi, sh[lx]); }
+        barrier(CLK_LOCAL_MEM_FENCE);  /* sh is rewritten for the next g */
     }
 }
 

@@ -1,5 +1,5 @@
 """The reduction kernels of issue 13 under Oclgrind (out-of-bounds accesses, local-memory races), both kernel
-shapes, on small cases: column reductions (reduce_colblk_k and its chunks; reduce_cols_wg_k), var/std/var_mean
+shapes, on small cases: column reductions (reduce_colblk_k and reduce_cols_wg_k, each with its chunks), var/std/var_mean
 (var_k, var_cols_k / var_cols_wg_k, var_merge_k), and long rows split into chunks (rr_rows + rr_fin_rows, sm_stat/sm_apply
 and their backward, argreduce + argmerge_k).  Oclgrind has one compute unit, where the CPU shape would
 not split a row: the script forces the chunk counts down so that the chunked kernels run.  Each result
@@ -32,6 +32,9 @@ close(t(m).sum(0), m.sum(0))
 close(t(m).amax(0), m.max(0))
 w = rng.standard_normal((530, 1)).astype(np.float32)  # tall and narrow: row chunks, second launch
 close(t(w).sum(0), w.sum(0))
+b3 = rng.standard_normal((3, 1031, 5)).astype(np.float32)  # outer kept dim, ragged last chunk (GPU shape: 4)
+close(t(b3).sum(1), b3.sum(1), 1e-4)
+close(t(b3).amin(1), b3.min(1))
 close(t(m).var(0), m.var(0, ddof=1))
 close(t(m).std(1), m.std(1, ddof=1))
 v, mu = pygrad.var_mean(t(m), 1, keepdim=True)

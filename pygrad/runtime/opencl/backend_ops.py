@@ -65,8 +65,7 @@ def reduce(self, fn, x, dims, keepdim, out_dtype, compute_dtype):
         prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(d) for d in fold + _io_defines("O", out.dtype)),
                               group=_reduce_group(self, fn, x.dtype, compute_dtype, out.dtype))
         if gpu:
-            _launch_cols_wg(self, prg.reduce_cols_wg_k, out, x, Lk, Lr, nout, nred)
-            return out
+            return _reduce_cols_wg(self, fn, x, out, Lk, Lr, nout, nred, fold, acc, out_dtype, compute_dtype)
         return _reduce_colblk(self, fn, x, out, Lk, Lr, nout, nred, fold, acc, out_dtype, compute_dtype)
     wg = gpu and nred >= _WG_MIN_ROW
     if wg:  # enough (output, chunk) work-groups to fill the device, each chunk >= 4 * WG elements
@@ -161,14 +160,32 @@ def _groups_target(self):
     return max(64, 8 * self.rt.device.max_compute_units)
 
 
-def _launch_cols_wg(self, kernel, out, x, Lk, Lr, nout, nred):
-    """Launch reduce_cols_wg_k: 32 output columns x (WG / 32) slices of the reduced dim per group."""
+def _reduce_cols_wg(self, fn, x, out, Lk, Lr, nout, nred, fold, acc, out_dtype, compute_dtype):
+    """GPU shape, a column reduction (``x.sum(0)``): reduce_cols_wg_k, 32 output columns x (WG / 32) slices of
+    the reduced dim per work-group.  A narrow input of many rows gives few groups (sum(0) of 1M x 4: one, on
+    one compute unit), so the reduced dim is then also split into chunks of >= 256 rows, enough groups to
+    fill the device, whose partials a second launch folds (a column reduction of ``nchunks`` rows)."""
     kn, ks, os_ = int(Lk["nd"]), Lk["strides"][1], Lk["strides"][0]
     no, ni = (1, nout) if kn == 1 else (int(Lk["shape"][0]), int(Lk["shape"][1]))
-    kso, oso = (0, 0) if kn == 1 else (ks[0], os_[0])
+    kso, oso, osi = (0, 0, os_[kn - 1]) if kn == 1 else (ks[0], os_[0], os_[kn - 1])
+    groups = no * -(-ni // 32)
+    nchunks = int(max(1, min(-(-_groups_target(self) // groups), nred // 256, 1024)))
+    if nchunks > 1:  # the partials: (nchunks, no, ni) contiguous, in the accumulator's type
+        target = self.empty((nchunks * nout,), compute_dtype if acc != "uchar" else D.bool_)
+        oso, osi = (0, 1) if kn == 1 else (ni, 1)
+    else:
+        target = out
+    prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(d) for d in fold + _io_defines("O", target.dtype)),
+                          group=_reduce_group(self, fn, x.dtype, compute_dtype, target.dtype))
     ch = self.wg // 32
-    kernel(self.rt.queue, (-(-ni // 32) * 32, ch * min(no, 65535)), (32, ch), out._storage.data, x._storage.data,
-           *map(np.int64, (Lk["offset"][1], no, ni, kso, ks[kn - 1], oso, os_[kn - 1], nred, Lr["strides"][1][0])))
+    prg.reduce_cols_wg_k(self.rt.queue, (-(-ni // 32) * 32, ch * min(no * nchunks, 65535)), (32, ch),
+                         target._storage.data, x._storage.data,
+                         *map(np.int64, (Lk["offset"][1], no, ni, kso, ks[kn - 1], oso, osi, nred,
+                                         Lr["strides"][1][0], nchunks, nout)))
+    if nchunks > 1:
+        partial = target._view((nchunks, nout), (nout, 1), 0)
+        return reduce(self, fn, partial, (0,), False, out_dtype, compute_dtype).reshape(out._shape)
+    return out
 
 
 def _load_defines(dtype, acc, fn):
