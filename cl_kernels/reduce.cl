@@ -211,7 +211,9 @@ void var_k(__global TO* out, __global TO* mean_out, __global ACC* part, __global
 /* GPUs, var over a reduced dim slower than the innermost kept one (x.var(0)): as reduce_cols_wg_k, a
  * work-group of 32 x (WG / 32) items; the 32 along x own neighbouring output columns (coalesced rows),
  * the WG / 32 along y split the rows and fold each pass (sum, [largest deviation,] squared deviations)
- * in local memory.  One chunk: the outputs are a fresh contiguous (no, ni). */
+ * in local memory.  The outputs are a fresh contiguous (no, ni).  A tall narrow input also cuts the rows
+ * into nchunks chunks (group g along dim 1: outer index g / nchunks, chunk g % nchunks), whose
+ * (count, mean, M2) go to part[3 ((jo ni + j) nchunks + c)] for var_merge_k, as var_cols_k's. */
 #define PG_VCW 32
 #define PG_VCH (WG / PG_VCW)
 inline ACC pg_col_fold(__local ACC* sh, ACC v, int lx, int ly, int take_max) {
@@ -230,31 +232,38 @@ inline ACC pg_col_fold(__local ACC* sh, ACC v, int lx, int ly, int take_max) {
 }
 
 __kernel __attribute__((reqd_work_group_size(PG_VCW, PG_VCH, 1)))
-void var_cols_wg_k(__global TO* out, __global TO* mean_out, __global const TI* in, const long off, const long no,
-                   const long ni, const long kso, const long ksi, const long nred, const long rs, const ACC divisor,
-                   const int root, const int want_mean) {
+void var_cols_wg_k(__global TO* out, __global TO* mean_out, __global ACC* part, __global const TI* in,
+                   const long off, const long no, const long ni, const long kso, const long ksi, const long nred,
+                   const long rs, const long nchunks, const ACC divisor, const int root, const int want_mean) {
     __local ACC sh[WG];
     int lx = get_local_id(0), ly = get_local_id(1);
     long j = get_global_id(0);
-    for (long jo = get_group_id(1); jo < no; jo += get_num_groups(1)) {
+    long per = (nred + nchunks - 1) / nchunks;
+    for (long g = get_group_id(1); g < no * nchunks; g += get_num_groups(1)) {
+        long jo = g / nchunks, c = g - jo * nchunks;
+        long r0 = min(nred, c * per), r1 = min(nred, r0 + per);
         long base = off + jo * kso + j * ksi;
-        ACC s = 0, scale = 1, q = 0;
+        ACC n = (ACC)(r1 - r0), s = 0, scale = 1, q = 0;
         if (j < ni)
-            for (long r = ly; r < nred; r += PG_VCH) s += LD_I(in, base + r * rs);
-        ACC mean = pg_col_fold(sh, s, lx, ly, 0) / (ACC)nred;
+            for (long r = r0 + ly; r < r1; r += PG_VCH) s += LD_I(in, base + r * rs);
+        s = pg_col_fold(sh, s, lx, ly, 0);
+        ACC mean = r1 > r0 ? s / n : 0;
 #ifdef VAR_SCALED
         ACC mx = 0;
         if (j < ni)
-            for (long r = ly; r < nred; r += PG_VCH) mx = fmax(mx, fabs(LD_I(in, base + r * rs) - mean));
+            for (long r = r0 + ly; r < r1; r += PG_VCH) mx = fmax(mx, fabs(LD_I(in, base + r * rs) - mean));
         scale = pg_dev_scale(pg_col_fold(sh, mx, lx, ly, 1));
 #endif
         if (j < ni)
-            for (long r = ly; r < nred; r += PG_VCH) { ACC d = PG_VDEV(LD_I(in, base + r * rs), mean, scale); q += d * d; }
-        q = pg_col_fold(sh, q, lx, ly, 0) / divisor;
-        if (ly == 0 && j < ni) {
-            ST_O(out, jo * ni + j, root ? scale * sqrt(q) : scale * scale * q);
-            if (want_mean) { ST_O(mean_out, jo * ni + j, mean); }
-        }
+            for (long r = r0 + ly; r < r1; r += PG_VCH) {
+                ACC d = PG_VDEV(LD_I(in, base + r * rs), mean, scale);
+                q += d * d;
+            }
+        q = pg_col_fold(sh, q, lx, ly, 0);
+        if (nred == 0) mean = NAN;  /* the mean of nothing */
+        if (ly == 0 && j < ni)
+            pg_var_store(out, mean_out, part, jo * ni + j, jo * ni + j, (jo * ni + j) * nchunks + c, nchunks, n,
+                         mean, q, scale, divisor, root, want_mean);
     }
 }
 #endif

@@ -209,10 +209,10 @@ def var_reduce(self, x, dims, n_eff, keepdim, root, want_mean=False):
     gpu = self.rt.kernel_shape == "gpu"
     cols = (gpu or fp64) and _cols_layout(Lk, Lr)
     cores = self.rt.device.max_compute_units
-    if cols and gpu:  # var_cols_wg_k: one chunk
+    if cols and gpu:  # var_cols_wg_k: chunks of >= 256 rows where the columns give too few work-groups
         kn = int(Lk["nd"])
         no, ni = (1, nout) if kn == 1 else (int(Lk["shape"][0]), int(Lk["shape"][1]))
-        nchunks = 1
+        nchunks = int(max(1, min(-(-_groups_target(self) // (no * -(-ni // 32))), nred // 256, 1024)))
     elif cols:
         kn = int(Lk["nd"])
         no, ni = (1, nout) if kn == 1 else (int(Lk["shape"][0]), int(Lk["shape"][1]))
@@ -242,10 +242,9 @@ def var_reduce(self, x, dims, n_eff, keepdim, root, want_mean=False):
     if cols and gpu:
         ks, ch = Lk["strides"][1], self.wg // 32
         kso = 0 if kn == 1 else ks[0]
-        prg.var_cols_wg_k(self.rt.queue, (-(-ni // 32) * 32, ch * min(no, 65535)), (32, ch), out._storage.data,
-                          mean._storage.data, x._storage.data,
-                          *map(np.int64, (Lk["offset"][1], no, ni, kso, ks[kn - 1], nred, Lr["strides"][1][0])),
-                          *flags)
+        prg.var_cols_wg_k(self.rt.queue, (-(-ni // 32) * 32, ch * min(no * nchunks, 65535)), (32, ch), *bufs,
+                          *map(np.int64, (Lk["offset"][1], no, ni, kso, ks[kn - 1], nred, Lr["strides"][1][0],
+                                          nchunks)), *flags)
     elif cols:
         ks = Lk["strides"][1]
         kso = 0 if kn == 1 else ks[0]
