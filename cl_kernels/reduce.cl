@@ -25,14 +25,10 @@
 /* argreduce_k's contiguous rows: blocks of PG_ABLK, PG_ANACC accumulators */
 #define PG_ABLK 512
 #define PG_ANACC 32
-/* outputs per work-item of the *_cols_k kernels: 16 on CPUs (cache lines), 1 on GPUs (coalescing) */
-#ifdef PG_CPU
+/* outputs per task of argreduce_cols_k (CPU shape): 16 neighbouring ones, a 64-byte cache line of floats */
 #define PG_COLS 16
-#else
-#define PG_COLS 1
-#endif
 
-/* the tasks of the *_cols_k kernels: PG_COLS neighbouring outputs j0 .. j0 + m - 1 of outer row jo
+/* the tasks of argreduce_cols_k: PG_COLS neighbouring outputs j0 .. j0 + m - 1 of outer row jo
  * (no outer rows of ni outputs, in the kernel's arguments) */
 #define PG_COLS_FOR(jo, j0, m) \
     long pg_blocks_ = (ni + PG_COLS - 1) / PG_COLS; \
@@ -341,30 +337,11 @@ __kernel void reduce_k(__global TO* out, __global const TI* in, const Layout Lk,
     }
 }
 
-/* The reduced dim is slower than the innermost kept one (x.sum(0) of a row-major matrix, or the
- * window dim of max-pooling's columns): reducing one output at a time would read a new cache line
- * per element.  Each task instead owns 16 neighbouring outputs and walks the reduced dim once,
- * reading 16 neighbouring inputs per step.  Kept dims: no (outer) x ni (inner) outputs with input
- * strides kso, ksi and output strides oso, osi; reduced dim: nred elements at input stride rs. */
-__kernel void reduce_cols_k(__global TO* out, __global const TI* in, const long off, const long no, const long ni,
-                            const long kso, const long ksi, const long oso, const long osi, const long nred,
-                            const long rs) {
-    PG_COLS_FOR(jo, j0, m) {
-        ACC acc[PG_COLS];
-        for (int q = 0; q < PG_COLS; ++q) acc[q] = INIT;
-        for (long r = 0; r < nred; ++r) {
-            long base = off + jo * kso + r * rs + j0 * ksi;
-            for (int q = 0; q < m; ++q) acc[q] = COMBINE(acc[q], LD_I(in, base + q * ksi));
-        }
-        for (int q = 0; q < m; ++q) ST_O(out, jo * oso + (j0 + q) * osi, acc[q]);
-    }
-}
-
 #ifdef PG_CPU
 /* CPU shape, reduced dim slower than the innermost kept one (x.sum(0) of a row-major matrix): a task
  * owns a block of PG_CB neighbouring outputs (2 KB of floats) and a chunk of the reduced dim, and adds
  * each input row's block into PG_CB private accumulators (vectorised, in registers and L1).  Each
- * task reads 1 KB contiguous runs, not the 64-byte runs of reduce_cols_k's 16 outputs: the 16 KB row
+ * task reads 1 KB contiguous runs, not the 64-byte runs of an earlier kernel's 16 outputs: the 16 KB row
  * stride then cost a TLB miss and a restarted prefetch stream per 64 bytes (1.9 ms vs NumPy's 0.6 ms
  * for sum(0) of 1024x4096).  Tasks: no x nblk x nchunks (chunk fastest); with nchunks > 1 the task
  * writes its partials to out[part * no * ni + jo * ni + j], a (nchunks, no * ni) matrix that a second
@@ -604,8 +581,11 @@ __kernel void argmerge_k(__global long* out, __global TO* vals, __global const l
 }
 #endif
 
-/* argreduce_k for a reduced dim slower than the innermost kept one: 16 neighbouring outputs per
- * task, as reduce_cols_k (the window dim of max-pooling's columns). */
+#ifdef PG_CPU
+/* CPU shape, argreduce_k for a reduced dim slower than the innermost kept one (x.argmax(0)): a task owns
+ * 16 neighbouring outputs and walks the reduced dim once, reading 16 neighbouring inputs per step,
+ * instead of a new cache line per element.  Kept dims: no (outer) x ni (inner) outputs with input
+ * strides kso, ksi and output strides oso, osi; reduced dim: nred elements at input stride rs. */
 __kernel void argreduce_cols_k(__global long* out, __global TV* vals, __global const TI* in, const long off,
                                const long no,
                                const long ni, const long kso, const long ksi, const long oso, const long osi,
@@ -628,7 +608,7 @@ __kernel void argreduce_cols_k(__global long* out, __global TV* vals, __global c
         }
     }
 }
-#ifndef PG_CPU
+#else
 /* GPUs: argreduce_k with one work-group per output: each work-item keeps the best of its strided
  * share (first index on ties, as it walks forward), then the group folds (value, index) pairs in
  * local memory, preferring the better value and, between equals (or two NaNs), the smaller index. */
@@ -665,6 +645,54 @@ void argreduce_wg_k(__global long* out, __global TV* vals, __global const TI* in
             ST_V(vals, o_out, shv[0]);
         }
         barrier(CLK_LOCAL_MEM_FENCE);
+    }
+}
+
+/* GPUs, argreduce over a reduced dim slower than the innermost kept one (x.argmax(0)): as
+ * reduce_cols_wg_k, a work-group of 32 x (WG / 32) items, the 32 along x on neighbouring columns
+ * (coalesced rows), the WG / 32 along y on every (WG / 32)-th row, folded as argreduce_wg_k's pairs
+ * (the better value; between equals or two NaNs the smaller index).  Too few groups for the device (a
+ * tall narrow input): the rows are also cut into nchunks chunks, each writing its best index and value
+ * to pidx / pvals[(jo ni + j) nchunks + c] for argmerge_k. */
+#define PG_ACW 32
+#define PG_ACH (WG / PG_ACW)
+__kernel __attribute__((reqd_work_group_size(PG_ACW, PG_ACH, 1)))
+void argreduce_cols_wg_k(__global long* out, __global TV* vals, __global const TI* in, const long off,
+                         const long no, const long ni, const long kso, const long ksi, const long oso,
+                         const long osi, const long nred, const long rs, const long nchunks) {
+    __local ACC shv[WG];
+    __local long shi[WG];
+    int lx = get_local_id(0), ly = get_local_id(1), lid = ly * PG_ACW + lx;
+    long j = get_global_id(0);
+    long per = (nred + nchunks - 1) / nchunks;
+    for (long g = get_group_id(1); g < no * nchunks; g += get_num_groups(1)) {
+        long jo = g / nchunks, c = g - jo * nchunks;
+        long r0 = min(nred - 1, c * per), r1 = min(nred, r0 + per);  /* (a chunk past the end: the last row) */
+        ACC best = 0;
+        long bi = -1;  /* none yet */
+        if (j < ni) {
+            long base = off + jo * kso + j * ksi;
+            for (long r = r0 + ly; r < r1; r += PG_ACH) {
+                ACC v = LD_I(in, base + r * rs);
+                if (bi < 0 || BETTER(v, best)) { best = v; bi = r; }
+            }
+        }
+        shv[lid] = best;
+        shi[lid] = bi;
+        barrier(CLK_LOCAL_MEM_FENCE);
+#define PG_ARGC_AT(a, b) \
+        ACC v = shv[(b) * PG_ACW + lx], w = shv[(a) * PG_ACW + lx]; \
+        long vi = shi[(b) * PG_ACW + lx], wi = shi[(a) * PG_ACW + lx]; \
+        if (vi >= 0 && (wi < 0 || BETTER(v, w) || (!BETTER(w, v) && vi < wi))) { \
+            shv[(a) * PG_ACW + lx] = v; shi[(a) * PG_ACW + lx] = vi; }
+        PG_WG_TREE(ly, PG_ACH, PG_ARGC_AT)
+#undef PG_ARGC_AT
+        if (ly == 0 && j < ni) {
+            long o = nchunks > 1 ? (jo * ni + j) * nchunks + c : jo * oso + j * osi;
+            out[o] = shi[lx];
+            ST_V(vals, o, shv[lx]);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);  /* shv / shi are rewritten for the next g */
     }
 }
 #endif

@@ -246,3 +246,24 @@ def test_column_reductions(dtype, device):
             if name == "prod" and arr.shape[axis] > 600:
                 continue  # |x| up to 1.5: the product overflows either way
             _check(name, dtype, tt, arr, axis)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int32", "uint8"])
+def test_column_arg_reductions(dtype, device):
+    """argmax / argmin / max(dim) / min(dim) over a dim slower than the kept ones (x.argmax(0)): many ties
+    (few distinct values: the first index must win, also across the GPU shape's row chunks), NaN in a
+    column (the first NaN wins), an outer kept dim, a strided input, tall narrow and wide inputs."""
+    rng = np.random.default_rng(9)
+    a = rng.integers(0, 4, (20000, 3)).astype(dtype)  # each column's extreme appears many times
+    b = rng.integers(0, 9, (3, 1031, 5)).astype(dtype)
+    c = rng.integers(0, 50, (300, 700)).astype(dtype)
+    if dtype == "float32":
+        a[15000, 1] = a[17000, 1] = np.nan
+        c[250, 3] = np.nan
+    cases = [(a, 0), (b, 1), (c, 0), (c[::3, 1::2], 0)]
+    for arr, axis in cases:
+        t = torch.tensor(np.ascontiguousarray(arr), device=device)
+        if arr is cases[3][0]:
+            t = torch.tensor(c, device=device)[::3, 1::2]
+        for name in ("argmax", "argmin", "max_dim", "min_dim"):
+            _check(name, dtype, t, arr, axis)

@@ -1,6 +1,6 @@
 """The reduction kernels of issue 13 under Oclgrind (out-of-bounds accesses, local-memory races), both kernel
-shapes, on small cases: column reductions (reduce_colblk_k and reduce_cols_wg_k, each with its chunks), var/std/var_mean
-(var_k, var_cols_k / var_cols_wg_k, var_merge_k), and long rows split into chunks (rr_rows + rr_fin_rows, sm_stat/sm_apply
+shapes, on small cases: column reductions (reduce_colblk_k and reduce_cols_wg_k, each with its chunks;
+argreduce_cols_k, argreduce_cols_wg_k + argmerge_k), var/std/var_mean (var_k, var_cols_k / var_cols_wg_k, var_merge_k), and long rows split into chunks (rr_rows + rr_fin_rows, sm_stat/sm_apply
 and their backward, argreduce + argmerge_k).  Oclgrind has one compute unit, where the CPU shape would
 not split a row: the script forces the chunk counts down so that the chunked kernels run.  Each result
 is also checked against NumPy."""
@@ -35,6 +35,8 @@ close(t(w).sum(0), w.sum(0))
 b3 = rng.standard_normal((3, 1031, 5)).astype(np.float32)  # outer kept dim, ragged last chunk (GPU shape: 4)
 close(t(b3).sum(1), b3.sum(1), 1e-4)
 close(t(b3).amin(1), b3.min(1))
+assert (t(b3).argmin(1).cpu().numpy() == b3.argmin(1)).all()  # (GPU shape: argreduce_cols_wg_k + argmerge_k)
+assert (t(w).argmax(0).cpu().numpy() == w.argmax(0)).all()
 close(t(b3).var(1), b3.var(1, ddof=1), 1e-4)
 v, mu = pygrad.std_mean(t(b3), 1)
 close(v, b3.std(1, ddof=1), 1e-4); close(mu, b3.mean(1), 1e-4)

@@ -273,12 +273,12 @@ def _cols_layout(Lk, Lr):
 
 
 def _launch_cols(self, kernel, out, x, Lk, Lr, nout, nred):
-    """Launch reduce_cols_k / argreduce_cols_k (``out``: (indices, values buffer)): tasks of 16 outputs."""
+    """Launch argreduce_cols_k (CPU shape; ``out``: (indices, values buffer)): tasks of 16 outputs."""
     kn, ks, os_ = int(Lk["nd"]), Lk["strides"][1], Lk["strides"][0]
     no, ni = (1, nout) if kn == 1 else (int(Lk["shape"][0]), int(Lk["shape"][1]))
     kso, oso = (0, 0) if kn == 1 else (ks[0], os_[0])
     outs = (out[0]._storage.data, out[1]) if isinstance(out, tuple) else (out._storage.data,)
-    per = 16 if self.rt.kernel_shape == "cpu" else 1  # PG_COLS in reduce.cl
+    per = 16  # PG_COLS in reduce.cl
     kernel(self.rt.queue, self.grid(no * -(-ni // per)), (LOCAL,), *outs, x._storage.data,
            *map(np.int64, (Lk["offset"][1], no, ni, kso, ks[kn - 1], oso, os_[kn - 1], nred, Lr["strides"][1][0])))
 
@@ -293,6 +293,9 @@ def _arg_reduce(self, x, axis, keepdims, better, with_values=False):
     vals = self.empty(kshape, x.dtype) if with_values else None
     if nout:
         gpu = self.rt.kernel_shape == "gpu"
+        if _cols_layout(Lk, Lr) and gpu:
+            _arg_reduce_cols_wg(self, x, Lk, Lr, nout, nred, better, out, vals)
+            return _arg_result(out, vals, d, keepdims, with_values)
         if _cols_layout(Lk, Lr):
             prg = kernels.program(self.rt, "reduce.cl", _arg_defines(self, x.dtype, better, with_values),
                                   group=_reduce_group(self, better, x.dtype, x.dtype, x.dtype))
@@ -322,6 +325,32 @@ def _arg_reduce(self, x, axis, keepdims, better, with_values=False):
                            (vals if with_values else out)._storage.data, t_out._storage.data, t_vals._storage.data,
                            Lk, np.int64(nout), np.int64(nchunks), np.int32(bool(with_values)))
     return _arg_result(out, vals, d, keepdims, with_values)
+
+
+def _arg_reduce_cols_wg(self, x, Lk, Lr, nout, nred, better, out, vals):
+    """GPU shape, arg-reduction over a dim slower than the kept ones (``x.argmax(0)``): argreduce_cols_wg_k,
+    32 output columns x (WG / 32) row slices per work-group; where that gives too few groups for the device
+    (a tall narrow input) the rows are cut into chunks of >= 256 whose best (index, value) argmerge_k folds."""
+    kn, ks, os_ = int(Lk["nd"]), Lk["strides"][1], Lk["strides"][0]
+    no, ni = (1, nout) if kn == 1 else (int(Lk["shape"][0]), int(Lk["shape"][1]))
+    kso, oso = (0, 0) if kn == 1 else (ks[0], os_[0])
+    nchunks = int(max(1, min(-(-_groups_target(self) // (no * -(-ni // 32))), nred // 256, 1024)))
+    chunked = nchunks > 1
+    prg = kernels.program(self.rt, "reduce.cl", _arg_defines(self, x.dtype, better, vals is not None or chunked),
+                          group=_reduce_group(self, better, x.dtype, x.dtype, x.dtype))
+    if chunked:
+        t_out, t_vals = self.empty((nout * nchunks,), D.int64), self.empty((nout * nchunks,), x.dtype)
+    else:
+        t_out, t_vals = out, (vals if vals is not None else out)
+    ch = self.wg // 32
+    prg.argreduce_cols_wg_k(self.rt.queue, (-(-ni // 32) * 32, ch * min(no * nchunks, 65535)), (32, ch),
+                            t_out._storage.data, t_vals._storage.data, x._storage.data,
+                            *map(np.int64, (Lk["offset"][1], no, ni, kso, ks[kn - 1], oso, os_[kn - 1], nred,
+                                            Lr["strides"][1][0], nchunks)))
+    if chunked:
+        prg.argmerge_k(self.rt.queue, self.grid(nout), (LOCAL,), out._storage.data,
+                       (vals if vals is not None else out)._storage.data, t_out._storage.data, t_vals._storage.data,
+                       Lk, np.int64(nout), np.int64(nchunks), np.int32(vals is not None))
 
 
 def _arg_result(out, vals, d, keepdims, with_values):
