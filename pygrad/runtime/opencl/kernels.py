@@ -222,8 +222,8 @@ def _start_warmer(rt, built):
     one ~0.9 s: its kernels are then not in PoCL's cache either).  See warm.py."""
     global warmer
     mode = os.environ.get("PYGRAD_WARM_KERNELS", "")
-    if mode == "0" or warmer is not None or launch_log is not None:
-        return
+    if mode == "0" or warmer is not None or launch_log is not None or os.environ.get("POCL_KERNEL_CACHE") == "0":
+        return  # (off, started already, recording, or PoCL keeps no kernel cache to fill)
     import pyopencl as cl
 
     dev = rt.device
