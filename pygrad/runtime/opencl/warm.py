@@ -28,8 +28,9 @@ import sys
 class Warmer:
     """The helper process: ``have(key)`` tells it a kernel was launched here; ``close()`` stops it."""
 
-    def __init__(self, proc, keys):
+    def __init__(self, proc, keys, path):
         self.proc = proc
+        self.path = path  # the job file, which the helper removes once read (and close() if it never did)
         self.keys = keys  # the kernels it may compile ("name local_size"): only those are worth a line
         self.pid = os.getpid()  # (a forked child inherits this object: only the parent talks to the helper)
 
@@ -58,6 +59,10 @@ class Warmer:
         if self.proc.poll() is None:
             self.proc.terminate()
         self.proc.wait()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
         return ""
 
 
@@ -119,7 +124,7 @@ def start(device, source, options, launches, wait=False):
         return None
     import atexit
 
-    w = Warmer(proc, {key(n, gs, ls) for n, gs, ls, _ in _order(launches)})
+    w = Warmer(proc, {key(n, gs, ls) for n, gs, ls, _ in _order(launches)}, path)
     atexit.register(w.close)
     return w
 
@@ -154,14 +159,14 @@ def _order(launches):
 
 
 def _main(path):
+    with open(path) as f:  # (read and removed before anything can fail)
+        job = json.load(f)
+    os.unlink(path)
     import select
 
     import numpy as np
     import pyopencl as cl
 
-    with open(path) as f:
-        job = json.load(f)
-    os.unlink(path)
     dev = cl.get_platforms()[job["platform"]].get_devices()[job["device"]]
     ctx = cl.Context([dev])
     q = cl.CommandQueue(ctx)
