@@ -477,7 +477,7 @@ cdef object _cl_run(_CLPlan p, tuple shape, Py_ssize_t n, x1, x2, into=None, int
     cdef int err = 0, i
     cdef void* event = NULL
     # PoCL compiles a kernel once per local size for grids narrower than 65535 work-items in every
-    # dimension and once for wider ones (kernels._SMALL_GRID): the first launch of each is waited for
+    # dimension and once for wider ones (warm.SMALL_GRID): the first launch of each is waited for
     cdef int grid_bit = 1 if gs < 65535 else 2
     cdef bint first = not (p.linked & grid_bit)
     if not PyThread_acquire_lock(p.lock, NOWAIT_LOCK):  # (another thread is launching: wait without the GIL)

@@ -18,6 +18,8 @@ import threading
 import time
 import warnings
 
+from .warm import SMALL_GRID as _SMALL_GRID  # PoCL compiles a kernel for narrow and for wide grids apart
+
 _sources = {}
 _programs = {}
 _lock = threading.RLock()  # guards building programs, reading sources and creating Kernel objects
@@ -340,11 +342,6 @@ class _KernelCache:
                     # an instance attribute from now on: later lookups skip __getattr__ (once per launch)
                     setattr(self, name, k)
         return k
-
-
-# PoCL compiles a kernel's machine code per local size twice over: once for grids narrower than this in every
-# dimension (its "smallgrid" specialisation, 32-bit work-item ids) and once for wider ones (measured, PoCL 3.1)
-_SMALL_GRID = 65535
 
 
 class _TypedKernel:

@@ -23,6 +23,12 @@ import os
 import sys
 
 
+# PoCL compiles a kernel's machine code per local size twice over: once for grids narrower than this in every
+# dimension (its "smallgrid" specialisation, 32-bit work-item ids) and once for wider ones (measured, PoCL 3.1).
+# kernels._TypedKernel waits for the first launch of each; here they name what the helper compiles.
+SMALL_GRID = 65535
+
+
 # ---- the training process's side ------------------------------------------------------------------
 
 class Warmer:
@@ -68,8 +74,8 @@ class Warmer:
 
 def key(name, global_size, local_size):
     """How a first launch is named between the two processes: kernel name, local size and whether the
-    grid is narrower than 65535 in every dimension (PoCL compiles each such pair once: kernels._SMALL_GRID)."""
-    return f"{name} {list(local_size) if local_size is not None else None} {max(global_size) < 65535}"
+    grid is narrower than ``SMALL_GRID`` in every dimension (PoCL compiles each such pair once)."""
+    return f"{name} {list(local_size) if local_size is not None else None} {max(global_size) < SMALL_GRID}"
 
 
 def record(name, global_size, local_size, args):
@@ -133,14 +139,14 @@ def start(device, source, options, launches, wait=False):
 
 def _order(launches):
     """The launches to make here, last first.  PoCL compiles a kernel per local size once for narrow grids
-    (< 65535 work-items in every dimension) and once for wide ones, but once a process has the wide-grid
+    (< SMALL_GRID work-items in every dimension) and once for wide ones, but once a process has the wide-grid
     code it reuses it for narrow grids.  So a narrow launch that the training process makes after the wide
     one is left out (it compiles nothing there), and one it makes before is made here before the wide one
     (or this process would not leave the narrow-grid file in the cache)."""
     keep, wide = [], set()
     for launch in launches:
         name, gsize, lsize, _ = launch
-        if max(gsize) >= 65535:
+        if max(gsize) >= SMALL_GRID:
             wide.add((name, str(lsize)))
         elif (name, str(lsize)) in wide:
             continue
@@ -149,7 +155,7 @@ def _order(launches):
     i = 0
     while i < len(order):
         name, gsize, lsize, _ = order[i]
-        if max(gsize) >= 65535:
+        if max(gsize) >= SMALL_GRID:
             j = next((j for j in range(i + 1, len(order)) if order[j][0] == name and order[j][2] == lsize), None)
             if j is not None:
                 order.insert(i, order.pop(j))
