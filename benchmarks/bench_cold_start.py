@@ -79,14 +79,9 @@ def write_step(batch):
 
     extras, table = [""], {}
     for shape in ("cpu", "gpu"):
-        with tempfile.TemporaryDirectory(prefix="pygrad-pocl-cache-") as cache:
-            env = dict(os.environ, POCL_CACHE_DIR=cache, PYGRAD_STEP_PROGRAMS="record", PYGRAD_KERNEL_SHAPE=shape)
-            env.pop("PYGRAD_DEBUG", None)
-            out = subprocess.run([sys.executable, "-c", CHILD, str(batch), "record"], env=env, check=True,
-                                 capture_output=True, text=True).stdout
         rows = []
         # the variants asked for (their groups left out: a group's other variants are built when first asked for)
-        for (name, defines, extra), _group in json.loads(out.strip().splitlines()[-1]):
+        for (name, defines, extra), _group in _recorded(batch, shape, "record", PYGRAD_STEP_PROGRAMS="record"):
             if extra not in extras:
                 extras.append(extra)
             row = (name, tuple(defines), extras.index(extra))
@@ -96,17 +91,22 @@ def write_step(batch):
     path = pathlib.Path(__file__).resolve().parents[1] / "cl_kernels" / "step_programs.py"
     write(path, batch, extras, table, {})
     # then the first launches of a step built from that set (the kernels' names in the one program)
-    launches = {}
-    for shape in ("cpu", "gpu"):
-        with tempfile.TemporaryDirectory(prefix="pygrad-pocl-cache-") as cache:
-            env = dict(os.environ, POCL_CACHE_DIR=cache, PYGRAD_RECORD_LAUNCHES="1", PYGRAD_KERNEL_SHAPE=shape)
-            env.pop("PYGRAD_DEBUG", None)
-            out = subprocess.run([sys.executable, "-c", CHILD, str(batch), "launches"], env=env, check=True,
-                                 capture_output=True, text=True).stdout
-        launches[shape] = [r for r in json.loads(out.strip().splitlines()[-1]) if r is not None]
+    launches = {shape: [r for r in _recorded(batch, shape, "launches", PYGRAD_RECORD_LAUNCHES="1") if r is not None]
+                for shape in ("cpu", "gpu")}
     write(path, batch, extras, table, launches)
     print(f"wrote {path}: " + ", ".join(f"{k} {len(v)} variants, {len(launches[k])} first launches"
                                         for k, v in table.items()))
+
+
+def _recorded(batch, shape, what, **env):
+    """What the child prints in mode ``what`` ("record": the variants asked for; "launches": the first
+    launches), run with kernel shape ``shape`` and an empty PoCL cache."""
+    with tempfile.TemporaryDirectory(prefix="pygrad-pocl-cache-") as cache:
+        env = dict(os.environ, POCL_CACHE_DIR=cache, PYGRAD_KERNEL_SHAPE=shape, **env)
+        env.pop("PYGRAD_DEBUG", None)
+        out = subprocess.run([sys.executable, "-c", CHILD, str(batch), what], env=env, check=True,
+                             capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def write(path, batch, extras, table, launches):

@@ -609,6 +609,14 @@ __kernel void argreduce_cols_k(__global long* out, __global TV* vals, __global c
     }
 }
 #else
+/* fold the (value, index) pair in local slot b into slot a: the better value, between equals (or two NaNs)
+ * the smaller index; index -1 is "none yet" (a work-item past the row's end) */
+inline void pg_arg_fold(__local ACC* shv, __local long* shi, int a, int b) {
+    ACC v = shv[b], w = shv[a];
+    long vi = shi[b], wi = shi[a];
+    if (vi >= 0 && (wi < 0 || BETTER(v, w) || (!BETTER(w, v) && vi < wi))) { shv[a] = v; shi[a] = vi; }
+}
+
 /* GPUs: argreduce_k with one work-group per output: each work-item keeps the best of its strided
  * share (first index on ties, as it walks forward), then the group folds (value, index) pairs in
  * local memory, preferring the better value and, between equals (or two NaNs), the smaller index. */
@@ -634,10 +642,7 @@ void argreduce_wg_k(__global long* out, __global TV* vals, __global const TI* in
         shv[lid] = best;
         shi[lid] = bi;
         barrier(CLK_LOCAL_MEM_FENCE);
-#define PG_ARG_AT(i, j) \
-        ACC v = shv[j], b = shv[i]; \
-        long vi = shi[j], b_i = shi[i]; \
-        if (vi >= 0 && (b_i < 0 || BETTER(v, b) || (!BETTER(b, v) && vi < b_i))) { shv[i] = v; shi[i] = vi; }
+#define PG_ARG_AT(i, j) pg_arg_fold(shv, shi, i, j)
         PG_WG_TREE(lid, WG, PG_ARG_AT)
 #undef PG_ARG_AT
         if (lid == 0) {
@@ -680,11 +685,7 @@ void argreduce_cols_wg_k(__global long* out, __global TV* vals, __global const T
         shv[lid] = best;
         shi[lid] = bi;
         barrier(CLK_LOCAL_MEM_FENCE);
-#define PG_ARGC_AT(a, b) \
-        ACC v = shv[(b) * PG_ACW + lx], w = shv[(a) * PG_ACW + lx]; \
-        long vi = shi[(b) * PG_ACW + lx], wi = shi[(a) * PG_ACW + lx]; \
-        if (vi >= 0 && (wi < 0 || BETTER(v, w) || (!BETTER(w, v) && vi < wi))) { \
-            shv[(a) * PG_ACW + lx] = v; shi[(a) * PG_ACW + lx] = vi; }
+#define PG_ARGC_AT(a, b) pg_arg_fold(shv, shi, (a) * PG_ACW + lx, (b) * PG_ACW + lx)
         PG_WG_TREE(ly, PG_ACH, PG_ARGC_AT)
 #undef PG_ARGC_AT
         if (ly == 0 && j < ni) {

@@ -96,35 +96,46 @@ def test_index_program_shared(device):
 
 
 _LENET_STEP = r"""
-import json, os, pygrad, pygrad.nn as nn, pygrad.nn.functional as F
+import json, os, sys, pygrad, pygrad.nn as nn, pygrad.nn.functional as F
 from pygrad.bench import lenet5
 from pygrad.runtime.opencl import kernels, runtime
-pygrad.manual_seed(0)
-m = lenet5(nn, F).to("opencl")
-opt = pygrad.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
-x, y = pygrad.randn(8, 1, 28, 28, device="opencl"), pygrad.randint(0, 10, (8,), device="opencl")
-opt.zero_grad()
-loss = F.cross_entropy(m(x), y)
-loss.backward()
-opt.step()
-os.environ.pop("PYGRAD_STEP_PROGRAMS", None)
-step = kernels.step_variants(runtime.runtime(0))
-print(json.dumps({"builds": kernels.builds, "first_launches": kernels.first_launches, "loss": loss.item(),
-                  "missing": [w for w, _ in kernels.requested if w not in step]}))
+batch, mode = int(sys.argv[1]), sys.argv[2]
+out = {}
+if mode == "warm only":  # the device set up (step set built, warm.py's helper started), no kernel launched here
+    runtime.runtime(0)
+else:
+    pygrad.manual_seed(0)
+    m = lenet5(nn, F).to("opencl")
+    opt = pygrad.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
+    x, y = pygrad.randn(batch, 1, 28, 28, device="opencl"), pygrad.randint(0, 10, (batch,), device="opencl")
+    opt.zero_grad()
+    loss = F.cross_entropy(m(x), y)
+    loss.backward()
+    opt.step()
+    os.environ.pop("PYGRAD_STEP_PROGRAMS", None)
+    step = kernels.step_variants(runtime.runtime(0))
+    out.update(builds=kernels.builds, first_launches=kernels.first_launches, loss=loss.item(),
+               missing=[w for w, _ in kernels.requested if w not in step])
+    if kernels.launch_log is not None:
+        out["launched"] = [r[:3] for r in kernels.launch_log if r is not None]
+out["helper"] = kernels.warmer.close(wait=True) if kernels.warmer is not None else None
+print(json.dumps(out))
 """
 
 
-def _lenet_step(shape, **env):
+def _lenet_step(shape, batch=8, mode="step", **env):
+    """Run _LENET_STEP in a new process with kernel shape ``shape`` and ``env``; its JSON line."""
     import json
     import os
     import subprocess
     import sys
 
     env = dict(os.environ, PYGRAD_KERNEL_SHAPE=shape, **env)
-    r = subprocess.run([sys.executable, "-c", _LENET_STEP], capture_output=True, text=True, timeout=600, env=env)
-    assert r.returncode == 0, r.stderr[-2000:]
+    r = subprocess.run([sys.executable, "-c", _LENET_STEP, str(batch), mode], capture_output=True, text=True,
+                       timeout=600, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])
-    assert np.isfinite(out["loss"])
+    assert mode != "step" or np.isfinite(out["loss"])
     return out
 
 
@@ -272,45 +283,14 @@ def test_loss_optim_random_kernels_under_oclgrind(tmp_path, shape):
 
 # ---- warm.py: a second process compiling the step's kernels into PoCL's cache --------------------------------
 
-_WARM_CHILD = r"""
-import json, os, sys, pygrad, pygrad.nn as nn, pygrad.nn.functional as F
-from pygrad.bench import lenet5
-from pygrad.runtime.opencl import kernels, runtime
-out = {}
-if sys.argv[1] == "warm only":  # the device set up (step set built, helper started), no kernel launched here
-    runtime.runtime(0)
-else:
-    pygrad.manual_seed(0)
-    m = lenet5(nn, F).to("opencl")
-    opt = pygrad.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
-    x, y = pygrad.randn(64, 1, 28, 28, device="opencl"), pygrad.randint(0, 10, (64,), device="opencl")
-    opt.zero_grad()
-    loss = F.cross_entropy(m(x), y)
-    loss.backward()
-    opt.step()
-    out["loss"] = loss.item()
-    out["first_launches"] = kernels.first_launches
-    if kernels.launch_log is not None:
-        out["launched"] = [r[:3] for r in kernels.launch_log if r is not None]
-out["helper"] = kernels.warmer.close(wait=True) if kernels.warmer is not None else None
-print(json.dumps(out))
-"""
-
-
 def _warm_child(mode, cache, shape, **extra):
-    import json
+    """_LENET_STEP at batch 64 (the batch STEP_LAUNCHES was recorded at) in PoCL cache ``cache``."""
     import os
-    import subprocess
-    import sys
 
-    env = dict(os.environ, POCL_CACHE_DIR=str(cache), PYGRAD_KERNEL_SHAPE=shape, **extra)
     for k in ("PYGRAD_DEBUG", "PYGRAD_STEP_PROGRAMS", "PYGRAD_RECORD_LAUNCHES"):
-        if k not in extra:
-            env.pop(k, None)
-    r = subprocess.run([sys.executable, "-c", _WARM_CHILD, mode], capture_output=True, text=True, timeout=600,
-                       env=env)
-    assert r.returncode == 0, r.stderr[-3000:]
-    return json.loads(r.stdout.strip().splitlines()[-1])
+        if k not in extra and k in os.environ:
+            extra[k] = ""
+    return _lenet_step(shape, 64, mode, POCL_CACHE_DIR=str(cache), **extra)
 
 
 def _machine_code(cache):
