@@ -81,13 +81,27 @@ inline ACC pg_var_pass(__global const TI* p, const Layout* Lr, long r0, long r1,
     ACC a[PG_VN];
     for (int q = 0; q < PG_VN; ++q) a[q] = 0;
     long r = r0;
-    if (Lr->nd == 1 && Lr->strides[1][0] == 1) {
-        if (dev) {
-            for (; r + PG_VN <= r1; r += PG_VN)
-                for (int q = 0; q < PG_VN; ++q) { ACC c = PG_VDEV(LD_I(p, r + q), mean, scale); a[q] += c * c; }
-        } else {
-            for (; r + PG_VN <= r1; r += PG_VN)
-                for (int q = 0; q < PG_VN; ++q) a[q] += LD_I(p, r + q);
+    long run = Lr->shape[Lr->nd - 1];
+    if (Lr->strides[1][Lr->nd - 1] == 1 && run >= PG_VN) {
+        /* the innermost reduced dim is contiguous (x.var() of a row, or batch norm's (N, H*W) per channel):
+         * run by run, one offset computed per run, the run through the PG_VN accumulators */
+        while (r < r1) {
+            long end = min(r1, (r / run + 1) * run), n = end - r, k = 0;
+            __global const TI* q0 = p + pg_red_off(Lr, r);
+            if (dev) {
+                for (; k + PG_VN <= n; k += PG_VN)
+                    for (int q = 0; q < PG_VN; ++q) { ACC c = PG_VDEV(LD_I(q0, k + q), mean, scale); a[q] += c * c; }
+            } else {
+                for (; k + PG_VN <= n; k += PG_VN)
+                    for (int q = 0; q < PG_VN; ++q) a[q] += LD_I(q0, k + q);
+            }
+            #pragma clang loop vectorize(disable)
+            for (; k < n; ++k) {
+                ACC v = LD_I(q0, k);
+                if (dev) { v = PG_VDEV(v, mean, scale); v *= v; }
+                a[0] += v;
+            }
+            r = end;
         }
     }
     for (; r < r1; ++r) {

@@ -573,8 +573,20 @@ def _np_threshold_backward(g, y, out):
         np.copyto(out, np.where(y <= 0, 0, g))
 
 
+def _np_affine(a, b, c, out):
+    np.multiply(a, b, out=out)
+    return np.add(out, c, out=out)
+
+
+def affine(a, b, c):
+    """``a * b + c`` (broadcast) as one kernel, with no autograd node: batch norm's per-channel scale and shift."""
+    shape = _core.broadcast_shapes(_core.broadcast_shapes(a._shape, b._shape), c._shape)
+    return backend_of(a).elementwise(_np_affine, (a, b, c), shape, a.dtype, a.dtype)
+
+
 # Kernels of the ops above for the OpenCL backend: function -> (name, C expression, arity).
 EXTRA_CL = {
+    _np_affine: ("affine", "a * b + c", 3),
     _np_where: ("where", "a ? b : c", 3),
     _np_threshold_backward: ("threshold_backward", "b <= 0 ? 0 : a", 2),
     _np_clamp: ("clamp", "(b != b || c != c || a != a) ? a + b + c : min(max(a, b), c)", 3),
