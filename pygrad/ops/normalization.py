@@ -1,8 +1,9 @@
 """Normalization layers' math: batch, layer and group norm, and interpolation.
 
 Each normalizes ``(x - mean) / sqrt(var + eps)`` over some dims, then applies an optional affine
-``weight * x̂ + bias``.  Written with tensor ops, so autograd derives the backward; layer norm is instead a
-fused row op with its own backward (``rows.py``).
+``weight * x̂ + bias``.  Group and instance norm are written with tensor ops, so autograd derives their
+backward; batch norm is one op with its own backward (``NativeBatchNorm``, PyTorch's node), and layer norm
+a fused row op (``rows.py``).
 """
 import numpy as np
 
