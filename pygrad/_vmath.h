@@ -379,6 +379,47 @@ PG_LOOP static void pg_adam_f32(float *restrict p, const float *restrict g, floa
     }
 }
 
+/* var over the outer (A) and inner (B) dims of a contiguous float32 (A, C, B) array, per middle index c (batch
+ * norm's (N, C, H*W); a full var: C = 1; a row var: A = 1): mean[c], and m2[c] = the sum of squared
+ * deviations from it, both accumulated in double (as PyTorch's CPU kernels), two passes, 8 accumulators. */
+PG_LOOP static void pg_var_acb_f32(const float *x, int64_t A, int64_t C, int64_t B, double *mean, double *m2) {
+    double n = (double)A * (double)B;
+    if (B >= 16) {
+        for (int64_t c = 0; c < C; ++c) {
+            double s[8] = {0, 0, 0, 0, 0, 0, 0, 0}, d[8] = {0, 0, 0, 0, 0, 0, 0, 0}, m = 0, q = 0;
+            for (int64_t a = 0; a < A; ++a) {
+                const float *p = x + (a * C + c) * B;
+                int64_t b = 0;
+                for (; b + 8 <= B; b += 8)
+                    for (int k = 0; k < 8; ++k) s[k] += p[b + k];
+                for (; b < B; ++b) s[0] += p[b];
+            }
+            for (int k = 0; k < 8; ++k) m += s[k];
+            m /= n;
+            for (int64_t a = 0; a < A; ++a) {
+                const float *p = x + (a * C + c) * B;
+                int64_t b = 0;
+                for (; b + 8 <= B; b += 8)
+                    for (int k = 0; k < 8; ++k) { double e = p[b + k] - m; d[k] += e * e; }
+                for (; b < B; ++b) { double e = p[b] - m; d[0] += e * e; }
+            }
+            for (int k = 0; k < 8; ++k) q += d[k];
+            mean[c] = m;
+            m2[c] = q;
+        }
+        return;
+    }
+    /* short inner runs (x.var(0) of a matrix: B = 1): the C sums side by side, a row of x at a time */
+    for (int64_t c = 0; c < C; ++c) { mean[c] = 0; m2[c] = 0; }
+    for (int64_t a = 0; a < A; ++a)
+        for (int64_t b = 0; b < B; ++b)
+            for (int64_t c = 0; c < C; ++c) mean[c] += x[(a * C + c) * B + b];
+    for (int64_t c = 0; c < C; ++c) mean[c] /= n;
+    for (int64_t a = 0; a < A; ++a)
+        for (int64_t b = 0; b < B; ++b)
+            for (int64_t c = 0; c < C; ++c) { double e = x[(a * C + c) * B + b] - mean[c]; m2[c] += e * e; }
+}
+
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options
 #endif

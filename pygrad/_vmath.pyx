@@ -12,6 +12,7 @@ cdef extern from "_vmath.h":
     void pg_threshold_bwd_f32(const float *g, const float *y, float *out, int64_t n) nogil
     void pg_threshold_bwd_f64(const double *g, const double *y, double *out, int64_t n) nogil
     float pg_tanhf(float x) nogil
+    void pg_var_acb_f32(const float *x, int64_t A, int64_t C, int64_t B, double *mean, double *m2) nogil
     void pg_sgd_f32(float *p, const float *g, float *buf, int64_t n, float lr, float momentum, float damp1,
                     float wd, int nesterov, int maximize, int first) nogil
     void pg_adam_f32(float *p, const float *g, float *m, float *v, float *vmax, int64_t n, float one_minus_b1,
@@ -226,3 +227,15 @@ def adam(float[::1] p, const float[::1] g, float[::1] m, float[::1] v, vmax, dou
             pg_adam_f32(&p[0], &g[0], &m[0], &v[0], xp, n, <float>(1 - beta1), <float>beta2, <float>(1 - beta2),
                         <float>eps, <float>wd, <float>(1 - lr * wd), <float>bc2_sqrt, <float>(lr / bc1),
                         decoupled, maximize)
+
+
+def var_acb(x, int64_t A, int64_t C, int64_t B):
+    """``(mean, m2)`` (float64, C each) of a C-contiguous float32 array viewed as (A, C, B), over A and B: the
+    mean and the sum of squared deviations from it, in one compiled two-pass loop (see ``_vmath.h``)."""
+    cdef cnp.ndarray xf = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
+    assert xf.size == A * C * B
+    cdef cnp.ndarray mean = np.empty(C, np.float64), m2 = np.empty(C, np.float64)
+    with nogil:
+        pg_var_acb_f32(<const float *>cnp.PyArray_DATA(xf), A, C, B, <double *>cnp.PyArray_DATA(mean),
+                       <double *>cnp.PyArray_DATA(m2))
+    return mean, m2

@@ -133,6 +133,19 @@ def var_reduce(x, dims, n_eff, keepdim, root, want_mean=False):
     if a.dtype not in (np.float16, np.float32, np.float64):
         return None
     dims = tuple(dims)
+    acb = _acb(a, dims)
+    if acb is not None:  # float32, the kept dims one block in the middle: the compiled loop
+        mean, m2 = _vmath.var_acb(a, *acb)
+        kshape = tuple(1 if d in dims else s for d, s in enumerate(a.shape))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            v = np.divide(m2, n_eff)
+        v = (np.sqrt(v) if root else v).reshape(kshape if keepdim else [s for d, s in enumerate(a.shape)
+                                                                         if d not in dims])
+        v = wrap(np.array(v, np.float32), x.dtype)  # (ascontiguousarray would make a 0-d result 1-d)
+        if not want_mean:
+            return v
+        m = mean.reshape(kshape if keepdim else v._shape)
+        return v, wrap(np.array(m, np.float32), x.dtype)
     m = np.mean(a, axis=dims, dtype=np.float64, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         d = np.asarray(np.subtract(a, m, dtype=np.float64))  # (0-d input: a 0-d array, not a scalar)
@@ -143,6 +156,20 @@ def var_reduce(x, dims, n_eff, keepdim, root, want_mean=False):
     if not want_mean:
         return v
     return v, wrap(m if keepdim else m.reshape(np.shape(v)), x.dtype)
+
+
+def _acb(a, dims):
+    """``(A, C, B)`` when ``a`` is a C-contiguous float32 array whose kept dims (not in ``dims``) are one block
+    between the reduced ones (batch norm's (N, C, H, W) over (0, 2, 3); a full or a row reduction), else None."""
+    if a.dtype != np.float32 or not a.flags.c_contiguous or a.size == 0 or not dims:
+        return None
+    kept = [d for d in range(a.ndim) if d not in dims]
+    if kept and kept != list(range(kept[0], kept[-1] + 1)):
+        return None
+    if not kept:  # a full reduction: one run
+        return 1, 1, a.size
+    k0, k1 = kept[0], kept[-1] + 1
+    return int(np.prod(a.shape[:k0])), int(np.prod(a.shape[k0:k1])), int(np.prod(a.shape[k1:]))
 
 
 def call(fn, *tensors, out_dtype=None, **kwargs):
