@@ -44,6 +44,22 @@ inline long pg_red_off(const Layout* L, long r) {
     return b;
 }
 
+#ifndef PG_CPU
+/* GPU shape: the reduced elements r0 <= r < r1 that work-item lid of a work-group of WG takes, as storage
+ * offsets `off` from the row's base.  Where the innermost reduced dim is a run of at least WG elements
+ * (batch norm's H*W under (N, H*W) per channel), the group walks it run by run: one pg_red_off per run,
+ * adjacent work-items on adjacent elements.  Otherwise every WG-th element, with a pg_red_off (a division
+ * per reduced dim) each: a GPU spends more on those divisions than on reading the element. */
+#define PG_RED_EACH(L, r0, r1, lid, off) \
+    for (long pg_n_ = ((L)->nd > 1 && (L)->shape[(L)->nd - 1] >= WG) ? (L)->shape[(L)->nd - 1] : 1, \
+              pg_s_ = (L)->strides[1][(L)->nd - 1], pg_r_ = (r0), pg_e_ = 0; pg_r_ < (r1); pg_r_ = pg_e_) \
+        for (long pg_b_ = (pg_e_ = pg_n_ > 1 ? min((long)(r1), (pg_r_ / pg_n_ + 1) * pg_n_) : (r1), \
+                           pg_n_ > 1 ? pg_red_off((L), pg_r_) : 0), pg_k_ = (lid); pg_k_ < pg_e_ - pg_r_; \
+             pg_k_ += WG) \
+            for (long off = pg_n_ > 1 ? pg_b_ + pg_k_ * pg_s_ : pg_red_off((L), pg_r_ + pg_k_), pg_once_ = 1; \
+                 pg_once_; pg_once_ = 0)
+#endif
+
 #ifdef VAR
 /* var / std (and the mean: var_mean, std_mean, and the mean that the backward reuses) over the reduced
  * dims.  Each task reduces a chunk [r0, r1) of one output's reduced elements in two passes (the mean,
@@ -200,16 +216,16 @@ void var_k(__global TO* out, __global TO* mean_out, __global ACC* part, __global
         long per = (nred + nchunks - 1) / nchunks;
         long r0 = min(nred, c * per), r1 = min(nred, r0 + per);
         ACC n = (ACC)(r1 - r0), s = 0;
-        for (long r = r0 + lid; r < r1; r += WG) s += LD_I(in, base + pg_red_off(&Lr, r));
+        PG_RED_EACH(&Lr, r0, r1, lid, o) s += LD_I(in, base + o);
         s = pg_wg_fold(sh, s, lid, 0);
         ACC mean = r1 > r0 ? s / n : 0, scale = 1, q = 0;
 #ifdef VAR_SCALED
         ACC mx = 0;
-        for (long r = r0 + lid; r < r1; r += WG) mx = fmax(mx, fabs(LD_I(in, base + pg_red_off(&Lr, r)) - mean));
+        PG_RED_EACH(&Lr, r0, r1, lid, o) mx = fmax(mx, fabs(LD_I(in, base + o) - mean));
         scale = pg_dev_scale(pg_wg_fold(sh, mx, lid, 1));
 #endif
-        for (long r = r0 + lid; r < r1; r += WG) {
-            ACC d = PG_VDEV(LD_I(in, base + pg_red_off(&Lr, r)), mean, scale);
+        PG_RED_EACH(&Lr, r0, r1, lid, o) {
+            ACC d = PG_VDEV(LD_I(in, base + o), mean, scale);
             q += d * d;
         }
         q = pg_wg_fold(sh, q, lid, 0);
@@ -438,7 +454,7 @@ void reduce_wg_k(__global TO* out, __global const TI* in, const Layout Lk, const
         long per = (nred + nchunks - 1) / nchunks;
         long r0 = part * per, r1 = min(nred, r0 + per);
         ACC acc = INIT;
-        for (long r = r0 + lid; r < r1; r += WG) acc = COMBINE(acc, LD_I(in, base + pg_red_off(&Lr, r)));
+        PG_RED_EACH(&Lr, r0, r1, lid, o) acc = COMBINE(acc, LD_I(in, base + o));
         sh[lid] = acc;
         barrier(CLK_LOCAL_MEM_FENCE);
 #define PG_RED_AT(i, j) ACC w = sh[j]; sh[i] = COMBINE(sh[i], w)

@@ -267,3 +267,17 @@ def test_column_arg_reductions(dtype, device):
             t = torch.tensor(c, device=device)[::3, 1::2]
         for name in ("argmax", "argmin", "max_dim", "min_dim"):
             _check(name, dtype, t, arr, axis)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int32"])
+def test_reductions_around_a_kept_dim(dtype, device):
+    """Reduced dims on both sides of a kept one (batch norm's (N, C, H, W) over (0, 2, 3)): long inner runs
+    (the GPU shape walks them run by run, in chunks that start mid-run) and short ones."""
+    for shape, dims in (((5, 3, 1000), (0, 2)), ((2, 4, 37, 29), (0, 2, 3)), ((6, 2, 3, 5), (0, 2, 3))):
+        a = _data(dtype, shape, seed=len(shape))
+        t = torch.tensor(a, dtype=getattr(torch, dtype), device=device)
+        for name, fn in (("sum", np.sum), ("amax", np.max), ("amin", np.min)) + ((("mean", np.mean),)
+                                                                                if dtype == "float32" else ()):
+            got = getattr(t, name)(dims).cpu().numpy()
+            want = fn(a.astype(np.float64), axis=dims)
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-3, err_msg=f"{name} {shape} {dims}")

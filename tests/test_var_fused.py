@@ -13,9 +13,11 @@ from pygrad.autograd import gradcheck, gradgradcheck
 
 # (shape, dims) that reach each kernel path: rows, a column reduction (CPU shape: var_cols_k), all dims,
 # a single long row and a few long rows (chunks + var_merge_k), narrow tall column reductions (chunks; GPU
-# shape: var_cols_wg_k's chunks, the last one ragged, with an outer kept dim)
+# shape: var_cols_wg_k's chunks, the last one ragged, with an outer kept dim), and batch norm's layout (two
+# reduced dims around a kept one, runs of 1000 and 1073: the GPU shape walks them run by run, in chunks)
 CASES = [((37, 1000), (1,)), ((1027, 600), (0,)), ((65, 127), None), ((200003,), (0,)), ((3, 70001), (1,)),
-         ((20000, 3), (0,)), ((5, 63, 7), (0, 2)), ((4097, 1), (0,)), ((1, 1), (1,)), ((3, 1031, 5), (1,))]
+         ((20000, 3), (0,)), ((5, 63, 7), (0, 2)), ((4097, 1), (0,)), ((1, 1), (1,)), ((3, 1031, 5), (1,)),
+         ((5, 3, 1000), (0, 2)), ((2, 4, 37, 29), (0, 2, 3))]
 
 
 def _golden(a, dims, correction, keepdim):
