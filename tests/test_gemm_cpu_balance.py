@@ -63,25 +63,58 @@ def test_matmul_batches_odd_sizes(batch):
 
 def test_cpu_row_blocks_split():
     """gemm_cpu's row blocks per work-item: ~128 work-groups per compute unit where there are enough blocks
-    (PoCL's threads then take runs of them and end together), never more than the cap, no
-    work-group below the minimum of work unless that left < 4 per compute unit, groups evened out."""
+    (PoCL's threads then take runs of them and end together), never more than the cap (the tuned
+    ``cpu_mb``) unless work-groups would get too small, none below the minimum of work unless that left
+    fewer than 4 per compute unit, groups evened out."""
     from pygrad.runtime.opencl.backend_ops import _NR, _WG_MIN_FLOP, _cpu_row_blocks
 
     for mt, panels, k, cus, cap in [(171, 16, 1024, 2, 64), (342, 32, 2048, 2, 64), (43, 4, 256, 2, 64),
                                     (1, 1, 1, 2, 64), (167, 3, 300, 2, 64), (171, 16, 1024, 16, 64),
-                                    (1000, 100, 64, 4, 32), (171, 16, 1024, 2, 1), (5, 2, 10 ** 6, 2, 64)]:
+                                    (1000, 100, 64, 4, 32), (171, 16, 1024, 2, 1), (5, 2, 10 ** 6, 2, 64),
+                                    (8067, 1, 75, 2, 8), (342, 32, 2048, 2, 8)]:
         mb = _cpu_row_blocks(cap, mt, panels, k, cus)
         groups = -(-mt // mb)
-        assert 1 <= mb <= min(cap, mt)
+        floor = -(-_WG_MIN_FLOP // (2 * 6 * _NR * k))
+        assert 1 <= mb <= mt and mb <= max(cap, floor)  # the cap holds unless work-groups would get too small
         assert mb == -(-mt // groups)  # evened out: no group more than one row block short of the others' size
         want = max(1, mt * panels // (128 * cus))
-        floor = -(-_WG_MIN_FLOP // (2 * 6 * _NR * k))
         assert mb <= max(want, floor)  # no larger than the work-group count or the minimum of work asks
         assert mb == 1 or groups * panels >= 4 * cus or groups == mt  # >= 4 work-groups per unit if possible
-    # N = 1024 on 2 cores: 171 x 16 blocks as 288 work-groups of <= 10 row blocks (was 48 of <= 64); N = 2048:
-    # 342 x 32 blocks as 288 of 38; a small product: groups of >= ~4 MFLOP; a cap of 1 holds
+    # with a cap of 64: N = 1024 on 2 cores, 171 x 16 blocks, as 288 work-groups of 10 row blocks (was 48 of
+    # <= 64); N = 2048, 342 x 32 blocks, as 288 of 38; a small product: groups of >= ~3 MFLOP
     assert _cpu_row_blocks(64, 171, 16, 1024, 2) == 10
     assert _cpu_row_blocks(64, 342, 32, 2048, 2) == 38
     assert _cpu_row_blocks(64, 43, 4, 256, 2) == 15
-    assert _cpu_row_blocks(1, 171, 16, 1024, 2) == 1
+    assert _cpu_row_blocks(8, 171, 16, 1024, 2) == 8   # the default cap: 22 x 16 work-groups
+    assert _cpu_row_blocks(1, 171, 16, 1024, 2) == 6   # a cap below the minimum of work per work-group
+    assert _cpu_row_blocks(8, 8067, 1, 75, 2) == 70    # a conv as C^T (48400 x 75 x 20): ~4 MFLOP each
     assert _cpu_row_blocks(64, 43, 4, 256, 16) == 2  # 16 units: 88 work-groups rather than 12
+
+
+def test_cpu_tuning_candidates_go_through_the_launch(tmp_path, monkeypatch):
+    """CPU shape: the tuner times each (K block, row-block cap) candidate as the live configuration (so the
+    launch's own row-block rule applies), stores the fastest and leaves no candidate behind."""
+    from pygrad.runtime import get_backend
+    from pygrad.runtime.opencl import backend_ops, gemm_tune
+
+    be = get_backend(torch.device(DEV))
+    if be.rt.kernel_shape != "cpu":
+        pytest.skip("gemm_cpu is the CPU-shaped GEMM")
+    monkeypatch.setenv("PYGRAD_CACHE_DIR", str(tmp_path))
+    gemm_tune._memo.pop(id(be.rt), None)
+    seen = []
+    orig = backend_ops._cpu_row_blocks
+
+    def spy(mb, *args):
+        seen.append((gemm_tune.config(be.rt)["cpu_kc"], mb))
+        return orig(mb, *args)
+
+    monkeypatch.setattr(backend_ops, "_cpu_row_blocks", spy)
+    try:
+        cfg = gemm_tune.tune(0, n=64, repeat=1, verbose=False)
+        assert set(gemm_tune.CPU_CANDIDATES) <= set(seen)
+        assert (cfg["cpu_kc"], cfg["cpu_mb"]) in gemm_tune.CPU_CANDIDATES
+        live = gemm_tune.config(be.rt)  # the stored best, read back from the cache file, not the last candidate
+        assert (live["cpu_kc"], live["cpu_mb"]) == (cfg["cpu_kc"], cfg["cpu_mb"])
+    finally:
+        gemm_tune._memo.pop(id(be.rt), None)

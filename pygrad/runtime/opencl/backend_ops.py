@@ -753,16 +753,17 @@ def _cpu_split_k(self, blocks, K):
 
 
 def _cpu_row_blocks(mb, mt, panels, k, cus):
-    """Row blocks per gemm_cpu work-item: at most ``mb``, few enough for ~128 work-groups per compute unit,
-    but each work-group >= _WG_MIN_FLOP of work (PoCL's cost per work-group) unless that left fewer than 4
-    per compute unit, then evened out over the column of blocks.  PoCL 3's pthread device hands a thread min(ceil(remaining / threads), 32 * threads)
-    consecutive work-groups once <= 256 * threads^2 remain: with 48 work-groups (6 x 64 blocks at N = 1024,
-    64 row blocks each, 2 threads) the first thread took 24 at once, nothing could even out a slow core or
-    the unequal last row group, and the other thread idled at the end; with ~256 the grabs shrink towards
+    """Row blocks per gemm_cpu work-item: at most ``mb`` (the tuned cap) and few enough for ~128
+    work-groups per compute unit, but each work-group >= _WG_MIN_FLOP of work (PoCL's cost per
+    work-group) unless that left fewer than 4 per compute unit; then evened out over the column of
+    blocks.  PoCL 3's pthread device hands a thread min(ceil(remaining / threads), 32 * threads)
+    consecutive work-groups once <= 256 * threads^2 remain: with 48 work-groups (N = 1024 as 64 row
+    blocks each, 2 threads) the first thread took 24 at once, nothing could even out a slow core or the
+    short last row group, and the other thread idled at the end; with hundreds the grabs shrink towards
     the end and both threads finish together."""
-    want = max(1, mt * panels // (128 * cus))
+    want = max(1, min(mb, mt * panels // (128 * cus)))
     floor = -(-_WG_MIN_FLOP // (2 * 6 * _NR * k))
-    mb = max(1, min(mb, max(want, floor), mt * panels // (4 * cus), mt))
+    mb = max(1, min(max(want, floor), mt * panels // (4 * cus), mt))
     return -(-mt // -(-mt // mb))
 
 
