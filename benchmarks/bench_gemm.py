@@ -9,6 +9,13 @@ Without ``--threads`` it also prints busy threads (CPU time / wall time of this 
 NumPy: near 2.0 on 2 idle cores when all threads work throughout.  ``--threads 1`` compares one core with one core (PoCL ``POCL_MAX_PTHREAD_COUNT=1``, OpenBLAS
 ``OPENBLAS_NUM_THREADS=1``, torch ``set_num_threads(1)``) and adds GFLOP per CPU-second of this process
 (``cpu`` columns): on a machine loaded by other processes a steadier per-core figure than wall time.
+With several threads each timed block starts after ``--settle`` seconds of rest (default 0.25) and 50 ms of
+untimed calls: OpenBLAS's worker threads spin for ~0.15 s after each product (torch's OpenMP threads for
+~0.02 s) and take a core from whatever runs next, and after a rest Linux often runs both of PoCL's threads
+on one core for the next few products.  Measured on 2 Xeon cores (KVM), a 1024^3 product in PoCL took
+14-15 ms instead of 7.2 ms for the first ~0.14 s after a NumPy product, and 11-14 ms (1.0-1.3 busy
+threads) for its 2nd-4th call after a rest (not with ``POCL_AFFINITY=1``, which pins PoCL's threads).
+``--settle 0`` shows the plain interleaving.
 """
 import argparse
 import os
@@ -36,8 +43,10 @@ def once(fn):
     return time.perf_counter() - t
 
 
-def bench(m, k, n, dev, rounds, cpu, bt=False, nosplit=False):
-    """``bt``: B is the transpose of a contiguous (n, k) matrix, as ``cols^T`` in a convolution's dW."""
+def bench(m, k, n, dev, rounds, cpu, bt=False, nosplit=False, settle=0.0):
+    """``bt``: B is the transpose of a contiguous (n, k) matrix, as ``cols^T`` in a convolution's dW.
+    ``settle``: seconds of rest, then 50 ms of untimed calls, before each timed block, so that the block
+    starts on cores that no other library's threads spin on, with this library's threads placed."""
     a = np.random.rand(m, k).astype(np.float32)
     if bt:
         b = np.random.rand(n, k).astype(np.float32).T
@@ -70,6 +79,11 @@ def bench(m, k, n, dev, rounds, cpu, bt=False, nosplit=False):
     ctimes = {k: [] for k in fns}
     for _ in range(rounds):
         for key, f in fns.items():
+            if settle:  # let the previous library's worker threads stop spinning, then warm up this one's
+                time.sleep(settle)  # (see the module docstring)
+                w = time.perf_counter()
+                while time.perf_counter() - w < 0.05:
+                    f()
             t, c = time.perf_counter(), time.process_time()
             for _ in range(reps):
                 f()
@@ -99,6 +113,8 @@ def main():
     p.add_argument("--threads", type=int, default=0,
                    help="threads of PoCL, OpenBLAS and torch (default: all); 1 adds GFLOP per CPU-second")
     p.add_argument("--no-shapes", action="store_true", help="only the square sizes")
+    p.add_argument("--settle", type=float, default=None,
+                   help="seconds of rest before each timed block (default: 0.25 with several threads, else 0)")
     p.add_argument("--skinny", action="store_true",
                    help="the skinny products (small M or N, long K), also with split-K off ('1 slice' columns)")
     args = p.parse_args()
@@ -107,10 +123,11 @@ def main():
     if torch is not None and args.threads:
         torch.set_num_threads(args.threads)
     cpu = args.threads == 1
+    settle = args.settle if args.settle is not None else (0.0 if cpu else 0.25)
     be = pygrad.runtime.get_backend(pygrad.device(args.device))
     print(f"device: {be.rt.device.name.strip()} ({be.rt.device.platform.version.strip()}), "
           f"kernel shape {be.rt.kernel_shape}; threads: {args.threads or 'all'}; "
-          f"medians of {args.rounds} interleaved rounds")
+          f"medians of {args.rounds} interleaved rounds, {settle:g} s rest before each block")
     head = ["M x K x N", "dev GF/s", "np GF/s", "dev/np"] \
         + (["dev GF/cpu-s", "np GF/cpu-s", "cpu dev/np"] if cpu else ["dev threads", "np threads"]) \
         + (["1 slice GF/s", "1 slice/np"] if args.skinny else []) + (["torch GF/s"] if torch is not None else [])
@@ -122,7 +139,7 @@ def main():
         shapes += [(20, 75, 220 * 220, False), (10, 180, 218 * 218, False), (64, 256, 128, False)] + skinny
     print("  ".join(c.rjust(12) for c in head), flush=True)
     for m, k, n, bt in shapes:
-        print("  ".join(c.rjust(12) for c in bench(m, k, n, args.device, args.rounds, cpu, bt, args.skinny)), flush=True)
+        print("  ".join(c.rjust(12) for c in bench(m, k, n, args.device, args.rounds, cpu, bt, args.skinny, settle)), flush=True)
 
 
 if __name__ == "__main__":

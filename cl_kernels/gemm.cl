@@ -122,7 +122,9 @@ __kernel void gemm_cpu(__global const float* A, __global const float* B, __globa
                        const long bb1, const long cb0, const long cb1, const long nb1, const long offA,
                        const long offB, const long offC, const long MB, const long kc_arg, const int direct_a,
                        const int direct_b, __global float* W, const long ksplit) {
-    long nt = get_global_id(0), mg = get_global_id(1), z = get_global_id(2);
+    /* dimension 0 runs over the row groups: PoCL hands each thread a run of consecutive work-groups,
+     * which then share one B panel (in L2) */
+    long mg = get_global_id(0), nt = get_global_id(1), z = get_global_id(2);
     long n_tiles = (N + NR - 1) / NR, m_tiles = (M + RM - 1) / RM;
     if (nt >= n_tiles) return;
     long b0 = z / nb1, b1 = z % nb1;
@@ -159,7 +161,7 @@ __kernel void gemm_cpu(__global const float* A, __global const float* B, __globa
              * block code then exists once (a private array for the edge made the kernel's first-launch
              * compile 0.45 s instead of 0.26 s) */
             bool full = jlo == 0 && m0 + RM <= M && n0 + NR <= N && scn == 1;
-            __global float* w = W + ((z * get_global_size(1) + mg) * get_global_size(0) + nt) * (RM * NR);
+            __global float* w = W + ((z * get_global_size(1) + nt) * get_global_size(0) + mg) * (RM * NR);
             __global float* cw = full ? c : w;
             long cs = full ? scm : NR;
             ACC_DECL(0) ACC_DECL(1) ACC_DECL(2) ACC_DECL(3) ACC_DECL(4) ACC_DECL(5)

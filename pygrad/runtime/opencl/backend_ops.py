@@ -753,18 +753,18 @@ def _gemm_cpu(self, a, b, c, M, N, K, strides, batch_strides, bdims):
         cb = (M * N, 0)
     else:
         ksplit, part, c_off, zg = 0, None, c._offset, z
-    if self.gemm_row_blocks is None:  # keep >= 16 work-items per core for the load balance of small products
-        while mb > 1 and nt * -(-mt // mb) * zg < 16 * cus:
-            mb //= 2
+    if self.gemm_row_blocks is None:
+        mb = _cpu_row_blocks(mb, mt, nt * zg, ksplit or K, cus)
     a_arg, b_arg = a._storage.data, b._storage.data
     if not direct_a:
         a_arg = self.rt.alloc(z * mt * K * 6 * 4)
-        prg.pack_a(q, self.grid(z * mt), (LOCAL,), a_arg, a._storage.data,
+        # one work-item per PK (64) k rows of a panel: several work-groups, so every core packs
+        prg.pack_a(q, self.grid(z * mt * -(-K // _PK)), (LOCAL,), a_arg, a._storage.data,
                    *map(i64, (M, K, sam, sak, ab[0], ab[1], bdims[1], a_off, z)))
     if not direct_b:
         pw = _NR if N >= _NR else -(-N // 16) * 16  # PANEL_W in gemm.cl; + NR floats read past the last row
         b_arg = self.rt.alloc((z * nt * K * pw + _NR) * 4)
-        prg.pack_b(q, self.grid(z * nt), (LOCAL,), b_arg, b._storage.data,
+        prg.pack_b(q, self.grid(z * nt * -(-K // _PK)), (LOCAL,), b_arg, b._storage.data,
                    *map(i64, (N, K, sbk, sbn, bb[0], bb[1], bdims[1], b_off, z)))
     mg = -(-mt // mb)
     # edge blocks of C (rows past M, a partial last block of columns, C strided along n) go through a
@@ -774,8 +774,9 @@ def _gemm_cpu(self, a, b, c, M, N, K, strides, batch_strides, bdims):
     w_arg = self.rt.alloc(zg * mg * nt * 6 * _NR * 4) if edges else c_arg
     if part is not None:  # every slice reads the same A and B (one product: batch strides 0)
         ab, bb = (0, 0), (0, 0)
-    # one work-item per work-group: PoCL then runs each block as plain vector code
-    prg.gemm_cpu(q, (nt, mg, zg), (1, 1, 1), a_arg, b_arg, c_arg,
+    # one work-item per work-group: PoCL then runs each block as plain vector code; row groups along
+    # dimension 0, so the consecutive work-groups that one PoCL thread takes share a B panel
+    prg.gemm_cpu(q, (mg, nt, zg), (1, 1, 1), a_arg, b_arg, c_arg,
                  *map(i64, (M, N, K, sam, sak, sbk, scm, scn, ab[0], ab[1], bb[0], bb[1], cb[0], cb[1],
                             1 if part is not None else bdims[1], a_off, b_off, c_off, mb, kc)),
                  np.int32(direct_a), np.int32(direct_b), w_arg, i64(ksplit))
@@ -796,7 +797,24 @@ def _cpu_split_k(self, blocks, K):
     return max(1, min(-(-4 * cus // blocks), K // _SPLIT_K_MIN, 64))
 
 
+def _cpu_row_blocks(mb, mt, panels, k, cus):
+    """Row blocks per gemm_cpu work-item: at most ``mb`` (the tuned cap) and few enough for ~128
+    work-groups per compute unit, but each work-group >= _WG_MIN_FLOP of work (PoCL's cost per
+    work-group) unless that left fewer than 4 per compute unit; then evened out over the column of
+    blocks.  PoCL 3's pthread device hands a thread min(ceil(remaining / threads), 32 * threads)
+    consecutive work-groups once <= 256 * threads^2 remain: with 48 work-groups (N = 1024 as 64 row
+    blocks each, 2 threads) the first thread took 24 at once, nothing could even out a slow core or the
+    short last row group, and the other thread idled at the end; with hundreds the grabs shrink towards
+    the end and both threads finish together."""
+    want = max(1, min(mb, mt * panels // (128 * cus)))
+    floor = -(-_WG_MIN_FLOP // (2 * 6 * _NR * k))
+    mb = max(1, min(max(want, floor), mt * panels // (4 * cus), mt))
+    return -(-mt // -(-mt // mb))
+
+
 _NR = 64  # columns of C per gemm_cpu block (NR in gemm.cl)
+_PK = 64  # k rows per packing work-item (PK in gemm.cl)
+_WG_MIN_FLOP = 4_000_000  # gemm_cpu: work per work-group at least (~30 us on one core)
 # gemm_cpu's one program: everything else about a product is an argument
 _GEMM_CPU_DEFINES = ("T float", "ACC float", "CPU_GEMM 1")
 

@@ -13,11 +13,13 @@ import os
 import pathlib
 import time
 
-# cpu_kc, cpu_mb: gemm_cpu's K block and row blocks per work-item (CPU-shaped devices; both are kernel
-# arguments, so a candidate costs no build); the default measured best of a few per core (CPU time) on a
-# 2-core Xeon (AVX-512, L1d 48 KiB, L2 2 MiB) at N = 1024 and 2048, PoCL 3.0 and 3.1, with 6 x 64 blocks
-DEFAULT = {"large": "big", "big_min": 256, "split_k_min": 2048, "cpu_kc": 1024, "cpu_mb": 64}
-CPU_CANDIDATES = ((0, 64), (512, 32), (512, 64), (1024, 32), (1024, 64))
+# cpu_kc, cpu_mb: gemm_cpu's K block (0: all of K) and the most row blocks per work-item (CPU-shaped
+# devices; both are kernel arguments, so a candidate costs no build; backend_ops._cpu_row_blocks may take
+# more for small K).  The default measured best on a 2-core Xeon (AVX-512, L1d 48 KiB, L2 2 MiB), PoCL 3.1,
+# 6 x 64 blocks, consecutive work-groups sharing a B panel: GFLOP/s per core at N = 2048 / 4096 152 / 136
+# with (1024, 64) against 163 / 160 with (4096, 8); at 2 threads N = 2048 / 4096 300 / 295 against 323 / 317
+DEFAULT = {"large": "big", "big_min": 256, "split_k_min": 2048, "cpu_kc": 4096, "cpu_mb": 8}
+CPU_CANDIDATES = ((4096, 8), (0, 8), (1024, 8), (4096, 4), (4096, 16))
 _memo = {}
 
 
@@ -72,13 +74,14 @@ def tune(index=0, n=1024, repeat=3, verbose=True):
             type(be).gemm_kernel = old
 
     if rt.kernel_shape == "cpu":  # gemm_cpu's K block and row blocks per work-item
-        def timed_cpu(kc, mb):
-            old = type(be).gemm_kc, type(be).gemm_row_blocks
-            type(be).gemm_kc, type(be).gemm_row_blocks = kc, mb
+        def timed_cpu(kc, mb):  # through the launch's own choice of row blocks, with (kc, mb) as the config
+            live = config(rt)
+            old = live["cpu_kc"], live["cpu_mb"]
+            live["cpu_kc"], live["cpu_mb"] = kc, mb
             try:
                 return timed("cpu")
             finally:
-                type(be).gemm_kc, type(be).gemm_row_blocks = old
+                live["cpu_kc"], live["cpu_mb"] = old
 
         times = {f"kc{kc}-mb{mb}": timed_cpu(kc, mb) for kc, mb in CPU_CANDIDATES}
         best = min(times, key=times.get)
