@@ -26,17 +26,15 @@ from . import kernels
 LOCAL = _index_program = reduce = None  # from backend / backend_ops at install() (they import this module)
 
 # cap on the (C*kh*kw, ld) column matrix of one batch chunk; None: the kernel shape's default (tests set it
-# to exercise chunking).  CPU devices: narrower column matrices when they have many rows (the GEMMs read
-# the columns in place, one page per row and column block).  Measured on PoCL (2 Xeon cores, heavily loaded
-# by other jobs, conv N=32 C=32 16x16 K=64 fwd+bwd, 288 rows, sum of kernel times, ms): first run 1 MB
-# 17.1, 2 MB 14.8, 4 MB 23.6, 8 MB 28.6, 32 MB 49.5; repeated later 2 MB 21.2 / 20.9, 8 MB 22.5 / 22.1,
-# 32 MB 22.6 / 31.9 (the process's CPU time was flat across sizes).  4 MB keeps LeNet's second conv (3.9 MB)
-# one chunk: its step measured 16.8 -> 16.2 and 19.2 -> 17.6 ms wall against 2 MB (interleaved, loaded).
-# With few rows (<= 64: LeNet's first conv, 25 rows, 5.2 MB) 8 MB.  All to be re-measured on an idle
-# machine.  GPUs want the GEMM as large as possible.
+# to exercise chunking).  CPU devices: measured on the idle 2-core Xeon (PoCL 3.1, conv2d fwd+bwd, ms, medians
+# of 9 interleaved rounds, caps 4 / 8 / 16 / 32 / 64 MB): N=32 C=32 16x16 K=64 10.0 / 9.6 / 9.4 / 8.2 / 7.7;
+# N=8 C=64 28x28 K=64 14.1 / 12.2 / 11.4 / 10.7 / 10.2; LeNet's convs 5.5 / 5.1 / 4.1 / 4.0 / 3.8 and
+# 3.2 / 2.8 / 2.6 / 2.4 / 2.4; N=16 C=64 56x56 K=64 ~95-100 whatever the cap.  Larger GEMMs win: fewer
+# launches and a longer N per packed panel of the weights (an earlier 4 MB default was measured under heavy
+# load, where smaller chunks looked better).  32 MB, the size up to which the forward's columns are kept.
+# GPUs want the GEMM as large as possible.
 CHUNK_BYTES = None
-_CHUNK_DEFAULT = {"cpu": 4 << 20, "gpu": 64 << 20}
-_CHUNK_FEW_ROWS = 8 << 20  # CPU shape, <= 64 rows
+_CHUNK_DEFAULT = {"cpu": 32 << 20, "gpu": 64 << 20}
 # the forward keeps its columns for the backward (no second im2col) while all chunks' together are under this
 KEEP_BYTES = 32 << 20
 
@@ -47,10 +45,9 @@ def _program(self, dtype):
     return _index_program(self, "ulong", fold="double")
 
 
-def _chunks(self, n, per_sample, rows):
+def _chunks(self, n, per_sample):
+    """(start, end) of the batch chunks whose column matrices (per_sample bytes a sample) fit the cap."""
     cap = CHUNK_BYTES if CHUNK_BYTES is not None else _CHUNK_DEFAULT[self.rt.kernel_shape]
-    if CHUNK_BYTES is None and self.rt.kernel_shape == "cpu" and rows <= 64:
-        cap = _CHUNK_FEW_ROWS
     step = max(1, cap // max(per_sample, 1))
     return [(i, min(i + step, n)) for i in range(0, n, step)]
 
@@ -122,7 +119,7 @@ def conv2d(self, x, w, b, kernel, stride, padding, dilation, workspace=None):
     w2 = w.contiguous().reshape(cout, K)
     prg = _program(self, x.dtype)
     bias = b.contiguous() if b is not None else None
-    chunks = _chunks(self, n, K * L * x.dtype.itemsize, K)
+    chunks = _chunks(self, n, K * L * x.dtype.itemsize)
     keep = workspace is not None and (K + 1) * n * L * x.dtype.itemsize <= KEEP_BYTES
     if keep:
         workspace["cols"] = []
@@ -213,7 +210,7 @@ def conv2d_backward(self, g, x, w, kernel, stride, padding, dilation, needs, wor
     prg = _program(self, dt)
     w2 = w.contiguous().reshape(cout, K)
     q = self.rt.queue
-    chunks = _chunks(self, n, K * L * dt.itemsize, K)
+    chunks = _chunks(self, n, K * L * dt.itemsize)
     kept_all = (workspace or {}).get("cols")  # the forward's columns per chunk, with the row of ones
     if kept_all is not None and len(kept_all) != len(chunks):
         kept_all = None
