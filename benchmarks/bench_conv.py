@@ -109,12 +109,19 @@ def conv_fns(shape, devices, old, composed=False):
     return fns
 
 
-def interleaved(fns, rounds):
+def interleaved(fns, rounds, warm=0.05):
+    """Median time per function over ``rounds`` interleaved rounds.  ``warm``: seconds of untimed calls of the
+    same function just before each timed one: PoCL's threads otherwise start a block asleep or sharing one
+    core after the single-threaded NumPy / PyTorch columns (the one-op conv measured 14-18 ms cold against
+    ~10 ms warm at N=8 C=64 28x28; see bench_gemm.py's --settle)."""
     for f in fns.values():
         f()  # warm up: kernel builds, pools
     times = {k: [] for k in fns}
     for _ in range(rounds):
         for k, f in fns.items():
+            w = time.perf_counter()
+            while time.perf_counter() - w < warm:
+                f()
             t = time.perf_counter()
             f()
             times[k].append(time.perf_counter() - t)
@@ -144,17 +151,20 @@ def main():
     p.add_argument("--old", action="store_true", help="also time OpenCL with the GEMM as before K blocking")
     p.add_argument("--composed", action="store_true", help="also time OpenCL's conv2d as the composed ops (before)")
     p.add_argument("--no-lenet", action="store_true")
+    p.add_argument("--warm", type=float, default=0.05,
+                   help="seconds of untimed calls before each timed one (0: the plain interleaving)")
     args = p.parse_args()
     devices = ["cpu"] + (["opencl"] if pygrad.opencl.is_available() else [])
     if "opencl" in devices:
         be = pygrad.runtime.get_backend(pygrad.device("opencl"))
         print(f"OpenCL device: {be.rt.device.name.strip()}, kernel shape {be.rt.kernel_shape}")
-    print(f"conv2d fwd+bwd, 3x3 filters, padding 1; medians of {args.rounds} interleaved rounds; "
+    print(f"conv2d fwd+bwd, 3x3 filters, padding 1; medians of {args.rounds} interleaved rounds, each call after "
+          f"{args.warm:g} s of untimed ones; "
           "ratio = NumPy im2col time / time (higher is better)")
     for shape in ((32, 32, 16, 64), (8, 64, 28, 64)):
         n, c, h, k = shape
         flops = 3 * 2 * n * k * c * 9 * h * h  # forward + two backward products
-        t = interleaved(conv_fns(shape, devices, args.old, args.composed), args.rounds)
+        t = interleaved(conv_fns(shape, devices, args.old, args.composed), args.rounds, args.warm)
         print(f"N={n} C={c} {h}x{h} K={k}:")
         for name, v in t.items():
             print(f"  {name:16s} {v * 1e3:8.1f} ms  {flops / v / 1e9:6.1f} GFLOP/s  NumPy/this = "
