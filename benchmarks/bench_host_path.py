@@ -1,7 +1,7 @@
 """The host path: per-op overhead of a small ``a + b`` and whole training steps, side by side with PyTorch
 CPU (1 thread) and NumPy, plus OpenCL launches and host syncs per LeNet step.
 
-Run: ``python benchmarks/bench_host_path.py [--rounds 5] [--quick] [--threads 1] [--cpu] [--only TEXT] [--clock wall|cpu]``.  ``--threads`` (default 1)
+Run: ``python benchmarks/bench_host_path.py [--rounds 5] [--quick] [--threads 1] [--cpu] [--only TEXT] [--clock wall|cpu] [--warm 0.05]``.  ``--threads`` (default 1)
 sets PyTorch's threads and, before NumPy loads, OpenBLAS/OpenMP's (0: leave both at the machine's
 default).  Each figure is the median of
 interleaved rounds (pygrad CPU, pygrad OpenCL, PyTorch one after another in every round), so machine
@@ -160,6 +160,10 @@ def main():
     ap.add_argument("--threads", type=int, default=1, help="threads for PyTorch and BLAS (0: their defaults)")
     ap.add_argument("--cpu", action="store_true", help="pygrad's CPU backend only (no OpenCL column)")
     ap.add_argument("--only", default="", help="run only the rows whose name contains this text")
+    ap.add_argument("--warm", type=float, default=0.05,
+                    help="seconds of untimed steps before each timed block of steps (0: the plain interleaving): "
+                         "after PyTorch's block at all threads its OpenMP workers still spin, and PoCL's "
+                         "threads start asleep")
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                     help="wall: elapsed time; cpu: the process's CPU time (all its threads), for a loaded machine")
     args = ap.parse_args()
@@ -196,6 +200,10 @@ def main():
         for c in cases:
             for k, (fn, n) in cases[c].items():
                 dev = k[1] if isinstance(k, tuple) else None
+                if "step" in c and args.warm:
+                    w = time.perf_counter()
+                    while time.perf_counter() - w < args.warm:
+                        timed_step(fn, dev, 1)
                 times[(c, k)].append(timed_step(fn, dev, n) if "step" in c else per_call(fn, n))
     med = {key: statistics.median(v) for key, v in times.items()}
     print(f"{'workload':48s} " + " ".join(f"{h:>12s}" for h in ["pygrad cpu", "pygrad ocl", "torch", "numpy",
