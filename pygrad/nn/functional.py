@@ -11,6 +11,7 @@ from ..ops.conv import conv1d, conv2d, conv_transpose2d, fold, unfold
 from ..ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cosine_embedding_loss,
                         cross_entropy, huber_loss, kl_div, l1_loss, mse_loss, nll_loss, smooth_l1_loss,
                         soft_margin_loss)
+from ..ops.movement import pixel_shuffle, pixel_unshuffle
 from ..ops.normalization import batch_norm, group_norm, instance_norm, interpolate, layer_norm
 from ..ops.pool import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool1d, avg_pool2d,
                         max_pool1d, max_pool2d, pad)

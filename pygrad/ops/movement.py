@@ -481,3 +481,67 @@ def roll(x, shifts, dims=None):
             x = cat([narrow(x, d, n - s, s), narrow(x, d, 0, n - s)], d)
             copied = True
     return x if copied else clone(x)
+
+
+# ---- pixel shuffle: depth to space and back (sub-pixel convolution, pytorch/examples' super_resolution) ----
+def _check_pixel(name, x, factor, what):
+    if factor <= 0:
+        raise RuntimeError(f"{name} expects a positive {what}, but got {factor}")
+    if x.dim() < 3:
+        raise RuntimeError(f"{name} expects input to have at least 3 dimensions, but got input with {x.dim()} "
+                           f"dimension(s)")
+
+
+class PixelShuffle(Function):
+    """``(*, C r^2, H, W) -> (*, C, H r, W r)``: channel ``c r^2 + i r + j`` becomes pixel ``(i, j)`` of each r x r
+    block, a reshape, a permute and a copy; the backward is the inverse, ``pixel_unshuffle``."""
+
+    @staticmethod
+    def forward(ctx, x, r):
+        ctx.r = r
+        *lead, c, h, w = x._shape
+        y = x.reshape(*lead, c // (r * r), r, r, h, w)
+        n = len(lead)
+        y = y.permute(*range(n), n, n + 3, n + 1, n + 4, n + 2)  # (*, C, H, r, W, r)
+        return y.contiguous().reshape(*lead, c // (r * r), h * r, w * r)
+
+    @staticmethod
+    def backward(ctx, g):
+        return pixel_unshuffle(g, ctx.r), None
+
+
+class PixelUnshuffle(Function):
+    """``(*, C, H r, W r) -> (*, C r^2, H, W)``, the inverse of ``pixel_shuffle`` (its backward)."""
+
+    @staticmethod
+    def forward(ctx, x, r):
+        ctx.r = r
+        *lead, c, hr, wr = x._shape
+        h, w = hr // r, wr // r
+        y = x.reshape(*lead, c, h, r, w, r)
+        n = len(lead)
+        y = y.permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)  # (*, C, r, r, H, W)
+        return y.contiguous().reshape(*lead, c * r * r, h, w)
+
+    @staticmethod
+    def backward(ctx, g):
+        return pixel_shuffle(g, ctx.r), None
+
+
+def pixel_shuffle(input, upscale_factor):
+    _check_pixel("pixel_shuffle", input, upscale_factor, "upscale_factor")
+    r, c = upscale_factor, input._shape[-3]
+    if c % (r * r):
+        raise RuntimeError(f"pixel_shuffle expects its input's 'channel' dimension to be divisible by the square of "
+                           f"upscale_factor, but input.size(-3)={c} is not divisible by {r * r}")
+    return PixelShuffle.apply(input, r)
+
+
+def pixel_unshuffle(input, downscale_factor):
+    _check_pixel("pixel_unshuffle", input, downscale_factor, "downscale_factor")
+    r = downscale_factor
+    for what, d in (("height", -2), ("width", -1)):
+        if input._shape[d] % r:
+            raise RuntimeError(f"pixel_unshuffle expects {what} to be divisible by downscale_factor, but "
+                               f"input.size({d})={input._shape[d]} is not divisible by {r}")
+    return PixelUnshuffle.apply(input, r)

@@ -1,5 +1,5 @@
-"""``Upsample`` and friends (``F.interpolate``), ``Fold``/``Unfold`` (``F.fold``/``F.unfold``) and
-``CosineSimilarity``: layers that only hold the arguments of a functional."""
+"""``Upsample`` and friends (``F.interpolate``), ``Fold``/``Unfold`` (``F.fold``/``F.unfold``),
+``PixelShuffle``/``PixelUnshuffle`` and ``CosineSimilarity``: layers that only hold the arguments of a functional."""
 from .. import functional as F
 from ..module import Module
 
@@ -69,3 +69,32 @@ class CosineSimilarity(Module):
 
     def forward(self, x1, x2):
         return F.cosine_similarity(x1, x2, self.dim, self.eps)
+
+
+class PixelShuffle(Module):
+    """Depth to space: (*, C r^2, H, W) -> (*, C, H r, W r) (``F.pixel_shuffle``), the sub-pixel convolution's
+    upsampling step."""
+
+    def __init__(self, upscale_factor):
+        super().__init__()
+        self.upscale_factor = upscale_factor
+
+    def forward(self, input):
+        return F.pixel_shuffle(input, self.upscale_factor)
+
+    def extra_repr(self):
+        return f"upscale_factor={self.upscale_factor}"
+
+
+class PixelUnshuffle(Module):
+    """Space to depth: (*, C, H r, W r) -> (*, C r^2, H, W) (``F.pixel_unshuffle``)."""
+
+    def __init__(self, downscale_factor):
+        super().__init__()
+        self.downscale_factor = downscale_factor
+
+    def forward(self, input):
+        return F.pixel_unshuffle(input, self.downscale_factor)
+
+    def extra_repr(self):
+        return f"downscale_factor={self.downscale_factor}"
