@@ -189,15 +189,87 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     return nll * (1 - label_smoothing) + smooth * (label_smoothing / c)
 
 
+def _scale_back(g, loss_shape, reduction):
+    """The output gradient as a per-element factor: broadcast back over the loss's elements ('mean': / their
+    number)."""
+    if reduction == "none":
+        return g
+    n = 1
+    for s in loss_shape:
+        n *= s
+    return (g / n if reduction == "mean" else g).expand(loss_shape)
+
+
+class BinaryCrossEntropy(Function):
+    """``-w (t log x + (1 - t) log(1 - x))``, each log clamped at -100 (as PyTorch), then reduced; one node,
+    PyTorch's ``BinaryCrossEntropyBackward0``: ``dx = w (x - t) / max(x (1 - x), 1e-12)``,
+    ``dt = w (log(1 - x) - log x)`` (clamped logs), times the output gradient."""
+
+    @staticmethod
+    def forward(ctx, x, t, w, reduction):
+        ctx.reduction = reduction
+        ctx.save_for_backward(x, t, w)
+        loss = -(t * x.log().clamp(min=-100) + (1 - t) * (1 - x).log().clamp(min=-100))
+        loss = loss if w is None else loss * w
+        ctx.shape = loss._shape  # (a weight may broadcast it past x's shape)
+        return _reduce(loss, reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, t, w = ctx.saved_tensors
+        gs = _scale_back(g, ctx.shape, ctx.reduction)
+        if w is not None:
+            gs = gs * w
+        dx = dt = None
+        if ctx.needs_input_grad[0]:
+            dx = gs * (x - t) / ((1 - x) * x).clamp(min=1e-12)
+        if ctx.needs_input_grad[1]:
+            dt = gs * ((1 - x).log().clamp(min=-100) - x.log().clamp(min=-100))
+        return dx, dt, None, None
+
+
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """-(t log x + (1 - t) log(1 - x)), with each log clamped at -100 as PyTorch does."""
     if input._shape != target._shape:
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input size "
                          f"({input.shape}) is deprecated. Please ensure they have the same size.")
-    loss = -(target * input.log().clamp(min=-100) + (1 - target) * (1 - input).log().clamp(min=-100))
-    if weight is not None:
-        loss = loss * weight
-    return _reduce(loss, reduction)
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    return BinaryCrossEntropy.apply(input, target, weight, reduction)
+
+
+class BinaryCrossEntropyWithLogits(Function):
+    """Sigmoid + BCE in one numerically stable formula, ``w ((1 - t) x + c L)`` with ``L = log(1 + e^-|x|) +
+    max(-x, 0)`` (= -log sigmoid(x)) and ``c = 1 + (pos_weight - 1) t``, then reduced; one node, PyTorch's
+    ``BinaryCrossEntropyWithLogitsBackward0``: ``dx = w ((1 - t) + c (sigmoid(x) - 1))`` (``sigmoid(x) - t``
+    without pos_weight), ``dt = w ((pos_weight - 1) L - x)``, times the output gradient."""
+
+    @staticmethod
+    def forward(ctx, x, t, w, pos_weight, reduction):
+        ctx.reduction = reduction
+        ctx.save_for_backward(x, t, w, pos_weight)
+        log_term = (-x.abs()).exp().log1p() + (-x).clamp(min=0)
+        loss = (1 - t) * x + (log_term if pos_weight is None else ((pos_weight - 1) * t + 1) * log_term)
+        loss = loss if w is None else loss * w
+        ctx.shape = loss._shape
+        return _reduce(loss, reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, t, w, pw = ctx.saved_tensors
+        gs = _scale_back(g, ctx.shape, ctx.reduction)
+        if w is not None:
+            gs = gs * w
+        dx = dt = None
+        if ctx.needs_input_grad[0]:
+            s = x.sigmoid()
+            dx = gs * (s - t if pw is None else (1 - t) + ((pw - 1) * t + 1) * (s - 1))
+        if ctx.needs_input_grad[1]:
+            if pw is None:
+                dt = gs * -x
+            else:
+                dt = gs * ((pw - 1) * ((-x.abs()).exp().log1p() + (-x).clamp(min=0)) - x)
+        return dx, dt, None, None, None
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
@@ -205,15 +277,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     """Sigmoid + BCE in one numerically stable formula: (1-t)x + (1+(pw-1)t)(log(1+e^-|x|) + max(-x, 0))."""
     if input._shape != target._shape:
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
-    log_term = (-input.abs()).exp().log1p() + (-input).clamp(min=0)
-    if pos_weight is not None:
-        coef = (pos_weight - 1) * target + 1
-        loss = (1 - target) * input + coef * log_term
-    else:
-        loss = (1 - target) * input + log_term
-    if weight is not None:
-        loss = loss * weight
-    return _reduce(loss, reduction)
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    return BinaryCrossEntropyWithLogits.apply(input, target, weight, pos_weight, reduction)
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
