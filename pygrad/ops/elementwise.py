@@ -713,5 +713,53 @@ def equal(a, b):
     return a._shape == b._shape and bool((a == b).all())
 
 
+class MaskedFill(Function):
+    """``x`` with ``value`` (a number) where ``mask`` is True, in ``x``'s dtype: one ``where`` kernel, PyTorch's
+    node ``MaskedFillBackward0``; the gradient is ``g`` where the mask is False, else 0 (GPT's causal mask)."""
+
+    @staticmethod
+    def forward(ctx, x, mask, value):
+        ctx.save_for_backward(mask)
+        shape = _core.broadcast_shapes(x._shape, mask._shape)
+        return backend_of(x).elementwise(_np_where, (mask, value, x), shape, x.dtype, (D.bool_, x.dtype, x.dtype))
+
+    @staticmethod
+    def backward(ctx, g):
+        (mask,) = ctx.saved_tensors
+        return where(mask, g.new_zeros(()), g), None, None
+
+
+class MaskedFillTensor(MaskedFill):
+    """``masked_fill`` with a 0-d tensor ``value`` (``MaskedFillBackward1``): the value's gradient is the sum of
+    ``g`` over the masked places."""
+
+    node_name = "MaskedFillBackward1"
+
+    @staticmethod
+    def backward(ctx, g):
+        (mask,) = ctx.saved_tensors
+        zero = g.new_zeros(())
+        return where(mask, zero, g), None, where(mask, g, zero).sum() if ctx.needs_input_grad[2] else None
+
+
 def masked_fill(x, mask, value):
-    return where(mask, value if _is_tensor(value) else x.new_full((), value), x)
+    if not _is_tensor(mask) or mask.dtype is not D.bool_:
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
+                           f"{_dtype_word(mask)}")
+    if _is_tensor(value):
+        if value.dim() != 0:
+            raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                               f"{value.dim()} dimension(s).")
+        x, mask, value = cpu_scalars_to_device(x, mask, value)
+        check_same_device(x, mask, value)
+        return MaskedFillTensor.apply(x, mask, value)
+    check_same_device(x, mask)
+    return MaskedFill.apply(x, mask, x.new_full((), value))
+
+
+def _dtype_word(t):
+    """A dtype as PyTorch's messages spell it (float, unsigned char, long, ...)."""
+    names = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
+             "uint8": "unsigned char", "int8": "signed char", "int16": "short", "int32": "int", "int64": "long"}
+    dt = getattr(t, "dtype", None)
+    return names.get(getattr(dt, "name", ""), getattr(dt, "name", type(t).__name__))

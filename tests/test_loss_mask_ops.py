@@ -1,7 +1,7 @@
-"""binary_cross_entropy and binary_cross_entropy_with_logits as one op each, PyTorch's
-``BinaryCrossEntropyBackward0`` / ``BinaryCrossEntropyWithLogitsBackward0``: values and gradients (input and
-target) against NumPy formulas on both backends, weight and pos_weight broadcast, every reduction;
-gradcheck and gradgradcheck through both arguments."""
+"""binary_cross_entropy, binary_cross_entropy_with_logits and masked_fill as one op each, with PyTorch's nodes
+(``BinaryCrossEntropyBackward0``, ``BinaryCrossEntropyWithLogitsBackward0``, ``MaskedFillBackward0/1``): values
+and gradients (input and target) against NumPy formulas on both backends, weight and pos_weight broadcast,
+every reduction; gradcheck and gradgradcheck through both arguments."""
 import numpy as np
 import pytest
 
@@ -76,3 +76,24 @@ def test_bce_gradcheck_both_arguments():
                         (lambda p, t: F.binary_cross_entropy(p, t, w, reduction=red), (p, t))):
             assert gradcheck(f, args, eps=1e-6, atol=1e-6, rtol=1e-4)
             assert gradgradcheck(f, args, eps=1e-6, atol=1e-5, rtol=1e-3)
+
+
+def test_masked_fill_node_names_and_gradients(device):
+    """masked_fill as PyTorch's one op: MaskedFillBackward0 with a number, MaskedFillBackward1 with a 0-d tensor
+    (which gets the masked sum of the gradient), x's dtype kept, the mask broadcast, PyTorch's errors."""
+    m = torch.tensor([True, False, True], device=device)
+    y = torch.ones(3, device=device, requires_grad=True)
+    z = y.masked_fill(m, float("-inf"))
+    assert z.grad_fn.name() == "MaskedFillBackward0" and z.tolist() == [float("-inf"), 1.0, float("-inf")]
+    v = torch.tensor(2.0, device=device, requires_grad=True)
+    z = y.masked_fill(m, v)
+    assert z.grad_fn.name() == "MaskedFillBackward1"
+    (z * torch.tensor([1.0, 2.0, 3.0], device=device)).sum().backward()
+    assert v.grad.item() == 4.0 and y.grad.tolist() == [0.0, 2.0, 0.0]
+    xi = torch.zeros(3, dtype=torch.int64, device=device)
+    assert xi.masked_fill(m, 2.7).tolist() == [2, 0, 2] and xi.masked_fill(m, torch.tensor(2.7)).dtype == torch.int64
+    assert torch.zeros(3, device=device).masked_fill(torch.tensor([[True], [False]], device=device), 1.0).shape == (2, 3)
+    with pytest.raises(RuntimeError, match="masked_fill_ only supports boolean masks, but got mask with dtype float"):
+        y.masked_fill(torch.ones(3, device=device), 1.0)
+    with pytest.raises(RuntimeError, match="only supports a 0-dimensional value tensor, but got tensor with 1 dim"):
+        y.masked_fill(m, torch.ones(2, device=device))
