@@ -5,7 +5,7 @@ from .tensor import Tensor
 _NAMES = """
 add sub subtract mul multiply div divide true_divide floor_divide remainder fmod pow maximum minimum atan2
 eq ne lt le gt ge greater less greater_equal less_equal not_equal bitwise_and bitwise_or bitwise_xor
-bitwise_not logical_and logical_or logical_xor logical_not clamp clip masked_fill
+bitwise_not logical_and logical_or logical_xor logical_not clamp clip clamp_min clamp_max masked_fill
 neg negative abs absolute exp exp2 expm1 log log2 log10 log1p sqrt rsqrt sin cos tan tanh sigmoid relu
 floor ceil round trunc sign reciprocal square erf isnan isinf isfinite
 sum mean prod std var min max amin amax argmin argmax all any logsumexp cumsum cumprod norm softmax

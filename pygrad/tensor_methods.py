@@ -121,7 +121,8 @@ METHODS = {
     "bitwise_and": _binary("bitwise_and"), "bitwise_or": _binary("bitwise_or"),
     "bitwise_xor": _binary("bitwise_xor"), "logical_and": _binary("logical_and"),
     "logical_or": _binary("logical_or"), "logical_xor": _binary("logical_xor"),
-    "clamp": clamp, "clip": clamp, "where": where, "matmul": matmul,
+    "clamp": clamp, "clip": clamp, "clamp_min": E.clamp_min, "clamp_max": E.clamp_max, "where": where,
+    "matmul": matmul,
     "mm": L.mm, "bmm": L.bmm, "dot": L.dot, "mv": L.mv, "outer": L.outer, "inner": L.dot,
     "addmm": L.addmm,
     "lerp": E.lerp, "allclose": E.allclose, "isclose": E.isclose, "equal": E.equal,
@@ -162,6 +163,7 @@ METHODS = {
     # in place
     "add_": P.add_, "sub_": P.sub_, "mul_": P.mul_, "div_": P.div_, "floor_divide_": P.floor_divide_, "pow_": P.pow_, "neg_": P.neg_,
     "copy_": P.copy_, "zero_": P.zero_, "fill_": P.fill_, "clamp_": P.clamp_, "clip_": P.clamp_,
+    "clamp_min_": P.clamp_min_, "clamp_max_": P.clamp_max_,
     "t_": P.t_, "abs_": P.abs_, "exp_": P.exp_, "sqrt_": P.sqrt_, "relu_": P.relu_,
     "sigmoid_": P.sigmoid_, "tanh_": P.tanh_, "floor_": P.floor_, "round_": P.round_,
     "uniform_": P.uniform_, "normal_": P.normal_, "random_": P.random_, "bernoulli_": P.bernoulli_,

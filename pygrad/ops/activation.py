@@ -1,6 +1,9 @@
-"""Activations and other pointwise layers of ``nn.functional``, written as compositions of tensor ops.
+"""Activations and other pointwise layers of ``nn.functional``.
 
-They need no backward of their own: each is a short formula over ops that already have one.
+Most are short compositions of tensor ops, which need no backward of their own.  The ones PyTorch records
+as a node of their own (``LeakyReluBackward0``, ``EluBackward0``, ``SoftplusBackward0``, ...) are a
+``Function`` here too, so a printed ``grad_fn`` reads as in PyTorch: the forward is the same formula run
+without a graph, the backward its derivative written with tensor ops (so it can be differentiated again).
 """
 import math
 
@@ -8,6 +11,7 @@ import numpy as np
 
 from .. import _core
 from .. import dtypes as D
+from ..autograd.function import Function
 
 
 def _numel(shape):
@@ -39,20 +43,52 @@ def relu6(input, inplace=False):
     return hardtanh(input, 0.0, 6.0, inplace)
 
 
+class LeakyRelu(Function):
+    """``x`` where ``x > 0``, else ``negative_slope * x``; gradient ``g`` or ``negative_slope * g``."""
+
+    @staticmethod
+    def forward(ctx, x, slope):
+        ctx.slope = slope
+        ctx.save_for_backward(x)
+        return x.where(x > 0, x * slope)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g.where(x > 0, g * ctx.slope), None
+
+
+class Elu(Function):
+    """``scale * x`` where ``x > 0``, else ``scale * alpha * (exp(x) - 1)`` (elu: scale 1; selu: PyTorch's
+    constants, the same node); gradient ``scale * g`` or ``scale * alpha * exp(x) * g``."""
+
+    @staticmethod
+    def forward(ctx, x, alpha, scale):
+        ctx.alpha, ctx.scale = alpha, scale
+        ctx.save_for_backward(x)
+        return x.where(x > 0, (x.clamp(max=0).exp() - 1) * alpha) * scale
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        gs = g * ctx.scale
+        return gs.where(x > 0, gs * ctx.alpha * x.clamp(max=0).exp()), None, None
+
+
 @_tensor_input
 def leaky_relu(input, negative_slope=0.01, inplace=False):
-    out = input.where(input > 0, input * negative_slope)
+    out = LeakyRelu.apply(input, negative_slope)
     return input.copy_(out) if inplace else out
 
 
 def elu(input, alpha=1.0, inplace=False):
-    out = input.where(input > 0, (input.clamp(max=0).exp() - 1) * alpha)
+    out = Elu.apply(input, alpha, 1.0)
     return input.copy_(out) if inplace else out
 
 
 def selu(input, inplace=False):
-    alpha, scale = 1.6732632423543772, 1.0507009873554805
-    return elu(input, alpha) * scale
+    out = Elu.apply(input, 1.6732632423543772, 1.0507009873554805)
+    return input.copy_(out) if inplace else out
 
 
 def gelu(input, approximate="none"):
@@ -82,8 +118,24 @@ def silu(input, inplace=False):
     return input.copy_(out) if inplace else out
 
 
+class Mish(Function):
+    """``x * tanh(softplus(x))``; gradient ``g (t + x sigmoid(x) (1 - t^2))`` with ``t = tanh(softplus(x))``."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * softplus(x).tanh()
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        t = softplus(x).tanh()
+        return g * (t + x * x.sigmoid() * (1 - t * t))
+
+
 def mish(input, inplace=False):
-    return input * softplus(input).tanh()
+    out = Mish.apply(input)
+    return input.copy_(out) if inplace else out
 
 
 def sigmoid(input):
@@ -94,19 +146,64 @@ def tanh(input):
     return input.tanh()
 
 
+class Hardtanh(Function):
+    """``x`` clamped to ``[min_val, max_val]``; gradient ``g`` strictly inside, 0 at and past the bounds."""
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.lo, ctx.hi = lo, hi
+        ctx.save_for_backward(x)
+        return x.clamp(lo, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g.where((x > ctx.lo) & (x < ctx.hi), g.new_zeros(())), None, None
+
+
+class Hardsigmoid(Function):
+    """``relu6(x + 3) / 6``: 0 below -3, 1 above 3, linear between; gradient ``g / 6`` strictly between."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return (x + 3).clamp(0.0, 6.0) / 6
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return (g / 6).where((x > -3) & (x < 3), g.new_zeros(()))
+
+
+class Hardswish(Function):
+    """``x * relu6(x + 3) / 6``; gradient 0 below -3, ``g`` above 3, ``g (2x + 3) / 6`` between."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * (x + 3).clamp(0.0, 6.0) / 6
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        mid = g * (x * 2 + 3) / 6
+        return g.new_zeros(()).where(x < -3, g.where(x > 3, mid))
+
+
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
-    return input.clamp_(min_val, max_val) if inplace else input.clamp(min_val, max_val)
+    out = Hardtanh.apply(input, min_val, max_val)
+    return input.copy_(out) if inplace else out
 
 
 def hardsigmoid(input, inplace=False):
     """relu6(x + 3) / 6: 0 below -3, 1 above 3, linear between."""
-    out = (input + 3).clamp(0.0, 6.0) / 6
+    out = Hardsigmoid.apply(input)
     return input.copy_(out) if inplace else out
 
 
 def hardswish(input, inplace=False):
     """x * hardsigmoid(x)."""
-    out = input * hardsigmoid(input)
+    out = Hardswish.apply(input)
     return input.copy_(out) if inplace else out
 
 
@@ -116,15 +213,45 @@ def prelu(input, weight):
     return input.where(input > 0, input * w)
 
 
+class Softplus(Function):
+    """``log(1 + exp(βx)) / β``, ``x`` itself where ``βx > threshold``; gradient ``g sigmoid(βx)`` (``g`` past
+    the threshold)."""
+
+    @staticmethod
+    def forward(ctx, x, beta, threshold):
+        ctx.beta, ctx.threshold = beta, threshold
+        ctx.save_for_backward(x)
+        scaled = x * beta
+        return x.where(scaled > threshold, (scaled.clamp(max=threshold).exp()).log1p() / beta)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        scaled = x * ctx.beta
+        return g.where(scaled > ctx.threshold, g * scaled.sigmoid()), None, None
+
+
+class LogSigmoid(Function):
+    """``log(sigmoid(x)) = -softplus(-x)``, stable for large ``|x|``; gradient ``g sigmoid(-x)``."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return -((-x.abs()).exp().log1p() + (-x).clamp(min=0))
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * (-x).sigmoid()
+
+
 def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(βx)) / β, linear above ``threshold`` for numerical stability."""
-    scaled = input * beta
-    soft = (scaled.clamp(max=threshold).exp()).log1p() / beta
-    return input.where(scaled > threshold, soft)
+    return Softplus.apply(input, beta, threshold)
 
 
 def logsigmoid(input):
-    return -softplus(-input)
+    return LogSigmoid.apply(input)
 
 
 def softsign(input):

@@ -687,8 +687,32 @@ class Clamp(Function):
         return gx, glo, ghi
 
 
+class ClampScalar(Clamp):
+    """``clamp`` with number bounds: PyTorch records this as ``ClampBackward1`` (tensor bounds: ``ClampBackward0``)."""
+
+    node_name = "ClampBackward1"
+
+
+class ClampMin(Clamp):
+    node_name = "ClampMinBackward0"
+
+
+class ClampMax(Clamp):
+    node_name = "ClampMaxBackward0"
+
+
 def clamp(x, min=None, max=None):
-    return Clamp.apply(x, min, max)
+    return (Clamp if _is_tensor(min) or _is_tensor(max) else ClampScalar).apply(x, min, max)
+
+
+def clamp_min(x, min):
+    """``max(x, min)`` (``ClampMinBackward0``; a tensor ``min``: the tensor ``clamp``)."""
+    return (Clamp if _is_tensor(min) else ClampMin).apply(x, min, None)
+
+
+def clamp_max(x, max):
+    """``min(x, max)`` (``ClampMaxBackward0``; a tensor ``max``: the tensor ``clamp``)."""
+    return (Clamp if _is_tensor(max) else ClampMax).apply(x, None, max)
 
 
 def lerp(x, end, weight):

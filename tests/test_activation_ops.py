@@ -1,0 +1,81 @@
+"""The activations PyTorch records as a node of their own (leaky_relu, elu, selu, softplus, logsigmoid,
+hardtanh, relu6, hardsigmoid, hardswish, mish) and clamp's node names (ClampBackward1 for number bounds,
+ClampMin/MaxBackward0): NumPy golden values and derivatives on both backends, including the points where the
+formula switches, gradcheck and gradgradcheck."""
+import numpy as np
+import pytest
+
+import pygrad as torch
+import pygrad.nn.functional as F
+from pygrad.autograd import gradcheck, gradgradcheck
+
+
+def _sig(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _sp(x):
+    return np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0)
+
+
+SELU_A, SELU_S = 1.6732632423543772, 1.0507009873554805
+# name: (call, NumPy value, NumPy derivative, PyTorch's node)
+CASES = {
+    "leaky_relu": (lambda x: F.leaky_relu(x, 0.2), lambda x: np.where(x > 0, x, 0.2 * x),
+                   lambda x: np.where(x > 0, 1, 0.2), "LeakyReluBackward0"),
+    "elu": (lambda x: F.elu(x, 1.5), lambda x: np.where(x > 0, x, 1.5 * np.expm1(np.minimum(x, 0))),
+            lambda x: np.where(x > 0, 1, 1.5 * np.exp(np.minimum(x, 0))), "EluBackward0"),
+    "selu": (F.selu, lambda x: SELU_S * np.where(x > 0, x, SELU_A * np.expm1(np.minimum(x, 0))),
+             lambda x: SELU_S * np.where(x > 0, 1, SELU_A * np.exp(np.minimum(x, 0))), "EluBackward0"),
+    "softplus": (lambda x: F.softplus(x, beta=2.0, threshold=3.0),
+                 lambda x: np.where(2 * x > 3, x, _sp(2 * x) / 2),
+                 lambda x: np.where(2 * x > 3, 1, _sig(2 * x)), "SoftplusBackward0"),
+    "logsigmoid": (F.logsigmoid, lambda x: -_sp(-x), lambda x: _sig(-x), "LogSigmoidBackward0"),
+    "hardtanh": (lambda x: F.hardtanh(x, -0.5, 1.0), lambda x: np.clip(x, -0.5, 1.0),
+                 lambda x: ((x > -0.5) & (x < 1.0)).astype(float), "HardtanhBackward0"),
+    "relu6": (F.relu6, lambda x: np.clip(x, 0, 6), lambda x: ((x > 0) & (x < 6)).astype(float),
+              "HardtanhBackward0"),
+    "hardsigmoid": (F.hardsigmoid, lambda x: np.clip(x + 3, 0, 6) / 6,
+                    lambda x: np.where((x > -3) & (x < 3), 1 / 6, 0), "HardsigmoidBackward0"),
+    "hardswish": (F.hardswish, lambda x: x * np.clip(x + 3, 0, 6) / 6,
+                  lambda x: np.where(x < -3, 0, np.where(x > 3, 1, (2 * x + 3) / 6)), "HardswishBackward0"),
+    "mish": (F.mish, lambda x: x * np.tanh(_sp(x)),
+             lambda x: np.tanh(_sp(x)) + x * _sig(x) * (1 - np.tanh(_sp(x)) ** 2), "MishBackward0"),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_activation_op_golden(name, device):
+    call, value, deriv, node = CASES[name]
+    a = np.concatenate([np.linspace(-8, 8, 61), [-3.0, 0.0, 3.0, 1.5, 6.0, -0.5, 1.0, 40.0, -40.0]])
+    x = torch.tensor(a.astype(np.float32), device=device, requires_grad=True)
+    y = call(x)
+    assert y.grad_fn.name() == node
+    g = np.random.default_rng(0).standard_normal(a.shape).astype(np.float32)
+    y.backward(torch.tensor(g, device=device))
+    np.testing.assert_allclose(y.detach().cpu().numpy(), value(a), rtol=1e-5, atol=1e-5, err_msg=name)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), g * deriv(a), rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_activation_op_gradcheck(name):
+    call = CASES[name][0]
+    rng = np.random.default_rng(1)
+    a = rng.uniform(-5, 5, 12)
+    a = a[np.all(np.abs(a[:, None] - np.array([-3.0, -0.5, 0.0, 1.0, 1.5, 3.0, 6.0])) > 1e-2, axis=1)]  # off the kinks
+    x = torch.tensor(a, requires_grad=True)
+    assert gradcheck(call, (x,), eps=1e-6, atol=1e-6, rtol=1e-4)
+    assert gradgradcheck(call, (x,), eps=1e-6, atol=1e-5, rtol=1e-3)
+
+
+def test_clamp_node_names(device):
+    x = torch.randn(4, device=device, requires_grad=True)
+    assert x.clamp(-1, 1).grad_fn.name() == "ClampBackward1"
+    assert x.clamp(min=torch.zeros(4, device=device)).grad_fn.name() == "ClampBackward0"
+    assert x.clamp_min(0).grad_fn.name() == "ClampMinBackward0"
+    assert torch.clamp_max(x, 0.5).grad_fn.name() == "ClampMaxBackward0"
+    y = x.clone()
+    y.clamp_min_(0.0)
+    assert (y.detach().cpu().numpy() >= 0).all()
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), (x.detach().cpu().numpy() >= 0).astype(np.float32))
