@@ -79,3 +79,56 @@ def test_clamp_node_names(device):
     assert (y.detach().cpu().numpy() >= 0).all()
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.cpu().numpy(), (x.detach().cpu().numpy() >= 0).astype(np.float32))
+
+
+def test_stack_tril_dropout_embedding_nodes(device):
+    """stack, tril/triu, dropout and embedding as PyTorch's one nodes, with their gradients."""
+    x = torch.tensor(np.arange(12.0, dtype=np.float32).reshape(4, 3), device=device, requires_grad=True)
+    y = torch.stack([x, 2 * x], 1)
+    assert y.grad_fn.name() == "StackBackward0" and y.shape == (4, 2, 3)
+    y.backward(torch.ones(4, 2, 3, device=device))
+    assert x.grad.tolist() == [[3.0] * 3] * 4
+    for fn, node, keep in ((lambda t: t.tril(), "TrilBackward0", np.tril), (lambda t: t.triu(1), "TriuBackward0",
+                                                                             lambda a: np.triu(a, 1))):
+        x.grad = None
+        t = fn(x)
+        assert t.grad_fn.name() == node
+        t.sum().backward()
+        np.testing.assert_array_equal(x.grad.cpu().numpy(), keep(np.ones((4, 3), np.float32)))
+    x1 = torch.tensor(np.arange(1.0, 13.0, dtype=np.float32), device=device, requires_grad=True)  # no zeros
+    torch.manual_seed(0)
+    d = F.dropout(x1, 0.5)
+    assert d.grad_fn.name() == "NativeDropoutBackward0"
+    d.sum().backward()
+    kept = d.detach().cpu().numpy() != 0
+    assert 0 < kept.sum() < 12
+    np.testing.assert_array_equal(x1.grad.cpu().numpy(), np.where(kept, 2.0, 0.0))
+    np.testing.assert_array_equal(d.detach().cpu().numpy(), np.where(kept, 2 * np.arange(1.0, 13.0), 0.0))
+
+
+def test_embedding_gradient_padding_and_frequency(device):
+    """EmbeddingBackward0: the padding row gets nothing; scale_grad_by_freq divides each row's gradient by how
+    often its index occurs in the batch (PyTorch's values; pygrad ignored the flag before)."""
+    w = torch.tensor(np.arange(10.0, dtype=np.float32).reshape(5, 2), device=device, requires_grad=True)
+    idx = torch.tensor([[1, 1, 3], [0, 1, 4]], device=device)
+    y = F.embedding(idx, w, padding_idx=4, scale_grad_by_freq=True)
+    assert y.grad_fn.name() == "EmbeddingBackward0"
+    y.backward(torch.ones(2, 3, 2, device=device))
+    assert w.grad.tolist() == [[1.0, 1.0], [1.0, 1.0], [0.0, 0.0], [1.0, 1.0], [0.0, 0.0]]  # PyTorch's
+    w.grad = None
+    F.embedding(idx, w, padding_idx=-1).sum().backward()
+    assert w.grad.tolist() == [[1.0, 1.0], [3.0, 3.0], [0.0, 0.0], [1.0, 1.0], [0.0, 0.0]]
+    np.testing.assert_array_equal(F.embedding(idx, w).detach().cpu().numpy(), np.arange(10.0).reshape(5, 2)[
+        np.array([[1, 1, 3], [0, 1, 4]])])
+
+
+def test_new_nodes_gradgradcheck():
+    rng = np.random.default_rng(5)
+    x = torch.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    w = torch.tensor(rng.standard_normal((5, 3)), requires_grad=True)
+    idx = torch.tensor([[0, 2, 2], [4, 0, 1]])
+    for f, args in ((lambda x: torch.stack([x, x * x], 2), (x,)), (lambda x: x.tril(-1) * x, (x,)),
+                    (lambda w: F.embedding(idx, w) ** 2, (w,))):  # (padding_idx, scale_grad_by_freq: not
+        # derivatives, by design; checked by value above)
+        assert gradcheck(f, args, eps=1e-6, atol=1e-6, rtol=1e-4)
+        assert gradgradcheck(f, args, eps=1e-6, atol=1e-5, rtol=1e-3)

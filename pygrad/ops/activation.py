@@ -317,8 +317,23 @@ def dropout(input, p=0.5, training=True, inplace=False):
         return input
     if p == 1.0:
         return input.mul_(0) if inplace else input * 0
-    out = input * _dropout_noise(input, input._shape, p)
+    out = NativeDropout.apply(input, _dropout_noise(input, input._shape, p))
     return input.copy_(out) if inplace else out
+
+
+class NativeDropout(Function):
+    """``x * mask`` with the mask already scaled by ``1 / (1 - p)`` (PyTorch's ``NativeDropoutBackward0``);
+    the gradient is ``g * mask``."""
+
+    @staticmethod
+    def forward(ctx, x, mask):
+        ctx.save_for_backward(mask)
+        return x * mask
+
+    @staticmethod
+    def backward(ctx, g):
+        (mask,) = ctx.saved_tensors
+        return g * mask, None
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False):
@@ -388,13 +403,34 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     check_same_device(weight, input)  # PyTorch: "... (when checking argument for argument index ...)"
     if max_norm is not None:
         _embedding_renorm_(weight, input, max_norm, norm_type)
-    out = weight[input]
-    if padding_idx is not None:
-        if padding_idx < 0:
-            padding_idx += weight._shape[0]
-        keep = (input != padding_idx).unsqueeze(-1)
-        out = out.where(keep, out.detach())
-    return out
+    if padding_idx is not None and padding_idx < 0:
+        padding_idx += weight._shape[0]
+    return Embedding.apply(weight, input, padding_idx, scale_grad_by_freq)
+
+
+class Embedding(Function):
+    """Rows of ``weight`` picked by integer ``indices`` (PyTorch's ``EmbeddingBackward0``).  The weight's gradient
+    adds each output row's gradient into the row it was picked from (``scatter_add``): nothing into
+    ``padding_idx``, and with ``scale_grad_by_freq`` each divided by how often its index occurs in the batch."""
+
+    @staticmethod
+    def forward(ctx, weight, indices, padding_idx, scale_grad_by_freq):
+        ctx.rows, ctx.pad, ctx.by_freq = weight._shape[0], padding_idx, scale_grad_by_freq
+        ctx.save_for_backward(indices)
+        return weight[indices]
+
+    @staticmethod
+    def backward(ctx, g):
+        (indices,) = ctx.saved_tensors
+        flat = indices.reshape(-1)
+        gd = g.reshape(flat.numel(), -1)
+        if ctx.pad is not None:
+            gd = gd.masked_fill((flat == ctx.pad).unsqueeze(1), 0)
+        if ctx.by_freq:
+            counts = gd.new_zeros((ctx.rows,)).scatter_add(0, flat, gd.new_ones(flat._shape))
+            gd = gd / counts[flat].unsqueeze(1)
+        rows = flat.unsqueeze(1).expand(flat.numel(), gd._shape[1])
+        return gd.new_zeros((ctx.rows, gd._shape[1])).scatter_add(0, rows, gd), None, None, None
 
 
 def _embedding_renorm_(weight, input, max_norm, norm_type):

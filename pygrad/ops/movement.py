@@ -396,6 +396,20 @@ def cat(tensors, dim=0, *, out=None):
     return _into(out, r)
 
 
+class Stack(Function):
+    """Join equal-shaped tensors along a new dim (PyTorch's ``StackBackward0``): the forward is ``cat`` of them
+    unsqueezed; the backward hands each input its slice of the gradient along that dim."""
+
+    @staticmethod
+    def forward(ctx, dim, *tensors):
+        ctx.dim, ctx.n = dim, len(tensors)
+        return cat([unsqueeze(t, dim) for t in tensors], dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (None, *(select(g, ctx.dim, i) for i in range(ctx.n)))
+
+
 def stack(tensors, dim=0, *, out=None):
     tensors = list(tensors)
     if not tensors:
@@ -405,7 +419,7 @@ def stack(tensors, dim=0, *, out=None):
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(tensors[0]._shape)} "
                                f"at entry 0 and {list(t._shape)} at entry {i}")
     d = wrap_dim(dim, tensors[0].dim() + 1)
-    return _into(out, cat([unsqueeze(t, d) for t in tensors], d))
+    return _into(out, Stack.apply(d, *tensors))
 
 
 def _into(out, r):
