@@ -151,6 +151,23 @@ def test_inplace_relu_and_elementwise_ops():
     assert err < 1e-5
 
 
+def test_activation_ops_and_masks_export():
+    """The ops that are one pygrad node each (leaky_relu, elu/selu, softplus with beta and threshold, logsigmoid,
+    hardtanh/relu6, hardsigmoid, hardswish, mish, clamp_min, masked_fill, stack, tril/triu) run in
+    onnxruntime with pygrad's values."""
+    class M(nn.Module):
+        def forward(self, x):
+            acts = [F.leaky_relu(x, 0.2), F.elu(x, 1.3), F.selu(x), F.softplus(x, beta=2.0, threshold=1.0),
+                    F.logsigmoid(x), F.hardtanh(x, -0.5, 0.7), F.relu6(x * 4), F.hardsigmoid(x * 3),
+                    F.hardswish(x * 3), F.mish(x), x.clamp_min(0.1), x.masked_fill(x > 0.5, -1.0)]
+            s = pygrad.stack(acts, 1)  # (n, 12, 4)
+            return s.tril(-1) + s.triu(2) * 0.5
+
+    err, proto = run_both(M(), pygrad.randn(3, 4), pygrad.randn(5, 4))
+    assert err < 1e-5
+    assert {"LeakyRelu", "Elu", "Selu", "Softplus", "HardSigmoid", "Trilu", "Where", "Concat"} <= ops(proto)
+
+
 def test_unsupported_ops_raise_naming_the_op():
     class Cum(nn.Module):
         def forward(self, x):

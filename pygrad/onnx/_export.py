@@ -544,13 +544,57 @@ def _record_function(tr, cls, args, out):
     if name == "Where":
         cond, a, b = args
         return tr.emit(out, "Where", [tr.value(cond), tr.operand(a, out.dtype), tr.operand(b, out.dtype)])
-    if name == "Clamp":
+    if "Clamp" in mro:  # (ClampScalar, ClampMin, ClampMax: the same op under PyTorch's node names)
         x, lo, hi = args
         ins = [tr.operand(x, out.dtype)]
         ins.append("" if lo is None else tr.operand(lo, out.dtype))
         ins.append("" if hi is None else tr.operand(hi, out.dtype))
         return tr.emit(out, "Clip", ins)
+    if "MaskedFill" in mro:
+        x, mask, value = args
+        return tr.emit(out, "Where", [tr.value(mask), tr.operand(value, out.dtype), tr.operand(x, out.dtype)])
+    if name == "Stack":
+        dim, tensors = args[0], args[1:]
+        parts = [tr.node("Unsqueeze", [tr.operand(t, out.dtype), tr.ints([dim])]) for t in tensors]
+        return tr.emit(out, "Concat", parts, axis=int(dim))
+    if name in ("Tril", "Triu"):
+        if tr.opset < 14:
+            raise _unsupported(f"{name.lower()} below opset_version 14 (Trilu)")
+        return tr.emit(out, "Trilu", [tr.value(args[0]), tr.const(np.int64(args[1]), "k")], upper=int(name == "Triu"))
+    return _activation(tr, name, out, args) or _unsupported_node(name, cls)
+
+
+def _unsupported_node(name, cls):
     raise _unsupported(f"{name} (autograd node {cls._backward_cls._name})")
+
+
+def _activation(tr, name, out, args):
+    """The activations that are one pygrad op each (ops/activation.py), as ONNX operators; None for others."""
+    dt = out.dtype
+    if name in ("LeakyRelu", "Elu", "Softplus", "LogSigmoid", "Hardtanh", "Hardsigmoid", "Hardswish", "Mish"):
+        v = tr.operand(args[0], dt)
+    if name == "LeakyRelu":
+        return tr.emit(out, "LeakyRelu", [v], alpha=float(args[1]))
+    if name == "Elu":
+        alpha, scale = float(args[1]), float(args[2])
+        return tr.emit(out, "Elu", [v], alpha=alpha) if scale == 1.0 else tr.emit(out, "Selu", [v], alpha=alpha,
+                                                                                  gamma=scale)
+    if name == "Softplus":  # log(1 + exp(beta x)) / beta, x itself where beta x > threshold
+        beta, threshold = float(args[1]), float(args[2])
+        scaled = tr.node("Mul", [v, tr.operand(beta, dt)])
+        soft = tr.node("Div", [tr.node("Softplus", [scaled]), tr.operand(beta, dt)])
+        return tr.emit(out, "Where", [tr.node("Greater", [scaled, tr.operand(threshold, dt)]), v, soft])
+    if name == "LogSigmoid":
+        return tr.emit(out, "Neg", [tr.node("Softplus", [tr.node("Neg", [v])])])
+    if name == "Hardtanh":
+        return tr.emit(out, "Clip", [v, tr.operand(args[1], dt), tr.operand(args[2], dt)])
+    if name == "Hardsigmoid":
+        return tr.emit(out, "HardSigmoid", [v], alpha=1.0 / 6, beta=0.5)
+    if name == "Hardswish":
+        return tr.emit(out, "Mul", [v, tr.node("HardSigmoid", [v], alpha=1.0 / 6, beta=0.5)])
+    if name == "Mish":
+        return tr.emit(out, "Mul", [v, tr.node("Tanh", [tr.node("Softplus", [v])])])
+    return None
 
 
 def _elem(dtype):
