@@ -132,3 +132,52 @@ def test_new_nodes_gradgradcheck():
         # derivatives, by design; checked by value above)
         assert gradcheck(f, args, eps=1e-6, atol=1e-6, rtol=1e-4)
         assert gradgradcheck(f, args, eps=1e-6, atol=1e-5, rtol=1e-3)
+
+
+def test_roll_repeat_smooth_l1_huber_nodes(device):
+    """roll, repeat/tile, smooth_l1_loss and huber_loss as PyTorch's one nodes, values and gradients."""
+    a = np.arange(12.0, dtype=np.float32).reshape(3, 4)
+    x = torch.tensor(a, device=device, requires_grad=True)
+    r = x.roll((1, -1), (0, 1))
+    assert r.grad_fn.name() == "RollBackward0"
+    np.testing.assert_array_equal(r.detach().cpu().numpy(), np.roll(a, (1, -1), (0, 1)))
+    w = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    (r * torch.tensor(w, device=device)).sum().backward()
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), np.roll(w, (-1, 1), (0, 1)))
+    x.grad = None
+    np.testing.assert_array_equal(x.roll(5).detach().cpu().numpy(), np.roll(a, 5))
+    t = x.repeat(2, 1, 3)
+    assert t.grad_fn.name() == "RepeatBackward0" and x.tile(2).grad_fn.name() == "RepeatBackward0"
+    np.testing.assert_array_equal(t.detach().cpu().numpy(), np.tile(a, (2, 1, 3)))
+    t.sum().backward()
+    assert (x.grad.cpu().numpy() == 6).all()
+    rng = np.random.default_rng(1)
+    xi, ti = rng.standard_normal((5, 3)).astype(np.float32), rng.standard_normal((5, 3)).astype(np.float32)
+    d = xi - ti
+    for fn, node, value, slope in (
+            (lambda p, q: F.smooth_l1_loss(p, q, beta=0.7), "SmoothL1LossBackward0",
+             np.where(np.abs(d) < 0.7, 0.5 * d * d / 0.7, np.abs(d) - 0.35).mean(), np.clip(d / 0.7, -1, 1) / d.size),
+            (lambda p, q: F.huber_loss(p, q, delta=0.6, reduction="sum"), "HuberLossBackward0",
+             np.where(np.abs(d) < 0.6, 0.5 * d * d, 0.6 * (np.abs(d) - 0.3)).sum(), np.clip(d, -0.6, 0.6))):
+        p = torch.tensor(xi, device=device, requires_grad=True)
+        q = torch.tensor(ti, device=device, requires_grad=True)
+        loss = fn(p, q)
+        assert loss.grad_fn.name() == node
+        loss.backward()
+        np.testing.assert_allclose(loss.item(), value, rtol=1e-5)
+        np.testing.assert_allclose(p.grad.cpu().numpy(), slope, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(q.grad.cpu().numpy(), -slope, rtol=1e-5, atol=1e-7)
+    with pytest.raises(RuntimeError, match="huber_loss does not support non-positive values for delta"):
+        F.huber_loss(p, q, delta=0.0)
+    assert F.smooth_l1_loss(p, q, beta=0.0).grad_fn.name() == "MeanBackward0"  # PyTorch takes l1_loss then
+
+
+def test_roll_repeat_losses_gradgradcheck():
+    rng = np.random.default_rng(6)
+    x = torch.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    t = torch.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    for f, args in ((lambda x: x.roll((1, 2), (0, 1)) * x, (x,)), (lambda x: x.repeat(2, 1, 2) ** 2, (x,)),
+                    (lambda x, t: F.smooth_l1_loss(x, t, beta=0.8, reduction="none") * x, (x, t)),
+                    (lambda x, t: F.huber_loss(x, t, delta=0.5) * x.sum(), (x, t))):
+        assert gradcheck(f, args, eps=1e-6, atol=1e-6, rtol=1e-4)
+        assert gradgradcheck(f, args, eps=1e-6, atol=1e-5, rtol=1e-3)

@@ -153,7 +153,7 @@ def test_inplace_relu_and_elementwise_ops():
 
 def test_activation_ops_and_masks_export():
     """The ops that are one pygrad node each (leaky_relu, elu/selu, softplus with beta and threshold, logsigmoid,
-    hardtanh/relu6, hardsigmoid, hardswish, mish, clamp_min, masked_fill, stack, tril/triu) run in
+    hardtanh/relu6, hardsigmoid, hardswish, mish, clamp_min, masked_fill, stack, roll, repeat, tril/triu) run in
     onnxruntime with pygrad's values."""
     class M(nn.Module):
         def forward(self, x):
@@ -161,11 +161,12 @@ def test_activation_ops_and_masks_export():
                     F.logsigmoid(x), F.hardtanh(x, -0.5, 0.7), F.relu6(x * 4), F.hardsigmoid(x * 3),
                     F.hardswish(x * 3), F.mish(x), x.clamp_min(0.1), x.masked_fill(x > 0.5, -1.0)]
             s = pygrad.stack(acts, 1)  # (n, 12, 4)
+            s = s + s.roll((2, -1), (1, 2)) + s.roll(5) + s[:, :1].repeat(1, 12, 1) + x.repeat(12, 1, 1).transpose(0, 1)
             return s.tril(-1) + s.triu(2) * 0.5
 
     err, proto = run_both(M(), pygrad.randn(3, 4), pygrad.randn(5, 4))
     assert err < 1e-5
-    assert {"LeakyRelu", "Elu", "Selu", "Softplus", "HardSigmoid", "Trilu", "Where", "Concat"} <= ops(proto)
+    assert {"LeakyRelu", "Elu", "Selu", "Softplus", "HardSigmoid", "Trilu", "Where", "Concat", "Tile"} <= ops(proto)
 
 
 def test_unsupported_ops_raise_naming_the_op():

@@ -557,6 +557,27 @@ def _record_function(tr, cls, args, out):
         dim, tensors = args[0], args[1:]
         parts = [tr.node("Unsqueeze", [tr.operand(t, out.dtype), tr.ints([dim])]) for t in tensors]
         return tr.emit(out, "Concat", parts, axis=int(dim))
+    if name == "Repeat":
+        x, sizes = args
+        v, lead = tr.value(x), len(sizes) - x.dim()
+        if lead:
+            v = tr.reshape(v, tuple(x.shape), (1,) * lead + tuple(x.shape))
+        return tr.emit(out, "Tile", [v, tr.ints(sizes)])
+    if name == "Roll":  # per shifted dim: the last s entries, then the others
+        x, shifts, dims = args
+        v, shape = tr.value(x), tuple(x.shape)
+        cur = (x.numel(),) if dims is None else shape
+        if dims is None:
+            v, dims = tr.reshape(v, shape, cur), (0,)
+        for sh, d in zip(shifts, dims):
+            d %= len(cur)
+            n = cur[d]
+            if n and sh % n:
+                sh %= n
+                # (counted from the end, so that a dynamic batch axis keeps its meaning)
+                v = tr.node("Concat", [tr.node("Slice", [v, tr.ints([-sh]), tr.ints([2 ** 62]), tr.ints([d])]),
+                                       tr.node("Slice", [v, tr.ints([0]), tr.ints([-sh]), tr.ints([d])])], axis=d)
+        return tr.reshape(v, cur, shape, out=out) if args[2] is None else tr.emit(out, "Identity", [v])
     if name in ("Tril", "Triu"):
         if tr.opset < 14:
             raise _unsupported(f"{name.lower()} below opset_version 14 (Trilu)")

@@ -60,16 +60,53 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     return _reduce((input - target).abs(), reduction)
 
 
+class SmoothL1Loss(Function):
+    """``0.5 d^2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (``d = x - t``), reduced; with ``huber`` the
+    same times ``beta`` (huber_loss's delta).  PyTorch's nodes ``SmoothL1LossBackward0`` / ``HuberLossBackward0``:
+    ``dx = clamp(d / beta, -1, 1)`` (``sign(d)`` for beta 0; huber: ``clamp(d, -delta, delta)``) times the output
+    gradient, ``dt = -dx``."""
+
+    @staticmethod
+    def forward(ctx, x, t, reduction, beta, huber):
+        ctx.reduction, ctx.beta, ctx.huber = reduction, beta, huber
+        ctx.save_for_backward(x, t)
+        d = (x - t).abs()
+        loss = d.where(d >= beta, d * d * (0.5 / beta)) - (d >= beta) * (0.5 * beta)
+        ctx.shape = loss._shape
+        return _reduce(loss * beta if huber else loss, reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, t = ctx.saved_tensors
+        d = x - t
+        slope = (d / ctx.beta).clamp(-1.0, 1.0)
+        dx = _scale_back(g, d._shape, ctx.reduction) * (slope * ctx.beta if ctx.huber else slope)
+        return (dx if ctx.needs_input_grad[0] else None, -dx if ctx.needs_input_grad[1] else None, None, None,
+                None)
+
+
+class HuberLoss(SmoothL1Loss):
+    node_name = "HuberLossBackward0"
+
+
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """Quadratic below ``beta``, linear above: 0.5 d²/β if |d| < β else |d| - 0.5β."""
-    d = (input - target).abs()
-    if beta == 0:
-        return _reduce(d, reduction)
-    return _reduce(d.where(d >= beta, d * d * (0.5 / beta)) - (d >= beta) * (0.5 * beta), reduction)
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    if beta == 0:  # PyTorch takes l1_loss then
+        return l1_loss(input, target, reduction=reduction)
+    return SmoothL1Loss.apply(input, target, reduction, beta, False)
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0):
-    return smooth_l1_loss(input, target, reduction=reduction, beta=delta) * delta
+    """0.5 d² if |d| < δ else δ (|d| - 0.5 δ): smooth_l1 with beta = δ, times δ."""
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    return HuberLoss.apply(input, target, reduction, delta, True)
 
 
 def _class_dim_first(input, target):

@@ -457,16 +457,29 @@ def flip(x, *dims):
     return Flip.apply(x, tuple(wrap_dim(d, x.dim()) for d in dims))
 
 
+class Repeat(Function):
+    """Tile ``x`` ``sizes`` times along each dim (PyTorch's ``RepeatBackward0``): a broadcast dim before each dim,
+    expanded to the repeat count and copied; the gradient sums the tiles back."""
+
+    @staticmethod
+    def forward(ctx, x, sizes):
+        shape = (1,) * (len(sizes) - x.dim()) + x._shape
+        ctx.sizes, ctx.shape, ctx.in_shape = sizes, shape, x._shape
+        xe = reshape(x, [v for s in shape for v in (1, s)])
+        xe = expand(xe, [v for r, s in zip(sizes, shape) for v in (r, s)])
+        return reshape(clone(xe), tuple(r * s for r, s in zip(sizes, shape)))  # always a copy, as in PyTorch
+
+    @staticmethod
+    def backward(ctx, g):
+        tiles = reshape(g, [v for r, s in zip(ctx.sizes, ctx.shape) for v in (r, s)])
+        return reshape(tiles.sum(tuple(range(0, 2 * len(ctx.sizes), 2))), ctx.in_shape), None
+
+
 def repeat(x, *sizes):
     sizes = _sizes(sizes)
     if len(sizes) < x.dim():
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor")
-    lead = len(sizes) - x.dim()
-    shape = (1,) * lead + x._shape
-    # Insert a broadcast dim before each dim, expand it to the repeat count, then copy: no Python loop.
-    xe = reshape(x, [v for s in shape for v in (1, s)])
-    xe = expand(xe, [v for r, s in zip(sizes, shape) for v in (r, s)])
-    return reshape(clone(xe), tuple(r * s for r, s in zip(sizes, shape)))  # always a copy, as in PyTorch
+    return Repeat.apply(x, tuple(sizes))
 
 
 def tile(x, *dims):
@@ -476,14 +489,23 @@ def tile(x, *dims):
     return repeat(x, dims)
 
 
-def roll(x, shifts, dims=None):
-    """Shift elements along dims, wrapping around; always a new tensor (never ``x`` or a view of it)."""
-    if dims is None:
-        return roll(flatten(x), shifts, 0).view(x._shape)
-    shifts = shifts if isinstance(shifts, (tuple, list)) else (shifts,)
-    dims = dims if isinstance(dims, (tuple, list)) else (dims,)
-    if len(shifts) != len(dims):
-        raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
+class Roll(Function):
+    """Shift elements along dims, wrapping around (PyTorch's ``RollBackward0``): two slices concatenated per
+    shifted dim, always a new tensor; the gradient is ``g`` rolled back."""
+
+    @staticmethod
+    def forward(ctx, x, shifts, dims):
+        ctx.shifts, ctx.dims, ctx.shape = shifts, dims, x._shape
+        if dims is None:
+            return _roll(flatten(x), shifts, (0,)).view(x._shape)
+        return _roll(x, shifts, dims)
+
+    @staticmethod
+    def backward(ctx, g):
+        return roll(g, tuple(-s for s in ctx.shifts), ctx.dims), None, None
+
+
+def _roll(x, shifts, dims):
     copied = False
     for s, d in zip(shifts, dims):
         d = wrap_dim(d, x.dim())
@@ -495,6 +517,16 @@ def roll(x, shifts, dims=None):
             x = cat([narrow(x, d, n - s, s), narrow(x, d, 0, n - s)], d)
             copied = True
     return x if copied else clone(x)
+
+
+def roll(x, shifts, dims=None):
+    """Shift elements along dims, wrapping around; always a new tensor (never ``x`` or a view of it)."""
+    shifts = tuple(shifts) if isinstance(shifts, (tuple, list)) else (shifts,)
+    if dims is not None:
+        dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+        if len(shifts) != len(dims):
+            raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
+    return Roll.apply(x, shifts, dims)
 
 
 # ---- pixel shuffle: depth to space and back (sub-pixel convolution, pytorch/examples' super_resolution) ----
