@@ -96,3 +96,48 @@ def test_batch_norm_op_gradgradcheck(training):
 
     assert gradcheck(fn, (x, w, b), eps=1e-6, atol=1e-6, rtol=1e-4)
     assert gradgradcheck(fn, (x, w, b), eps=1e-6, atol=1e-5, rtol=1e-3)
+
+
+@pytest.mark.parametrize("shape,groups", [((2, 6, 5, 4), 3), ((3, 4, 7), 4), ((2, 4), 1)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_group_norm_op_golden(shape, groups, affine, device):
+    """group_norm as one op (NativeGroupNormBackward0): values and the three gradients against NumPy."""
+    rng = np.random.default_rng(len(shape) + groups)
+    a = (rng.standard_normal(shape) * 2 + 0.5).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    c = shape[1]
+    w = (rng.random(c) + 0.5).astype(np.float32) if affine else None
+    b = rng.standard_normal(c).astype(np.float32) if affine else None
+    n = shape[0]
+    ar = a.astype(np.float64).reshape(n, groups, -1)
+    mean, var = ar.mean(2, keepdims=True), ar.var(2, keepdims=True)
+    rstd = 1 / np.sqrt(var + 1e-5)
+    xhat = ((ar - mean) * rstd).reshape(shape)
+    cs = (1, c) + (1,) * (len(shape) - 2)
+    wc = np.ones(cs) if w is None else w.reshape(cs)
+    y = xhat * wc + (0 if b is None else b.reshape(cs))
+    gx = (g * wc).reshape(n, groups, -1)
+    hr = xhat.reshape(n, groups, -1)
+    dx = (rstd * (gx - gx.mean(2, keepdims=True) - hr * (gx * hr).mean(2, keepdims=True))).reshape(shape)
+    dims = (0,) + tuple(range(2, len(shape)))
+    x = torch.tensor(a, device=device, requires_grad=True)
+    wt = torch.tensor(w, device=device, requires_grad=True) if affine else None
+    bt = torch.tensor(b, device=device, requires_grad=True) if affine else None
+    out = F.group_norm(x, groups, wt, bt)
+    assert out.grad_fn.name() == "NativeGroupNormBackward0"
+    out.backward(torch.tensor(g, device=device))
+    np.testing.assert_allclose(out.detach().cpu().numpy(), y, rtol=2e-4, atol=2e-4)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), dx, rtol=2e-4, atol=2e-4)
+    if affine:
+        np.testing.assert_allclose(wt.grad.cpu().numpy(), (g * xhat).sum(dims), rtol=2e-4, atol=2e-3)
+        np.testing.assert_allclose(bt.grad.cpu().numpy(), g.sum(dims), rtol=2e-4, atol=2e-3)
+
+
+def test_group_norm_op_gradgradcheck():
+    rng = np.random.default_rng(2)
+    x = torch.tensor(rng.standard_normal((2, 4, 3)), requires_grad=True)
+    w = torch.tensor(rng.random(4) + 0.5, requires_grad=True)
+    b = torch.tensor(rng.standard_normal(4), requires_grad=True)
+    fn = lambda x, w, b: F.group_norm(x, 2, w, b)  # noqa: E731
+    assert gradcheck(fn, (x, w, b), eps=1e-6, atol=1e-6, rtol=1e-4)
+    assert gradgradcheck(fn, (x, w, b), eps=1e-6, atol=1e-5, rtol=1e-3)

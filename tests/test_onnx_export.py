@@ -169,6 +169,17 @@ def test_activation_ops_and_masks_export():
     assert {"LeakyRelu", "Elu", "Selu", "Softplus", "HardSigmoid", "Trilu", "Where", "Concat", "Tile"} <= ops(proto)
 
 
+def test_group_norm_exports():
+    for affine in (True, False):
+        model = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.GroupNorm(3, 6, affine=affine), nn.SiLU())
+        if affine:
+            with pygrad.no_grad():
+                model[1].weight.copy_(pygrad.rand(6) + 0.5)
+                model[1].bias.copy_(pygrad.randn(6))
+        err, proto = run_both(model, pygrad.randn(2, 3, 5, 5), pygrad.randn(4, 3, 5, 5))
+        assert err < 1e-5
+
+
 def test_unsupported_ops_raise_naming_the_op():
     class Cum(nn.Module):
         def forward(self, x):

@@ -232,6 +232,25 @@ def _fn_layer_norm(tr, out, input, normalized_shape, weight=None, bias=None, eps
     return tr.emit(out, "LayerNormalization", inputs, axis=-n, epsilon=float(eps))
 
 
+def _fn_group_norm(tr, out, input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Per sample and group: (x - mean) / sqrt(var + eps) over the group's values, then the per-channel affine."""
+    dt, shape = input.dtype, tuple(input.shape)
+    grouped = (shape[0], num_groups, input.numel() // (shape[0] * num_groups))
+    xr = tr.reshape(tr.value(input), shape, grouped)
+    d = tr.node("Sub", [xr, tr.reduce("ReduceMean", xr, [2], True)])
+    var = tr.reduce("ReduceMean", tr.node("Mul", [d, d]), [2], True)
+    y = tr.node("Div", [d, tr.node("Sqrt", [tr.node("Add", [var, tr.operand(eps, dt)])])])
+    cs = [1, shape[1]] + [1] * (len(shape) - 2)
+    if weight is None and bias is None:
+        return tr.reshape(y, grouped, shape, out=out)
+    y = tr.reshape(y, grouped, shape)
+    if weight is not None:
+        y = tr.node("Mul", [y, tr.node("Reshape", [tr.value(weight), tr.ints(cs)])])
+    if bias is None:
+        return tr.emit(out, "Identity", [y])
+    return tr.emit(out, "Add", [y, tr.node("Reshape", [tr.value(bias), tr.ints(cs)])])
+
+
 def _fn_batch_norm(tr, out, input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
                    eps=1e-5):
     if training or running_mean is None:
@@ -277,6 +296,7 @@ _FUNCTIONS = {  # (module, name) of the original function -> translation
     ("pygrad.ops.pool", "adaptive_avg_pool1d"): _fn_adaptive_avg_pool(1),
     ("pygrad.ops.normalization", "layer_norm"): _fn_layer_norm,
     ("pygrad.ops.normalization", "batch_norm"): _fn_batch_norm,
+    ("pygrad.ops.normalization", "group_norm"): _fn_group_norm,
     ("pygrad.ops.activation", "dropout"): _fn_dropout,
     ("pygrad.ops.activation", "dropout2d"): _fn_dropout,
     ("pygrad.ops.activation", "softmax"): _fn_softmax("Softmax"),
@@ -386,6 +406,8 @@ def _unary(tr, op, out, x):
         return _gelu(tr, out, v, "tanh" if op == "gelu_tanh" else "none")
     if op == "square":
         return tr.emit(out, "Mul", [v, v])
+    if op == "silu":
+        return tr.emit(out, "Mul", [v, tr.node("Sigmoid", [v])])
     if op == "rsqrt":
         return tr.emit(out, "Reciprocal", [tr.node("Sqrt", [v])])
     if op == "log1p":

@@ -1,9 +1,9 @@
 """Normalization layers' math: batch, layer and group norm, and interpolation.
 
 Each normalizes ``(x - mean) / sqrt(var + eps)`` over some dims, then applies an optional affine
-``weight * x̂ + bias``.  Group and instance norm are written with tensor ops, so autograd derives their
-backward; batch norm is one op with its own backward (``NativeBatchNorm``, PyTorch's node), and layer norm
-a fused row op (``rows.py``).
+``weight * x̂ + bias``.  Batch and group norm are one op each with their own backward (``NativeBatchNorm``,
+``NativeGroupNorm``: PyTorch's nodes), layer norm a fused row op (``rows.py``); instance norm is batch norm
+over a reshaped input, as in PyTorch.
 """
 import numpy as np
 
@@ -112,12 +112,62 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 from .rows import layer_norm  # noqa: E402,F401  (a fused row op)
 
 
+class NativeGroupNorm(Function):
+    """Group norm as one op, PyTorch's ``NativeGroupNormBackward0``: per sample and group of channels, the mean
+    and ``rstd = 1 / sqrt(var + eps)`` over the group's M values (the fused ``var_mean``), then
+    ``y = xhat * weight + bias`` per channel (one ``affine`` kernel).  Backward, with ``gx = g * weight``:
+    ``dx = rstd * (gx - mean(gx) - xhat * mean(gx * xhat))`` over each group, ``dweight = sum(g * xhat)``,
+    ``dbias = sum(g)`` over the samples and spatial dims.  Under ``create_graph`` the statistics are computed
+    again from x as ops (as batch norm's)."""
+
+    @staticmethod
+    def forward(ctx, x, groups, weight, bias, eps):
+        from .reduce import _var_and_mean
+
+        n = x._shape[0]
+        xr = x.reshape(n, groups, -1)
+        var, mean = _var_and_mean(xr, (2,), xr._shape[2], True)
+        rstd = (var + eps).rsqrt()
+        xhat = affine(xr, rstd, -mean * rstd).reshape(x._shape)
+        ctx.groups, ctx.eps = groups, eps
+        ctx.save_for_backward(x, weight, mean, rstd)
+        if weight is None and bias is None:
+            return xhat
+        cs = _channel_shape(x)
+        w = weight.reshape(cs) if weight is not None else xhat.new_ones(())
+        return affine(xhat, w, bias.reshape(cs) if bias is not None else xhat.new_zeros(()))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight, mean, rstd = ctx.saved_tensors
+        n, groups = x._shape[0], ctx.groups
+        xr = x.reshape(n, groups, -1)
+        if grad_mode.is_grad_enabled():  # create_graph: the statistics as functions of x
+            mean = xr.mean(2, keepdim=True)
+            rstd = (xr.var(2, keepdim=True, correction=0) + ctx.eps).rsqrt()
+        xhat = ((xr - mean) * rstd).reshape(x._shape)
+        need_x, need_w, need_b = ctx.needs_input_grad[0], ctx.needs_input_grad[2], ctx.needs_input_grad[3]
+        dims = (0,) + tuple(range(2, x.dim()))
+        dx = dw = db = None
+        if need_x:
+            gx = g if weight is None else g * weight.reshape(_channel_shape(x))
+            gr, hr = gx.reshape(n, groups, -1), xhat.reshape(n, groups, -1)
+            dx = (rstd * (gr - gr.mean(2, keepdim=True) - hr * (gr * hr).mean(2, keepdim=True))).reshape(x._shape)
+        if need_w:
+            dw = (g * xhat).sum(dims)
+        if need_b:
+            db = g.sum(dims)
+        return dx, None, dw, db, None
+
+
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Normalize each group of channels of each sample over the group's channels and spatial dims."""
     n, c = input._shape[:2]
     if c % num_groups:
         raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input "
                            f"of shape {list(input._shape)} and num_groups={num_groups}")
+    if input.dtype in (D.float32, D.float64) and input.numel():
+        return NativeGroupNorm.apply(input, num_groups, weight, bias, eps)
     x = input.reshape(n, num_groups, -1)
     xhat = _normalize(x, (2,), eps)[0].reshape(input._shape)
     if weight is not None:
