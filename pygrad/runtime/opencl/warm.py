@@ -42,11 +42,16 @@ class Warmer:
 
     def have(self, key):
         if key in self.keys and os.getpid() == self.pid and self.proc.poll() is None:
-            try:
+            try:  # (an unbuffered pipe: a line the helper can no longer read is dropped here, not kept)
                 self.proc.stdin.write((key + "\n").encode())
-                self.proc.stdin.flush()
             except (OSError, ValueError):  # it has stopped: nothing to tell
                 pass
+
+    def _close_stdin(self):
+        try:
+            self.proc.stdin.close()
+        except OSError:  # (the helper has exited)
+            pass
 
     def close(self, wait=False):
         """Stop the helper (at exit: it may be compiling a kernel nobody needs now).  ``wait``: let it finish
@@ -56,12 +61,9 @@ class Warmer:
         if wait:  # (every kernel of the step has been told by now: it stops at its next check)
             out = self.proc.stdout.read().decode()
             self.proc.wait()
-            self.proc.stdin.close()
+            self._close_stdin()
             return out
-        try:
-            self.proc.stdin.close()
-        except OSError:
-            pass
+        self._close_stdin()
         if self.proc.poll() is None:
             self.proc.terminate()
         self.proc.wait()
@@ -122,7 +124,7 @@ def start(device, source, options, launches, wait=False):
         json.dump({"platform": p, "device": d, "options": list(options), "source": source,
                    "launches": launches}, f)
     try:
-        proc = subprocess.Popen([sys.executable, __file__, path], stdin=subprocess.PIPE,
+        proc = subprocess.Popen([sys.executable, __file__, path], stdin=subprocess.PIPE, bufsize=0,
                                 stdout=subprocess.PIPE if wait else subprocess.DEVNULL,
                                 stderr=subprocess.STDOUT if wait else subprocess.DEVNULL)
     except OSError:
