@@ -79,6 +79,10 @@ bfloat16 = _BFloat16()
 
 ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64, bfloat16)
 _BY_NAME = {d.name: d for d in ALL}
+# each dtype as PyTorch's C++ messages spell it ("... but got mask with dtype unsigned char")
+CPP_NAMES = {"bool": "bool", "uint8": "unsigned char", "int8": "signed char", "int16": "short int", "int32": "int",
+             "int64": "long int", "float16": "c10::Half", "bfloat16": "c10::BFloat16", "float32": "float",
+             "float64": "double"}
 _BY_NP = {d.np: d for d in ALL if d is not bfloat16}
 
 # PyTorch's aliases.

@@ -256,8 +256,6 @@ def normal(shape, dtype, mean=0.0, std=1.0, generator=None, device="cpu", contig
 _INT_RANGE = {"bool": 2, "uint8": 1 << 8, "int8": 1 << 7, "int16": 1 << 15, "int32": 1 << 31, "int64": 1 << 63}
 
 
-_CPP_NAMES = {"bool": "bool", "uint8": "unsigned char", "int8": "signed char", "int16": "short int",
-              "int32": "int", "int64": "long int"}
 _INT_BOUNDS = {"bool": (0, 1), "uint8": (0, 255), "int8": (-128, 127), "int16": (-(1 << 15), (1 << 15) - 1),
                "int32": (-(1 << 31), (1 << 31) - 1), "int64": (-(1 << 63), (1 << 63) - 1)}
 
@@ -297,7 +295,7 @@ def _random_values(n, dtype, low=None, high=None, generator=None):
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     if not dtype.is_floating_point:  # PyTorch's check_from_to_in_range, with C++ type names
-        name, (lo, hi) = _CPP_NAMES[dtype.name], _INT_BOUNDS[dtype.name]
+        name, (lo, hi) = D.CPP_NAMES[dtype.name], _INT_BOUNDS[dtype.name]
         if not lo <= low <= hi:
             raise RuntimeError(f"from is out of bounds for {name}")
         if not lo <= high - 1 <= hi:

@@ -768,8 +768,8 @@ class MaskedFillTensor(MaskedFill):
 
 def masked_fill(x, mask, value):
     if not _is_tensor(mask) or mask.dtype is not D.bool_:
-        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
-                           f"{_dtype_word(mask)}")
+        what = D.CPP_NAMES[mask.dtype.name] if _is_tensor(mask) else type(mask).__name__
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {what}")
     if _is_tensor(value):
         if value.dim() != 0:
             raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
@@ -779,11 +779,3 @@ def masked_fill(x, mask, value):
         return MaskedFillTensor.apply(x, mask, value)
     check_same_device(x, mask)
     return MaskedFill.apply(x, mask, x.new_full((), value))
-
-
-def _dtype_word(t):
-    """A dtype as PyTorch's messages spell it (float, unsigned char, long, ...)."""
-    names = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
-             "uint8": "unsigned char", "int8": "signed char", "int16": "short", "int32": "int", "int64": "long"}
-    dt = getattr(t, "dtype", None)
-    return names.get(getattr(dt, "name", ""), getattr(dt, "name", type(t).__name__))

@@ -1,4 +1,5 @@
 """Loss functions of ``nn.functional`` with PyTorch's ``reduction`` ('mean', 'sum', 'none')."""
+from .. import _core
 from .. import dtypes as D
 from ..autograd.function import Function
 from .dispatch import backend_of, check_same_device
@@ -231,10 +232,7 @@ def _scale_back(g, loss_shape, reduction):
     number)."""
     if reduction == "none":
         return g
-    n = 1
-    for s in loss_shape:
-        n *= s
-    return (g / n if reduction == "mean" else g).expand(loss_shape)
+    return (g / _core.numel(tuple(loss_shape)) if reduction == "mean" else g).expand(loss_shape)
 
 
 class BinaryCrossEntropy(Function):

@@ -19,39 +19,31 @@ def _band_mask(input, diagonal, upper):
 
 
 class Tril(Function):
-    """Lower triangle (``TrilBackward0``): the entries with ``col - row <= diagonal`` kept, the others 0."""
+    """Lower triangle (``TrilBackward0``; with ``upper`` the upper one, ``Triu``): the entries with
+    ``col - row <= diagonal`` (``>=``) kept, the others 0; the gradient is the same triangle of ``g``."""
 
     @staticmethod
-    def forward(ctx, x, diagonal):
-        ctx.diagonal = diagonal
-        return x.masked_fill(~_band_mask(x, diagonal, upper=False), 0)
-
-    @staticmethod
-    def backward(ctx, g):
-        return tril(g, ctx.diagonal), None
-
-
-class Triu(Function):
-    """Upper triangle (``TriuBackward0``): the entries with ``col - row >= diagonal`` kept, the others 0."""
-
-    @staticmethod
-    def forward(ctx, x, diagonal):
-        ctx.diagonal = diagonal
-        return x.masked_fill(~_band_mask(x, diagonal, upper=True), 0)
+    def forward(ctx, x, diagonal, upper):
+        ctx.diagonal, ctx.upper = diagonal, upper
+        return x.masked_fill(~_band_mask(x, diagonal, upper), 0)
 
     @staticmethod
     def backward(ctx, g):
-        return triu(g, ctx.diagonal), None
+        return (triu if ctx.upper else tril)(g, ctx.diagonal), None, None
+
+
+class Triu(Tril):
+    node_name = "TriuBackward0"
 
 
 def tril(input, diagonal=0):
     """Lower triangle: keeps entries with ``col - row <= diagonal``, zeros the others."""
-    return Tril.apply(input, diagonal)
+    return Tril.apply(input, diagonal, False)
 
 
 def triu(input, diagonal=0):
     """Upper triangle: keeps entries with ``col - row >= diagonal``, zeros the others."""
-    return Triu.apply(input, diagonal)
+    return Triu.apply(input, diagonal, True)
 
 
 def tril_(input, diagonal=0):

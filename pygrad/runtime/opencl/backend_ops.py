@@ -160,6 +160,12 @@ def _groups_target(self):
     return max(64, 8 * self.rt.device.max_compute_units)
 
 
+def _col_chunks(self, no, ni, nred):
+    """Row chunks of a GPU-shaped column reduction (``*_cols_wg_k``: a work-group per 32 output columns of each
+    of ``no`` outer rows): enough for the device, each of >= 256 of the ``nred`` reduced rows."""
+    return int(max(1, min(-(-_groups_target(self) // (no * -(-ni // 32))), nred // 256, 1024)))
+
+
 def _reduce_cols_wg(self, fn, x, out, Lk, Lr, nout, nred, fold, acc, out_dtype, compute_dtype):
     """GPU shape, a column reduction (``x.sum(0)``): reduce_cols_wg_k, 32 output columns x (WG / 32) slices of
     the reduced dim per work-group.  A narrow input of many rows gives few groups (sum(0) of 1M x 4: one, on
@@ -168,8 +174,7 @@ def _reduce_cols_wg(self, fn, x, out, Lk, Lr, nout, nred, fold, acc, out_dtype, 
     kn, ks, os_ = int(Lk["nd"]), Lk["strides"][1], Lk["strides"][0]
     no, ni = (1, nout) if kn == 1 else (int(Lk["shape"][0]), int(Lk["shape"][1]))
     kso, oso, osi = (0, 0, os_[kn - 1]) if kn == 1 else (ks[0], os_[0], os_[kn - 1])
-    groups = no * -(-ni // 32)
-    nchunks = int(max(1, min(-(-_groups_target(self) // groups), nred // 256, 1024)))
+    nchunks = _col_chunks(self, no, ni, nred)
     if nchunks > 1:  # the partials: (nchunks, no, ni) contiguous, in the accumulator's type
         target = self.empty((nchunks * nout,), compute_dtype if acc != "uchar" else D.bool_)
         oso, osi = (0, 1) if kn == 1 else (ni, 1)
@@ -212,7 +217,7 @@ def var_reduce(self, x, dims, n_eff, keepdim, root, want_mean=False):
     if cols and gpu:  # var_cols_wg_k: chunks of >= 256 rows where the columns give too few work-groups
         kn = int(Lk["nd"])
         no, ni = (1, nout) if kn == 1 else (int(Lk["shape"][0]), int(Lk["shape"][1]))
-        nchunks = int(max(1, min(-(-_groups_target(self) // (no * -(-ni // 32))), nred // 256, 1024)))
+        nchunks = _col_chunks(self, no, ni, nred)
     elif cols:
         kn = int(Lk["nd"])
         no, ni = (1, nout) if kn == 1 else (int(Lk["shape"][0]), int(Lk["shape"][1]))
@@ -334,7 +339,7 @@ def _arg_reduce_cols_wg(self, x, Lk, Lr, nout, nred, better, out, vals):
     kn, ks, os_ = int(Lk["nd"]), Lk["strides"][1], Lk["strides"][0]
     no, ni = (1, nout) if kn == 1 else (int(Lk["shape"][0]), int(Lk["shape"][1]))
     kso, oso = (0, 0) if kn == 1 else (ks[0], os_[0])
-    nchunks = int(max(1, min(-(-_groups_target(self) // (no * -(-ni // 32))), nred // 256, 1024)))
+    nchunks = _col_chunks(self, no, ni, nred)
     chunked = nchunks > 1
     prg = kernels.program(self.rt, "reduce.cl", _arg_defines(self, x.dtype, better, vals is not None or chunked),
                           group=_reduce_group(self, better, x.dtype, x.dtype, x.dtype))
