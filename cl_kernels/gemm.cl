@@ -198,6 +198,118 @@ __kernel void gemm_sum_k(__global float* C, __global const float* P, const long 
         C[offC + (i / N) * scm + (i % N) * scn] = acc;
     }
 }
+
+/* CPU path for small and narrow products: one launch that reads A and B in place through their strides,
+ * with no packing pass and no scratch tile (gemm_cpu's 6 x 64 blocks waste most of their work on a C with
+ * few rows or columns, and its packing costs launches that a small product does not pay back).  Two
+ * forms, picked by the host from the strides (backend_ops._small_gemm_form):
+ *   gemm_dot_k  A's rows and B's columns contiguous along k (x @ W^T: a Linear layer's forward; a
+ *               matrix-vector product): each work-item computes a 4 x 4 block of C as 16 dot products,
+ *               16 values of k at a time in float16 registers (per 16 k: 8 loads, 16 FMAs), the lanes
+ *               summed at the end;
+ *   gemm_row_k  B's rows contiguous along n (a Linear layer's backward, x @ W with W of shape K x N):
+ *               each work-item computes 6 rows x 16 columns of C, per k one 16-wide load of B's row and six
+ *               broadcasts of A.  With N < 16 (sbk >= N) the load also takes the next row's first values:
+ *               their lanes are computed and never stored, and the last rows, where the load would pass
+ *               B's last element, are read element by element.
+ * Loads go through pg_f16u, a float16 that may sit at any float address (the operands' offsets are
+ * arbitrary).  A work-item computes ``per`` consecutive blocks (the host sizes them so that each has enough
+ * to do).  Rows or columns past M or N repeat the last one (computed, not stored); with N >= 16,
+ * gemm_row_k's last block of columns is shifted left to end at N.  Split-K as gemm_cpu: with ksplit > 0,
+ * z is the K slice and C that slice's partial (cb0 apart), added up by gemm_sum_k. */
+typedef float16 pg_f16u __attribute__((aligned(4)));
+#define LD16(p) (*(__global const pg_f16u*)(p))
+#define SMALL_ARGS                                                                                  \
+    __global const float* A, __global const float* B, __global float* C, const long M, const long N,  \
+    const long K, const long sam, const long sak, const long sbk, const long sbn, const long scm,     \
+    const long scn, const long ab0, const long ab1, const long bb0, const long bb1, const long cb0,   \
+    const long cb1, const long nb1, const long offA, const long offB, const long offC, const long ksplit,  \
+    const long per
+/* work-item g computes blocks [g * per, g * per + per) of C, numbered along n first (neighbours share A's
+ * rows): PoCL pays ~0.3 us per work-group, as much as a small block's arithmetic */
+#define SMALL_BLOCKS(blk, total) \
+    for (long blk = get_global_id(0) * per, blk_end_ = min((long)(total), blk + per); blk < blk_end_; ++blk)
+#define SMALL_SETUP                                                                                \
+    long z = get_global_id(2), b0 = z / nb1, b1 = z % nb1;                                          \
+    long kbeg = ksplit > 0 ? z * ksplit : 0, kend = ksplit > 0 ? min(K, kbeg + ksplit) : K;         \
+    A += offA + b0 * ab0 + b1 * ab1;                                                                \
+    B += offB + b0 * bb0 + b1 * bb1;                                                                \
+    C += offC + b0 * cb0 + b1 * cb1;
+
+inline float pg_hsum16(float16 v) {
+    float8 h = v.lo + v.hi;
+    float4 q = h.lo + h.hi;
+    float2 d = q.lo + q.hi;
+    return d.x + d.y;
+}
+
+#define DOT_ROW(i) __global const float* a##i = A + min(m0 + i, M - 1) * sam;
+#define DOT_COL(j) __global const float* q##j = B + min(n0 + j, N - 1) * sbn;
+#define DOT_ACC(i) float16 c##i##0 = 0, c##i##1 = 0, c##i##2 = 0, c##i##3 = 0;
+#define DOT_FMA(i) { float16 x = LD16(a##i + k); c##i##0 += x * y0; c##i##1 += x * y1; c##i##2 += x * y2; c##i##3 += x * y3; }
+#define DOT_SUM(i) { s[i][0] = pg_hsum16(c##i##0); s[i][1] = pg_hsum16(c##i##1); \
+                     s[i][2] = pg_hsum16(c##i##2); s[i][3] = pg_hsum16(c##i##3); }
+__kernel void gemm_dot_k(SMALL_ARGS) {  /* (sak and sbk are 1) */
+    SMALL_SETUP
+    long nt = (N + 3) / 4;
+    SMALL_BLOCKS(blk, (M + 3) / 4 * nt) {
+        long m0 = blk / nt * 4, n0 = blk % nt * 4;
+        DOT_ROW(0) DOT_ROW(1) DOT_ROW(2) DOT_ROW(3)
+        DOT_COL(0) DOT_COL(1) DOT_COL(2) DOT_COL(3)
+        DOT_ACC(0) DOT_ACC(1) DOT_ACC(2) DOT_ACC(3)
+        long k = kbeg;
+        for (; k + 16 <= kend; k += 16) {
+            float16 y0 = LD16(q0 + k), y1 = LD16(q1 + k), y2 = LD16(q2 + k), y3 = LD16(q3 + k);
+            DOT_FMA(0) DOT_FMA(1) DOT_FMA(2) DOT_FMA(3)
+        }
+        float s[4][4];
+        DOT_SUM(0) DOT_SUM(1) DOT_SUM(2) DOT_SUM(3)
+        for (; k < kend; ++k) {  /* the last K % 16 */
+            float x[4] = {a0[k], a1[k], a2[k], a3[k]}, y[4] = {q0[k], q1[k], q2[k], q3[k]};
+            for (int i = 0; i < 4; ++i)
+                for (int j = 0; j < 4; ++j) s[i][j] += x[i] * y[j];
+        }
+        for (int i = 0; i < 4 && m0 + i < M; ++i)
+            for (int j = 0; j < 4 && n0 + j < N; ++j) C[(m0 + i) * scm + (n0 + j) * scn] = s[i][j];
+    }
+}
+
+#define ROW_A(r) __global const float* a##r = A + min(m0 + r, M - 1) * sam;
+#define ROW_FMA(r) c##r += a##r[k * sak] * y;
+#define ROW_FMAS { ROW_FMA(0) ROW_FMA(1) ROW_FMA(2) ROW_FMA(3) ROW_FMA(4) ROW_FMA(5) }
+#define ROW_STORE(r)                                                                                   \
+    if (m0 + r < M) {                                                                                   \
+        __global float* c = C + (m0 + r) * scm + nb * scn;                                              \
+        if (jlo == 0 && scn == 1 && nb + 16 <= N) *(__global pg_f16u*)c = c##r;                         \
+        else { float t[16]; vstore16(c##r, 0, t); for (int j = jlo; j < 16 && nb + j < N; ++j) c[j * scn] = t[j]; } \
+    }
+__kernel void gemm_row_k(SMALL_ARGS) {  /* (sbn is 1; with N < 16, sbk >= N) */
+    SMALL_SETUP
+    long nt = (N + 15) / 16;
+    /* N < 16: rows from kvec on are read element by element (a 16-wide load there would pass B's last element) */
+    long kvec = N >= 16 ? kend : min(kend, K - (16 - N + sbk - 1) / sbk);
+    SMALL_BLOCKS(blk, (M + 5) / 6 * nt) {
+        long m0 = blk / nt * 6, n0 = blk % nt * 16;
+        long nb = N >= 16 ? min(n0, N - 16) : 0;  /* first column computed; [nb, n0) belong to the previous block */
+        int jlo = (int)(n0 - nb);
+        ROW_A(0) ROW_A(1) ROW_A(2) ROW_A(3) ROW_A(4) ROW_A(5)
+        float16 c0 = 0, c1 = 0, c2 = 0, c3 = 0, c4 = 0, c5 = 0;
+        __global const float* b = B + nb;
+        long k = kbeg;
+#pragma unroll 1
+        for (; k < kvec; ++k) {
+            float16 y = LD16(b + k * sbk);
+            ROW_FMAS
+        }
+        for (; k < kend; ++k) {
+            float t[16];
+            for (int j = 0; j < 16; ++j) t[j] = j < N ? b[k * sbk + j] : 0.0f;
+            float16 y = vload16(0, t);
+            ROW_FMAS
+        }
+        ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3) ROW_STORE(4) ROW_STORE(5)
+    }
+}
 #endif
 
 /* GPU path: a work-group of 16 x 16 work-items computes a 64 x 64 tile of C.  Per step of 16 along K

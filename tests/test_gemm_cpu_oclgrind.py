@@ -1,5 +1,6 @@
 """The CPU-shaped GEMM (``gemm_cpu``: packed or in-place operands, 6 x 64 blocks, the last block of an
-in-place B shifted left, narrow products transposed, K blocks with C reloaded between them, split-K slices summed by gemm_sum_k) under Oclgrind: no out-of-bounds access on odd edge tiles.  Part of the
+in-place B shifted left, narrow products transposed, K blocks with C reloaded between them, split-K slices summed by gemm_sum_k;
+the small-product kernels ``gemm_dot_k`` and ``gemm_row_k``) under Oclgrind: no out-of-bounds access on odd edge tiles.  Part of the
 Oclgrind job (``PYGRAD_TEST_OCLGRIND=1 pytest -m oclgrind``); the simulator is slow, so shapes are small."""
 import os
 import textwrap
@@ -16,7 +17,7 @@ SCRIPT = textwrap.dedent(r"""
     be = get_backend(torch.device("opencl"))
     print("device:", be.rt.device.name, flush=True)
     cls = type(be)
-    cls.gemm_kernel = "cpu"
+    cls.gemm_kernel, cls.gemm_small = "cpu", False  # gemm_cpu itself first (small products would take gemm_dot_k / gemm_row_k)
     rng = np.random.default_rng(0)
     for kc in (0, 4, 3):
         for da in (False, True):
@@ -46,6 +47,31 @@ SCRIPT = textwrap.dedent(r"""
                 got = (torch.tensor(a, device="opencl") @ torch.tensor(b, device="opencl")).t().cpu().numpy()
                 assert np.allclose(got, (a @ b).T, rtol=1e-4, atol=1e-4), (split, da, m, k, n)
     cls.gemm_split_k = None
+    # small and narrow products (gemm_dot_k, gemm_row_k), the operands ending where their buffer ends (a
+    # buffer of exactly 4096 bytes, not from the memory pool, whose blocks are larger than asked for): a
+    # narrow B's last rows must be read element by element, not 16 floats at once
+    import pyopencl as cl
+    from pygrad import _core
+    from pygrad.runtime import cpu as _cpu
+
+    cls.gemm_kc = cls.gemm_direct_a = cls.gemm_direct_b = None
+    cls.gemm_small = True
+    buf = cl.Buffer(be.rt.context, cl.mem_flags.READ_WRITE, size=4096)
+    cl.enqueue_copy(be.rt.queue, buf, rng.standard_normal(1024).astype(np.float32), is_blocking=True)
+    whole = _cpu._Tensor._make(_core.Storage(buf, be.device, torch.float32, 1024), (1024,), (1,), 0)
+    for split in (None, 2):
+        cls.gemm_split_k = split
+        for m, k, n in ((1, 1, 1), (5, 19, 3), (7, 33, 17), (6, 40, 2), (13, 35, 20), (3, 17, 1)):
+            a = rng.standard_normal((m, k)).astype(np.float32)
+            tb = whole[1024 - k * n:].view(k, n)
+            b = tb.cpu().numpy()
+            ta = torch.tensor(a, device="opencl")
+            assert np.allclose((ta @ tb).cpu().numpy(), a @ b, rtol=1e-4, atol=1e-4), (split, m, k, n)
+            tbt = whole[1024 - k * n:].view(n, k).t()  # columns along k, ending at the buffer's end: dot form
+            assert np.allclose((ta @ tbt).cpu().numpy(), a @ tbt.cpu().numpy(), rtol=1e-4, atol=1e-4), (split, m, k, n)
+            tat = whole[1024 - k * m:].view(k, m).t()  # A's columns contiguous: the row form transposed
+            assert np.allclose((tat @ tb).cpu().numpy(), tat.cpu().numpy() @ b, rtol=1e-4, atol=1e-4), (split, m, k, n)
+    cls.gemm_split_k = cls.gemm_small = None
     print("ok")
 """)
 

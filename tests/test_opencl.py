@@ -401,9 +401,9 @@ def test_gemm_cpu_in_place_and_packed_operands(direct_a, direct_b, row_blocks, k
     from pygrad.runtime import get_backend
 
     be = get_backend(torch.device(DEV))
-    saved = be.gemm_kernel, be.gemm_direct_a, be.gemm_direct_b, be.gemm_row_blocks, be.gemm_kc
+    saved = be.gemm_kernel, be.gemm_direct_a, be.gemm_direct_b, be.gemm_row_blocks, be.gemm_kc, be.gemm_small
     be.gemm_kernel, be.gemm_direct_a, be.gemm_direct_b, be.gemm_row_blocks = "cpu", direct_a, direct_b, row_blocks
-    be.gemm_kc = kc
+    be.gemm_kc, be.gemm_small = kc, False  # (small products would go to gemm_dot_k / gemm_row_k)
     try:
         for m, k, n in [(1, 1, 16), (7, 65, 32), (13, 5, 48), (6, 16, 17), (19, 40, 70), (20, 7, 80), (9, 3, 64),
                         (70, 9, 2), (13, 33, 144), (3, 5, 1)]:
@@ -420,7 +420,7 @@ def test_gemm_cpu_in_place_and_packed_operands(direct_a, direct_b, row_blocks, k
         both(lambda p, q: p @ q, torch.randn(2, 3, 70, 9), torch.randn(3, 9, 5))  # broadcast batch, narrow C
         both(lambda p, q: p @ q, torch.randn(2, 3, 7, 9), torch.randn(3, 9, 16))  # broadcast batch
     finally:
-        be.gemm_kernel, be.gemm_direct_a, be.gemm_direct_b, be.gemm_row_blocks, be.gemm_kc = saved
+        be.gemm_kernel, be.gemm_direct_a, be.gemm_direct_b, be.gemm_row_blocks, be.gemm_kc, be.gemm_small = saved
 
 
 def test_pickle_keeps_the_device():
@@ -543,8 +543,8 @@ def test_gemm_cpu_split_k(split, direct):
     be = get_backend(torch.device(DEV))
     if be.rt.kernel_shape != "cpu":
         pytest.skip("gemm_cpu is the CPU-shaped GEMM")
-    saved = be.gemm_split_k, be.gemm_direct_a, be.gemm_direct_b, be.gemm_kc
-    be.gemm_split_k, be.gemm_direct_a, be.gemm_direct_b, be.gemm_kc = split, direct, direct, 5
+    saved = be.gemm_split_k, be.gemm_direct_a, be.gemm_direct_b, be.gemm_kc, be.gemm_small
+    be.gemm_split_k, be.gemm_direct_a, be.gemm_direct_b, be.gemm_kc, be.gemm_small = split, direct, direct, 5, False
     try:
         for m, k, n in [(1, 1, 1), (3, 2, 5), (7, 65, 127), (6, 301, 25), (16, 97, 150), (32, 203, 2), (5, 64, 64)]:
             a, b = torch.randn(m, k), torch.randn(k, n)
@@ -560,7 +560,71 @@ def test_gemm_cpu_split_k(split, direct):
         if torch.opencl.get_device_properties(0)["fp64"]:
             both(lambda p, q: p @ q, torch.randn(9, 170, dtype=torch.float64), torch.randn(170, 66, dtype=torch.float64))
     finally:
-        be.gemm_split_k, be.gemm_direct_a, be.gemm_direct_b, be.gemm_kc = saved
+        be.gemm_split_k, be.gemm_direct_a, be.gemm_direct_b, be.gemm_kc, be.gemm_small = saved
+
+
+@pytest.mark.parametrize("small", [True, None])
+@pytest.mark.parametrize("split", [None, 3])
+def test_gemm_small_forms(small, split):
+    """CPU shape, small and narrow products: gemm_dot_k (A's rows and B's columns along k) and gemm_row_k
+    (B's rows along n, or C^T = B^T A^T where A's columns are), several blocks per work-item, split-K
+    slices summed by gemm_sum_k.  Odd sizes, K not a multiple of 16, a narrow B whose 16-wide loads run into
+    the next row (the last rows read element by element), B a column slice, unaligned offsets, a batch,
+    the result read transposed; ``gemm_small=True`` takes the forms wherever they fit."""
+    from pygrad.runtime import get_backend
+
+    be = get_backend(torch.device(DEV))
+    if be.rt.kernel_shape != "cpu":
+        pytest.skip("gemm_dot_k / gemm_row_k are CPU-shaped kernels")
+    saved = be.gemm_small, be.gemm_split_k
+    be.gemm_small, be.gemm_split_k = small, split
+    try:
+        for m, k, n in [(1, 1, 1), (3, 5, 1), (1, 17, 1), (7, 65, 32), (13, 5, 48), (6, 16, 17), (19, 40, 70),
+                        (70, 9, 2), (64, 84, 10), (32, 1000, 2), (2, 333, 33), (1, 100, 100), (100, 100, 1),
+                        (21, 31, 15), (5, 47, 3)]:
+            a, b = torch.randn(m, k), torch.randn(k, n)
+            both(lambda p, q: p @ q, a, b)                                    # x @ W, W of shape K x N
+            both(lambda p, q: p @ q, a, b.t().contiguous().t())               # x @ W^T: gemm_dot_k
+            both(lambda p, q: p @ q, a.t().contiguous().t(), b)               # A transposed
+            both(lambda p, q: p @ q, a.t().contiguous().t(), b.t().contiguous().t())
+        big = torch.randn(90, 160)
+        both(lambda p, q: p @ q[3:70, 1:4], torch.randn(5, 67), big)          # narrow B, rows 160 apart
+        both(lambda p, q: p[:, 3:70] @ q[3:70, 5:30], big[:7], big)           # unaligned offsets
+        both(lambda p, q: p @ q[:, ::2], torch.randn(5, 90), big)             # B strided along n
+        both(lambda p, q: p @ q, torch.randn(3, 7, 40), torch.randn(3, 40, 5))
+        both(lambda p, q: p @ q, torch.randn(2, 3, 7, 9), torch.randn(3, 9, 20))   # broadcast batch
+        both(lambda p, q: (p @ q).t(), torch.randn(9, 77), torch.randn(77, 20))
+    finally:
+        be.gemm_small, be.gemm_split_k = saved
+
+
+def test_gemm_small_form_choice():
+    """Which kernel a product takes on the CPU shape: a Linear layer's forward x @ W^T the dot form, its
+    backward the row form (dW = dY^T X transposed where X is narrow), big products gemm_cpu."""
+    from pygrad.runtime import get_backend
+    from pygrad.runtime.opencl.backend_ops import _small_gemm_form
+
+    be = get_backend(torch.device(DEV))
+    saved, be.gemm_small = be.gemm_small, None
+    try:
+        def form(m, k, n, a_t=False, b_t=False):  # strides of contiguous A (m x k) and B (k x n), or their .t()
+            sa, sb = ((1, m) if a_t else (k, 1)), ((1, k) if b_t else (n, 1))
+            return _small_gemm_form(be, m, n, k, sa + sb + (n, 1))
+        assert form(64, 120, 84, b_t=True) == ("gemm_dot_k", False)       # LeNet's Linear(120, 84) forward
+        assert form(64, 84, 120) == ("gemm_row_k", False)                 # its dX
+        assert form(84, 64, 120, a_t=True) == ("gemm_row_k", False)       # its dW = dY^T X
+        assert form(64, 120, 400) is None                                 # Linear(400, 120)'s dX: gemm_cpu
+        assert form(10, 64, 3, a_t=True) == ("gemm_row_k", False)         # dW of Linear(3, 10): X narrow
+        assert form(100, 64, 20, a_t=True, b_t=True) == ("gemm_row_k", True)   # A^T @ B^T: C^T = B A
+        assert form(64, 784, 10) == ("gemm_row_k", False)                 # x @ W, W of shape 784 x 10
+        assert form(8, 4096, 512, b_t=True) == ("gemm_dot_k", False)      # one side <= 64: dot form
+        assert form(32, 10240, 2) == ("gemm_row_k", False)                # narrow: row form at any size
+        assert form(512, 512, 512) is None and form(128, 128, 128, b_t=True) is None   # gemm_cpu
+        assert form(4096, 16, 16, b_t=True) is None                       # K < 32: no dot form
+        be.gemm_small = False
+        assert form(64, 400, 120, b_t=True) is None
+    finally:
+        be.gemm_small = saved
 
 
 def test_gemm_cpu_split_k_choice():

@@ -167,6 +167,7 @@ class OpenCLBackend:
     gemm_direct_b = None  # gemm_cpu: the same for B (in place only where its rows are contiguous and aligned)
     gemm_kc = None  # gemm_cpu: K block length (0 = all of K at once); None: gemm_tune.config (tuned or default)
     gemm_row_blocks = None  # gemm_cpu: 6-row blocks of C per work-item sharing one B slice; None: config
+    gemm_small = None  # CPU shape: None uses gemm_dot_k / gemm_row_k for small and narrow products; True: wherever they fit; False: never
     ew_cpu_local_one = True  # CPU shape: elementwise work-groups of one work-item (False before the device is first used: 64)
 
     def __init__(self, index):
