@@ -406,3 +406,38 @@ def test_lerp_atan2_aliases():
     assert_equal(torch.negative(a), -np.array([1., 2], np.float32))
     assert_equal(torch.absolute(-a), np.array([1., 2], np.float32))
     assert_close(torch.square(a), np.array([1., 4], np.float32))
+
+
+# torch.pow(x, e) of PyTorch 2.x for x = [-0., -inf, -2., 4., 0., nan]: its kernels compute these exponents as
+# sqrt, rsqrt, 1 / x, 1 / (x * x), x * x, x * x * x, a copy and ones (so pow(-0., 0.5) is -0., not pow()'s +0.)
+_POW_SPECIAL = {
+    0.5: [-0.0, math.nan, math.nan, 2.0, 0.0, math.nan],
+    -0.5: [-math.inf, math.nan, math.nan, 0.5, math.inf, math.nan],
+    -1: [-math.inf, -0.0, -0.5, 0.25, math.inf, math.nan],
+    -2: [math.inf, 0.0, 0.25, 0.0625, math.inf, math.nan],
+    2: [0.0, math.inf, 4.0, 16.0, 0.0, math.nan],
+    3: [-0.0, -math.inf, -8.0, 64.0, 0.0, math.nan],
+    1: [-0.0, -math.inf, -2.0, 4.0, 0.0, math.nan],
+    0: [1.0, 1.0, 1.0, 1.0, 1.0, 1.0],
+}
+
+
+@pytest.mark.parametrize("exponent", list(_POW_SPECIAL), ids=str)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16], ids=str)
+def test_pow_special_exponents_match_pytorch(exponent, dtype, device):
+    """A float tensor to the powers PyTorch's kernels special-case gives PyTorch's values, signs of zero included,
+    on every backend (and is fast on OpenCL, where pow() is a slow library call); the node stays PowBackward0."""
+    x = torch.tensor([-0.0, -math.inf, -2.0, 4.0, 0.0, math.nan], dtype=dtype, device=device)
+    got = (x ** exponent).cpu().double().numpy()
+    want = np.array(_POW_SPECIAL[exponent])
+    np.testing.assert_array_equal(got, want)
+    num = ~np.isnan(want)  # (the sign of a NaN is not part of the result)
+    np.testing.assert_array_equal(np.signbit(got[num]), np.signbit(want[num]))
+    assert torch.pow(x, float(exponent)).dtype == dtype
+    v = torch.tensor([0.3, 1.7, 2.5], dtype=torch.float64, device=device, requires_grad=True)
+    y = v ** exponent
+    assert type(y.grad_fn).__name__ == "PowBackward0"
+    (g,) = torch.autograd.grad(y.sum(), v)
+    vn = np.array([0.3, 1.7, 2.5])
+    np.testing.assert_allclose(g.cpu().numpy(), exponent * vn ** (exponent - 1) if exponent else 0 * vn, rtol=1e-12)
+    assert torch.autograd.gradcheck(lambda t: t ** exponent, (v,))
