@@ -42,6 +42,83 @@ inline void pg_offsets(const Layout* L, long i, long* o0, long* o1, long* o2, lo
 #define PG_FOR(i, n) for (long i = get_global_id(0); i < (long)(n); i += get_global_size(0))
 #endif
 
+/* Math of the CPU shape: float log, log2, log10, log1p and erf in plain arithmetic (in double), which
+ * vectorises along a PG_FOR chunk.  PoCL's own are scalar library calls (measured on a Xeon, PoCL 3.1, per
+ * float: log 13 ns, erf 31 ns, against 0.6 ns for exp, which it vectorises); these take ~2 ns (log) and 6 ns
+ * (erf), and are within 1 ulp of the float64 result (tests/test_cpu_math.py).  log: x = 2^k (1 + f) with
+ * 1 + f in [sqrt(2)/2, sqrt(2)), log(1 + f) = f - f^2/2 + s (f^2/2 + R(s^2)), s = f / (2 + f), R a minimax
+ * polynomial (the classic reduction of FreeBSD's logf); erf: its Taylor series below 0.84, 1 - erfc beyond,
+ * erfc by the Chebyshev fit of Numerical Recipes (relative error < 1.2e-7).  Doubles, devices without
+ * doubles and the GPU shape (GPUs have fast library functions) keep the library's. */
+#if defined(PG_CPU) && defined(cl_khr_fp64)
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+#define PG_MATH_DOUBLE(fn, lib) inline double __attribute__((overloadable)) fn(double x) { return lib(x); }
+/* x = 2^k (1 + f): returns log(1 + f) in double and k in *k; zero, negatives, inf and NaN: see pg_log_fix */
+inline double pg_log_parts(float x, int* k) {
+    int ix = as_int(x);
+    bool sub = ix < 0x00800000;                   /* subnormal: scaled into the normal range */
+    ix = as_int(sub ? x * 0x1p23f : x) + (0x3f800000 - 0x3f3504f3);
+    *k = (ix >> 23) - 0x7f - (sub ? 23 : 0);
+    double f = (double)as_float((ix & 0x007fffff) + 0x3f3504f3) - 1.0;
+    double s = f / (2.0 + f), z = s * s, w = z * z;
+    double r = z * (0.66666662693 + w * 0.28498786688) + w * (0.40000972152 + w * 0.24279078841);
+    double hfsq = 0.5 * f * f;
+    return f - hfsq + s * (hfsq + r);
+}
+inline float pg_log_fix(float x, double y) {     /* log of 0 is -inf, of a negative NaN; inf and NaN pass */
+    float v = (float)y;
+    v = x == 0.0f ? -INFINITY : v;
+    v = x < 0.0f ? NAN : v;
+    return x == INFINITY || x != x ? x : v;
+}
+inline float __attribute__((overloadable)) pg_log(float x) {
+    int k;
+    double l = pg_log_parts(x, &k);
+    return pg_log_fix(x, k * 0.69314718055994531 + l);
+}
+PG_MATH_DOUBLE(pg_log, log)
+inline float __attribute__((overloadable)) pg_log2(float x) {
+    int k;
+    double l = pg_log_parts(x, &k);
+    return pg_log_fix(x, k + l * 1.4426950408889634);
+}
+PG_MATH_DOUBLE(pg_log2, log2)
+inline float __attribute__((overloadable)) pg_log10(float x) {
+    int k;
+    double l = pg_log_parts(x, &k);
+    return pg_log_fix(x, k * 0.30102999566398120 + l * 0.43429448190325183);
+}
+PG_MATH_DOUBLE(pg_log10, log10)
+inline float __attribute__((overloadable)) pg_log1p(float x) {
+    float u = 1.0f + x;                           /* log(u) * x / (u - 1): exact where 1 + x rounded */
+    int k;
+    double l = pg_log_parts(u, &k);
+    l += k * 0.69314718055994531;
+    float y = u == 1.0f ? x : pg_log_fix(u, l * ((double)x / ((double)u - 1.0)));
+    return x == INFINITY ? x : y;
+}
+PG_MATH_DOUBLE(pg_log1p, log1p)
+inline float __attribute__((overloadable)) pg_erf(float xf) {
+    double x = xf, ax = fabs(x), z = x * x;
+    double taylor = x * (1.1283791670955126 + z * (-0.37612638903183754 + z * (0.11283791670955126
+                    + z * (-0.026866170645131252 + z * (0.0052239776254421878 + z * (-0.00085483270234508528
+                    + z * (0.00012055332981789664 + z * (-1.4925650358406251e-05 + z * (1.6462114365889246e-06
+                    + z * (-1.6365844691234924e-07 + z * 1.4807192815879218e-08))))))))));
+    double t = 1.0 / (1.0 + 0.5 * ax);
+    double erfc = t * exp(-z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418
+                  + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587
+                  + t * (-0.82215223 + t * 0.17087277)))))))));
+    return (float)(ax < 0.84 ? taylor : copysign(1.0 - erfc, x));
+}
+PG_MATH_DOUBLE(pg_erf, erf)
+#else
+#define pg_log(x) log(x)
+#define pg_log2(x) log2(x)
+#define pg_log10(x) log10(x)
+#define pg_log1p(x) log1p(x)
+#define pg_erf(x) erf(x)
+#endif
+
 /* Record a failed value check for the host (runtime.DeviceErrors): the first failure wins.  ``bad``
  * holds an int tag (which check) in its first word and the offending value in its second long. */
 inline void pg_report_bad(__global long* bad, int tag, long value) {

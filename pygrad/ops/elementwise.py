@@ -32,10 +32,10 @@ UNARY = {
     "exp": (np.exp, "exp(x)", lambda x, y, g: g * y, "float"),
     "exp2": (np.exp2, "exp2(x)", lambda x, y, g: g * y * 0.6931471805599453, "float"),
     "expm1": (np.expm1, "expm1(x)", lambda x, y, g: g * (y + 1), "float"),
-    "log": (np.log, "log(x)", lambda x, y, g: g / x, "float"),
-    "log2": (np.log2, "log2(x)", lambda x, y, g: g / (x * 0.6931471805599453), "float"),
-    "log10": (np.log10, "log10(x)", lambda x, y, g: g / (x * 2.302585092994046), "float"),
-    "log1p": (np.log1p, "log1p(x)", lambda x, y, g: g / (x + 1), "float"),
+    "log": (np.log, "pg_log(x)", lambda x, y, g: g / x, "float"),
+    "log2": (np.log2, "pg_log2(x)", lambda x, y, g: g / (x * 0.6931471805599453), "float"),
+    "log10": (np.log10, "pg_log10(x)", lambda x, y, g: g / (x * 2.302585092994046), "float"),
+    "log1p": (np.log1p, "pg_log1p(x)", lambda x, y, g: g / (x + 1), "float"),
     "sqrt": (np.sqrt, "sqrt(x)", lambda x, y, g: g / (y * 2), "float"),
     "rsqrt": (lambda x, out: np.divide(1, np.sqrt(x), out=out), "rsqrt(x)",
               lambda x, y, g: g * y * y * y * -0.5, "float"),
@@ -53,7 +53,7 @@ UNARY = {
     "sign": (np.sign, "sign(x)", lambda x, y, g: g * 0, "same"),
     "reciprocal": (lambda x, out: np.divide(1, x, out=out), "1 / x", lambda x, y, g: -g * y * y, "float"),
     "square": (np.square, "x * x", lambda x, y, g: g * x * 2, "same"),
-    "erf": (None, "erf(x)", lambda x, y, g: g * 1.1283791670955126 * (-(x * x)).exp(), "float"),
+    "erf": (None, "pg_erf(x)", lambda x, y, g: g * 1.1283791670955126 * (-(x * x)).exp(), "float"),
     "bitwise_not": (lambda x, out: np.invert(x, out=out), "~x", None, "same"),
     "logical_not": (np.logical_not, "!x", None, "bool"),
     "isnan": (np.isnan, "isnan(x)", None, "bool"),
@@ -142,8 +142,8 @@ from .. import _vmath  # noqa: E402  (compiled float32 loops)
 
 # gelu and its derivative are rows of their own: one pass over memory, no erf/exp/mul chain (the CPU
 # kernel is a vectorised loop), and the graph shows PyTorch's GeluBackward0.
-_CL_GELU = "x * (C1)0.5 * ((C1)1 + erf(x * (C1)0.7071067811865476))"
-_CL_GELU_GRAD = ("(C1)0.5 * ((C1)1 + erf(x * (C1)0.7071067811865476)) + "
+_CL_GELU = "x * (C1)0.5 * ((C1)1 + pg_erf(x * (C1)0.7071067811865476))"
+_CL_GELU_GRAD = ("(C1)0.5 * ((C1)1 + pg_erf(x * (C1)0.7071067811865476)) + "
                  "x * (C1)0.3989422804014327 * exp((C1)-0.5 * x * x)")
 _CL_S = "((C1)1 / ((C1)1 + exp((C1)-1.5957691216057308 * (x + (C1)0.044715 * x * x * x))))"  # 0.5(1 + tanh u)
 _CL_GELU_TANH = f"x * {_CL_S}"
