@@ -236,7 +236,7 @@ BINARY = {
     "fmod": (np.fmod, "fmod(a, b)", lambda a, b, y, g: (g, -g * (a / b).trunc()), "arith"),
     # squares and cubes by multiplication, exact as on the CPU (and as PyTorch's kernels): OpenCL allows
     # pow() 16 ulp of error, so x ** 2 of 3.0 may be 9.000000000000002 on a GPU driver
-    "pow": (_power, "((b) == 2 ? (a) * (a) : (b) == 3 ? (a) * (a) * (a) : pow(a, b))", _pow_grads, "arith"),
+    "pow": (_power, "((b) == 2 ? (a) * (a) : (b) == 3 ? (a) * (a) * (a) : pg_pow(a, b))", _pow_grads, "arith"),
     "maximum": (np.maximum, "(a != a || b != b) ? a + b : max(a, b)",
                 lambda a, b, y, g: (g * ((a > b) + (a == b) * 0.5), g * ((b > a) + (a == b) * 0.5)), "arith"),
     "minimum": (np.minimum, "(a != a || b != b) ? a + b : min(a, b)",
