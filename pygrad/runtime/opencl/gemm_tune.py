@@ -78,10 +78,12 @@ def tune(index=0, n=1024, repeat=3, verbose=True):
             live = config(rt)
             old = live["cpu_kc"], live["cpu_mb"]
             live["cpu_kc"], live["cpu_mb"] = kc, mb
+            small, type(be).gemm_small = type(be).gemm_small, False  # gemm_cpu itself, at any n
             try:
                 return timed("cpu")
             finally:
                 live["cpu_kc"], live["cpu_mb"] = old
+                type(be).gemm_small = small
 
         times = {f"kc{kc}-mb{mb}": timed_cpu(kc, mb) for kc, mb in CPU_CANDIDATES}
         best = min(times, key=times.get)
