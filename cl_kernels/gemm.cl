@@ -247,8 +247,11 @@ inline float pg_hsum16(float16 v) {
 #define DOT_COL(j) __global const float* q##j = B + min(n0 + j, N - 1) * sbn;
 #define DOT_ACC(i) float16 c##i##0 = 0, c##i##1 = 0, c##i##2 = 0, c##i##3 = 0;
 #define DOT_FMA(i) { float16 x = LD16(a##i + k); c##i##0 += x * y0; c##i##1 += x * y1; c##i##2 += x * y2; c##i##3 += x * y3; }
-#define DOT_SUM(i) { s[i][0] = pg_hsum16(c##i##0); s[i][1] = pg_hsum16(c##i##1); \
-                     s[i][2] = pg_hsum16(c##i##2); s[i][3] = pg_hsum16(c##i##3); }
+#define DOT_SUM(i) float s##i##0 = pg_hsum16(c##i##0), s##i##1 = pg_hsum16(c##i##1), s##i##2 = pg_hsum16(c##i##2), \
+                         s##i##3 = pg_hsum16(c##i##3);
+#define DOT_TAIL(i) { float x = a##i[k]; s##i##0 += x * y0; s##i##1 += x * y1; s##i##2 += x * y2; s##i##3 += x * y3; }
+#define DOT_PUT(i, j) if (m0 + i < M && n0 + j < N) C[(m0 + i) * scm + (n0 + j) * scn] = s##i##j;
+#define DOT_PUTS(i) DOT_PUT(i, 0) DOT_PUT(i, 1) DOT_PUT(i, 2) DOT_PUT(i, 3)
 __kernel void gemm_dot_k(SMALL_ARGS) {  /* (sak and sbk are 1) */
     SMALL_SETUP
     long nt = (N + 3) / 4;
@@ -262,27 +265,19 @@ __kernel void gemm_dot_k(SMALL_ARGS) {  /* (sak and sbk are 1) */
             float16 y0 = LD16(q0 + k), y1 = LD16(q1 + k), y2 = LD16(q2 + k), y3 = LD16(q3 + k);
             DOT_FMA(0) DOT_FMA(1) DOT_FMA(2) DOT_FMA(3)
         }
-        float s[4][4];
         DOT_SUM(0) DOT_SUM(1) DOT_SUM(2) DOT_SUM(3)
         for (; k < kend; ++k) {  /* the last K % 16 */
-            float x[4] = {a0[k], a1[k], a2[k], a3[k]}, y[4] = {q0[k], q1[k], q2[k], q3[k]};
-            for (int i = 0; i < 4; ++i)
-                for (int j = 0; j < 4; ++j) s[i][j] += x[i] * y[j];
+            float y0 = q0[k], y1 = q1[k], y2 = q2[k], y3 = q3[k];
+            DOT_TAIL(0) DOT_TAIL(1) DOT_TAIL(2) DOT_TAIL(3)
         }
-        for (int i = 0; i < 4 && m0 + i < M; ++i)
-            for (int j = 0; j < 4 && n0 + j < N; ++j) C[(m0 + i) * scm + (n0 + j) * scn] = s[i][j];
+        DOT_PUTS(0) DOT_PUTS(1) DOT_PUTS(2) DOT_PUTS(3)
     }
 }
 
 #define ROW_A(r) __global const float* a##r = A + min(m0 + r, M - 1) * sam;
 #define ROW_FMA(r) c##r += a##r[k * sak] * y;
 #define ROW_FMAS { ROW_FMA(0) ROW_FMA(1) ROW_FMA(2) ROW_FMA(3) ROW_FMA(4) ROW_FMA(5) }
-#define ROW_STORE(r)                                                                                   \
-    if (m0 + r < M) {                                                                                   \
-        __global float* c = C + (m0 + r) * scm + nb * scn;                                              \
-        if (jlo == 0 && scn == 1 && nb + 16 <= N) *(__global pg_f16u*)c = c##r;                         \
-        else { float t[16]; vstore16(c##r, 0, t); for (int j = jlo; j < 16 && nb + j < N; ++j) c[j * scn] = t[j]; } \
-    }
+#define ROW_STORE(r) if (m0 + r < M) *(__global pg_f16u*)(C + (m0 + r) * scm + nb) = c##r;
 __kernel void gemm_row_k(SMALL_ARGS) {  /* (sbn is 1; with N < 16, sbk >= N) */
     SMALL_SETUP
     long nt = (N + 15) / 16;
@@ -307,7 +302,15 @@ __kernel void gemm_row_k(SMALL_ARGS) {  /* (sbn is 1; with N < 16, sbk >= N) */
             float16 y = vload16(0, t);
             ROW_FMAS
         }
-        ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3) ROW_STORE(4) ROW_STORE(5)
+        if (jlo == 0 && scn == 1 && nb + 16 <= N) {  /* a whole block of C's rows: 16-wide stores */
+            ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3) ROW_STORE(4) ROW_STORE(5)
+        } else {  /* element by element: columns [jlo, 16) that lie below N, rows below M */
+            float t[6 * 16];
+            vstore16(c0, 0, t); vstore16(c1, 1, t); vstore16(c2, 2, t);
+            vstore16(c3, 3, t); vstore16(c4, 4, t); vstore16(c5, 5, t);
+            for (int r = 0; r < 6 && m0 + r < M; ++r)
+                for (int j = jlo; j < 16 && nb + j < N; ++j) C[(m0 + r) * scm + (nb + j) * scn] = t[r * 16 + j];
+        }
     }
 }
 #endif
