@@ -980,8 +980,9 @@ def random(self, kind, shape, dtype, a, b, generator):
     conv = np.int64 if kind == "randint" else np.float32
     key2 = np.zeros((), dtype=np.dtype([("x", np.uint32), ("y", np.uint32)]))
     key2["x"], key2["y"] = key
-    fn(self.rt.queue, *self.chunked_launch(n), out._storage.data, np.int64(n), np.uint64(offset), key2,
-       conv(a), conv(b))
+    # one loop iteration per Philox block: 4 samples (uniform, normal) or 2 (randint, 2 words each)
+    fn(self.rt.queue, *self.chunked_launch(-(-n // (2 if kind == "randint" else 4))), out._storage.data, np.int64(n),
+       np.uint64(offset), key2, conv(a), conv(b))
     return out
 
 
