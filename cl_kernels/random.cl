@@ -46,6 +46,26 @@ __kernel void uniform_k(__global TO* out, const long n, const ulong offset, cons
     }
 }
 
+/* dropout's scaled mask, ``(rand(n) >= p) / q`` with q = 1 - p, in one pass: the same words, comparison and
+ * division as those three ops (uniform_k, ge, div), so the same mask */
+__kernel void dropout_k(__global TO* out, const long n, const ulong offset, const uint2 key, const float p,
+                        const float q) {
+    float keep = 1.0f / q, drop = 0.0f / q;
+    PG_FOR(b, (n + 3) / 4) {
+        PG_PHILOX(offset + (ulong)b, key, r0, r1, r2, r3)
+        long i = 4 * b;
+        float v0 = pg_u01(r0) >= p ? keep : drop, v1 = pg_u01(r1) >= p ? keep : drop;
+        float v2 = pg_u01(r2) >= p ? keep : drop, v3 = pg_u01(r3) >= p ? keep : drop;
+        if (i + 4 <= n) {
+            ST_O(out, i, v0); ST_O(out, i + 1, v1); ST_O(out, i + 2, v2); ST_O(out, i + 3, v3);
+        } else {
+            ST_O(out, i, v0);
+            if (i + 1 < n) ST_O(out, i + 1, v1);
+            if (i + 2 < n) ST_O(out, i + 2, v2);
+        }
+    }
+}
+
 /* Box-Muller on pairs of words: element 2p (cosine) and 2p + 1 (sine) from words 2p and 2p + 1, so block b gives
  * elements 4b .. 4b + 3 */
 __kernel void normal_k(__global TO* out, const long n, const ulong offset, const uint2 key, const float mean,

@@ -292,6 +292,10 @@ def _dropout_noise(input, shape, p):
     from ..random import _bernoulli_values, bernoulli, rand
 
     if input.device.type != "cpu":
+        if input.dtype is D.float32:  # the same mask in one kernel (uniform, >= p and / (1 - p) fused)
+            from ..random import _on_device
+
+            return _on_device("dropout", shape, input.dtype, p, 1 - p, None, input.device)
         keep = rand(shape, dtype=input.dtype, device=input.device) >= p
         return keep.to(input.dtype) / (1 - p)
     dense = tuple(shape) != tuple(input._shape) or input.is_contiguous() or input.numel() <= 1

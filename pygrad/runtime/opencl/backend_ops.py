@@ -965,18 +965,19 @@ def fold(self, cols, out_hw, kernel, dilation, padding, stride, batch_inner=Fals
 
 
 def random(self, kind, shape, dtype, a, b, generator):
-    """Philox samples (``cl_kernels/random.cl``): uniform [a, b), normal (mean a, std b), randint [a, b)."""
+    """Philox samples (``cl_kernels/random.cl``): uniform [a, b), normal (mean a, std b), randint [a, b), dropout
+    (float32: the mask ``(uniform [0, 1) >= a) / b`` of one pass)."""
     out = self.empty(shape, dtype)
     n = out.numel()
     if n == 0:
         return out
-    words = {"uniform": n, "normal": n + 1, "randint": 2 * n}[kind]
+    words = {"uniform": n, "normal": n + 1, "randint": 2 * n, "dropout": n}[kind]
     key, offset = generator._claim(words)
     rnd = lambda d: tuple(_fix(x) for x in _io_defines("O", d, "float"))  # noqa: E731
     # float32 samples (initialisation, dropout) and int64 ones (randint, randperm) in one program
     prg = kernels.program(self.rt, "random.cl", rnd(dtype),
                           group=[rnd(D.float32), rnd(D.int64)] if dtype in (D.float32, D.int64) else ())
-    fn = {"uniform": prg.uniform_k, "normal": prg.normal_k, "randint": prg.randint_k}[kind]
+    fn = {"uniform": prg.uniform_k, "normal": prg.normal_k, "randint": prg.randint_k, "dropout": prg.dropout_k}[kind]
     conv = np.int64 if kind == "randint" else np.float32
     key2 = np.zeros((), dtype=np.dtype([("x", np.uint32), ("y", np.uint32)]))
     key2["x"], key2["y"] = key
