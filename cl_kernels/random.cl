@@ -28,21 +28,24 @@ inline float pg_u01(uint x) { return (x >> 8) * (1.0f / 16777216.0f); }
  * block and the elements that use it, with no state carried between iterations, so the compiler vectorises the
  * loop across blocks (the former kernels kept a work-item's last block in a cache tested for every element,
  * which kept the loop scalar). */
+/* out[i .. i + 3] = v0 .. v3, those below n (a whole block: four plain stores, which the loop vectorises) */
+#define PG_STORE4(i, v0, v1, v2, v3)                                                                    \
+    if ((i) + 4 <= n) {                                                                                \
+        ST_O(out, (i), v0); ST_O(out, (i) + 1, v1); ST_O(out, (i) + 2, v2); ST_O(out, (i) + 3, v3);    \
+    } else {                                                                                           \
+        ST_O(out, (i), v0);                                                                            \
+        if ((i) + 1 < n) ST_O(out, (i) + 1, v1);                                                       \
+        if ((i) + 2 < n) ST_O(out, (i) + 2, v2);                                                       \
+    }
+
 /* elements 4b .. 4b + 3 from the four words of block b (uniform_k) */
 __kernel void uniform_k(__global TO* out, const long n, const ulong offset, const uint2 key, const float low,
                         const float high) {
     PG_FOR(b, (n + 3) / 4) {
         PG_PHILOX(offset + (ulong)b, key, r0, r1, r2, r3)
         long i = 4 * b;
-        float v0 = low + (high - low) * pg_u01(r0), v1 = low + (high - low) * pg_u01(r1);
-        float v2 = low + (high - low) * pg_u01(r2), v3 = low + (high - low) * pg_u01(r3);
-        if (i + 4 <= n) {
-            ST_O(out, i, v0); ST_O(out, i + 1, v1); ST_O(out, i + 2, v2); ST_O(out, i + 3, v3);
-        } else {
-            ST_O(out, i, v0);
-            if (i + 1 < n) ST_O(out, i + 1, v1);
-            if (i + 2 < n) ST_O(out, i + 2, v2);
-        }
+        PG_STORE4(i, low + (high - low) * pg_u01(r0), low + (high - low) * pg_u01(r1),
+                  low + (high - low) * pg_u01(r2), low + (high - low) * pg_u01(r3))
     }
 }
 
@@ -54,15 +57,8 @@ __kernel void dropout_k(__global TO* out, const long n, const ulong offset, cons
     PG_FOR(b, (n + 3) / 4) {
         PG_PHILOX(offset + (ulong)b, key, r0, r1, r2, r3)
         long i = 4 * b;
-        float v0 = pg_u01(r0) >= p ? keep : drop, v1 = pg_u01(r1) >= p ? keep : drop;
-        float v2 = pg_u01(r2) >= p ? keep : drop, v3 = pg_u01(r3) >= p ? keep : drop;
-        if (i + 4 <= n) {
-            ST_O(out, i, v0); ST_O(out, i + 1, v1); ST_O(out, i + 2, v2); ST_O(out, i + 3, v3);
-        } else {
-            ST_O(out, i, v0);
-            if (i + 1 < n) ST_O(out, i + 1, v1);
-            if (i + 2 < n) ST_O(out, i + 2, v2);
-        }
+        PG_STORE4(i, pg_u01(r0) >= p ? keep : drop, pg_u01(r1) >= p ? keep : drop, pg_u01(r2) >= p ? keep : drop,
+                  pg_u01(r3) >= p ? keep : drop)
     }
 }
 
@@ -75,10 +71,8 @@ __kernel void normal_k(__global TO* out, const long n, const ulong offset, const
         long i = 4 * b;
         float ra = sqrt(-2.0f * log(pg_u01(w0) + (0.5f / 16777216.0f))), ta = 2.0f * pg_u01(w1);
         float rb = sqrt(-2.0f * log(pg_u01(w2) + (0.5f / 16777216.0f))), tb = 2.0f * pg_u01(w3);
-        ST_O(out, i, mean + std * (ra * cospi(ta)));
-        if (i + 1 < n) ST_O(out, i + 1, mean + std * (ra * sinpi(ta)));
-        if (i + 2 < n) ST_O(out, i + 2, mean + std * (rb * cospi(tb)));
-        if (i + 3 < n) ST_O(out, i + 3, mean + std * (rb * sinpi(tb)));
+        PG_STORE4(i, mean + std * (ra * cospi(ta)), mean + std * (ra * sinpi(ta)), mean + std * (rb * cospi(tb)),
+                  mean + std * (rb * sinpi(tb)))
     }
 }
 
