@@ -1,13 +1,15 @@
 /* gemm.cl: batched C = A @ B with arbitrary strides (transposes are strides, never copies).
  *
- * Three kernels, chosen per device by pygrad/backends/opencl/backend.py:
+ * The kernels, chosen per device by pygrad/runtime/opencl/backend_ops.matmul:
  *   gemm_naive  one work-item per element of C: the textbook triple loop, any dtype (the baseline);
  *   gemm_cpu    for CPU devices (PoCL): A and B are packed into panels (pack_a, pack_b) unless the
  *               host reads them in place (small operands), then each work-item computes RM x NR
  *               blocks of C in float16 vector registers, K in L1-sized blocks; no local memory (a
- *               CPU's caches do that job);
+ *               CPU's caches do that job); small and narrow products go to gemm_dot_k / gemm_row_k
+ *               (one launch, operands in place; below);
  *   gemm_tiled  for GPUs: a work-group stages tiles of A and B in local memory and each work-item
- *               keeps a 4 x 4 block of C in registers (64 x 64 tiles per work-group).
+ *               keeps a 4 x 4 block of C in registers (64 x 64 tiles per work-group); gemm_big, 128 x 128
+ *               tiles with 8 x 8 per work-item, for large products (below).
  * Batch: up to two batch dims (b0, b1), each operand with its own batch strides (0 = broadcast).
  */
 #define BATCH_OFFSETS                                                   \
