@@ -145,7 +145,14 @@ def _transposed(shape, strides_list):
 
 
 def make_layout(shape, strides_list, offsets):
-    """Pack a shape and up to four operands' strides/offsets into the kernels' ``Layout`` struct."""
+    """Pack a shape and up to four operands' strides/offsets into the kernels' ``Layout`` struct.
+
+    A training step asks for the same few layouts again and again: they are kept (read-only; a kernel
+    argument is copied when it is set), which saves ~2 us of NumPy struct filling per layout."""
+    key = (tuple(shape), tuple(map(tuple, strides_list)), tuple(offsets))
+    L = _layouts.get(key)
+    if L is not None:
+        return L
     L = np.zeros((), _LAYOUT)
     if len(shape) > 6:
         raise RuntimeError(f"OpenCL kernels support at most 6 non-mergeable dims, got shape {list(shape)}")
@@ -154,7 +161,14 @@ def make_layout(shape, strides_list, offsets):
     for k, (st, off) in enumerate(zip(strides_list, offsets)):
         L["strides"][k][:len(st)] = st
         L["offset"][k] = off
+    L.flags.writeable = False
+    if len(_layouts) >= 1024:  # (offsets of views vary without bound: keep the table small)
+        _layouts.clear()
+    _layouts[key] = L
     return L
+
+
+_layouts = {}  # make_layout's (shape, strides, offsets) -> Layout
 
 
 class OpenCLBackend:

@@ -74,8 +74,13 @@ def reduce(self, fn, x, dims, keepdim, out_dtype, compute_dtype):
     else:
         nchunks = _cpu_chunks(self, Lr, nout, nred)
     target = out if nchunks == 1 else self.empty((nout * nchunks,), compute_dtype if acc != "uchar" else D.bool_)
-    prg = kernels.program(self.rt, "reduce.cl", tuple(_fix(d) for d in fold + _io_defines("O", target.dtype)),
-                          group=_reduce_group(self, fn, x.dtype, compute_dtype, target.dtype))
+    memo = self.__dict__.setdefault("_reduce_programs", {})  # (the define strings cost ~5 us per reduction)
+    key = (fn, x.dtype, compute_dtype, target.dtype)
+    prg = memo.get(key)
+    if prg is None:
+        prg = memo[key] = kernels.program(self.rt, "reduce.cl",
+                                          tuple(_fix(d) for d in fold + _io_defines("O", target.dtype)),
+                                          group=_reduce_group(self, fn, x.dtype, compute_dtype, target.dtype))
     args = (target._storage.data, x._storage.data, Lk, Lr, np.int64(nout), np.int64(nred), np.int64(nchunks))
     if wg:
         prg.reduce_wg_k(self.rt.queue, (min(nout * nchunks, _MAX_GROUPS) * self.wg,), (self.wg,), *args)
@@ -386,7 +391,17 @@ def _arg_defines(self, dtype, better, with_values):
 def _reduce_group(self, op, dtype, compute_dtype, out_dtype):
     """The reduce.cl variants a training step needs in one float dtype, built as one program: the sum
     (loss and bias gradients), max with its index (log-softmax, max_pool) and argmax (accuracy); none
-    for other reductions (``op``: the numpy reduction, or argreduce_*'s BETTER expression)."""
+    for other reductions (``op``: the numpy reduction, or argreduce_*'s BETTER expression).  Worked out
+    once per backend and key: its ~40 define strings cost ~20 us of host time per reduction."""
+    memo = self.__dict__.setdefault("_reduce_groups", {})
+    key = (op, dtype, compute_dtype, out_dtype)
+    group = memo.get(key)
+    if group is None:
+        group = memo[key] = _reduce_group_defines(self, op, dtype, compute_dtype, out_dtype)
+    return group
+
+
+def _reduce_group_defines(self, op, dtype, compute_dtype, out_dtype):
     if not dtype.is_floating_point or compute_dtype is not dtype or out_dtype is not dtype \
             or not (op is np.sum or op == _BETTER[True]):
         return ()
