@@ -42,6 +42,18 @@ inline void pg_offsets(const Layout* L, long i, long* o0, long* o1, long* o2, lo
 #define PG_FOR(i, n) for (long i = get_global_id(0); i < (long)(n); i += get_global_size(0))
 #endif
 
+/* The sum of a vector's 16 lanes, in a fixed order (halves added down to one): sums kept lane-wise by
+ * gemm_dot_k (gemm.cl) and conv_dw_k (conv.cl). */
+#ifdef cl_khr_fp64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+#endif
+#define PG_HSUM16(T) inline T __attribute__((overloadable)) pg_hsum16(T##16 v) { \
+    T##8 a = v.lo + v.hi; T##4 b = a.lo + a.hi; T##2 c = b.lo + b.hi; return c.lo + c.hi; }
+PG_HSUM16(float)
+#ifdef cl_khr_fp64
+PG_HSUM16(double)
+#endif
+
 /* Math of the CPU shape: float log, log2, log10, log1p, erf and pow in plain arithmetic (in double), which
  * vectorises along a PG_FOR chunk.  PoCL's own are scalar library calls (measured on a Xeon, PoCL 3.1, per
  * float: log 13 ns, erf 31 ns, pow 100 ns, against 0.6 ns for exp, which it vectorises); these take ~1 ns (log)
@@ -51,8 +63,7 @@ inline void pg_offsets(const Layout* L, long i, long* o0, long* o1, long* o2, lo
  * erfc by the Chebyshev fit of Numerical Recipes (relative error < 1.2e-7); pow: exp(y log|x|) and C99's
  * special cases.  Doubles, devices without doubles and the GPU shape (GPUs have fast library functions)
  * keep the library's. */
-#if defined(PG_CPU) && defined(cl_khr_fp64)
-#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+#if defined(PG_CPU) && defined(cl_khr_fp64)  /* (doubles enabled above) */
 #define PG_MATH_DOUBLE(fn, lib) inline double __attribute__((overloadable)) fn(double x) { return lib(x); }
 /* x = 2^k (1 + f): log(1 + f) in double (to double accuracy: the series of fdlibm's log, 7 terms) and k in *k;
  * zero, negatives, inf and NaN are answered by pg_log_fix / pg_pow */

@@ -132,12 +132,6 @@ __kernel __attribute__((reqd_work_group_size(16, 16, 1))) void conv_dx(CONV_ARGS
 #define PG_CAT(a, b) PG_CAT_(a, b)
 #define TV16 PG_CAT(T, 16)
 
-inline T dw_hsum(TV16 v) {
-    PG_CAT(T, 8) a = v.lo + v.hi;
-    PG_CAT(T, 4) b = a.lo + a.hi;
-    PG_CAT(T, 2) c = b.lo + b.hi;
-    return c.lo + c.hi;
-}
 
 __kernel void conv_dw_k(__global T* part, __global const T* g, __global const T* cols, const long goff,
                         const int CO, const int K1, const long ld, const long P, const long ks, const int nob,
@@ -182,5 +176,5 @@ __kernel void conv_dw_k(__global T* part, __global const T* g, __global const T*
 #pragma unroll
         for (int j = 0; j < DW_KB; ++j)
             if (o0 + i < CO && k0 + j < K1)
-                part[(s * CO + o0 + i) * K1 + k0 + j] = dw_hsum(acc[i][j]) + tail[i][j];
+                part[(s * CO + o0 + i) * K1 + k0 + j] = pg_hsum16(acc[i][j]) + tail[i][j];
 }

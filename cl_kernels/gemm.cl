@@ -114,6 +114,10 @@ __kernel void pack_b(__global float* Bp, __global const float* B, const long N, 
  *             and N >= NR: the last, partial block of columns is then shifted left to end at N (its
  *             columns left of the block's own start are computed but not stored), else a packed panel
  *             (row stride NR). */
+/* split-K (ksplit > 0): launch index z is the K slice [z * ksplit, +ksplit) of one product, not a batch entry;
+ * A and B are that product's (their batch strides are 0), C is slice z's partial (cb0 apart, added up by
+ * gemm_sum_k) */
+#define K_SLICE(z) long kbeg = ksplit > 0 ? (z) * ksplit : 0, kend = ksplit > 0 ? min(K, kbeg + ksplit) : K;
 #define ACC_DECL(r) float16 c##r = 0, d##r = 0, e##r = 0, f##r = 0;
 #define ACC_FMA(r, av) { float s_ = av; c##r += s_ * bv; d##r += s_ * bw; e##r += s_ * bx; f##r += s_ * by; }
 #define ACC_TO(r, p) { vstore16(c##r, 0, p); vstore16(d##r, 1, p); vstore16(e##r, 2, p); vstore16(f##r, 3, p); }
@@ -130,10 +134,7 @@ __kernel void gemm_cpu(__global const float* A, __global const float* B, __globa
     long n_tiles = (N + NR - 1) / NR, m_tiles = (M + RM - 1) / RM;
     if (nt >= n_tiles) return;
     long b0 = z / nb1, b1 = z % nb1;
-    /* split-K (ksplit > 0): z is the K slice [z * ksplit, +ksplit) of one product, not a batch entry; A and
-     * B are that product's (their batch strides are 0), C is slice z's partial (cb0 apart, summed later by
-     * gemm_sum_k) */
-    long kbeg = ksplit > 0 ? z * ksplit : 0, kend = ksplit > 0 ? min(K, kbeg + ksplit) : K;
+    K_SLICE(z)
     long zp = ksplit > 0 ? 0 : z;               /* packed panels: one set for all slices */
     long n0 = nt * NR;
     long nb = direct_b ? min(n0, N - NR) : n0;  /* first column of the block computed */
@@ -221,29 +222,12 @@ __kernel void gemm_sum_k(__global float* C, __global const float* P, const long 
  * z is the K slice and C that slice's partial (cb0 apart), added up by gemm_sum_k. */
 typedef float16 pg_f16u __attribute__((aligned(4)));
 #define LD16(p) (*(__global const pg_f16u*)(p))
-#define SMALL_ARGS                                                                                  \
-    __global const float* A, __global const float* B, __global float* C, const long M, const long N,  \
-    const long K, const long sam, const long sak, const long sbk, const long sbn, const long scm,     \
-    const long scn, const long ab0, const long ab1, const long bb0, const long bb1, const long cb0,   \
-    const long cb1, const long nb1, const long offA, const long offB, const long offC, const long ksplit,  \
-    const long per
+#define SMALL_ARGS GEMM_ARGS, const long ksplit, const long per  /* (T is float in this program) */
 /* work-item g computes blocks [g * per, g * per + per) of C, numbered along n first (neighbours share A's
  * rows): PoCL pays ~0.3 us per work-group, as much as a small block's arithmetic */
 #define SMALL_BLOCKS(blk, total) \
     for (long blk = get_global_id(0) * per, blk_end_ = min((long)(total), blk + per); blk < blk_end_; ++blk)
-#define SMALL_SETUP                                                                                \
-    long z = get_global_id(2), b0 = z / nb1, b1 = z % nb1;                                          \
-    long kbeg = ksplit > 0 ? z * ksplit : 0, kend = ksplit > 0 ? min(K, kbeg + ksplit) : K;         \
-    A += offA + b0 * ab0 + b1 * ab1;                                                                \
-    B += offB + b0 * bb0 + b1 * bb1;                                                                \
-    C += offC + b0 * cb0 + b1 * cb1;
-
-inline float pg_hsum16(float16 v) {
-    float8 h = v.lo + v.hi;
-    float4 q = h.lo + h.hi;
-    float2 d = q.lo + q.hi;
-    return d.x + d.y;
-}
+#define SMALL_SETUP BATCH_OFFSETS K_SLICE(bz)
 
 #define DOT_ROW(i) __global const float* a##i = A + min(m0 + i, M - 1) * sam;
 #define DOT_COL(j) __global const float* q##j = B + min(n0 + j, N - 1) * sbn;

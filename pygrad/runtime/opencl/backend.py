@@ -192,6 +192,8 @@ class OpenCLBackend:
         self._scalars = collections.OrderedDict()
         self._scalar_lock = threading.Lock()
         self._ew_programs = {}  # (expression, dtypes) -> built elementwise program
+        self._reduce_programs = {}  # (reduction, input, compute and output dtypes) -> built reduce.cl program
+        self._reduce_groups = {}  # the same kind of key -> the reduce.cl variants built with it (_reduce_group)
         self._ew_fns = {}  # (function, compute dtype(s), number of inputs) -> (expression, arity, compute dtypes)
         # Work-items per 1-D launch (kernels loop with PG_FOR): a few chunks per core on CPUs.
         self._max_items = LOCAL * 4 * self.rt.device.max_compute_units if self.rt.kernel_shape == "cpu" else LOCAL * 16384

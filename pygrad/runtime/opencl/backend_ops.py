@@ -74,11 +74,10 @@ def reduce(self, fn, x, dims, keepdim, out_dtype, compute_dtype):
     else:
         nchunks = _cpu_chunks(self, Lr, nout, nred)
     target = out if nchunks == 1 else self.empty((nout * nchunks,), compute_dtype if acc != "uchar" else D.bool_)
-    memo = self.__dict__.setdefault("_reduce_programs", {})  # (the define strings cost ~5 us per reduction)
-    key = (fn, x.dtype, compute_dtype, target.dtype)
-    prg = memo.get(key)
+    key = (fn, x.dtype, compute_dtype, target.dtype)  # (the define strings cost ~5 us per reduction)
+    prg = self._reduce_programs.get(key)
     if prg is None:
-        prg = memo[key] = kernels.program(self.rt, "reduce.cl",
+        prg = self._reduce_programs[key] = kernels.program(self.rt, "reduce.cl",
                                           tuple(_fix(d) for d in fold + _io_defines("O", target.dtype)),
                                           group=_reduce_group(self, fn, x.dtype, compute_dtype, target.dtype))
     args = (target._storage.data, x._storage.data, Lk, Lr, np.int64(nout), np.int64(nred), np.int64(nchunks))
@@ -393,11 +392,10 @@ def _reduce_group(self, op, dtype, compute_dtype, out_dtype):
     (loss and bias gradients), max with its index (log-softmax, max_pool) and argmax (accuracy); none
     for other reductions (``op``: the numpy reduction, or argreduce_*'s BETTER expression).  Worked out
     once per backend and key: its ~40 define strings cost ~20 us of host time per reduction."""
-    memo = self.__dict__.setdefault("_reduce_groups", {})
     key = (op, dtype, compute_dtype, out_dtype)
-    group = memo.get(key)
+    group = self._reduce_groups.get(key)
     if group is None:
-        group = memo[key] = _reduce_group_defines(self, op, dtype, compute_dtype, out_dtype)
+        group = self._reduce_groups[key] = _reduce_group_defines(self, op, dtype, compute_dtype, out_dtype)
     return group
 
 
@@ -768,9 +766,7 @@ def _gemm_cpu(self, a, b, c, M, N, K, strides, batch_strides, bdims):
     # split-K: a skinny product (fewer blocks of C than work for every core, long K) runs as S slices of K,
     # each slice's blocks into its own partial C (z indexes the slice), then gemm_sum_k adds them into C
     cus = self.rt.device.max_compute_units
-    split = _cpu_split_k(self, mt * nt, K) if z == 1 else 1
-    ksplit = -(-K // split)
-    split = -(-K // ksplit)  # no empty slice
+    split, ksplit = _k_slices(self, mt * nt, K, z)
     c_final, scm_f, scn_f = c, scm, scn
     if split > 1:
         part = self.rt.alloc(split * M * N * 4)
@@ -807,8 +803,7 @@ def _gemm_cpu(self, a, b, c, M, N, K, strides, batch_strides, bdims):
                             1 if part is not None else bdims[1], a_off, b_off, c_off, mb, kc)),
                  np.int32(direct_a), np.int32(direct_b), w_arg, i64(ksplit))
     if part is not None:
-        prg.gemm_sum_k(q, self.grid(M * N), (LOCAL,), c_final._storage.data, part,
-                       *map(i64, (M, N, scm_f, scn_f, c_final._offset, split)))
+        _sum_k_slices(self, prg, c_final, part, M, N, scm_f, scn_f, split)
 
 
 def _small_gemm_form(self, M, N, K, strides):
@@ -852,9 +847,7 @@ def _gemm_small(self, form, a, b, c, M, N, K, strides, batch_strides, bdims):
         ab, bb, a_off, b_off = bb, ab, b_off, a_off
     rows, cols = (4, 4) if name == "gemm_dot_k" else (6, 16)
     blocks, z = -(-M // rows) * -(-N // cols), bdims[0] * bdims[1]
-    split = _cpu_split_k(self, blocks, K) if z == 1 else 1
-    ksplit = -(-K // split)
-    split = -(-K // ksplit)  # no empty slice
+    split, ksplit = _k_slices(self, blocks, K, z)
     # blocks per work-item: at least _SMALL_ITEM_MACS of work each, but work for every compute unit
     per = max(1, min(-(-_SMALL_ITEM_MACS // (rows * cols * ksplit)),
                      blocks * max(split, z) // (4 * self.rt.device.max_compute_units)))
@@ -870,8 +863,22 @@ def _gemm_small(self, form, a, b, c, M, N, K, strides, batch_strides, bdims):
                        M, N, K, sam, sak, sbk, sbn, scm_p, scn_p, ab[0], ab[1], bb[0], bb[1], cb[0], cb[1],
                        nb1, a_off, b_off, c_off, ksplit, per)
     if split > 1:
-        prg.gemm_sum_k(self.rt.queue, self.grid(M * N), (LOCAL,), c._storage.data, c_arg,
-                       *map(np.int64, (M, N, scm, scn, c._offset, split)))
+        _sum_k_slices(self, prg, c, c_arg, M, N, scm, scn, split)
+
+
+def _k_slices(self, blocks, K, z):
+    """(slices, slice length) of K for a CPU-shape product of ``blocks`` blocks of C (``z`` products in the
+    launch: a batch is not split); no empty slice."""
+    split = _cpu_split_k(self, blocks, K) if z == 1 else 1
+    ksplit = -(-K // split)
+    return -(-K // ksplit), ksplit
+
+
+def _sum_k_slices(self, prg, c, part, M, N, scm, scn, split):
+    """C = the sum of the ``split`` contiguous M x N partial products in buffer ``part`` (gemm_sum_k, in slice
+    order)."""
+    prg.gemm_sum_k(self.rt.queue, self.grid(M * N), (LOCAL,), c._storage.data, part,
+                   *map(np.int64, (M, N, scm, scn, c._offset, split)))
 
 
 def _cpu_split_k(self, blocks, K):
